@@ -1,0 +1,118 @@
+"""Reading a birthdate, split date fields or a declared age, never guessing.
+
+Only ASCII digits are read. ISO `YYYY-MM-DD` is always accepted; any other
+layout only through formats the operator configures. A value that could be
+read two ways is ambiguous, not guessed at.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date, datetime
+
+import attrs
+
+from .age import age_on
+from .decision import Reason
+
+OLDEST_PLAUSIBLE_AGE = 130
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+_DIGITS = re.compile(r"[0-9]{1,4}", re.ASCII)
+# Day-month-year layouts that a person might type; without a configured
+# format these cannot be told apart from month-day-year.
+_NUMERIC_LAYOUT = re.compile(r"[0-9]{1,4}[./ -][0-9]{1,2}[./ -][0-9]{1,4}", re.ASCII)
+
+
+class BirthProblem(Exception):
+    """Carries a reason code; never the value."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@attrs.frozen
+class Birth:
+    """What the input says about when a person was born.
+
+    Either `born` (the latest date consistent with the input, so a partial
+    date makes the person as young as the input allows) or `declared_age`.
+    """
+
+    born: date | None = None
+    declared_age: int | None = None
+    partial: bool = False
+
+    def age_on(self, on: date) -> int:
+        if self.born is not None:
+            return age_on(self.born, on)
+        assert self.declared_age is not None
+        return self.declared_age
+
+
+def parse_date(text: str, formats: Sequence[str] = ()) -> date:
+    """A birthdate from text: ISO, or exactly one reading of the formats."""
+    if not text.isascii():
+        raise BirthProblem(Reason.BIRTHDATE_MALFORMED)
+    if _ISO_DATE.fullmatch(text):
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise BirthProblem(Reason.BIRTHDATE_MALFORMED) from None
+    readings = set()
+    for fmt in formats:
+        try:
+            readings.add(datetime.strptime(text, fmt).date())
+        except ValueError:
+            continue
+    if len(readings) == 1:
+        return readings.pop()
+    if len(readings) > 1 or (not formats and _NUMERIC_LAYOUT.fullmatch(text)):
+        raise BirthProblem(Reason.BIRTHDATE_AMBIGUOUS)
+    raise BirthProblem(Reason.BIRTHDATE_MALFORMED)
+
+
+def parse_int(text: str, reason: str) -> int:
+    if not _DIGITS.fullmatch(text):
+        raise BirthProblem(reason)
+    return int(text)
+
+
+def from_parts(year: str, month: str | None, day: str | None, today: date) -> Birth:
+    """A birthdate from split fields; missing month or day means the latest one."""
+    y = parse_int(year, Reason.BIRTHDATE_MALFORMED)
+    m = parse_int(month, Reason.BIRTHDATE_MALFORMED) if month is not None else 12
+    if day is not None and month is None:
+        raise BirthProblem(Reason.BIRTHDATE_MALFORMED)
+    try:
+        if day is not None:
+            born = date(y, m, parse_int(day, Reason.BIRTHDATE_MALFORMED))
+        else:
+            born = _last_day_of_month(y, m)
+    except ValueError:
+        raise BirthProblem(Reason.BIRTHDATE_MALFORMED) from None
+    partial = month is None or day is None
+    if partial and born > today and y == today.year:
+        # Born this year: the youngest the person can be is born today.
+        born = today
+    return Birth(born=born, partial=partial)
+
+
+def _last_day_of_month(year: int, month: int) -> date:
+    if month == 12:
+        return date(year, 12, 31)
+    return date.fromordinal(date(year, month + 1, 1).toordinal() - 1)
+
+
+def check_plausible(birth: Birth, today: date) -> None:
+    if birth.born is not None and birth.born > today:
+        raise BirthProblem(Reason.BIRTHDATE_IN_FUTURE)
+    if birth.age_on(today) > OLDEST_PLAUSIBLE_AGE:
+        reason = (
+            Reason.AGE_IMPLAUSIBLE
+            if birth.declared_age is not None
+            else Reason.BIRTHDATE_IMPLAUSIBLE
+        )
+        raise BirthProblem(reason)

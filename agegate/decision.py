@@ -1,0 +1,87 @@
+"""What screening decides, in a form that is safe to log and to store.
+
+A Decision carries outcomes, ages, jurisdiction codes, reason codes and field
+names: never a birthdate, name, phone number, e-mail or any submitted value.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date
+from typing import Any
+
+import attrs
+
+
+class Outcome(enum.Enum):
+    ALLOW = "ALLOW"
+    BLOCK = "BLOCK"
+    NEEDS_INFO = "NEEDS_INFO"
+    INVALID = "INVALID"
+
+
+class Reason:
+    """Stable reason codes. Scripts match on these strings."""
+
+    UNDERAGE = "UNDERAGE"
+    SIGNALS_CONFLICT = "SIGNALS_CONFLICT"
+    BIRTHDATE_MISSING = "BIRTHDATE_MISSING"
+    BIRTHDATE_MALFORMED = "BIRTHDATE_MALFORMED"
+    BIRTHDATE_AMBIGUOUS = "BIRTHDATE_AMBIGUOUS"
+    BIRTHDATE_IN_FUTURE = "BIRTHDATE_IN_FUTURE"
+    BIRTHDATE_IMPLAUSIBLE = "BIRTHDATE_IMPLAUSIBLE"
+    BIRTHDATE_PARTIAL = "BIRTHDATE_PARTIAL"
+    AGE_MALFORMED = "AGE_MALFORMED"
+    AGE_IMPLAUSIBLE = "AGE_IMPLAUSIBLE"
+    JURISDICTION_MISSING = "JURISDICTION_MISSING"
+    JURISDICTION_DEFAULTED = "JURISDICTION_DEFAULTED"
+    COUNTRY_UNKNOWN = "COUNTRY_UNKNOWN"
+    SUBDIVISION_UNKNOWN = "SUBDIVISION_UNKNOWN"
+    SUBDIVISION_WITHOUT_COUNTRY = "SUBDIVISION_WITHOUT_COUNTRY"
+    POSTAL_CODE_UNKNOWN = "POSTAL_CODE_UNKNOWN"
+    PHONE_MALFORMED = "PHONE_MALFORMED"
+    PHONE_INVALID = "PHONE_INVALID"
+    FIELD_AMBIGUOUS = "FIELD_AMBIGUOUS"
+    FIELD_NOT_TEXT = "FIELD_NOT_TEXT"
+
+
+@attrs.frozen
+class Problem:
+    """One input that is missing or unusable: which field, and why."""
+
+    field: str
+    reason: str
+
+
+@attrs.frozen
+class Decision:
+    """The outcome of screening one record."""
+
+    outcome: Outcome
+    required_age: int | None
+    jurisdiction: str | None
+    reasons: tuple[str, ...]
+    jurisdictions: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ()
+    on: date | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.outcome is Outcome.ALLOW
+
+    @property
+    def signals_conflict(self) -> bool:
+        return Reason.SIGNALS_CONFLICT in self.reasons
+
+
+def decision_to_dict(decision: Decision) -> dict[str, Any]:
+    """A JSON-ready dict of a decision (it holds no personal data)."""
+    return {
+        "outcome": decision.outcome.value,
+        "required_age": decision.required_age,
+        "jurisdiction": decision.jurisdiction,
+        "reasons": list(decision.reasons),
+        "jurisdictions": list(decision.jurisdictions),
+        "fields": list(decision.fields),
+        "on": decision.on.isoformat() if decision.on else None,
+    }

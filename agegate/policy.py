@@ -1,0 +1,157 @@
+"""The operator's settings: which age the service requires, and how to read input."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import attrs
+
+from . import codes
+
+Threshold = Literal["majority", "digital_consent"]
+NoJurisdiction = Literal["needs_info", "minimum_age"]
+
+FIELDS = (
+    "account_id",
+    "birthdate",
+    "birth_year",
+    "birth_month",
+    "birth_day",
+    "age",
+    "country",
+    "subdivision",
+    "phone",
+    "billing_country",
+    "billing_subdivision",
+    "billing_postal_code",
+    "collected_at",
+)
+
+
+def _overrides(
+    value: Mapping[str, int] | tuple[tuple[str, int], ...],
+) -> tuple[tuple[str, int], ...]:
+    items = value.items() if isinstance(value, Mapping) else value
+    result: dict[str, int] = {}
+    for code, age in items:
+        normalised = str(code).strip().upper()
+        if not codes.is_known(normalised):
+            raise ValueError(
+                "overrides: keys must be ISO 3166 country or subdivision codes"
+            )
+        if isinstance(age, bool) or not isinstance(age, int) or not 0 < age <= 130:
+            raise ValueError(f"overrides[{normalised}]: age must be an int in 1..130")
+        result[normalised] = age
+    return tuple(sorted(result.items()))
+
+
+def _check_age(instance: Any, attribute: Any, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{attribute.name} must be an int")
+    if not 0 < value <= 130:
+        raise ValueError(f"{attribute.name} must be in 1..130")
+
+
+def _check_formats(instance: Any, attribute: Any, value: tuple[str, ...]) -> None:
+    for fmt in value:
+        if not isinstance(fmt, str) or not {"%Y", "%m", "%d"} <= _directives(fmt):
+            raise ValueError(
+                "birthdate_formats: each format needs %Y, %m and %d (e.g. '%d/%m/%Y')"
+            )
+
+
+def _directives(fmt: str) -> set[str]:
+    return {fmt[i : i + 2] for i in range(len(fmt) - 1) if fmt[i] == "%"}
+
+
+@attrs.frozen
+class Policy:
+    """Which age a service requires.
+
+    minimum_age: the service's own floor (18: the policy's "not for anyone
+        under 18").
+    threshold: "majority" (legal age) or "digital_consent" (for services open
+        to teenagers where a law lets them consent alone).
+    overrides: code -> age set by the operator. An override may only raise a
+        jurisdiction's age unless `overrides_may_lower` is set.
+    when_no_jurisdiction: "needs_info" (default) refuses a record with no
+        jurisdiction signal; "minimum_age" screens it against minimum_age.
+    phone_optional: an unusable phone number is ignored instead of INVALID.
+    birthdate_formats: strptime formats accepted besides ISO YYYY-MM-DD, tried
+        in order; a value two formats read as different dates is ambiguous.
+    """
+
+    minimum_age: int = attrs.field(default=18, validator=_check_age)
+    threshold: Threshold = attrs.field(
+        default="majority",
+        validator=attrs.validators.in_(("majority", "digital_consent")),
+    )
+    overrides: tuple[tuple[str, int], ...] = attrs.field(
+        default=(), converter=_overrides
+    )
+    overrides_may_lower: bool = False
+    when_no_jurisdiction: NoJurisdiction = attrs.field(
+        default="needs_info",
+        validator=attrs.validators.in_(("needs_info", "minimum_age")),
+    )
+    phone_optional: bool = False
+    birthdate_formats: tuple[str, ...] = attrs.field(
+        default=(), converter=tuple, validator=_check_formats
+    )
+
+    def override_for(self, code: str) -> int | None:
+        for override_code, age in self.overrides:
+            if override_code == code:
+                return age
+        return None
+
+
+def _check_key(instance: Any, attribute: Any, value: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str) or not value or any(not p for p in value.split(".")):
+        raise ValueError(f"FieldMap.{attribute.name}: a key is a non-empty dotted name")
+
+
+def _key(default: str) -> Any:
+    return attrs.field(default=default, validator=_check_key)
+
+
+@attrs.frozen
+class FieldMap:
+    """The key each input has in a record; a dotted key reaches into nested objects.
+
+    FieldMap() uses the field names themselves; a field mapped to None is
+    never read.
+    """
+
+    account_id: str | None = _key("account_id")
+    birthdate: str | None = _key("birthdate")
+    birth_year: str | None = _key("birth_year")
+    birth_month: str | None = _key("birth_month")
+    birth_day: str | None = _key("birth_day")
+    age: str | None = _key("age")
+    country: str | None = _key("country")
+    subdivision: str | None = _key("subdivision")
+    phone: str | None = _key("phone")
+    billing_country: str | None = _key("billing_country")
+    billing_subdivision: str | None = _key("billing_subdivision")
+    billing_postal_code: str | None = _key("billing_postal_code")
+    collected_at: str | None = _key("collected_at")
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, str | None]) -> FieldMap:
+        """Build from {FIELD: key}; an unknown FIELD is a ValueError."""
+        unknown = sorted(set(mapping) - set(FIELDS))
+        if unknown:
+            raise ValueError(
+                f"unknown field(s) {', '.join(unknown)}; fields are {' '.join(FIELDS)}"
+            )
+        return cls(**mapping)
+
+    def keys(self) -> dict[str, str]:
+        """FIELD -> key, for the fields that are read."""
+        return {
+            name: key for name in FIELDS if (key := getattr(self, name)) is not None
+        }

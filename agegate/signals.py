@@ -1,0 +1,163 @@
+"""Turn raw inputs into the jurisdictions they point to.
+
+A signal is one input that says where a person is: a declared country and
+subdivision, a billing address, a phone number, or a country header set by a
+trusted proxy. Each yields ISO 3166 codes or a reason code; none yields the
+value it read.
+"""
+
+from __future__ import annotations
+
+import functools
+import unicodedata
+
+import attrs
+import pycountry
+
+from . import codes
+from .decision import Reason
+
+
+class SignalProblem(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@attrs.frozen
+class Signal:
+    """One input and the jurisdiction codes it points to (most specific)."""
+
+    source: str
+    codes: tuple[str, ...]
+
+
+def _fold(text: str) -> str:
+    """Case-, accent- and spacing-insensitive form of a name."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(stripped.casefold().replace("-", " ").split())
+
+
+@functools.cache
+def _country_names() -> dict[str, str]:
+    names: dict[str, str] = {}
+    for country in pycountry.countries:
+        for attribute in ("name", "official_name", "common_name"):
+            value = getattr(country, attribute, None)
+            if value:
+                names[_fold(value)] = country.alpha_2
+    return names
+
+
+@functools.cache
+def country_code(text: str) -> str:
+    """Alpha-2 code from an alpha-2 or alpha-3 code or an English name."""
+    cleaned = text.strip()
+    if cleaned.isascii() and cleaned.isalpha():
+        upper = cleaned.upper()
+        if len(upper) == 2 and codes.is_country(upper):
+            return upper
+        if len(upper) == 3:
+            found = pycountry.countries.get(alpha_3=upper)
+            if found is not None:
+                return str(found.alpha_2)
+    code = _country_names().get(_fold(cleaned))
+    if code is None:
+        raise SignalProblem(Reason.COUNTRY_UNKNOWN)
+    return code
+
+
+@functools.cache
+def _subdivision_names(country: str) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for subdivision in pycountry.subdivisions.get(country_code=country) or ():
+        names[_fold(subdivision.name)] = subdivision.code
+        # pycountry writes some names with a bracketed local form.
+        bare = subdivision.name.split("[", 1)[0].split(",", 1)[0]
+        names.setdefault(_fold(bare), subdivision.code)
+    return names
+
+
+@functools.cache
+def subdivision_code(text: str, country: str | None) -> str:
+    """ISO 3166-2 code from a full code, the part after the dash, or a name."""
+    cleaned = text.strip()
+    upper = cleaned.upper()
+    if "-" in upper and codes.is_subdivision(upper):
+        return upper
+    if country is None:
+        raise SignalProblem(Reason.SUBDIVISION_WITHOUT_COUNTRY)
+    if (
+        upper.isascii()
+        and upper.isalnum()
+        and codes.is_subdivision(f"{country}-{upper}")
+    ):
+        return f"{country}-{upper}"
+    code = _subdivision_names(country).get(_fold(cleaned))
+    if code is None:
+        raise SignalProblem(Reason.SUBDIVISION_UNKNOWN)
+    return code
+
+
+def declared(country: str | None, subdivision: str | None) -> tuple[str, ...]:
+    """The jurisdiction a declared country and subdivision point to.
+
+    A subdivision code of another country than the one declared is a second
+    jurisdiction; both are returned so that the stricter wins.
+    """
+    country_alpha2 = country_code(country) if country is not None else None
+    if subdivision is None:
+        return (country_alpha2,) if country_alpha2 else ()
+    sub = subdivision_code(subdivision, country_alpha2)
+    if country_alpha2 is not None and codes.country_of(sub) != country_alpha2:
+        return (country_alpha2, sub)
+    return (sub,)
+
+
+# The first letter of a Canadian postal code names its province or territory
+# (Canada Post, "Addressing guidelines", postal code map). X is shared by the
+# Northwest Territories and Nunavut, which both set 19.
+_CANADIAN_POSTAL_AREAS = {
+    "A": ("CA-NL",),
+    "B": ("CA-NS",),
+    "C": ("CA-PE",),
+    "E": ("CA-NB",),
+    "G": ("CA-QC",),
+    "H": ("CA-QC",),
+    "J": ("CA-QC",),
+    "K": ("CA-ON",),
+    "L": ("CA-ON",),
+    "M": ("CA-ON",),
+    "N": ("CA-ON",),
+    "P": ("CA-ON",),
+    "R": ("CA-MB",),
+    "S": ("CA-SK",),
+    "T": ("CA-AB",),
+    "V": ("CA-BC",),
+    "X": ("CA-NT", "CA-NU"),
+    "Y": ("CA-YT",),
+}
+
+
+def postal_code(text: str, country: str | None) -> tuple[str, ...]:
+    """Subdivisions a postal code pins, where its format says so reliably.
+
+    Only Canadian codes are read: elsewhere in the tables no subdivision age
+    differs from its country's in a way a postal code could settle better
+    than the declared subdivision. Other countries' codes point nowhere.
+    """
+    if country != "CA":
+        return ()
+    cleaned = text.replace(" ", "").upper()
+    if not (
+        len(cleaned) == 6
+        and cleaned.isascii()
+        and cleaned[0::2].isalpha()
+        and cleaned[1::2].isdigit()
+    ):
+        raise SignalProblem(Reason.POSTAL_CODE_UNKNOWN)
+    areas = _CANADIAN_POSTAL_AREAS.get(cleaned[0])
+    if areas is None:
+        raise SignalProblem(Reason.POSTAL_CODE_UNKNOWN)
+    return areas
