@@ -1,0 +1,291 @@
+"""Removal flags and where they are kept.
+
+A flag says that an account's data should be removed (or its holder's age
+verified) and why: account id, stable codes, jurisdiction, required age and
+when. It never holds a birthdate or any other personal data. The middleware
+(profile updates), the batch review and the minor-report intake all write
+the same flags, to a JSON Lines file or to the embedded SQLite store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import attrs
+
+Action = Literal["remove", "verify"]
+Status = Literal["open", "removed", "dismissed"]
+STATUSES: tuple[Status, ...] = ("open", "removed", "dismissed")
+
+
+class FlagCode:
+    """Stable flag codes."""
+
+    MINOR_AT_COLLECTION = "MINOR_AT_COLLECTION"
+    MINOR_NOW = "MINOR_NOW"
+    BIRTHDATE_MISSING = "BIRTHDATE_MISSING"
+    BIRTHDATE_INVALID = "BIRTHDATE_INVALID"
+    JURISDICTION_UNKNOWN = "JURISDICTION_UNKNOWN"
+    SIGNALS_CONFLICT = "SIGNALS_CONFLICT"
+    PROFILE_UNDERAGE = "PROFILE_UNDERAGE"
+    REPORTED = "REPORTED"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@attrs.frozen
+class Flag:
+    """One account to act on. `fingerprint` is a keyed hash of the screened
+    data, so a store can tell a re-run on unchanged data from changed data."""
+
+    account_id: str
+    codes: tuple[str, ...] = attrs.field(converter=tuple)
+    action: Action
+    jurisdiction: str | None = None
+    required_age: int | None = None
+    source: str = "review"
+    raised_at: datetime = attrs.field(factory=_utc_now)
+    fingerprint: str | None = None
+
+
+def flag_to_dict(flag: Flag) -> dict[str, Any]:
+    return {
+        "account_id": flag.account_id,
+        "codes": list(flag.codes),
+        "action": flag.action,
+        "jurisdiction": flag.jurisdiction,
+        "required_age": flag.required_age,
+        "source": flag.source,
+        "raised_at": flag.raised_at.isoformat(),
+    }
+
+
+class FlagSink(Protocol):
+    """Where flags go. Implementations must be safe to call from threads."""
+
+    def add(self, flag: Flag) -> None: ...
+
+    def add_many(self, flags: Iterable[Flag]) -> None: ...
+
+
+class JsonlFlagSink:
+    """Appends one JSON object per flag to a file, fsync'd after each write."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+
+    def add(self, flag: Flag) -> None:
+        self.add_many([flag])
+
+    def add_many(self, flags: Iterable[Flag]) -> None:
+        lines = "".join(
+            json.dumps(flag_to_dict(f), sort_keys=True) + "\n" for f in flags
+        )
+        if not lines:
+            return
+        with self._lock, self.path.open("a", encoding="utf-8") as out:
+            out.write(lines)
+            out.flush()
+            os.fsync(out.fileno())
+
+
+@attrs.frozen
+class StoredFlag:
+    """A flag as the store keeps it, with its resolution."""
+
+    flag: Flag
+    status: Status
+    updated_at: datetime
+    resolved_by: str | None = None
+    resolved_at: datetime | None = None
+    resolution_note: str | None = None
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS flags (
+    account_id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    codes TEXT NOT NULL,
+    action TEXT NOT NULL,
+    jurisdiction TEXT,
+    required_age INTEGER,
+    fingerprint TEXT,
+    status TEXT NOT NULL DEFAULT 'open',
+    raised_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    resolved_by TEXT,
+    resolved_at TEXT,
+    resolution_note TEXT,
+    PRIMARY KEY (account_id, source)
+);
+CREATE INDEX IF NOT EXISTS flags_status ON flags (status);
+"""
+
+# On conflict: a flag raised again on the same data keeps its resolution; on
+# changed data (another fingerprint or other codes) it is updated and, if it
+# had been resolved, reopened.
+_UPSERT = """
+INSERT INTO flags (account_id, source, codes, action, jurisdiction, required_age,
+                   fingerprint, status, raised_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)
+ON CONFLICT (account_id, source) DO UPDATE SET
+    codes = excluded.codes,
+    action = excluded.action,
+    jurisdiction = excluded.jurisdiction,
+    required_age = excluded.required_age,
+    fingerprint = excluded.fingerprint,
+    status = 'open',
+    updated_at = excluded.updated_at,
+    resolved_by = NULL,
+    resolved_at = NULL,
+    resolution_note = NULL
+WHERE flags.codes IS NOT excluded.codes
+   OR flags.fingerprint IS NOT excluded.fingerprint
+"""
+
+
+class SqliteFlagStore:
+    """The embedded flag store: one row per (account, source), upserted.
+
+    Each `add_many` is one transaction, so an interrupted run leaves the store
+    as it was after the last completed batch, and a re-run converges on the
+    same content.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(
+            self.path, check_same_thread=False, isolation_level=None
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> SqliteFlagStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def add(self, flag: Flag) -> None:
+        self.add_many([flag])
+
+    def add_many(self, flags: Iterable[Flag]) -> None:
+        now = _utc_now().isoformat()
+        rows = [
+            (
+                f.account_id,
+                f.source,
+                json.dumps(list(f.codes)),
+                f.action,
+                f.jurisdiction,
+                f.required_age,
+                f.fingerprint,
+                f.raised_at.isoformat(),
+                now,
+            )
+            for f in flags
+        ]
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(_UPSERT, rows)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def resolve(
+        self,
+        account_id: str,
+        status: Literal["removed", "dismissed"],
+        *,
+        by: str,
+        why: str = "",
+        source: str | None = None,
+    ) -> int:
+        """Mark the account's open flags removed or dismissed; returns how many."""
+        if status not in ("removed", "dismissed"):
+            raise ValueError("status must be removed or dismissed")
+        query = (
+            "UPDATE flags SET status = ?, resolved_by = ?, resolved_at = ?,"
+            " resolution_note = ?, updated_at = ?"
+            " WHERE account_id = ? AND status = 'open'"
+        )
+        now = _utc_now().isoformat()
+        params: list[Any] = [status, by, now, why, now, account_id]
+        if source is not None:
+            query += " AND source = ?"
+            params.append(source)
+        with self._lock:
+            return self._db.execute(query, params).rowcount
+
+    def list(
+        self, *, status: Status | None = None, account_id: str | None = None
+    ) -> Iterator[StoredFlag]:
+        query = "SELECT * FROM flags"
+        clauses: list[str] = []
+        params: list[Any] = []
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(status)
+        if account_id is not None:
+            clauses.append("account_id = ?")
+            params.append(account_id)
+        if clauses:
+            query += " WHERE " + " AND ".join(clauses)
+        query += " ORDER BY account_id, source"
+        with self._lock:
+            cursor = self._db.execute(query, params)
+            columns = [c[0] for c in cursor.description]
+            rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        return (_stored(row) for row in rows)
+
+    def count(self, status: Status | None = None) -> int:
+        return sum(1 for _ in self.list(status=status))
+
+
+def _stored(row: dict[str, Any]) -> StoredFlag:
+    def when(text: str | None) -> datetime | None:
+        return datetime.fromisoformat(text) if text else None
+
+    return StoredFlag(
+        flag=Flag(
+            account_id=row["account_id"],
+            codes=tuple(json.loads(row["codes"])),
+            action=row["action"],
+            jurisdiction=row["jurisdiction"],
+            required_age=row["required_age"],
+            source=row["source"],
+            raised_at=datetime.fromisoformat(row["raised_at"]),
+            fingerprint=row["fingerprint"],
+        ),
+        status=row["status"],
+        updated_at=datetime.fromisoformat(row["updated_at"]),
+        resolved_by=row["resolved_by"],
+        resolved_at=when(row["resolved_at"]),
+        resolution_note=row["resolution_note"],
+    )
+
+
+def open_sink(path: str | os.PathLike[str]) -> FlagSink:
+    """A JSON Lines sink for a `.jsonl` path, the SQLite store otherwise."""
+    if str(path).endswith((".jsonl", ".ndjson")):
+        return JsonlFlagSink(path)
+    return SqliteFlagStore(path)
