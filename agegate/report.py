@@ -1,0 +1,517 @@
+"""The minor-report intake: anyone may tell the operator that an account
+belongs to a minor, so that data collected by mistake can be found and removed.
+
+Mount it in any Starlette (or FastAPI) app::
+
+    Mount("/report-a-minor", app=report_app(store=SqliteFlagStore("flags.db"),
+                                            secret=SECRET))
+
+GET shows a short form; POST (HTML form, JSON or multipart) files a
+`REPORTED` flag with action `verify` for each identifier given, for a person to
+review. Nothing more than the flag is kept: an account id is stored as given;
+an e-mail address or phone number becomes a keyed hash (HMAC-SHA256 with the
+operator's secret), so the operator can match it against their own accounts
+with `identifier_hash` but the intake never holds it in clear.
+
+Answers: 202 accepted, 422 (problem+json naming the field, or the form again
+with the problem shown), 400 unreadable body, 413 body too large, 415 content
+type not read, 429 too many reports from one client address.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import html
+import json
+import logging
+import re
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import parse_qsl
+
+import attrs
+import phonenumbers
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from .flags import Flag, FlagCode, FlagSink
+
+logger = logging.getLogger("agegate.report")
+
+IdentifierKind = Literal["account_id", "email", "phone"]
+IDENTIFIERS: tuple[IdentifierKind, ...] = ("account_id", "email", "phone")
+SOURCE = "report"
+MIN_SECRET_BYTES = 16
+
+# An account id is stored in clear, so it may not look like an e-mail address
+# or carry markup; ids of other shapes are refused, not cleaned up.
+_ACCOUNT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}", re.ASCII)
+_EMAIL = re.compile(r"[^\s@<>\"']{1,64}@[^\s@<>\"']+\.[^\s@<>\"'.]{2,}")
+_PHONE_TEXT = re.compile(r"\+[0-9 ().\-/]{6,40}", re.ASCII)
+_FIELD_LIMIT = 320
+
+_FORM_TYPE = "application/x-www-form-urlencoded"
+_MULTIPART_TYPE = "multipart/form-data"
+_JSON_TYPE = "application/json"
+_PROBLEM_TYPE = "application/problem+json"
+
+
+@attrs.frozen
+class RateLimit:
+    """At most `reports` accepted reports per client address in `seconds`."""
+
+    reports: int = attrs.field(default=5)
+    seconds: float = attrs.field(default=3600.0)
+    max_clients: int = attrs.field(default=10_000)
+
+    def __attrs_post_init__(self) -> None:
+        if isinstance(self.reports, bool) or not isinstance(self.reports, int):
+            raise TypeError("RateLimit.reports must be an int")
+        if self.reports < 1:
+            raise ValueError("RateLimit.reports must be at least 1")
+        if not isinstance(self.seconds, int | float) or self.seconds <= 0:
+            raise ValueError("RateLimit.seconds must be a positive number")
+        if isinstance(self.max_clients, bool) or not isinstance(self.max_clients, int):
+            raise TypeError("RateLimit.max_clients must be an int")
+        if self.max_clients < 1:
+            raise ValueError("RateLimit.max_clients must be at least 1")
+
+
+class _Limiter:
+    """A sliding window per client address, in memory.
+
+    The number of addresses tracked is capped (the least recently seen is
+    forgotten first) so that a flood of addresses cannot exhaust memory.
+    """
+
+    def __init__(self, limit: RateLimit, clock: Callable[[], float]) -> None:
+        self.limit = limit
+        self.clock = clock
+        self._hits: OrderedDict[str, deque[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def allow(self, client: str) -> bool:
+        now = self.clock()
+        with self._lock:
+            hits = self._hits.pop(client, None) or deque()
+            while hits and hits[0] <= now - self.limit.seconds:
+                hits.popleft()
+            allowed = len(hits) < self.limit.reports
+            if allowed:
+                hits.append(now)
+            self._hits[client] = hits
+            while len(self._hits) > self.limit.max_clients:
+                self._hits.popitem(last=False)
+            return allowed
+
+
+def _secret_bytes(secret: str | bytes) -> bytes:
+    if isinstance(secret, str):
+        secret = secret.encode("utf-8")
+    if not isinstance(secret, bytes):
+        raise TypeError("secret must be str or bytes")
+    if len(secret) < MIN_SECRET_BYTES:
+        raise ValueError(f"secret must be at least {MIN_SECRET_BYTES} bytes")
+    return secret
+
+
+def normalise_email(text: str) -> str | None:
+    """The address in the form it is hashed in, or None if it is not one."""
+    text = text.strip()
+    if len(text) > 254 or not _EMAIL.fullmatch(text):
+        return None
+    return text.lower()
+
+
+def normalise_phone(text: str) -> str | None:
+    """The number in E.164 form, or None if it is not a valid international one."""
+    text = text.strip()
+    if not _PHONE_TEXT.fullmatch(text):
+        return None
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def identifier_hash(kind: IdentifierKind, value: str, secret: str | bytes) -> str:
+    """The id a report files for an e-mail address or phone number.
+
+    Operators compute the same value over their own accounts to find the one
+    reported; the kind is part of the hash so that the two never collide.
+    Raises ValueError (without the value) if the value is not usable.
+    """
+    key = _secret_bytes(secret)
+    if kind == "email":
+        normal = normalise_email(value)
+    elif kind == "phone":
+        normal = normalise_phone(value)
+    else:
+        raise ValueError("kind must be email or phone")
+    if normal is None:
+        raise ValueError(f"{kind}: not a usable value")
+    digest = hmac.new(key, f"{kind}:{normal}".encode(), hashlib.sha256).hexdigest()
+    return f"{kind}-hmac:{digest}"
+
+
+@attrs.frozen
+class FieldProblem:
+    field: str
+    reason: str
+
+
+class _BodyError(Exception):
+    def __init__(self, status: int, title: str) -> None:
+        super().__init__(title)
+        self.status = status
+        self.title = title
+
+
+def _problem(
+    status: int, title: str, problems: tuple[FieldProblem, ...] = ()
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if problems:
+        body["fields"] = [p.field for p in problems]
+        body["errors"] = [{"field": p.field, "reason": p.reason} for p in problems]
+    return JSONResponse(body, status_code=status, media_type=_PROBLEM_TYPE)
+
+
+def _prefers_html(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    if "text/html" not in accept:
+        return False
+    html_at = accept.find("text/html")
+    json_at = min(
+        (i for i in (accept.find("application/json"), accept.find("+json")) if i >= 0),
+        default=len(accept),
+    )
+    return html_at < json_at
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _BodyError(400, "a field is given more than once")
+        result[key] = value
+    return result
+
+
+async def _read_body(request: Request, max_body: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise _BodyError(400, "bad Content-Length")
+        if int(declared) > max_body:
+            raise _BodyError(413, "request body too large")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_body:
+            raise _BodyError(413, "request body too large")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _read_fields(request: Request, max_body: int) -> dict[str, Any]:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in (_JSON_TYPE, _FORM_TYPE, _MULTIPART_TYPE):
+        raise _BodyError(415, "content type not accepted")
+    body = await _read_body(request, max_body)
+    if media == _JSON_TYPE:
+        try:
+            data = json.loads(body.decode("utf-8"), object_pairs_hook=_no_duplicates)
+        except (UnicodeDecodeError, ValueError):
+            raise _BodyError(400, "body is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise _BodyError(400, "body must be a JSON object")
+        return data
+    if media == _FORM_TYPE:
+        try:
+            text = body.decode("utf-8")
+            pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text))
+        except (UnicodeDecodeError, ValueError):
+            raise _BodyError(400, "body is not a valid form") from None
+        return _no_duplicates(pairs)
+    return await _read_multipart(request, body)
+
+
+async def _read_multipart(request: Request, body: bytes) -> dict[str, Any]:
+    sent = False
+
+    async def replay() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    again = Request(request.scope, replay)
+    try:
+        async with again.form(max_files=0, max_fields=len(IDENTIFIERS) + 8) as form:
+            if any(isinstance(v, UploadFile) for _, v in form.multi_items()):
+                raise _BodyError(400, "files are not accepted")
+            return _no_duplicates(list(form.multi_items()))
+    except _BodyError:
+        raise
+    except Exception:
+        # Starlette raises several types for a malformed multipart body; all
+        # of them mean the same thing here.
+        raise _BodyError(400, "body is not a valid multipart form") from None
+
+
+@attrs.frozen
+class Report:
+    """A validated report: the ids to file flags under, and which kinds."""
+
+    account_ids: tuple[tuple[IdentifierKind, str], ...]
+
+
+def validate(
+    data: Mapping[str, Any], secret: bytes
+) -> tuple[Report | None, tuple[FieldProblem, ...]]:
+    """Read the identifiers of a report; problems name fields, never values."""
+    problems: list[FieldProblem] = []
+    found: list[tuple[IdentifierKind, str]] = []
+    for kind in IDENTIFIERS:
+        value = data.get(kind)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            problems.append(FieldProblem(kind, "NOT_TEXT"))
+            continue
+        value = value.strip()
+        if not value:
+            continue
+        if len(value) > _FIELD_LIMIT:
+            problems.append(FieldProblem(kind, "TOO_LONG"))
+        elif kind == "account_id":
+            if _ACCOUNT_ID.fullmatch(value):
+                found.append((kind, value))
+            else:
+                problems.append(FieldProblem(kind, "ACCOUNT_ID_MALFORMED"))
+        elif kind == "email":
+            if normalise_email(value) is None:
+                problems.append(FieldProblem(kind, "EMAIL_MALFORMED"))
+            else:
+                found.append((kind, identifier_hash(kind, value, secret)))
+        elif normalise_phone(value) is None:
+            problems.append(FieldProblem(kind, "PHONE_INVALID"))
+        else:
+            found.append((kind, identifier_hash(kind, value, secret)))
+    if not found and not problems:
+        problems.append(FieldProblem("account_id", "IDENTIFIER_MISSING"))
+    if problems:
+        return None, tuple(problems)
+    return Report(account_ids=tuple(found)), ()
+
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;max-width:38rem;margin:2rem auto;padding:0 1rem;
+line-height:1.5;color:#1a1a1a}
+label{display:block;font-weight:600;margin-top:1rem}
+input{font-size:1rem;padding:.4rem;width:100%;box-sizing:border-box}
+button{margin-top:1.2rem;font-size:1rem;padding:.5rem 1.2rem}
+.hint{color:#444;font-size:.9rem}
+.problem{border:2px solid #b00020;padding:.5rem 1rem;margin:1rem 0}
+"""
+
+_MESSAGES = {
+    "IDENTIFIER_MISSING": "Give at least one of: account id, e-mail address, phone.",
+    "ACCOUNT_ID_MALFORMED": "This account id is not in a form we use.",
+    "EMAIL_MALFORMED": "This does not look like an e-mail address.",
+    "PHONE_INVALID": "Give the number in international form, starting with +.",
+    "TOO_LONG": "This is too long.",
+    "NOT_TEXT": "This must be text.",
+}
+
+_LABELS = {
+    "account_id": "Account id or user name",
+    "email": "E-mail address of the account",
+    "phone": "Phone number of the account",
+}
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
+        f"<body><main>{body}</main></body></html>\n"
+    )
+
+
+def _form_page(action: str, service: str, problems: tuple[FieldProblem, ...]) -> str:
+    by_field = {p.field: p.reason for p in problems}
+    summary = ""
+    if problems:
+        items = "".join(
+            f'<li><a href="#{p.field}">{html.escape(_LABELS[p.field])}</a>: '
+            f"{html.escape(_MESSAGES.get(p.reason, p.reason))}</li>"
+            for p in problems
+            if p.field in _LABELS
+        )
+        summary = (
+            '<div class="problem" role="alert" id="problems">'
+            f"<p>Please check the form:</p><ul>{items}</ul></div>"
+        )
+    fields = ""
+    for name, label in _LABELS.items():
+        kind = {"email": "email", "phone": "tel"}.get(name, "text")
+        described = f"{name}-hint"
+        invalid = ""
+        if name in by_field:
+            invalid = ' aria-invalid="true"'
+            described += f" {name}-problem"
+        hint = {
+            "account_id": "As shown on the profile, if you know it.",
+            "email": "Used only to find the account; we keep a one-way code of it.",
+            "phone": "International form, for example +44 20 7946 0000.",
+        }[name]
+        problem = (
+            f'<p class="hint" id="{name}-problem">'
+            f"{html.escape(_MESSAGES.get(by_field[name], by_field[name]))}</p>"
+            if name in by_field
+            else ""
+        )
+        fields += (
+            f'<label for="{name}">{label}</label>'
+            f'<input id="{name}" name="{name}" type="{kind}" autocomplete="off"'
+            f' maxlength="{_FIELD_LIMIT}" aria-describedby="{described}"{invalid}>'
+            f'<p class="hint" id="{name}-hint">{hint}</p>{problem}'
+        )
+    name = html.escape(service)
+    return _page(
+        f"Report an account that belongs to a minor - {service}",
+        f"<h1>Report an account that belongs to a minor</h1>{summary}"
+        f"<p>{name} is not meant for anyone under 18, or under the legal age"
+        " where they live if that is higher. We do not knowingly collect"
+        " personal information from minors.</p>"
+        "<p>If you think that a minor has signed up or given us personal"
+        " information, tell us which account it is. A person on our team will"
+        " check the account and delete the minor's data.</p>"
+        "<p>You do not need to tell us who you are. Give at least one of the"
+        " following.</p>"
+        f'<form method="post" action="{html.escape(action)}" novalidate>'
+        f"<fieldset><legend>The account</legend>{fields}</fieldset>"
+        '<button type="submit">Send the report</button></form>',
+    )
+
+
+def _thanks_page(service: str) -> str:
+    return _page(
+        "Report received",
+        '<h1 id="received">Thank you, we received your report</h1>'
+        f"<p>A person on the {html.escape(service)} team will review the account."
+        " If it belongs to a minor, its personal data will be deleted.</p>",
+    )
+
+
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def report_app(
+    *,
+    store: FlagSink,
+    secret: str | bytes,
+    rate_limit: RateLimit | None = None,
+    max_body: int = 8192,
+    service_name: str = "This service",
+    clock: Callable[[], float] = time.monotonic,
+) -> Starlette:
+    """A Starlette app serving the report form at its root; mount it anywhere.
+
+    The client address is the one the ASGI server reports: behind a proxy, run
+    the server with its proxy-header option so that each reporter gets their
+    own limit.
+    """
+    key = _secret_bytes(secret)
+    if not hasattr(store, "add_many"):
+        raise TypeError("store must be a flag sink (with add_many)")
+    if rate_limit is None:
+        rate_limit = RateLimit()
+    if not isinstance(rate_limit, RateLimit):
+        raise TypeError("rate_limit must be a RateLimit")
+    if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 256:
+        raise ValueError("max_body must be an int of at least 256 bytes")
+    limiter = _Limiter(rate_limit, clock)
+
+    def action_of(request: Request) -> str:
+        return str(request.scope.get("root_path", "")) + "/"
+
+    async def show(request: Request) -> Response:
+        return HTMLResponse(_form_page(action_of(request), service_name, ()))
+
+    async def receive(request: Request) -> Response:
+        wants_html = _prefers_html(request)
+        try:
+            data = await _read_fields(request, max_body)
+        except _BodyError as error:
+            logger.info("report refused: status=%d", error.status)
+            return _problem(error.status, error.title)
+        except ClientDisconnect:
+            return Response(status_code=400)
+        report, problems = validate(data, key)
+        if report is None:
+            logger.info(
+                "report refused: fields=%s",
+                ",".join(sorted({p.field for p in problems})),
+            )
+            if wants_html:
+                page = _form_page(action_of(request), service_name, problems)
+                return HTMLResponse(page, status_code=422)
+            return _problem(422, "the report cannot be read", problems)
+        # Only well-formed reports count against the limit, so a person
+        # correcting a typo is not locked out.
+        if not limiter.allow(_client_address(request)):
+            logger.info("report refused: rate limited")
+            response = _problem(429, "too many reports from this address")
+            response.headers["Retry-After"] = str(int(rate_limit.seconds))
+            return response
+        today = datetime.now(UTC).date().isoformat()
+        flags = [
+            Flag(
+                account_id=account_id,
+                # mypy cannot type attrs' bare `tuple` converter.
+                codes=(FlagCode.REPORTED,),  # type: ignore[arg-type]
+                action="verify",
+                source=SOURCE,
+                # A report on another day reopens a flag already resolved;
+                # the same report sent twice in a day does not.
+                fingerprint=hmac.new(
+                    key, f"{account_id}|{today}".encode(), hashlib.sha256
+                ).hexdigest(),
+            )
+            for _, account_id in report.account_ids
+        ]
+        await run_in_threadpool(store.add_many, flags)
+        logger.info(
+            "report filed: kinds=%s", ",".join(kind for kind, _ in report.account_ids)
+        )
+        if wants_html:
+            return HTMLResponse(_thanks_page(service_name), status_code=202)
+        return JSONResponse(
+            {"status": "accepted", "flags": len(flags)}, status_code=202
+        )
+
+    return Starlette(
+        routes=[
+            Route("/", show, methods=["GET"]),
+            Route("/", receive, methods=["POST"]),
+        ]
+    )
