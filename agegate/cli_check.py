@@ -8,6 +8,7 @@ from datetime import date
 
 from .cli import EXIT_OK
 from .decision import decision_to_dict
+from .errors import InputError
 from .policy import Policy
 from .screen import screen
 
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         policy = Policy(minimum_age=args.minimum_age, threshold=args.threshold)
     except (TypeError, ValueError) as error:
-        raise SystemExit(f"agegate check: {error}") from None
+        raise InputError(str(error)) from None
     record = {
         "birthdate": args.birthdate,
         "country": args.country,
