@@ -159,9 +159,18 @@ def parse_table(text: str, *, file: str) -> Iterator[Rule]:
             yield Rule.from_record(stripped, file=file, line=number)
 
 
-def parse_aliases(text: str, *, file: str) -> dict[str, str]:
+@attrs.frozen
+class Alias:
+    """A subdivision code answered by another code's rules (aliases.txt)."""
+
+    code: str
+    target: str
+    line: int
+
+
+def parse_aliases(text: str, *, file: str) -> dict[str, Alias]:
     """`SUBDIVISION COUNTRY` pairs: the subdivision is answered by the country."""
-    aliases: dict[str, str] = {}
+    aliases: dict[str, Alias] = {}
     for number, raw in enumerate(text.splitlines(), start=1):
         tokens = raw.split("#", 1)[0].split()
         if not tokens:
@@ -175,7 +184,7 @@ def parse_aliases(text: str, *, file: str) -> dict[str, str]:
             raise TableError(f"unknown code {target!r}", file=file, line=number)
         if alias in aliases:
             raise TableError(f"{alias} is listed twice", file=file, line=number)
-        aliases[alias] = target
+        aliases[alias] = Alias(alias, target, number)
     return aliases
 
 
@@ -234,30 +243,30 @@ def _timeline(rules: Sequence[Rule]) -> _Timeline:
 class Rules:
     """The loaded tables: which age applies where, on which date."""
 
-    def __init__(self, rules: Iterable[Rule], aliases: Mapping[str, str]) -> None:
+    def __init__(self, rules: Iterable[Rule], aliases: Mapping[str, Alias]) -> None:
         grouped: dict[tuple[str, Kind], list[Rule]] = {}
         for rule in rules:
             if rule.code in aliases:
                 raise TableError(
-                    f"{rule.code} is answered by {aliases[rule.code]} "
+                    f"{rule.code} is answered by {aliases[rule.code].target} "
                     f"(see {ALIASES_FILE}); write its rules there",
                     file=rule.file,
                     line=rule.line,
                 )
             grouped.setdefault((rule.code, rule.kind), []).append(rule)
         self._timelines = {key: _timeline(group) for key, group in grouped.items()}
-        self._aliases = dict(aliases)
+        self._aliases = {code: alias.target for code, alias in aliases.items()}
         self._countries = frozenset(
             code
             for code, kind in self._timelines
             if kind is Kind.MAJORITY and "-" not in code
         )
-        for alias, target in self._aliases.items():
-            if codes.country_of(target) not in self._countries:
+        for alias in aliases.values():
+            if codes.country_of(alias.target) not in self._countries:
                 raise TableError(
-                    f"{alias} points to {target}, which has no rules",
+                    f"{alias.code} points to {alias.target}, which has no rules",
                     file=ALIASES_FILE,
-                    line=0,
+                    line=alias.line,
                 )
         self._chains: dict[str, tuple[str, ...]] = {}
 
@@ -265,7 +274,7 @@ class Rules:
     def from_directory(cls, directory: Traversable | Path) -> Rules:
         """Load every `XX.txt` table and `aliases.txt` under `directory`."""
         rules: list[Rule] = []
-        aliases: dict[str, str] = {}
+        aliases: dict[str, Alias] = {}
         for entry in sorted(directory.iterdir(), key=lambda e: e.name):
             if entry.name == ALIASES_FILE:
                 aliases = parse_aliases(entry.read_text("utf-8"), file=entry.name)
