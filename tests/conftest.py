@@ -11,6 +11,14 @@ import logging
 import re
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# The machines running the suite are shared and noisy: time limits would make
+# property tests flaky without making them stricter.
+settings.register_profile(
+    "agegate", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("agegate")
 
 _LOOKS_PERSONAL = re.compile(
     r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"  # an ISO date
