@@ -22,6 +22,10 @@ EXIT_USAGE = 2
 COMMANDS = {
     "rules": "agegate.cli_rules",
     "check": "agegate.cli_check",
+    "review": "agegate.cli_review",
+    "flags": "agegate.cli_flags",
+    "demo": "agegate.cli_demo",
+    "qa": "agegate.cli_qa",
 }
 
 

@@ -1,0 +1,43 @@
+"""`agegate qa`: replay `.http` example requests against a running app."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from urllib.parse import urlsplit
+
+from .cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+from .qa import run as replay
+from .qa import table
+
+HELP = "replay .http example requests against a running app; exit 1 on a failure"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "paths", nargs="+", metavar="PATH", help=".http files or directories of them"
+    )
+    parser.add_argument(
+        "--base-url",
+        required=True,
+        metavar="URL",
+        help="where the app runs, e.g. http://127.0.0.1:8000 (fills {{baseUrl}})",
+    )
+    parser.add_argument(
+        "--today",
+        type=date.fromisoformat,
+        metavar="D",
+        help="the date {{$datetime ...}} counts from (default: today)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    parts = urlsplit(args.base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        print("agegate qa: --base-url must be http(s)://host[:port]", file=sys.stderr)
+        return EXIT_USAGE
+    # InputError (a missing path, a malformed file) becomes exit 2 in cli.main.
+    results = replay(args.paths, args.base_url, today=args.today)
+    print(table(results))
+    return EXIT_OK if all(r.passed for r in results) else EXIT_FINDINGS

@@ -1,0 +1,355 @@
+"""A small signup service gated by AgeGateMiddleware: the app `agegate demo`
+serves and QA's example requests run against.
+
+Routes:
+  GET  /                      the signup page; it tells minors, before the form,
+                              that the service is not for them
+  POST /signup                the page's form (HTML answers)
+  POST /api/signup            the JSON signup API (JSON answers)
+  PATCH /accounts/{id}        a profile update; an underage birthdate raises a
+                              removal flag
+  GET  /accounts/{id}         an account's id, country and creation time
+  GET  /admin/stats           how many accounts and open flags exist
+  GET  /admin/flags           the open flags (they hold no personal data)
+  GET|POST /report-a-minor/   the minor-report intake
+
+Accounts live in `accounts.db` and flags in `flags.db`, both SQLite files in
+the data directory, so a tester can see that a blocked signup stored nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import json
+import logging
+import os
+import secrets
+import sqlite3
+import threading
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pycountry
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+
+from .flags import SqliteFlagStore, flag_to_dict
+from .middleware import AgeGateMiddleware
+from .policy import FieldMap, Policy
+from .report import RateLimit, report_app
+from .rules import Rules
+
+logger = logging.getLogger("agegate.demo")
+
+SERVICE = "Example Voice"
+SIGNUP_PATHS = ("/signup", "/api/signup")
+PROFILE_PATH = "/accounts/{account_id}"
+REPORT_PATH = "/report-a-minor"
+_SECRET_FILE = "secret.key"  # noqa: S105 (a file name, not a secret)
+_FIELDS = ("birthdate", "country", "subdivision", "phone", "email")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS accounts (
+    id TEXT PRIMARY KEY,
+    email TEXT NOT NULL,
+    phone TEXT,
+    birthdate TEXT NOT NULL,
+    country TEXT,
+    subdivision TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+)
+"""
+
+
+class Accounts:
+    """The example's account table."""
+
+    def __init__(self, path: Path) -> None:
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(_SCHEMA)
+
+    def create(self, data: dict[str, str]) -> str:
+        account_id = "acct-" + secrets.token_hex(6)
+        now = datetime.now(UTC).isoformat()
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO accounts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    account_id,
+                    data["email"],
+                    data.get("phone"),
+                    data["birthdate"],
+                    data.get("country"),
+                    data.get("subdivision"),
+                    now,
+                    now,
+                ),
+            )
+        return account_id
+
+    def update(self, account_id: str, data: dict[str, str]) -> bool:
+        changes = {k: v for k, v in data.items() if k in _FIELDS}
+        now = datetime.now(UTC).isoformat()
+        with self._lock:
+            if not self.exists(account_id, locked=True):
+                return False
+            for column, value in changes.items():
+                # Column names come from the fixed _FIELDS tuple, never input.
+                self._db.execute(
+                    f"UPDATE accounts SET {column} = ?, updated_at = ? WHERE id = ?",  # noqa: S608
+                    (value, now, account_id),
+                )
+        return True
+
+    def exists(self, account_id: str, *, locked: bool = False) -> bool:
+        query = "SELECT 1 FROM accounts WHERE id = ?"
+        if locked:
+            return self._db.execute(query, (account_id,)).fetchone() is not None
+        with self._lock:
+            return self._db.execute(query, (account_id,)).fetchone() is not None
+
+    def public(self, account_id: str) -> dict[str, str] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id, country, created_at FROM accounts WHERE id = ?",
+                (account_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        return {"id": row[0], "country": row[1], "created_at": row[2]}
+
+    def count(self) -> int:
+        with self._lock:
+            value: int = self._db.execute("SELECT COUNT(*) FROM accounts").fetchone()[0]
+        return value
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def load_or_create_secret(data_dir: Path) -> str:
+    """The data directory's secret, created on first use, readable by its owner
+    only; a stable secret keeps report hashes comparable across restarts."""
+    path = data_dir / _SECRET_FILE
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    value = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(value + "\n")
+    return value
+
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;
+line-height:1.5;color:#1a1a1a}
+label{display:block;font-weight:600;margin-top:1rem}
+input,select{font-size:1rem;padding:.4rem;width:100%;box-sizing:border-box}
+button{margin-top:1.2rem;font-size:1rem;padding:.5rem 1.2rem}
+.notice{border:3px solid #8a4b00;background:#fff6e5;padding:.5rem 1rem}
+.hint{color:#444;font-size:.9rem;margin:.2rem 0 0}
+"""
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
+        f"<body><main>{body}</main></body></html>\n"
+    )
+
+
+def _country_options() -> str:
+    countries = sorted(pycountry.countries, key=lambda c: str(c.name))
+    return '<option value="">Choose a country</option>' + "".join(
+        f'<option value="{c.alpha_2}">{html.escape(str(c.name))}</option>'
+        for c in countries
+    )
+
+
+def signup_page() -> str:
+    fields = (
+        '<label for="birthdate">Date of birth</label>'
+        '<input id="birthdate" name="birthdate" type="date" required'
+        ' autocomplete="bday">'
+        '<label for="country">Country where you live</label>'
+        f'<select id="country" name="country" required>{_country_options()}</select>'
+        '<label for="subdivision">Province, state or region</label>'
+        '<input id="subdivision" name="subdivision" aria-describedby="subdivision-hint"'
+        ' autocomplete="address-level1">'
+        '<p class="hint" id="subdivision-hint">For example BC, Ontario or MS.</p>'
+        '<label for="phone">Phone number</label>'
+        '<input id="phone" name="phone" type="tel" autocomplete="tel"'
+        ' aria-describedby="phone-hint">'
+        '<p class="hint" id="phone-hint">International form, for example'
+        " +1 604 555 0100.</p>"
+        '<label for="email">E-mail address</label>'
+        '<input id="email" name="email" type="email" required autocomplete="email">'
+    )
+    return _page(
+        f"Sign up - {SERVICE}",
+        f"<h1>Sign up for {SERVICE}</h1>"
+        '<section class="notice" id="minors-notice" aria-labelledby="minors-title">'
+        '<h2 id="minors-title">Under 18? This service is not for you</h2>'
+        f"<p>{SERVICE} is only for adults: you must be 18 or older, or older"
+        " still if the legal age where you live is higher. If you are younger,"
+        " please stop here and do not send us any personal information, not"
+        " even your e-mail address or phone number.</p>"
+        f'<p>If a minor has already given us their details, <a href="{REPORT_PATH}/">'
+        "tell us</a> and we will delete them.</p></section>"
+        f'<form method="post" action="/signup" id="signup">{fields}'
+        '<button type="submit">Create my account</button></form>',
+    )
+
+
+def created_page(account_id: str) -> str:
+    return _page(
+        f"Welcome - {SERVICE}",
+        f'<h1 id="welcome">Welcome to {SERVICE}</h1>'
+        f"<p>Your account <code>{html.escape(account_id)}</code> is ready.</p>",
+    )
+
+
+async def _fields(request: Request) -> dict[str, str] | None:
+    """The body's known fields as text, read as JSON or as a form.
+
+    The gate has already refused what it cannot read; this is the app's own
+    parse of the same bytes.
+    """
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    raw: Any
+    if media == "application/json":
+        try:
+            raw = json.loads(await request.body())
+        except ValueError:
+            return None
+    else:
+        async with request.form(max_files=0) as form:
+            raw = {k: v for k, v in form.items() if isinstance(v, str)}
+    if not isinstance(raw, dict):
+        return None
+    return {
+        k: str(v).strip()
+        for k, v in raw.items()
+        if k in _FIELDS and isinstance(v, str | int) and str(v).strip()
+    }
+
+
+def create_app(
+    data_dir: str | os.PathLike[str],
+    *,
+    secret: str | None = None,
+    rules: Rules | None = None,
+    report_limit: RateLimit | None = None,
+) -> Starlette:
+    """The example app with its SQLite files in `data_dir` (created if needed).
+
+    `secret` keys the gate's block cookie and the report hashes; by default a
+    random one is kept in the data directory.
+    """
+    directory = Path(data_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    key = secret if secret is not None else load_or_create_secret(directory)
+    accounts = Accounts(directory / "accounts.db")
+    flags = SqliteFlagStore(directory / "flags.db")
+
+    async def home(request: Request) -> Response:
+        return HTMLResponse(signup_page())
+
+    async def signup(request: Request) -> Response:
+        wants_json = request.url.path == "/api/signup"
+        data = await _fields(request)
+        if data is None or "email" not in data:
+            body = {
+                "type": "about:blank",
+                "title": "e-mail address missing",
+                "status": 422,
+                "fields": ["email"],
+            }
+            return JSONResponse(
+                body, status_code=422, media_type="application/problem+json"
+            )
+        account_id = await run_in_threadpool(accounts.create, data)
+        logger.info("account created: id=%s", account_id)
+        if wants_json:
+            return JSONResponse({"id": account_id}, status_code=201)
+        return HTMLResponse(created_page(account_id), status_code=201)
+
+    async def update(request: Request) -> Response:
+        account_id = request.path_params["account_id"]
+        data = await _fields(request)
+        if data is None:
+            return JSONResponse({"title": "unreadable body"}, status_code=400)
+        found = await run_in_threadpool(accounts.update, account_id, data)
+        if not found:
+            return JSONResponse({"title": "no such account"}, status_code=404)
+        logger.info("account updated: id=%s fields=%s", account_id, ",".join(data))
+        return JSONResponse({"id": account_id, "updated": sorted(data)})
+
+    async def show(request: Request) -> Response:
+        account = await run_in_threadpool(
+            accounts.public, request.path_params["account_id"]
+        )
+        if account is None:
+            return JSONResponse({"title": "no such account"}, status_code=404)
+        return JSONResponse(account)
+
+    async def stats(request: Request) -> Response:
+        return JSONResponse(
+            {
+                "accounts": await run_in_threadpool(accounts.count),
+                "flags_open": await run_in_threadpool(flags.count, "open"),
+            }
+        )
+
+    async def open_flags(request: Request) -> Response:
+        found = await run_in_threadpool(lambda: list(flags.list(status="open")))
+        return JSONResponse([flag_to_dict(s.flag) for s in found])
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        accounts.close()
+        flags.close()
+
+    intake = report_app(
+        store=flags, secret=key, rate_limit=report_limit, service_name=SERVICE
+    )
+    app = Starlette(
+        routes=[
+            Route("/", home, methods=["GET"]),
+            Route("/signup", signup, methods=["POST"]),
+            Route("/api/signup", signup, methods=["POST"]),
+            Route(PROFILE_PATH, update, methods=["PATCH"]),
+            Route(PROFILE_PATH, show, methods=["GET"]),
+            Route("/admin/stats", stats, methods=["GET"]),
+            Route("/admin/flags", open_flags, methods=["GET"]),
+            Mount(REPORT_PATH, app=intake),
+        ],
+        lifespan=lifespan,
+    )
+    app.add_middleware(
+        AgeGateMiddleware,
+        paths=list(SIGNUP_PATHS),
+        fields=FieldMap(),
+        policy=Policy(),
+        secret=key,
+        rules=rules,
+        profile_paths=[PROFILE_PATH],
+        flags=flags,
+    )
+    app.state.accounts = accounts
+    app.state.flags = flags
+    app.state.data_dir = directory
+    return app
