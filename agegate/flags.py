@@ -34,6 +34,7 @@ class FlagCode:
     BIRTHDATE_INVALID = "BIRTHDATE_INVALID"
     JURISDICTION_UNKNOWN = "JURISDICTION_UNKNOWN"
     SIGNALS_CONFLICT = "SIGNALS_CONFLICT"
+    COLLECTED_AT_INVALID = "COLLECTED_AT_INVALID"
     PROFILE_UNDERAGE = "PROFILE_UNDERAGE"
     REPORTED = "REPORTED"
 
@@ -259,6 +260,23 @@ class SqliteFlagStore:
 
     def count(self, status: Status | None = None) -> int:
         return sum(1 for _ in self.list(status=status))
+
+    def secret(self) -> bytes:
+        """This store's random key for fingerprints and anonymous account ids,
+        made on first use and kept in the store, so re-runs hash alike."""
+        with self._lock:
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS store_keys"
+                " (name TEXT PRIMARY KEY, value BLOB NOT NULL)"
+            )
+            self._db.execute(
+                "INSERT OR IGNORE INTO store_keys (name, value) VALUES (?, ?)",
+                ("fingerprint", os.urandom(32)),
+            )
+            row = self._db.execute(
+                "SELECT value FROM store_keys WHERE name = 'fingerprint'"
+            ).fetchone()
+        return bytes(row[0])
 
 
 def _stored(row: dict[str, Any]) -> StoredFlag:

@@ -1,0 +1,400 @@
+"""Batch review: screen stored accounts and turn the decisions into flags.
+
+Each account is screened with the same `screen()` the middleware uses, twice:
+on the date its data was collected (with the rule in force then) and today.
+
+* `collected_at` with a time and an offset is read as its date at UTC-12,
+  like live screening; a bare date, or a time without an offset, is taken as
+  the calendar date it names. An unreadable or future value raises
+  COLLECTED_AT_INVALID and, like a missing value, leaves only today's
+  screening.
+* A declared `age` is the age at collection: for today's screening the
+  person is taken to have been born on the latest date consistent with it,
+  which errs toward a younger person.
+* An account without an id is identified by a keyed hash of its screened
+  fields, never by any of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+import attrs
+
+from .age import age_on, live_today
+from .decision import Decision, Outcome, Reason
+from .flags import Action, Flag, FlagCode
+from .policy import FIELDS, FieldMap, Policy
+from .readers import Item, Row
+from .rules import Rules, load_rules
+from .screen import lookup, screen
+
+SOURCE = "review"
+
+# The order codes are listed in a flag, most serious first.
+CODE_ORDER = (
+    FlagCode.MINOR_AT_COLLECTION,
+    FlagCode.MINOR_NOW,
+    FlagCode.BIRTHDATE_MISSING,
+    FlagCode.BIRTHDATE_INVALID,
+    FlagCode.JURISDICTION_UNKNOWN,
+    FlagCode.COLLECTED_AT_INVALID,
+    FlagCode.SIGNALS_CONFLICT,
+)
+REMOVE_CODES = frozenset({FlagCode.MINOR_AT_COLLECTION, FlagCode.MINOR_NOW})
+
+_BIRTH_REASONS = frozenset(
+    {
+        Reason.BIRTHDATE_MALFORMED,
+        Reason.BIRTHDATE_AMBIGUOUS,
+        Reason.BIRTHDATE_IN_FUTURE,
+        Reason.BIRTHDATE_IMPLAUSIBLE,
+        Reason.AGE_MALFORMED,
+        Reason.AGE_IMPLAUSIBLE,
+    }
+)
+_PLACE_REASONS = frozenset(
+    {
+        Reason.JURISDICTION_MISSING,
+        Reason.COUNTRY_UNKNOWN,
+        Reason.SUBDIVISION_UNKNOWN,
+        Reason.SUBDIVISION_WITHOUT_COUNTRY,
+        Reason.POSTAL_CODE_UNKNOWN,
+        Reason.PHONE_MALFORMED,
+        Reason.PHONE_INVALID,
+    }
+)
+_BIRTH_FIELDS = ("birthdate", "birth_year", "birth_month", "birth_day", "age")
+# Fields that point to a place, grouped by the signal they make; used to ask
+# whether one signal alone would have decided otherwise.
+_SIGNAL_GROUPS = (
+    ("country", "subdivision"),
+    ("billing_country", "billing_subdivision", "billing_postal_code"),
+    ("phone",),
+)
+_SCREENED = tuple(f for f in FIELDS if f not in ("account_id", "collected_at"))
+_IDENTITY = FieldMap()
+
+_BARE_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+_TIMESTAMP = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+    r"(Z|[+-][0-9]{2}:?[0-9]{2})?",
+    re.ASCII,
+)
+
+
+class CollectedAtInvalid(ValueError):
+    """A collection timestamp that cannot be read, or lies in the future."""
+
+
+def collection_date(text: str, today: date) -> date:
+    """The calendar date a collection timestamp stands for (see module doc)."""
+    cleaned = text.strip()
+    if _BARE_DATE.fullmatch(cleaned):
+        try:
+            found = date.fromisoformat(cleaned)
+        except ValueError:
+            raise CollectedAtInvalid from None
+    elif _TIMESTAMP.fullmatch(cleaned):
+        try:
+            instant = datetime.fromisoformat(cleaned.replace("Z", "+00:00"))
+        except ValueError:
+            raise CollectedAtInvalid from None
+        found = live_today(instant) if instant.tzinfo else instant.date()
+    else:
+        raise CollectedAtInvalid
+    if found > today:
+        raise CollectedAtInvalid
+    return found
+
+
+def age_now(declared: int, collected: date, today: date) -> int:
+    """Today's age of a person who declared `declared` years on `collected`.
+
+    The latest birthdate consistent with the declaration is the collection
+    day `declared` years earlier (28 February for a 29 February that year
+    lacks), which makes the person as young as the declaration allows.
+    """
+    year = collected.year - declared
+    try:
+        born = collected.replace(year=year)
+    except ValueError:
+        born = date(year, 2, 28)
+    return age_on(born, today)
+
+
+@attrs.frozen
+class ReviewSettings:
+    """What a review needs besides its input; picklable for worker processes."""
+
+    today: date
+    secret: bytes = attrs.field(repr=False)
+    fields: FieldMap = attrs.field(factory=FieldMap)
+    policy: Policy = attrs.field(factory=Policy)
+    rules_directory: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.secret, bytes) or len(self.secret) < 16:
+            raise ValueError("secret must be at least 16 bytes")
+
+
+@attrs.frozen
+class Batch:
+    """What screening one batch of input rows produced."""
+
+    screened: int
+    flags: tuple[Flag, ...]
+    unreadable: tuple[tuple[int, str], ...]
+
+
+class Reviewer:
+    """Screens account rows into flags. One per process; holds its caches."""
+
+    def __init__(self, settings: ReviewSettings, rules: Rules | None = None) -> None:
+        self.settings = settings
+        self.rules = (
+            rules if rules is not None else load_rules(settings.rules_directory)
+        )
+        keys = settings.fields.keys()
+        self._id_key = keys.get("account_id")
+        self._collected_key = keys.get("collected_at")
+        self._screened = tuple((f, keys[f]) for f in _SCREENED if f in keys)
+        self._age_key = keys.get("age")
+        self._collected: dict[str, date | None] = {}
+        # Screening is pure, so identical inputs on the same date share a
+        # decision; the cache is cleared when full to keep memory flat.
+        self._decisions: dict[tuple[Any, ...], Decision] = {}
+
+    # -- one row -----------------------------------------------------------
+
+    def review(self, record: Mapping[str, Any]) -> Flag | None:
+        """The flag one account raises, or None."""
+        today = self.settings.today
+        flat = self._flatten(record)
+        collected, collected_invalid = self._collection(record)
+
+        now_record = flat
+        if flat is not None and collected is not None and "age" in flat:
+            now_record = self._age_today(flat, collected, today)
+        now = self._screen(record, now_record, today)
+        then = self._screen(record, flat, collected) if collected is not None else None
+
+        found: set[str] = set()
+        if collected_invalid:
+            found.add(FlagCode.COLLECTED_AT_INVALID)
+        for decision, minor_code in (
+            (then, FlagCode.MINOR_AT_COLLECTION),
+            (now, FlagCode.MINOR_NOW),
+        ):
+            if decision is None:
+                continue
+            found.update(self._codes(decision))
+            if decision.outcome is Outcome.BLOCK:
+                found.add(minor_code)
+                if decision.signals_conflict and self._conflict_decided(
+                    flat, decision.on or today
+                ):
+                    found.add(FlagCode.SIGNALS_CONFLICT)
+        if not found:
+            return None
+        codes = tuple(code for code in CODE_ORDER if code in found)
+        action: Action = "remove" if REMOVE_CODES & found else "verify"
+        basis = now
+        if (
+            then is not None
+            and FlagCode.MINOR_AT_COLLECTION in found
+            and FlagCode.MINOR_NOW not in found
+        ):
+            basis = then
+        fingerprint = self._fingerprint(record, flat)
+        return Flag(
+            account_id=self._account_id(record, fingerprint),
+            # mypy cannot type attrs' bare `tuple` converter.
+            codes=codes,  # type: ignore[arg-type]
+            action=action,
+            jurisdiction=basis.jurisdiction,
+            required_age=basis.required_age,
+            source=SOURCE,
+            fingerprint=fingerprint,
+        )
+
+    def review_batch(self, items: Iterable[Item]) -> Batch:
+        flags: list[Flag] = []
+        unreadable: list[tuple[int, str]] = []
+        screened = 0
+        for item in items:
+            if isinstance(item, Row):
+                screened += 1
+                flag = self.review(item.values)
+                if flag is not None:
+                    flags.append(flag)
+            else:
+                unreadable.append((item.line, item.reason))
+        return Batch(screened, tuple(flags), tuple(unreadable))
+
+    # -- helpers -----------------------------------------------------------
+
+    def _flatten(self, record: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The screened fields under their own names, or None if a dotted key
+        is ambiguous (then screen() reads the record itself and says so)."""
+        flat: dict[str, Any] = {}
+        for field, key in self._screened:
+            if "." in key:
+                try:
+                    value = lookup(record, key)
+                except Exception:  # an ambiguous dotted key
+                    return None
+                if type(value) is object:  # screen's marker for "absent"
+                    continue
+            else:
+                value = record.get(key)
+            if value is not None:
+                flat[field] = value
+        return flat
+
+    def _collection(self, record: Mapping[str, Any]) -> tuple[date | None, bool]:
+        if self._collected_key is None:
+            return None, False
+        value = self._value(record, self._collected_key)
+        if value is None:
+            return None, False
+        text = str(value).strip() if isinstance(value, str | int) else None
+        if not text:
+            return None, text is None
+        cache = self._collected
+        if text not in cache:
+            if len(cache) > 100_000:
+                cache.clear()
+            try:
+                cache[text] = collection_date(text, self.settings.today)
+            except CollectedAtInvalid:
+                cache[text] = None
+        found = cache[text]
+        return found, found is None
+
+    def _age_today(
+        self, flat: dict[str, Any], collected: date, today: date
+    ) -> dict[str, Any]:
+        text = str(flat["age"]).strip()
+        if not (text.isascii() and text.isdigit() and len(text) <= 3):
+            return flat  # screen() reports it as malformed
+        adjusted = dict(flat)
+        adjusted["age"] = str(age_now(int(text), collected, today))
+        return adjusted
+
+    def _screen(
+        self, record: Mapping[str, Any], flat: dict[str, Any] | None, on: date
+    ) -> Decision:
+        settings = self.settings
+        if flat is None:
+            return screen(
+                record,
+                policy=settings.policy,
+                fields=settings.fields,
+                today=on,
+                rules=self.rules,
+            )
+        key = (on, *sorted(flat.items()))
+        try:
+            return self._decisions[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value (a JSON list or object)
+            key = ()
+        decision = screen(
+            flat, policy=settings.policy, fields=_IDENTITY, today=on, rules=self.rules
+        )
+        if key:
+            if len(self._decisions) >= 50_000:
+                self._decisions.clear()
+            self._decisions[key] = decision
+        return decision
+
+    def _codes(self, decision: Decision) -> set[str]:
+        found: set[str] = set()
+        reasons = set(decision.reasons)
+        if Reason.BIRTHDATE_MISSING in reasons:
+            found.add(FlagCode.BIRTHDATE_MISSING)
+        if reasons & _BIRTH_REASONS:
+            found.add(FlagCode.BIRTHDATE_INVALID)
+        if reasons & _PLACE_REASONS:
+            found.add(FlagCode.JURISDICTION_UNKNOWN)
+        if Reason.FIELD_AMBIGUOUS in reasons:
+            birth_keys = {
+                getattr(self.settings.fields, f) for f in _BIRTH_FIELDS
+            } | set(_BIRTH_FIELDS)
+            if set(decision.fields) & birth_keys:
+                found.add(FlagCode.BIRTHDATE_INVALID)
+            if set(decision.fields) - birth_keys:
+                found.add(FlagCode.JURISDICTION_UNKNOWN)
+        return found
+
+    def _conflict_decided(self, flat: dict[str, Any] | None, on: date) -> bool:
+        """Whether some signal alone would not have blocked: then the
+        conflict, not the person's age alone, decided the outcome."""
+        if flat is None:
+            return True
+        place_fields = {f for group in _SIGNAL_GROUPS for f in group}
+        base = {k: v for k, v in flat.items() if k not in place_fields}
+        for group in _SIGNAL_GROUPS:
+            alone = {k: v for k, v in flat.items() if k in group}
+            if not alone:
+                continue
+            decision = self._screen({}, {**base, **alone}, on)
+            if decision.outcome is not Outcome.BLOCK:
+                return True
+        return False
+
+    def _value(self, record: Mapping[str, Any], key: str) -> Any:
+        if "." not in key:
+            return record.get(key)
+        try:
+            value = lookup(record, key)
+        except Exception:  # an ambiguous dotted key
+            return None
+        return None if type(value) is object else value
+
+    def _fingerprint(
+        self, record: Mapping[str, Any], flat: dict[str, Any] | None
+    ) -> str:
+        """A keyed hash of the screened fields: equal exactly when they are."""
+        if flat is not None:
+            parts = [_canonical(flat.get(field)) for field, _ in self._screened]
+        else:
+            parts = [_canonical(self._value(record, key)) for _, key in self._screened]
+        if self._collected_key is not None:
+            parts.append(_canonical(self._value(record, self._collected_key)))
+        message = "\x1f".join(parts).encode("utf-8", "surrogatepass")
+        return hmac.new(self.settings.secret, message, hashlib.sha256).hexdigest()
+
+    def _account_id(self, record: Mapping[str, Any], fingerprint: str) -> str:
+        if self._id_key is not None:
+            value = self._value(record, self._id_key)
+            if isinstance(value, str | int) and not isinstance(value, bool):
+                text = str(value).strip()
+                if text:
+                    return text
+        # The fingerprint is already keyed; hashing it again with a label keeps
+        # the two apart should one ever be shown without the other.
+        digest = hmac.new(
+            self.settings.secret, b"account\x00" + fingerprint.encode(), hashlib.sha256
+        )
+        return "anon-" + digest.hexdigest()[:24]
+
+
+def _canonical(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)

@@ -1,0 +1,292 @@
+"""Running a batch review: rows in batches, through one or more processes, out
+to flag files, the flag store and a summary.
+
+The chain is: reader (Row | Unreadable) -> batches -> Reviewer.review_batch
+(in this process or in worker processes, results kept in input order) ->
+writers. Memory stays flat: only a few batches are in flight at a time. Each
+batch is written to the store in one transaction, so a run killed part-way
+leaves the store as it was after its last whole batch, and a re-run converges
+on the same content.
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import json
+import logging
+import multiprocessing
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, TextIO
+
+import attrs
+import tqdm
+
+from .errors import InputError
+from .flags import Flag, SqliteFlagStore, flag_to_dict
+from .readers import Item, Unreadable
+from .review import Batch, Reviewer, ReviewSettings
+
+log = logging.getLogger("agegate.review")
+
+BATCH_SIZE = 2000
+# Unreadable rows listed in the summary file; the count is always exact.
+UNREADABLE_LISTED = 1000
+
+
+def chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    batch: list[Item] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+# -- screening, here or in workers -----------------------------------------
+
+_worker: Reviewer | None = None
+
+
+def _start_worker(settings: ReviewSettings) -> None:
+    global _worker
+    _worker = Reviewer(settings)
+
+
+def _work(items: list[Item]) -> Batch:
+    if _worker is None:  # pragma: no cover - the initializer always runs first
+        raise RuntimeError("worker not started")
+    return screen_batch(_worker, items)
+
+
+def screen_batch(reviewer: Reviewer, items: list[Item]) -> Batch:
+    """Screen one batch; a row screening cannot handle becomes unreadable,
+    so every row is still accounted for and the run goes on."""
+    try:
+        return reviewer.review_batch(items)
+    except Exception:
+        log.exception("a batch could not be screened; retrying row by row")
+    flags: list[Flag] = []
+    unreadable: list[tuple[int, str]] = []
+    screened = 0
+    for item in items:
+        try:
+            result = reviewer.review_batch([item])
+        except Exception as error:
+            line = item.line
+            log.error("line %d: could not be screened (%s)", line, type(error).__name__)
+            unreadable.append((line, "could not be screened"))
+            continue
+        screened += result.screened
+        flags.extend(result.flags)
+        unreadable.extend(result.unreadable)
+    return Batch(screened, tuple(flags), tuple(unreadable))
+
+
+def screen_batches(
+    items: Iterable[Item],
+    settings: ReviewSettings,
+    *,
+    workers: int = 1,
+    batch_size: int = BATCH_SIZE,
+) -> Iterator[Batch]:
+    """Batches of results, in input order."""
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    if workers == 1:
+        reviewer = Reviewer(settings)
+        for batch in chunks(items, batch_size):
+            yield screen_batch(reviewer, batch)
+        return
+    # Spawned workers import agegate afresh: no lock or thread state of the
+    # parent is copied into them.
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(settings,),
+    ) as pool:
+        pending: collections.deque[Future[Batch]] = collections.deque()
+        for batch in chunks(items, batch_size):
+            pending.append(pool.submit(_work, batch))
+            # A bounded window keeps memory flat however long the input.
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+# -- counting --------------------------------------------------------------
+
+
+@attrs.define
+class Tally:
+    """The counts of a run; `rows_read == rows_screened + rows_unreadable`."""
+
+    rows_screened: int = 0
+    rows_unreadable: int = 0
+    accounts_flagged: int = 0
+    by_code: collections.Counter[str] = attrs.field(factory=collections.Counter)
+    by_action: collections.Counter[str] = attrs.field(factory=collections.Counter)
+    by_jurisdiction: collections.Counter[str] = attrs.field(factory=collections.Counter)
+    unreadable: list[tuple[int, str]] = attrs.field(factory=list)
+    completed: bool = False
+
+    @property
+    def rows_read(self) -> int:
+        return self.rows_screened + self.rows_unreadable
+
+    def add(self, batch: Batch) -> None:
+        self.rows_screened += batch.screened
+        self.rows_unreadable += len(batch.unreadable)
+        room = UNREADABLE_LISTED - len(self.unreadable)
+        if room > 0:
+            self.unreadable.extend(batch.unreadable[:room])
+        self.accounts_flagged += len(batch.flags)
+        for flag in batch.flags:
+            self.by_code.update(flag.codes)
+            self.by_action[flag.action] += 1
+            self.by_jurisdiction[flag.jurisdiction or "unknown"] += 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows_read": self.rows_read,
+            "rows_screened": self.rows_screened,
+            "rows_unreadable": self.rows_unreadable,
+            "accounts_flagged": self.accounts_flagged,
+            "by_code": dict(sorted(self.by_code.items())),
+            "by_action": dict(sorted(self.by_action.items())),
+            "by_jurisdiction": dict(sorted(self.by_jurisdiction.items())),
+            "unreadable": [
+                {"line": line, "reason": reason} for line, reason in self.unreadable
+            ],
+            "unreadable_listed_all": len(self.unreadable) == self.rows_unreadable,
+            "completed": self.completed,
+        }
+
+
+def render(tally: Tally) -> str:
+    """A one-screen summary for people."""
+    lines = [
+        f"rows read        {tally.rows_read}",
+        f"  screened       {tally.rows_screened}",
+        f"  unreadable     {tally.rows_unreadable}",
+        f"accounts flagged {tally.accounts_flagged}",
+    ]
+    for action, count in sorted(tally.by_action.items()):
+        lines.append(f"  {action:<14} {count}")
+    if tally.by_code:
+        lines.append("by code")
+        for code, count in tally.by_code.most_common():
+            lines.append(f"  {code:<22} {count}")
+    if tally.by_jurisdiction:
+        lines.append("by jurisdiction")
+        shown = tally.by_jurisdiction.most_common(10)
+        for code, count in shown:
+            lines.append(f"  {code:<22} {count}")
+        rest = sum(tally.by_jurisdiction.values()) - sum(c for _, c in shown)
+        if rest:
+            lines.append(f"  {'(others)':<22} {rest}")
+    return "\n".join(lines)
+
+
+# -- writing ---------------------------------------------------------------
+
+FLAG_COLUMNS = (
+    "account_id",
+    "codes",
+    "action",
+    "jurisdiction",
+    "required_age",
+    "source",
+    "raised_at",
+)
+
+
+class FlagFile:
+    """Flags to a `.jsonl` or `.csv` file, written afresh on each run."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        suffix = self.path.suffix.lower()
+        if suffix not in (".jsonl", ".ndjson", ".csv"):
+            raise InputError("--flags-out must end in .jsonl or .csv", where=str(path))
+        self._csv = suffix == ".csv"
+        try:
+            self._out: TextIO = self.path.open("w", encoding="utf-8", newline="")
+        except OSError as error:
+            raise InputError(
+                f"cannot write ({error.strerror})", where=str(path)
+            ) from None
+        self._writer = csv.writer(self._out) if self._csv else None
+        if self._writer is not None:
+            self._writer.writerow(FLAG_COLUMNS)
+
+    def add_many(self, flags: Iterable[Flag]) -> None:
+        for flag in flags:
+            record = flag_to_dict(flag)
+            if self._writer is not None:
+                record["codes"] = ";".join(record["codes"])
+                self._writer.writerow([record[c] for c in FLAG_COLUMNS])
+            else:
+                self._out.write(json.dumps(record, sort_keys=True) + "\n")
+        self._out.flush()
+
+    def close(self) -> None:
+        self._out.flush()
+        os.fsync(self._out.fileno())
+        self._out.close()
+
+
+def write_json(path: str | os.PathLike[str], data: Any) -> None:
+    """Write whole or not at all: a reader never sees half a summary."""
+    target = Path(path)
+    partial = target.with_name(target.name + ".partial")
+    with partial.open("w", encoding="utf-8") as out:
+        json.dump(data, out, indent=2, sort_keys=True)
+        out.write("\n")
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(partial, target)
+
+
+def run(
+    items: Iterable[Item],
+    settings: ReviewSettings,
+    *,
+    flag_file: FlagFile | None = None,
+    store: SqliteFlagStore | None = None,
+    workers: int = 1,
+    batch_size: int = BATCH_SIZE,
+    on_unreadable: Callable[[Unreadable], None] | None = None,
+    progress: bool | None = None,
+) -> Tally:
+    """Review every item and write the flags; returns the counts."""
+    tally = Tally()
+    show = sys.stderr.isatty() if progress is None else progress
+    with tqdm.tqdm(
+        unit=" rows", disable=not show, file=sys.stderr, dynamic_ncols=True
+    ) as bar:
+        for batch in screen_batches(
+            items, settings, workers=workers, batch_size=batch_size
+        ):
+            if store is not None and batch.flags:
+                store.add_many(batch.flags)
+            if flag_file is not None and batch.flags:
+                flag_file.add_many(batch.flags)
+            tally.add(batch)
+            for line, reason in batch.unreadable:
+                log.debug("line %d unreadable: %s", line, reason)
+                if on_unreadable is not None:
+                    on_unreadable(Unreadable(line, reason))
+            bar.update(batch.screened + len(batch.unreadable))
+    tally.completed = True
+    return tally
