@@ -24,8 +24,6 @@ COMMANDS = {
     "check": "agegate.cli_check",
     "review": "agegate.cli_review",
     "flags": "agegate.cli_flags",
-    "review": "agegate.cli_review",
-    "flags": "agegate.cli_flags",
     "demo": "agegate.cli_demo",
     "qa": "agegate.cli_qa",
 }
