@@ -1,0 +1,265 @@
+"""The minor-report intake, served by uvicorn on a loopback port, filing flags
+into a real SQLite store."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from agegate.flags import FlagCode, SqliteFlagStore
+from agegate.qa import serve
+from agegate.report import RateLimit, identifier_hash, report_app
+
+SECRET = "report-test-secret-0123456789"
+EMAIL = "Young.Person@Example.org"
+PHONE = "+44 20 7946 0321"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteFlagStore]:
+    with SqliteFlagStore(tmp_path / "flags.db") as flags:
+        yield flags
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def base(store: SqliteFlagStore, clock: Clock) -> Iterator[str]:
+    intake = report_app(
+        store=store,
+        secret=SECRET,
+        rate_limit=RateLimit(reports=3, seconds=60),
+        clock=clock,
+        max_body=1024,
+    )
+    app = Starlette(routes=[Mount("/report", app=intake)])
+    with serve(app) as url:
+        yield url + "/report/"
+
+
+def test_form_page_is_accessible_html(base: str) -> None:
+    response = httpx.get(base)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    assert '<html lang="en">' in page
+    for name in ("account_id", "email", "phone"):
+        assert f'<label for="{name}">' in page
+        assert f'id="{name}" name="{name}"' in page
+    assert 'action="/report/"' in page
+    assert "not meant for anyone under 18" in page
+
+
+def test_json_report_by_account_id_files_a_verify_flag(
+    base: str, store: SqliteFlagStore
+) -> None:
+    response = httpx.post(base, json={"account_id": "acct-42"})
+    assert response.status_code == 202
+    assert response.json() == {"status": "accepted", "flags": 1}
+    [stored] = list(store.list())
+    assert stored.flag.account_id == "acct-42"
+    assert stored.flag.codes == (FlagCode.REPORTED,)
+    assert stored.flag.action == "verify"
+    assert stored.flag.source == "report"
+    assert stored.status == "open"
+
+
+def test_email_and_phone_are_kept_only_as_keyed_hashes(
+    base: str, store: SqliteFlagStore
+) -> None:
+    response = httpx.post(base, data={"email": EMAIL, "phone": PHONE})
+    assert response.status_code == 202
+    ids = sorted(s.flag.account_id for s in store.list())
+    assert ids == sorted(
+        [
+            identifier_hash("email", EMAIL, SECRET),
+            identifier_hash("phone", PHONE, SECRET),
+        ]
+    )
+    # The same address written differently is the same account.
+    assert identifier_hash("email", " young.person@example.ORG ", SECRET) in ids
+    assert identifier_hash("phone", "+442079460321", SECRET) in ids
+    # Another operator's secret gives other ids.
+    assert identifier_hash("email", EMAIL, "another-secret-0123456789") not in ids
+    raw = (Path(store.path)).read_bytes()
+    with sqlite3.connect(store.path) as db:
+        dump = "\n".join(db.iterdump())
+    for clear in ("young.person", "Young.Person", "7946", "example.org"):
+        assert clear not in dump
+        assert clear.encode() not in raw
+
+
+def test_multipart_report_is_read(base: str, store: SqliteFlagStore) -> None:
+    response = httpx.post(base, files={"account_id": (None, "acct-7")})
+    assert response.status_code == 202
+    assert [s.flag.account_id for s in store.list()] == ["acct-7"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "reason"),
+    [
+        ({}, "account_id", "IDENTIFIER_MISSING"),
+        ({"account_id": "  "}, "account_id", "IDENTIFIER_MISSING"),
+        ({"email": "not-an-address"}, "email", "EMAIL_MALFORMED"),
+        ({"phone": "020 7946 0321"}, "phone", "PHONE_INVALID"),
+        ({"phone": "+1 555"}, "phone", "PHONE_INVALID"),
+        ({"account_id": "someone@example.org"}, "account_id", "ACCOUNT_ID_MALFORMED"),
+        ({"account_id": "<script>"}, "account_id", "ACCOUNT_ID_MALFORMED"),
+        ({"account_id": 42}, "account_id", "NOT_TEXT"),
+        ({"account_id": "a" * 400}, "account_id", "TOO_LONG"),
+    ],
+)
+def test_invalid_report_is_422_naming_the_field(
+    base: str, store: SqliteFlagStore, body: dict[str, object], field: str, reason: str
+) -> None:
+    response = httpx.post(base, json=body)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["fields"] == [field]
+    assert problem["errors"] == [{"field": field, "reason": reason}]
+    text = response.text
+    for value in ("not-an-address", "7946", "someone@example.org"):
+        assert value not in text
+    assert store.count() == 0
+
+
+def test_invalid_html_report_shows_the_form_again(base: str) -> None:
+    response = httpx.post(base, data={"email": "nope"}, headers={"Accept": "text/html"})
+    assert response.status_code == 422
+    assert 'role="alert"' in response.text
+    assert 'id="email"' in response.text
+    assert 'aria-invalid="true"' in response.text
+    assert "nope" not in response.text
+
+
+def test_accepted_html_report_thanks_the_reporter(base: str) -> None:
+    response = httpx.post(
+        base, data={"account_id": "acct-1"}, headers={"Accept": "text/html"}
+    )
+    assert response.status_code == 202
+    assert 'id="received"' in response.text
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "status"),
+    [
+        (b'{"account_id": "a", "account_id": "b"}', "application/json", 400),
+        (b"[1, 2]", "application/json", 400),
+        (b"{not json", "application/json", 400),
+        (b"\xff\xfe", "application/x-www-form-urlencoded", 400),
+        (b"account_id=a&account_id=b", "application/x-www-form-urlencoded", 400),
+        (b"account_id=a", "text/plain", 415),
+        (b"account_id=a", "", 415),
+        (b'{"account_id": "' + b"a" * 2000 + b'"}', "application/json", 413),
+    ],
+)
+def test_unreadable_bodies_are_refused(
+    base: str, store: SqliteFlagStore, content: bytes, content_type: str, status: int
+) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = httpx.post(base, content=content, headers=headers)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    assert store.count() == 0
+
+
+def test_chunked_body_over_the_cap_is_413(base: str, store: SqliteFlagStore) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"account_id": "'
+        for _ in range(40):
+            yield b"a" * 64
+        yield b'"}'
+
+    response = httpx.post(
+        base, content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert store.count() == 0
+
+
+def test_rate_limit_per_client_address(
+    base: str, store: SqliteFlagStore, clock: Clock
+) -> None:
+    for number in range(3):
+        assert httpx.post(base, json={"account_id": f"a{number}"}).status_code == 202
+    limited = httpx.post(base, json={"account_id": "a3"})
+    assert limited.status_code == 429
+    assert limited.headers["retry-after"] == "60"
+    assert store.count() == 3
+    # Malformed reports do not use up the allowance, nor are they limited
+    # before being read.
+    assert httpx.post(base, json={"email": "x"}).status_code == 422
+    clock.now += 61
+    assert httpx.post(base, json={"account_id": "a3"}).status_code == 202
+    assert store.count() == 4
+
+
+def test_the_same_report_again_that_day_keeps_the_review_decision(
+    base: str, store: SqliteFlagStore
+) -> None:
+    assert httpx.post(base, json={"account_id": "acct-9"}).status_code == 202
+    assert store.resolve("acct-9", "dismissed", by="reviewer") == 1
+    # Sent again the same day: the reviewer's decision stands.
+    assert httpx.post(base, json={"account_id": "acct-9"}).status_code == 202
+    [stored] = list(store.list(account_id="acct-9"))
+    assert stored.status == "dismissed"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"secret": "short"}, ValueError),
+        ({"secret": 12345}, TypeError),
+        ({"max_body": 10}, ValueError),
+        ({"rate_limit": {"reports": 3}}, TypeError),
+        ({"store": object()}, TypeError),
+    ],
+)
+def test_bad_configuration_is_refused(
+    store: SqliteFlagStore, kwargs: dict[str, object], error: type[Exception]
+) -> None:
+    settings: dict[str, object] = {"store": store, "secret": SECRET, **kwargs}
+    with pytest.raises(error):
+        report_app(**settings)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"reports": 0}, ValueError),
+        ({"reports": True}, TypeError),
+        ({"seconds": 0}, ValueError),
+        ({"max_clients": 0}, ValueError),
+    ],
+)
+def test_bad_rate_limit_is_refused(
+    kwargs: dict[str, object], error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        RateLimit(**kwargs)  # type: ignore[arg-type]
+
+
+def test_identifier_hash_refuses_unusable_values_without_echoing_them() -> None:
+    with pytest.raises(ValueError, match="email") as caught:
+        identifier_hash("email", "no-at-sign", SECRET)
+    assert "no-at-sign" not in str(caught.value)
+    with pytest.raises(ValueError, match="kind"):
+        identifier_hash("account_id", "x", SECRET)
