@@ -1,65 +1,255 @@
-"""The jurisdictions a phone number points to (phonenumbers)."""
+"""The jurisdictions a phone number points to (phonenumbers).
+
+A number gives its country (the region phonenumbers assigns it); in the North
+American Numbering Plan the area code also pins a state, province or
+territory, which is what makes +1 205 (Alabama, 19) or +1 601 (Mississippi,
+21) stricter than the country. No other numbering plan is read below country
+level: elsewhere a number's prefix does not reliably say where a person lives
+(mobile ranges are national), and no other table sets a subdivision age that
+a prefix could settle.
+
+Speed: `phonenumbers.parse` costs tens of microseconds. A number written in
+international form (+ or 00) is split into country code and national number
+here instead, and validated with the same phonenumbers calls `parse` and
+`is_valid_number` would make; what depends only on a prefix (the country
+code's regions and national prefix, an area code's subdivisions) is computed
+once per prefix. `jurisdictions_by_parse` is the plain reading through
+`parse`, kept as the reference that tests and benchmarks compare against.
+"""
 
 from __future__ import annotations
 
 import functools
+import logging
 import re
+import threading
+from collections.abc import Mapping
 
 import phonenumbers
-from phonenumbers import geocoder
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata, PhoneNumber
 
 from . import signals
 from .decision import Reason
 from .signals import SignalProblem
 
+logger = logging.getLogger(__name__)
+
 # What people type around the digits of a number; anything else (letters,
-# non-ASCII digits) is refused rather than interpreted.
+# extensions, non-ASCII digits) is refused rather than interpreted.
 _PHONE_TEXT = re.compile(r"\+?[0-9 ().\-/]{3,40}", re.ASCII)
+_SEPARATORS = re.compile(r"[ ().\-/]", re.ASCII)
 _NANP = 1
+_NON_GEOGRAPHIC = "001"
+# phonenumbers refuses national numbers outside these lengths.
+_MIN_NSN, _MAX_NSN = 2, 17
 
 
 def jurisdictions(text: str, default_region: str | None) -> tuple[str, ...]:
-    """Country, or subdivisions where the numbering plan pins them."""
+    """Country, or subdivisions where the numbering plan pins them.
+
+    `default_region` (the declared country) reads a number written in
+    national form. Raises SignalProblem(PHONE_MALFORMED) for text that is not
+    a phone number and SignalProblem(PHONE_INVALID) for a number that is not
+    valid in any numbering plan.
+    """
+    digits = _digits(text)
+    number = _split_international(digits) if digits.startswith("+") else None
+    region = _region_of(number) if number is not None else None
+    if number is None or region is None or not _valid_for(number, region):
+        number, region = _parse(digits, default_region)
+    return _places(number, region, default_region)
+
+
+def jurisdictions_by_parse(text: str, default_region: str | None) -> tuple[str, ...]:
+    """The same answer as `jurisdictions`, reading every number with parse."""
+    number, region = _parse(_digits(text), default_region)
+    return _places(number, region, default_region)
+
+
+def _digits(text: str) -> str:
+    """The digits of `text`, with a leading + for an international number."""
     if not _PHONE_TEXT.fullmatch(text):
         raise SignalProblem(Reason.PHONE_MALFORMED)
-    digits = re.sub(r"[^0-9+]", "", text)
+    digits = _SEPARATORS.sub("", text)
     if digits.startswith("00"):
         digits = "+" + digits[2:]
-    if "+" in digits[1:]:
+    if "+" in digits[1:] or len(digits.lstrip("+")) < _MIN_NSN + 1:
         raise SignalProblem(Reason.PHONE_MALFORMED)
+    return digits
+
+
+def _parse(digits: str, default_region: str | None) -> tuple[PhoneNumber, str]:
     try:
         number = phonenumbers.parse(
             digits, None if digits.startswith("+") else default_region
         )
     except phonenumbers.NumberParseException:
         raise SignalProblem(Reason.PHONE_INVALID) from None
-    if not phonenumbers.is_valid_number(number):
+    region = _region_of(number)
+    if region is None or not _valid_for(number, region):
         raise SignalProblem(Reason.PHONE_INVALID)
-    if number.country_code == _NANP:
-        return _north_american_places(str(number.national_number)[:3])
-    region = phonenumbers.region_code_for_number(number)
-    return (region,) if region and region != "001" else ()
+    return number, region
+
+
+def _split_international(digits: str) -> PhoneNumber | None:
+    """The number `parse` would build from +digits, or None to let it decide.
+
+    `parse` takes the country code as the shortest known prefix (codes are
+    prefix-free) and then strips a national prefix or carrier code only where
+    the country's pattern for them matches the start of the national number;
+    when it matches, this returns None and `parse` does the work.
+    """
+    body = digits[1:]
+    if body.startswith("0"):
+        return None
+    for length in (1, 2, 3):
+        country_code = int(body[:length])
+        if country_code in COUNTRY_CODE_TO_REGION_CODE:
+            national = body[length:]
+            break
+    else:
+        return None
+    prefix = _national_prefix(country_code)
+    if (
+        not _MIN_NSN <= len(national) <= _MAX_NSN
+        or prefix is None
+        or prefix.match(national)
+    ):
+        return None
+    number = PhoneNumber(country_code=country_code, national_number=int(national))
+    # As parse does: a national number that starts with 0 (Italy) keeps it.
+    if len(national) > 1 and national[0] == "0":
+        number.italian_leading_zero = True
+        zeros = len(national) - len(national.lstrip("0"))
+        zeros = min(zeros, len(national) - 1)
+        if zeros != 1:
+            number.number_of_leading_zeros = zeros
+    return number
 
 
 @functools.cache
-def _north_american_places(area: str) -> tuple[str, ...]:
-    """An area code's country and state or province, computed once per code."""
-    sample = phonenumbers.parse(f"+1{area}2345678")
-    region = phonenumbers.region_code_for_number(sample)
-    if region not in {"US", "CA"}:
-        return (region,) if region else ()
-    names = geocoder.description_for_number(sample, "en")
-    found = tuple(
-        code
-        for name in re.split(r"[/,]| and ", names)
-        if name.strip()
-        for code in _try_subdivision(name, region)
-    )
-    return found or (region,)
+def _national_prefix(country_code: int) -> re.Pattern[str] | None:
+    """The pattern parse strips from the national number, or None if unknown.
+
+    A pattern that never matches stands for a country without one.
+    """
+    region = phonenumbers.region_code_for_country_code(country_code)
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
+    if metadata is None:
+        return None
+    return re.compile(metadata.national_prefix_for_parsing or r"(?!)")
 
 
-def _try_subdivision(name: str, region: str) -> tuple[str, ...]:
-    try:
-        return (signals.subdivision_code(name.strip(), region),)
-    except SignalProblem:
+def _region_of(number: PhoneNumber) -> str | None:
+    regions = COUNTRY_CODE_TO_REGION_CODE.get(number.country_code or 0, ())
+    if len(regions) == 1:
+        # What region_code_for_number answers for a single-region code.
+        return regions[0]
+    return phonenumbers.region_code_for_number(number)
+
+
+def _valid_for(number: PhoneNumber, region: str) -> bool:
+    # is_valid_number(n) is is_valid_number_for_region(n, region_code_for_number(n));
+    # calling the two halves lets the region be looked up once.
+    return phonenumbers.is_valid_number_for_region(number, region)
+
+
+def _places(
+    number: PhoneNumber, region: str, default_region: str | None
+) -> tuple[str, ...]:
+    if region == _NON_GEOGRAPHIC:
         return ()
+    if number.country_code == _NANP:
+        area = str(number.national_number)[:3]
+        return _north_american_places(area, region)
+    # A number valid in both the declared country and the region phonenumbers
+    # lists first under a shared code (+590: GP, BL, MF) fits the declaration.
+    if (
+        default_region is not None
+        and default_region != region
+        and default_region
+        in COUNTRY_CODE_TO_REGION_CODE.get(number.country_code or 0, ())
+        and phonenumbers.is_valid_number_for_region(number, default_region)
+    ):
+        return (default_region,)
+    return (region,)
+
+
+# -- North American area codes ----------------------------------------------
+
+# Names in phonenumbers' English geocoding data that are not pycountry's
+# subdivision names.
+GEOCODER_NAMES: Mapping[str, str] = {
+    "Washington D.C.": "US-DC",
+    "Washington State": "US-WA",
+    "British Colombia": "CA-BC",  # sic, in phonenumbers' data
+}
+# "Toronto, ON": a place and its state or province abbreviation.
+_PLACE_IN = re.compile(r".+, ([A-Z]{2})", re.ASCII)
+
+_index_lock = threading.Lock()
+
+
+@functools.cache
+def _area_descriptions() -> Mapping[str, frozenset[str]]:
+    """Area code -> every English description phonenumbers has under it.
+
+    Most area codes have one description of their own; a few (203, 310, 713,
+    718, 905) only have descriptions of their exchanges.
+    """
+    from phonenumbers.geodata import GEOCODE_DATA
+
+    found: dict[str, set[str]] = {}
+    for prefix, names in GEOCODE_DATA.items():
+        english = names.get("en")
+        if prefix.startswith("1") and len(prefix) >= 4 and english:
+            found.setdefault(prefix[1:4], set()).add(english)
+    return {area: frozenset(names) for area, names in found.items()}
+
+
+def area_subdivisions(area: str, region: str) -> tuple[str, ...]:
+    """ISO 3166-2 codes the geocoder places an area code in; () if none."""
+    with _index_lock:
+        descriptions = _area_descriptions().get(area, frozenset())
+    found: set[str] = set()
+    for description in descriptions:
+        for name in description.split("/"):
+            code = _subdivision(name.strip(), region)
+            if code is not None:
+                found.add(code)
+    return tuple(sorted(found))
+
+
+def _subdivision(name: str, region: str) -> str | None:
+    fixed = GEOCODER_NAMES.get(name)
+    if fixed is not None:
+        return fixed
+    place = _PLACE_IN.fullmatch(name)
+    try:
+        return signals.subdivision_code(place.group(1) if place else name, region)
+    except SignalProblem:
+        return None
+
+
+@functools.cache
+def _north_american_places(area: str, region: str) -> tuple[str, ...]:
+    """An area code's state or province, computed once per area code.
+
+    Outside the US and Canada a NANP area code is a country of its own
+    (+1 876 is Jamaica). Area codes the geocoder places nowhere and that
+    phonenumbers gives to the US, the plan's main region, are the shared
+    non-geographic ones (toll-free 8XX, 900, personal 5XX): they point to no
+    jurisdiction.
+    """
+    if region not in {"US", "CA"}:
+        return (region,)
+    found = area_subdivisions(area, region)
+    if found:
+        return found
+    with _index_lock:
+        placed = area in _area_descriptions()
+    if placed:
+        # The geocoder names a place agegate cannot map: the tests over every
+        # area code make this unreachable for the phonenumbers they ran with.
+        logger.warning("area code %s has no subdivision; using the country", area)
+    return () if region == "US" and not placed else (region,)
