@@ -1,0 +1,378 @@
+"""Read a gated request's body and query exactly as the app behind the gate will.
+
+The app reads JSON with Starlette's `request.json()` (`json.loads` on the raw
+bytes, whatever the content type says) or FastAPI's body reader, and forms
+with Starlette's own parsers. The gate reads with the same parsers, and
+refuses every body that a second common reader could see differently: a byte
+order mark, a charset other than UTF-8, a repeated key, a form body that is
+also valid JSON, a multipart part with headers a reader may honour. Refusals
+name only configured field keys, never anything the client sent.
+"""
+
+from __future__ import annotations
+
+import email.message
+import json
+from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
+from typing import Any, Literal
+from urllib.parse import parse_qsl
+
+import attrs
+from python_multipart.multipart import parse_options_header
+from starlette.datastructures import FormData, Headers, UploadFile
+from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
+from starlette.types import Receive
+
+BodyKind = Literal["json", "form", "multipart", "empty"]
+
+_UTF8 = frozenset({"utf-8", "utf8"})
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+
+
+class Code:
+    """Stable codes of the refusals, as they appear in problem+json bodies."""
+
+    BODY_TOO_LARGE = "BODY_TOO_LARGE"
+    MEDIA_TYPE_UNSUPPORTED = "MEDIA_TYPE_UNSUPPORTED"
+    CHARSET_UNSUPPORTED = "CHARSET_UNSUPPORTED"
+    CONTENT_ENCODING_UNSUPPORTED = "CONTENT_ENCODING_UNSUPPORTED"
+    BODY_MALFORMED = "BODY_MALFORMED"
+    BODY_ENCODING = "BODY_ENCODING"
+    BODY_NOT_OBJECT = "BODY_NOT_OBJECT"
+    BODY_AMBIGUOUS = "BODY_AMBIGUOUS"
+    KEY_REPEATED = "KEY_REPEATED"
+    FIELD_REPEATED = "FIELD_REPEATED"
+    FIELD_IN_QUERY_AND_BODY = "FIELD_IN_QUERY_AND_BODY"
+    FIELD_NOT_TEXT = "FIELD_NOT_TEXT"
+    PART_AMBIGUOUS = "PART_AMBIGUOUS"
+    HEADER_AMBIGUOUS = "HEADER_AMBIGUOUS"
+
+
+class Refused(Exception):
+    """The gate cannot read the request with certainty: answer `status`."""
+
+    def __init__(self, status: int, code: str, fields: Sequence[str] = ()) -> None:
+        super().__init__(code)
+        self.status = status
+        self.code = code
+        self.fields = tuple(fields)
+
+
+class Disconnected(Exception):
+    """The client went away before its body was complete."""
+
+
+@attrs.frozen
+class Limits:
+    """How much the gate reads; python-multipart's limits are set from these."""
+
+    max_body_size: int = 64 * 1024
+    max_fields: int = 256
+    max_files: int = 16
+
+
+def header_values(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> list[str]:
+    return [value.decode("latin-1") for key, value in headers if key.lower() == name]
+
+
+def single_header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str | None:
+    """The header's one value; two copies could be read two ways, so refuse."""
+    values = header_values(headers, name)
+    if len(values) > 1:
+        raise Refused(400, Code.HEADER_AMBIGUOUS)
+    return values[0] if values else None
+
+
+def declared_length(headers: Iterable[tuple[bytes, bytes]], limit: int) -> int | None:
+    text = single_header(headers, b"content-length")
+    if text is None:
+        return None
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()):
+        raise Refused(400, Code.HEADER_AMBIGUOUS)
+    length = int(text)
+    if length > limit:
+        raise Refused(413, Code.BODY_TOO_LARGE)
+    return length
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    """The whole body, or Refused(413) as soon as it grows past `limit`.
+
+    The cap is enforced on the bytes received, so a body sent without a
+    Content-Length (chunked) is held to it too.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise Disconnected
+        if message["type"] != "http.request":
+            continue
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise Refused(413, Code.BODY_TOO_LARGE)
+        if chunk:
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def classify(headers: Sequence[tuple[bytes, bytes]], body: bytes) -> BodyKind:
+    """Which reader applies, agreed on by Starlette's and FastAPI's views."""
+    encoding = single_header(headers, b"content-encoding")
+    if encoding is not None and encoding.strip().lower() not in ("", "identity"):
+        raise Refused(415, Code.CONTENT_ENCODING_UNSUPPORTED)
+    content_type = single_header(headers, b"content-type")
+    if content_type is None or not content_type.strip():
+        # FastAPI reads a body without a content type as JSON, and other
+        # readers may guess otherwise: nothing can be read with certainty.
+        if body:
+            raise Refused(415, Code.MEDIA_TYPE_UNSUPPORTED)
+        return "empty"
+    starlette_type, params = parse_options_header(content_type)
+    kind = _kind(starlette_type.decode("latin-1"))
+    message = email.message.Message()
+    message["content-type"] = content_type
+    fastapi_json = message.get_content_maintype() == "application" and (
+        message.get_content_subtype() == "json"
+        or message.get_content_subtype().endswith("+json")
+    )
+    if kind is None or (kind == "json") != fastapi_json:
+        raise Refused(415, Code.MEDIA_TYPE_UNSUPPORTED)
+    charsets = {
+        value.decode("latin-1").strip().lower()
+        for key, value in params.items()
+        if key.lower() == b"charset"
+    }
+    charset_params = message.get_params(failobj=[]) or []
+    charsets.update(
+        str(value).strip().lower()
+        for key, value in charset_params
+        if key.lower() == "charset"
+    )
+    if not charsets <= _UTF8:
+        raise Refused(415, Code.CHARSET_UNSUPPORTED)
+    return kind
+
+
+def _kind(media_type: str) -> BodyKind | None:
+    if media_type == "multipart/form-data":
+        return "multipart"
+    if media_type == "application/x-www-form-urlencoded":
+        return "form"
+    if media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    ):
+        return "json"
+    return None
+
+
+# -- JSON ---------------------------------------------------------------------
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
+def read_json(body: bytes, gated: frozenset[str]) -> dict[str, Any]:
+    """A JSON object, read as `json.loads(body)` reads it, or Refused(400).
+
+    `json.loads` on bytes accepts a UTF-8 byte order mark and UTF-16/32, which
+    other JSON readers refuse or read differently: only BOM-less UTF-8 passes.
+    """
+    if body.startswith(_BOMS) or json.detect_encoding(body) != "utf-8":
+        raise Refused(400, Code.BODY_ENCODING)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused(400, Code.BODY_ENCODING) from None
+    try:
+        value = json.loads(text, object_pairs_hook=_refuse_duplicates)
+    except _DuplicateKey as duplicate:
+        named = (duplicate.key,) if duplicate.key in gated else ()
+        raise Refused(400, Code.KEY_REPEATED, named) from None
+    except (ValueError, RecursionError):
+        raise Refused(400, Code.BODY_MALFORMED) from None
+    if not isinstance(value, dict):
+        raise Refused(400, Code.BODY_NOT_OBJECT)
+    return value
+
+
+def _readable_as_json(body: bytes) -> bool:
+    """Whether Starlette's `request.json()` would read something from `body`."""
+    try:
+        json.loads(body)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+# -- forms --------------------------------------------------------------------
+
+
+async def _once(body: bytes) -> AsyncGenerator[bytes, None]:
+    yield body
+
+
+def _form_record(
+    items: Iterable[tuple[str, Any]], gated: frozenset[str]
+) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    repeated: list[str] = []
+    for key, value in items:
+        if key in record and key in gated:
+            repeated.append(key)
+        record[key] = value
+    if repeated:
+        raise Refused(400, Code.FIELD_REPEATED, sorted(set(repeated)))
+    return record
+
+
+async def read_urlencoded(
+    headers: Headers, body: bytes, gated: frozenset[str], limits: Limits
+) -> dict[str, Any]:
+    if not body.isascii():
+        # Raw non-ASCII bytes are not URL-encoded: Starlette reads them as
+        # Latin-1, other readers as UTF-8.
+        raise Refused(400, Code.BODY_ENCODING)
+    if _readable_as_json(body):
+        raise Refused(400, Code.BODY_AMBIGUOUS)
+    parser = FormParser(
+        headers,
+        _once(body),
+        max_fields=limits.max_fields,
+        max_part_size=limits.max_body_size,
+    )
+    try:
+        form = await parser.parse()
+    except MultiPartException:
+        raise Refused(400, Code.BODY_MALFORMED) from None
+    record = _form_record(form.multi_items(), gated)
+    # The standard library's reader must see the same gated values.
+    other: dict[str, list[str]] = {}
+    for key, value in parse_qsl(body.decode("ascii"), keep_blank_values=True):
+        if key in gated:
+            other.setdefault(key, []).append(value)
+    for key in gated:
+        mine = [record[key]] if key in record else []
+        if other.get(key, []) != mine:
+            raise Refused(400, Code.BODY_AMBIGUOUS, (key,))
+    return record
+
+
+_ALLOWED_PART_HEADERS = frozenset({b"content-disposition", b"content-type"})
+
+
+class _GatedMultiPartParser(MultiPartParser):
+    """Starlette's parser, noting the headers of every part."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.part_headers: list[tuple[str, list[tuple[bytes, bytes]]]] = []
+
+    def on_headers_finished(self) -> None:
+        super().on_headers_finished()
+        part = self._current_part
+        self.part_headers.append((part.field_name, list(part.item_headers)))
+
+
+def _check_part(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a gated part can be read only one way."""
+    names = [name for name, _ in headers]
+    if len(names) != len(set(names)) or not set(names) <= _ALLOWED_PART_HEADERS:
+        return False
+    for name, value in headers:
+        text = value.decode("latin-1").lower()
+        if name == b"content-disposition":
+            params = [p.split("=", 1)[0].strip() for p in text.split(";")[1:]]
+            if any("*" in p for p in params) or params.count("name") != 1:
+                return False
+        else:
+            media, options = parse_options_header(text)
+            charset = options.get(b"charset", b"utf-8").decode("latin-1")
+            if media != b"text/plain" or charset not in _UTF8:
+                return False
+    return True
+
+
+async def read_multipart(
+    headers: Headers, body: bytes, gated: frozenset[str], limits: Limits
+) -> dict[str, Any]:
+    if _readable_as_json(body):
+        raise Refused(400, Code.BODY_AMBIGUOUS)
+    parser = _GatedMultiPartParser(
+        headers,
+        _once(body),
+        max_files=limits.max_files,
+        max_fields=limits.max_fields,
+        max_part_size=limits.max_body_size,
+    )
+    try:
+        form: FormData = await parser.parse()
+    except MultiPartException:
+        raise Refused(400, Code.BODY_MALFORMED) from None
+    try:
+        for name, part_headers in parser.part_headers:
+            if name in gated and not _check_part(part_headers):
+                raise Refused(400, Code.PART_AMBIGUOUS, (name,))
+        items = form.multi_items()
+        not_text = sorted(
+            {k for k, v in items if k in gated and isinstance(v, UploadFile)}
+        )
+        if not_text:
+            raise Refused(400, Code.FIELD_NOT_TEXT, not_text)
+        return _form_record(items, gated)
+    finally:
+        for _, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                value.file.close()
+
+
+# -- the whole request ----------------------------------------------------------
+
+
+def read_query(query_string: bytes, gated: frozenset[str]) -> dict[str, str]:
+    """The gated keys of the query string, as Starlette's `query_params` reads it."""
+    if not query_string:
+        return {}
+    pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
+    return _form_record(((k, v) for k, v in pairs if k in gated), gated)
+
+
+async def read_record(
+    kind: BodyKind,
+    headers: Headers,
+    body: bytes,
+    gated: frozenset[str],
+    limits: Limits,
+) -> dict[str, Any]:
+    if kind == "json":
+        return read_json(body, gated)
+    if kind == "form":
+        return await read_urlencoded(headers, body, gated, limits)
+    if kind == "multipart":
+        return await read_multipart(headers, body, gated, limits)
+    return {}
+
+
+def merge(
+    body: Mapping[str, Any], query: Mapping[str, str], gated: frozenset[str]
+) -> dict[str, Any]:
+    """One record from body and query; a gated key in both is ambiguous."""
+    both = sorted(k for k in query if k in body and k in gated)
+    if both:
+        raise Refused(400, Code.FIELD_IN_QUERY_AND_BODY, both)
+    return {**query, **body}

@@ -1,0 +1,243 @@
+"""The gate's answers: problem+json (RFC 9457) and a small HTML block notice.
+
+The block notice follows the service's children's-privacy policy: the service
+is not for people under the service's minimum age or under the legal age
+where they live, and they should not send personal information. It is a
+neutral screen: it never says which age the person's jurisdiction requires,
+which age was computed or which date would have passed. No answer repeats a
+submitted value; 422 and 400 bodies name configured fields and codes only.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from starlette.datastructures import Headers
+from starlette.responses import Response
+
+Lang = Literal["en", "fr"]
+LANGS: tuple[Lang, ...] = ("en", "fr")
+PROBLEM_JSON = "application/problem+json"
+_TYPE_PREFIX = "urn:agegate:problem:"
+
+# Every gate answer is about one submission and may carry a block cookie:
+# no cache may keep or share it.
+BASE_HEADERS = {"Cache-Control": "no-store", "Vary": "Accept, Accept-Language"}
+
+_TITLES: dict[str, dict[Lang, str]] = {
+    "UNDERAGE": {
+        "en": "This service is not available to you",
+        "fr": "Ce service ne vous est pas accessible",
+    },
+    "NEEDS_INFO": {
+        "en": "Some required information is missing",
+        "fr": "Des renseignements obligatoires sont manquants",
+    },
+    "INVALID": {
+        "en": "Some information could not be used",
+        "fr": "Certains renseignements sont inutilisables",
+    },
+    "BODY_TOO_LARGE": {
+        "en": "The request is too large",
+        "fr": "La requête est trop volumineuse",
+    },
+    "MEDIA_TYPE_UNSUPPORTED": {
+        "en": "The request's format is not accepted",
+        "fr": "Le format de la requête n'est pas accepté",
+    },
+    "BODY_UNREADABLE": {
+        "en": "The request could not be read",
+        "fr": "La requête n'a pas pu être lue",
+    },
+    "UNAVAILABLE": {
+        "en": "The request could not be completed; please try again later",
+        "fr": "La requête n'a pas pu aboutir ; veuillez réessayer plus tard",
+    },
+}
+
+_DETAILS: dict[str, dict[Lang, str]] = {
+    "NEEDS_INFO": {
+        "en": "Please provide the fields listed in `fields`.",
+        "fr": "Veuillez fournir les champs indiqués dans `fields`.",
+    },
+    "INVALID": {
+        "en": "Please correct the fields listed in `fields`.",
+        "fr": "Veuillez corriger les champs indiqués dans `fields`.",
+    },
+    "BODY_TOO_LARGE": {
+        "en": "Send a smaller request.",
+        "fr": "Envoyez une requête plus petite.",
+    },
+    "MEDIA_TYPE_UNSUPPORTED": {
+        "en": "Send JSON (UTF-8), an URL-encoded form or a multipart form.",
+        "fr": "Envoyez du JSON (UTF-8), un formulaire encodé en URL ou multipart.",
+    },
+    "BODY_UNREADABLE": {
+        "en": "The request could not be read in only one way; see `code`.",
+        "fr": "La requête ne peut pas être lue d'une seule façon ; voir `code`.",
+    },
+    "UNAVAILABLE": {
+        "en": "Nothing you sent was kept.",
+        "fr": "Rien de ce que vous avez envoyé n'a été conservé.",
+    },
+}
+
+
+def _block_text(lang: Lang, minimum_age: int) -> list[str]:
+    if lang == "fr":
+        return [
+            f"Ce service n'est pas destiné aux personnes de moins de {minimum_age}"
+            " ans, ni à celles qui n'ont pas atteint l'âge de la majorité là où"
+            " elles vivent.",
+            "Si c'est votre cas, ne nous transmettez aucun renseignement"
+            " personnel, ici ou en réponse à nos publicités.",
+            "Si vous pensez que des renseignements personnels concernant une"
+            " personne mineure nous ont été transmis, écrivez-nous : nous les"
+            " supprimerons.",
+        ]
+    return [
+        f"This service is not meant for anyone under {minimum_age}, or for"
+        " anyone who has not reached the legal age where they live.",
+        "If that is you, please do not send us any personal information, here"
+        " or in reply to our advertising.",
+        "If you believe personal information about a minor has reached us,"
+        " contact us and we will remove it.",
+    ]
+
+
+def _quality(item: str) -> tuple[str, float]:
+    name, *params = (part.strip() for part in item.split(";"))
+    weight = 1.0
+    for param in params:
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "q":
+            try:
+                weight = float(value)
+            except ValueError:
+                weight = 0.0
+            if not 0.0 <= weight <= 1.0:
+                weight = 0.0
+    return name.lower(), weight
+
+
+def _weights(header: str | None) -> dict[str, float]:
+    weights: dict[str, float] = {}
+    for item in (header or "").split(","):
+        if item.strip():
+            name, weight = _quality(item)
+            weights.setdefault(name, weight)
+    return weights
+
+
+def choose_language(headers: Headers) -> Lang:
+    """English or French, by Accept-Language; English when neither is asked for."""
+    best: tuple[float, int] = (0.0, 0)
+    chosen: Lang = "en"
+    for position, (tag, weight) in enumerate(
+        _weights(headers.get("accept-language")).items()
+    ):
+        primary = tag.split("-", 1)[0]
+        if primary in LANGS and weight > 0 and (weight, -position) > best:
+            best = (weight, -position)
+            chosen = "fr" if primary == "fr" else "en"
+    return chosen
+
+
+def prefers_html(headers: Headers) -> bool:
+    """Whether the client ranks text/html above JSON (a browser, not an API)."""
+    weights = _weights(headers.get("accept"))
+
+    def weight(media: str) -> float:
+        kind = media.split("/", 1)[0]
+        for name in (media, f"{kind}/*", "*/*"):
+            if name in weights:
+                return weights[name]
+        return 0.0
+
+    html_weight = weight("text/html")
+    json_weight = max(weight(PROBLEM_JSON), weight("application/json"))
+    return html_weight > 0 and html_weight > json_weight
+
+
+def _headers(lang: Lang, extra: dict[str, str] | None) -> dict[str, str]:
+    return {**BASE_HEADERS, "Content-Language": lang, **(extra or {})}
+
+
+def problem(
+    status: int,
+    kind: str,
+    lang: Lang,
+    *,
+    code: str | None = None,
+    fields: Sequence[str] = (),
+    reasons: Sequence[str] = (),
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """An RFC 9457 problem: type, title, status, detail, and stable codes."""
+    body: dict[str, Any] = {
+        "type": _TYPE_PREFIX + (code or kind).lower().replace("_", "-"),
+        "title": _TITLES[kind][lang],
+        "status": status,
+    }
+    if kind in _DETAILS:
+        body["detail"] = _DETAILS[kind][lang]
+    if code is not None:
+        body["code"] = code
+    if fields:
+        body["fields"] = list(fields)
+    if reasons:
+        body["reasons"] = list(reasons)
+    return Response(
+        json.dumps(body, ensure_ascii=False).encode("utf-8"),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=_headers(lang, headers),
+    )
+
+
+def block(
+    lang: Lang,
+    *,
+    as_html: bool,
+    minimum_age: int,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The 403 notice, as problem+json or as a small accessible HTML page."""
+    paragraphs = _block_text(lang, minimum_age)
+    title = _TITLES["UNDERAGE"][lang]
+    if not as_html:
+        body = {
+            "type": _TYPE_PREFIX + "underage",
+            "title": title,
+            "status": 403,
+            "detail": " ".join(paragraphs),
+        }
+        return Response(
+            json.dumps(body, ensure_ascii=False).encode("utf-8"),
+            status_code=403,
+            media_type=PROBLEM_JSON,
+            headers=_headers(lang, headers),
+        )
+    page = "\n".join(
+        [
+            "<!doctype html>",
+            f'<html lang="{lang}">',
+            '<head><meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{html.escape(title)}</title></head>",
+            "<body><main>",
+            f"<h1>{html.escape(title)}</h1>",
+            *(f"<p>{html.escape(p)}</p>" for p in paragraphs),
+            "</main></body></html>",
+            "",
+        ]
+    )
+    return Response(
+        page.encode("utf-8"),
+        status_code=403,
+        media_type="text/html; charset=utf-8",
+        headers=_headers(lang, headers),
+    )
