@@ -121,59 +121,77 @@ def _read_birth(reader: _Reader, policy: Policy, today: date) -> Birth | None:
 def _read_signals(
     reader: _Reader, policy: Policy, trusted_country: str | None
 ) -> list[signals.Signal]:
+    """Every signal the record and the proxy give, with the codes each points to.
+
+    A problem is reported on the field that caused it: an unknown subdivision
+    names the subdivision field, and the country beside it still counts.
+    """
     found: list[signals.Signal] = []
 
     def add(source: str, jurisdictions: tuple[str, ...] | None) -> None:
         if jurisdictions:
             found.append(signals.Signal(source, jurisdictions))
 
-    country = reader.text("country", Reason.COUNTRY_UNKNOWN)
-    subdivision = reader.text("subdivision", Reason.SUBDIVISION_UNKNOWN)
-    declared_field = "subdivision" if subdivision and not country else "country"
-    add(
-        "declared",
-        reader.attempt(declared_field, lambda: signals.declared(country, subdivision)),
-    )
+    def place(
+        country_field: str, subdivision_field: str
+    ) -> tuple[str | None, tuple[str, ...]]:
+        country_text = reader.text(country_field, Reason.COUNTRY_UNKNOWN)
+        subdivision_text = reader.text(subdivision_field, Reason.SUBDIVISION_UNKNOWN)
+        country: str | None = None
+        if country_text is not None:
+            country = reader.attempt(
+                country_field, lambda: signals.country_code(country_text)
+            )
+        subdivision: str | None = None
+        # A subdivision name means nothing once its country could not be read;
+        # a full code such as US-AL still does.
+        if subdivision_text is not None and (
+            country is not None or country_text is None or "-" in subdivision_text
+        ):
+            subdivision = reader.attempt(
+                subdivision_field,
+                lambda: signals.subdivision_code(subdivision_text, country),
+            )
+        if country is None and subdivision is not None:
+            country = codes.country_of(subdivision)
+        return country, signals.combine(country, subdivision)
 
-    b_country = reader.text("billing_country", Reason.COUNTRY_UNKNOWN)
-    b_subdivision = reader.text("billing_subdivision", Reason.SUBDIVISION_UNKNOWN)
-    b_postal = reader.text("billing_postal_code", Reason.POSTAL_CODE_UNKNOWN)
-    b_field = (
-        "billing_subdivision" if b_subdivision and not b_country else "billing_country"
-    )
-    billing = reader.attempt(
-        b_field, lambda: signals.declared(b_country, b_subdivision)
-    )
-    if b_postal is not None:
-        billing_country = codes.country_of(billing[0]) if billing else None
+    declared_country, declared = place("country", "subdivision")
+    add("declared", declared)
+
+    billing_country, billing = place("billing_country", "billing_subdivision")
+    postal = reader.text("billing_postal_code", Reason.POSTAL_CODE_UNKNOWN)
+    if postal is not None:
+        # A postal code is read in the billing country, else the declared one.
+        postal_country = billing_country or declared_country
         from_postal = reader.attempt(
-            "billing_postal_code",
-            lambda: signals.postal_code(b_postal, billing_country),
+            "billing_postal_code", lambda: signals.postal_code(postal, postal_country)
         )
         if from_postal:
-            billing = (
-                from_postal
-                if not billing
-                else tuple(dict.fromkeys(billing + from_postal))
-            )
+            billing = tuple(dict.fromkeys(billing + from_postal))
     add("billing", billing)
 
+    before = len(reader.problems)
     number = reader.text("phone", Reason.PHONE_MALFORMED)
     if number is not None:
-        region = codes.country_of(found[0].codes[0]) if found else None
-        before = len(reader.problems)
+        region = declared_country or billing_country
         add(
             "phone",
             reader.attempt("phone", lambda: phone.jurisdictions(number, region)),
         )
-        if policy.phone_optional:
-            del reader.problems[before:]
+    if policy.phone_optional:
+        del reader.problems[before:]
 
     if trusted_country is not None:
         add(
             "ip_country",
             reader.attempt(
-                "ip_country", lambda: (signals.country_code(trusted_country),)
+                "ip_country",
+                lambda: (
+                    (code,)
+                    if (code := signals.trusted_country_code(trusted_country))
+                    else ()
+                ),
             ),
         )
     return found

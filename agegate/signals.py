@@ -101,18 +101,45 @@ def subdivision_code(text: str, country: str | None) -> str:
 
 
 def declared(country: str | None, subdivision: str | None) -> tuple[str, ...]:
-    """The jurisdiction a declared country and subdivision point to.
-
-    A subdivision code of another country than the one declared is a second
-    jurisdiction; both are returned so that the stricter wins.
-    """
+    """The jurisdiction a declared country and subdivision point to."""
     country_alpha2 = country_code(country) if country is not None else None
     if subdivision is None:
         return (country_alpha2,) if country_alpha2 else ()
-    sub = subdivision_code(subdivision, country_alpha2)
-    if country_alpha2 is not None and codes.country_of(sub) != country_alpha2:
-        return (country_alpha2, sub)
-    return (sub,)
+    return combine(country_alpha2, subdivision_code(subdivision, country_alpha2))
+
+
+def combine(country: str | None, subdivision: str | None) -> tuple[str, ...]:
+    """The codes a read country and subdivision point to together.
+
+    A subdivision of another country than the one given is a second
+    jurisdiction; both are returned so that the stricter wins.
+    """
+    if subdivision is None:
+        return (country,) if country else ()
+    if country is not None and codes.country_of(subdivision) != country:
+        return (country, subdivision)
+    return (subdivision,)
+
+
+# Values proxies put in a country header when they do not know the country
+# (Cloudflare: XX unknown, T1 Tor; GeoIP legacy: A1 anonymous proxy,
+# A2 satellite, O1 other, EU and AP continents). They are no signal.
+UNKNOWN_COUNTRY_MARKERS = frozenset({"XX", "T1", "A1", "A2", "O1", "EU", "AP"})
+
+
+def trusted_country_code(text: str) -> str | None:
+    """The alpha-2 code in a trusted proxy's country header.
+
+    None for a value that says the proxy does not know; anything else that is
+    not an ISO 3166-1 alpha-2 code is refused: the operator named the header,
+    so an unexpected value means the proxy is not sending what they think.
+    """
+    upper = text.strip().upper()
+    if not upper or upper in UNKNOWN_COUNTRY_MARKERS:
+        return None
+    if not (upper.isascii() and codes.is_country(upper)):
+        raise SignalProblem(Reason.COUNTRY_UNKNOWN)
+    return upper
 
 
 # The first letter of a Canadian postal code names its province or territory
