@@ -84,6 +84,7 @@ class HttpRequest:
     body: str | None
     expects: tuple[Expect, ...]
     variables: tuple[tuple[str, str], ...]
+    body_file: str | None = None
 
     @property
     def label(self) -> str:
@@ -209,6 +210,10 @@ def _parse_block(
             "every request needs an `# @expect status N` line",
             where=f"{where}:{request_line[0]}",
         )
+    body_file = None
+    if len(body_lines) == 1 and body_lines[0].startswith("< "):
+        body_file = body_lines[0][2:].strip()
+        body_lines = []
     return HttpRequest(
         file=where,
         line=request_line[0],
@@ -219,6 +224,7 @@ def _parse_block(
         body="\n".join(body_lines) if body_lines else None,
         expects=tuple(expects),
         variables=tuple(sorted(variables.items())),
+        body_file=body_file,
     )
 
 
@@ -400,6 +406,15 @@ def send(
         connection.close()
 
 
+def _included(request: HttpRequest, name: str, where: str) -> str:
+    """A body given as `< path`, relative to the .http file, sent as is."""
+    path = Path(request.file).parent / name
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise InputError(f"cannot read body file {name}", where=where) from None
+
+
 def _encode_body(body: str | None, headers: Sequence[tuple[str, str]]) -> bytes | None:
     if body is None:
         return None
@@ -445,6 +460,8 @@ def run_file(
                 url = urljoin(base_url.rstrip("/") + "/", url.lstrip("/"))
             headers = [(k, filler.fill(v, where)) for k, v in request.headers]
             body = filler.fill(request.body, where) if request.body else None
+            if request.body_file is not None:
+                body = _included(request, request.body_file, where)
         except InputError as error:
             results.append(Result(request, None, (str(error),)))
             continue
@@ -461,7 +478,16 @@ def run_file(
         jar.store(response)
         if request.name:
             responses[request.name] = response
-        results.append(Result(request, response.status, check(request, response)))
+        try:
+            expects = tuple(
+                attrs.evolve(e, value=filler.fill(e.value, where))
+                for e in request.expects
+            )
+        except InputError as error:
+            results.append(Result(request, response.status, (str(error),)))
+            continue
+        filled = attrs.evolve(request, expects=expects)
+        results.append(Result(request, response.status, check(filled, response)))
     return results
 
 
@@ -481,7 +507,7 @@ def table(results: Sequence[Result]) -> str:
         (
             "PASS" if r.passed else "FAIL",
             r.request.label,
-            f"{r.request.method} {urlsplit(r.request.url).path or r.request.url}",
+            f"{r.request.method} {r.request.url.replace('{{baseUrl}}', '')}",
             r.expected_status,
             "-" if r.status is None else str(r.status),
             "; ".join(r.problems),

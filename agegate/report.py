@@ -179,12 +179,27 @@ class _BodyError(Exception):
         self.title = title
 
 
+_KINDS = {
+    400: "body-unreadable",
+    413: "body-too-large",
+    415: "content-type-unsupported",
+    422: "report-invalid",
+    429: "rate-limited",
+}
+
+
 def _problem(
     status: int, title: str, problems: tuple[FieldProblem, ...] = ()
 ) -> JSONResponse:
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    # The same shape as the gate's problems, so clients read both alike.
+    body: dict[str, Any] = {
+        "type": "urn:agegate:problem:" + _KINDS.get(status, "report-invalid"),
+        "title": title,
+        "status": status,
+    }
     if problems:
-        body["fields"] = [p.field for p in problems]
+        body["fields"] = list(dict.fromkeys(p.field for p in problems))
+        body["reasons"] = [p.reason for p in problems]
         body["errors"] = [{"field": p.field, "reason": p.reason} for p in problems]
     return JSONResponse(body, status_code=status, media_type=_PROBLEM_TYPE)
 
