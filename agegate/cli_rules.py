@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from . import codes
 from .age import live_today
-from .cli import EXIT_OK
-from .rules import Kind, Rule, load_rules
+from .cli import EXIT_FINDINGS, EXIT_OK
+from .errors import TableError
+from .rules import Kind, Rule, load_country_file, load_rules
 
 HELP = "show the age rules in force for jurisdiction codes, with their sources"
 
@@ -29,6 +32,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="date asked about (default: today at UTC-12)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+    parser.add_argument(
+        "--check",
+        nargs="+",
+        metavar="FILE",
+        help="check table files (XX.txt) instead; print each problem with its line",
+    )
 
 
 def _rule_dict(rule: Rule | None) -> dict[str, Any] | None:
@@ -45,7 +54,20 @@ def _rule_dict(rule: Rule | None) -> dict[str, Any] | None:
     }
 
 
+def check_files(names: list[str]) -> int:
+    status = EXIT_OK
+    for name in names:
+        try:
+            load_country_file(Path(name))
+        except TableError as error:
+            print(error, file=sys.stderr)
+            status = EXIT_FINDINGS
+    return status
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.check:
+        return check_files(args.check)
     rules = load_rules()
     on: date = args.on or live_today()
     asked = args.codes or sorted(rules.countries)

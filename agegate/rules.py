@@ -12,7 +12,6 @@ import enum
 import functools
 import importlib.resources
 import shlex
-import sys
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
@@ -398,19 +397,3 @@ def load_rules(directory: str | Path | None = None) -> Rules:
         return Rules.from_directory(Path(directory))
     with _lock:
         return _load_bundled()
-
-
-def main(argv: Sequence[str]) -> int:
-    """Check table files given on the command line; print each problem."""
-    status = 0
-    for name in argv:
-        try:
-            load_country_file(Path(name))
-        except TableError as error:
-            print(error, file=sys.stderr)
-            status = 1
-    return status
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main(sys.argv[1:]))

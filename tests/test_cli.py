@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -84,3 +85,16 @@ def test_usage_errors_exit_2_with_a_message(args: tuple[str, ...]) -> None:
     assert result.returncode == 2
     assert result.stderr.strip()
     assert "Traceback" not in result.stderr
+
+
+def test_rules_check_names_the_line_of_a_problem(tmp_path: Path) -> None:
+    good = tmp_path / "CA.txt"
+    good.write_text(
+        'CA majority 18 - source="Act <https://example.org>"\n', encoding="utf-8"
+    )
+    assert agegate("rules", "--check", str(good)).returncode == 0
+    bad = tmp_path / "JP.txt"
+    bad.write_text('# header\nJP majority 18 - source="no address"\n', encoding="utf-8")
+    result = agegate("rules", "--check", str(good), str(bad))
+    assert result.returncode == 1
+    assert "JP.txt:2: a source needs a public address" in result.stderr
