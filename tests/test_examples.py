@@ -1,0 +1,239 @@
+"""The example signup app under a real uvicorn server, and QA's whole
+catalogue replayed against it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from agegate.cli import main
+from agegate.demo_app import create_app
+from agegate.qa import free_port, run, serve, table
+from agegate.report import identifier_hash
+
+ROOT = Path(__file__).resolve().parent.parent
+REQUESTS = ROOT / "examples" / "requests"
+SECRET = "example-app-test-secret-0123"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def base(data_dir: Path) -> Iterator[str]:
+    with serve(create_app(data_dir, secret=SECRET)) as url:
+        yield url
+
+
+def _rows(path: Path, query: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(path) as db:
+        return db.execute(query).fetchall()
+
+
+def test_every_example_request_passes(base: str) -> None:
+    results = run([REQUESTS], base)
+    report = table(results)
+    assert all(r.passed for r in results), report
+    files = {Path(r.request.file).name for r in results}
+    assert files == {p.name for p in REQUESTS.glob("*.http")}
+    statuses = {r.status for r in results}
+    assert {200, 201, 202, 400, 403, 413, 415, 422} <= statuses
+
+
+def test_the_catalogue_passes_twice_against_the_same_app(base: str) -> None:
+    # QA replays against a demo that keeps running; state must not break it.
+    for _ in range(2):
+        results = run([REQUESTS], base)
+        assert all(r.passed for r in results), table(results)
+
+
+def test_blocked_signup_stores_nothing(base: str, data_dir: Path) -> None:
+    minor = {
+        "birthdate": "2015-03-14",
+        "country": "CA",
+        "subdivision": "BC",
+        "phone": "+1 604 555 0199",
+        "email": "child.bc@example.com",
+    }
+    response = httpx.post(f"{base}/api/signup", json=minor)
+    assert response.status_code == 403
+    form = httpx.post(f"{base}/signup", data=minor, headers={"Accept": "text/html"})
+    assert form.status_code == 403
+    assert form.headers["content-type"].startswith("text/html")
+    assert _rows(data_dir / "accounts.db", "SELECT COUNT(*) FROM accounts") == [(0,)]
+    assert httpx.get(f"{base}/admin/stats").json() == {"accounts": 0, "flags_open": 0}
+    for name in ("accounts.db", "flags.db"):
+        for path in data_dir.glob(name + "*"):
+            raw = path.read_bytes()
+            for clear in (b"2015-03-14", b"child.bc", b"555 0199"):
+                assert clear not in raw
+
+
+def test_allowed_signup_is_stored_and_visible(base: str, data_dir: Path) -> None:
+    adult = {"birthdate": "1980-07-01", "country": "CA", "subdivision": "BC"}
+    response = httpx.post(
+        f"{base}/api/signup", json={**adult, "email": "adult@example.com"}
+    )
+    assert response.status_code == 201
+    account_id = response.json()["id"]
+    shown = httpx.get(f"{base}/accounts/{account_id}").json()
+    assert shown["id"] == account_id
+    assert shown["country"] == "CA"
+    assert "birthdate" not in shown
+    assert "email" not in shown
+    assert _rows(data_dir / "accounts.db", "SELECT id FROM accounts") == [(account_id,)]
+
+
+def test_allowed_signup_without_email_is_refused_by_the_app(base: str) -> None:
+    response = httpx.post(
+        f"{base}/api/signup", json={"birthdate": "1980-07-01", "country": "FR"}
+    )
+    assert response.status_code == 422
+    assert response.json()["fields"] == ["email"]
+
+
+def test_underage_profile_update_flags_the_account(base: str, data_dir: Path) -> None:
+    created = httpx.post(
+        f"{base}/api/signup",
+        json={"birthdate": "1985-01-20", "country": "NZ", "email": "nz@example.com"},
+    )
+    account_id = created.json()["id"]
+    update = httpx.patch(
+        f"{base}/accounts/{account_id}",
+        json={"birthdate": "2012-01-20", "country": "NZ"},
+    )
+    assert update.status_code == 403
+    flags = httpx.get(f"{base}/admin/flags").json()
+    assert [(f["account_id"], f["codes"]) for f in flags] == [
+        (account_id, ["PROFILE_UNDERAGE"])
+    ]
+    # The stored account still has the old data: the blocked update never
+    # reached the app.
+    assert _rows(data_dir / "accounts.db", "SELECT birthdate FROM accounts") == [
+        ("1985-01-20",)
+    ]
+
+
+def test_report_intake_is_mounted_and_hashes_with_the_app_secret(
+    base: str, data_dir: Path
+) -> None:
+    response = httpx.post(
+        f"{base}/report-a-minor/", json={"email": "reported@example.com"}
+    )
+    assert response.status_code == 202
+    [(account_id, codes, action)] = _rows(
+        data_dir / "flags.db", "SELECT account_id, codes, action FROM flags"
+    )
+    assert account_id == identifier_hash("email", "reported@example.com", SECRET)
+    assert codes == '["REPORTED"]'
+    assert action == "verify"
+
+
+def test_default_secret_is_kept_in_the_data_dir(tmp_path: Path) -> None:
+    create_app(tmp_path)
+    key = tmp_path / "secret.key"
+    assert key.stat().st_mode & 0o777 == 0o600
+    first = key.read_text()
+    create_app(tmp_path)
+    assert key.read_text() == first
+
+
+def test_examples_signup_app_reexports_the_packaged_app(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.syspath_prepend(str(ROOT))
+    monkeypatch.setenv("AGEGATE_DEMO_DIR", str(tmp_path))
+    from examples import signup_app
+
+    assert signup_app.create_app is create_app
+    app = signup_app.app()
+    assert app.state.data_dir == tmp_path
+
+
+def test_demo_refuses_a_busy_port(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["demo", "--port", str(port)]) == 2
+    assert "not free" in capsys.readouterr().err
+
+
+def test_demo_refuses_a_bad_port(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--port", "70000"]) == 2
+    assert "--port" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_agegate_demo_serves_and_qa_passes(tmp_path: Path) -> None:
+    """The README's two commands, as a user runs them."""
+    port = free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    demo = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "agegate.cli",
+            "demo",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(base + "/").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert demo.poll() is None, demo.stderr.read() if demo.stderr else ""
+            assert time.monotonic() < deadline, "the demo did not start"
+            time.sleep(0.1)
+        qa = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "agegate.cli",
+                "qa",
+                str(REQUESTS),
+                "--base-url",
+                base,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert qa.returncode == 0, qa.stdout + qa.stderr
+        assert " 0 failed" in qa.stdout
+    finally:
+        demo.send_signal(signal.SIGINT)
+        try:
+            out, _ = demo.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            demo.kill()
+            out, _ = demo.communicate()
+    assert f"http://127.0.0.1:{port}/" in out
+    assert "agegate qa examples/requests" in out
+    assert (tmp_path / "accounts.db").exists()
