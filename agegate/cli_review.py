@@ -109,10 +109,15 @@ def run(args: argparse.Namespace) -> int:
         )
     except (TypeError, ValueError) as error:
         raise InputError(str(error)) from None
+    if args.flags_out and not args.flags_out.lower().endswith(
+        (".jsonl", ".ndjson", ".csv")
+    ):
+        raise InputError("--flags-out must end in .jsonl or .csv")
     items = read(args.input, args.format, table=args.table)
-    store = SqliteFlagStore(args.store) if args.store else None
+    store = None
     flag_file = None
     try:
+        store = SqliteFlagStore(args.store) if args.store else None
         settings = ReviewSettings(
             today=args.today or live_today(),
             secret=_secret(args, store),
@@ -138,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
             on_unreadable=report,
         )
     finally:
+        items.close()
         if flag_file is not None:
             flag_file.close()
         if store is not None:

@@ -57,6 +57,30 @@ class Unreadable:
 Item = Row | Unreadable
 
 
+class Stream(Iterator[Item]):
+    """The rows of an input, with the file or database they come from, which
+    `close()` (or leaving a `with` block) releases even if never iterated."""
+
+    def __init__(self, rows: Iterator[Item], resource: Any) -> None:
+        self._rows = rows
+        self._resource = resource
+
+    def __next__(self) -> Item:
+        return next(self._rows)
+
+    def close(self) -> None:
+        close = getattr(self._rows, "close", None)
+        if close is not None:
+            close()
+        self._resource.close()
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
 def detect_format(path: str | Path) -> Format:
     suffix = Path(path).suffix.lower()
     found = _EXTENSIONS.get(suffix)
@@ -70,7 +94,7 @@ def detect_format(path: str | Path) -> Format:
 
 def read(
     path: str | Path, fmt: Format | None = None, *, table: str | None = None
-) -> Iterator[Item]:
+) -> Stream:
     """Every row of `path`, read as `fmt` (default: from the extension).
 
     Checks the input as a whole now, so that an unusable input raises here
@@ -102,7 +126,7 @@ def _csv_problem(error: csv.Error) -> str:
     return "malformed CSV"
 
 
-def read_csv(path: str | Path) -> Iterator[Item]:
+def read_csv(path: str | Path) -> Stream:
     """Rows of a CSV file with a header row; lines are numbered from 1."""
     handle = open(  # noqa: SIM115 - the generator below owns and closes it
         path, encoding="utf-8-sig", errors="surrogateescape", newline=""
@@ -113,7 +137,7 @@ def read_csv(path: str | Path) -> Iterator[Item]:
     except BaseException:
         handle.close()
         raise
-    return _csv_rows(handle, reader, header)
+    return Stream(_csv_rows(handle, reader, header), handle)
 
 
 def _csv_header(reader: Any, where: str) -> list[str]:
@@ -171,9 +195,14 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def read_jsonl(path: str | Path) -> Iterator[Item]:
+def read_jsonl(path: str | Path) -> Stream:
     """One JSON object per line; blank lines are skipped, lines numbered from 1."""
-    with open(path, "rb") as handle:
+    handle = open(path, "rb")  # noqa: SIM115 - the Stream owns and closes it
+    return Stream(_jsonl_rows(handle), handle)
+
+
+def _jsonl_rows(handle: Any) -> Iterator[Item]:
+    with handle:
         for number, raw in enumerate(handle, start=1):
             if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]
@@ -201,7 +230,7 @@ def read_jsonl(path: str | Path) -> Iterator[Item]:
 # -- SQLite --------------------------------------------------------------
 
 
-def read_sqlite(path: str | Path, table: str) -> Iterator[Item]:
+def read_sqlite(path: str | Path, table: str) -> Stream:
     """Rows of one table or view, numbered from 1 in rowid order where it has one."""
     where = f"{path}:{table}"
     try:
@@ -224,7 +253,7 @@ def read_sqlite(path: str | Path, table: str) -> Iterator[Item]:
         db.close()
         raise InputError("table cannot be read", where=where) from None
     columns = [column[0] for column in cursor.description]
-    return _sqlite_rows(db, cursor, columns, where)
+    return Stream(_sqlite_rows(db, cursor, columns, where), db)
 
 
 def _sqlite_rows(
