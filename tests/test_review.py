@@ -65,7 +65,8 @@ def _load_generator() -> ModuleType:
     spec = importlib.util.spec_from_file_location(
         "make_accounts", ROOT / "examples" / "make_accounts.py"
     )
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["make_accounts"] = module
     spec.loader.exec_module(module)
@@ -138,9 +139,7 @@ def test_example_accounts_raise_exactly_the_expected_flags(
     jp = [f for f in flags if f["account_id"].startswith("jpbefore")]
     assert {(f["jurisdiction"], f["required_age"]) for f in jp} == {("JP", 20)}
     conflict = [f for f in flags if f["account_id"].startswith("conflict")]
-    assert {(f["jurisdiction"], f["required_age"]) for f in conflict} == {
-        ("CA-BC", 19)
-    }
+    assert {(f["jurisdiction"], f["required_age"]) for f in conflict} == {("CA-BC", 19)}
     strict = {
         (f["jurisdiction"], f["required_age"])
         for f in flags
@@ -236,9 +235,7 @@ def test_exit_codes(
     source = str(examples / "accounts.csv")
     maps = [f"--map={m}" for m in make_accounts.MAP]
     assert main(["review", source, *maps, f"--today={TODAY}", "--quiet"]) == 0
-    assert (
-        main(["review", source, *maps, f"--today={TODAY}", "--fail-on-flags"]) == 1
-    )
+    assert main(["review", source, *maps, f"--today={TODAY}", "--fail-on-flags"]) == 1
     out = capsys.readouterr().out
     assert "accounts flagged 174" in out
     assert "by jurisdiction" in out
@@ -334,21 +331,26 @@ def test_fingerprint_follows_the_screened_data_only() -> None:
     renamed = reviewer.review({**record, "name": "another"})
     changed = reviewer.review({**record, "birthdate": "2012-01-02"})
     as_int = reviewer.review({**record, "account_id": "x", "country": " DE "})
-    assert first is not None and renamed is not None and changed is not None
+    assert first is not None
+    assert renamed is not None
+    assert changed is not None
     assert first.fingerprint == renamed.fingerprint
     assert first.fingerprint != changed.fingerprint
-    assert as_int is not None and as_int.fingerprint == first.fingerprint
+    assert as_int is not None
+    assert as_int.fingerprint == first.fingerprint
     other_key = Reviewer(
         ReviewSettings(today=date(2026, 11, 28), secret=b"another key, 16 bytes")
     ).review(record)
-    assert other_key is not None and other_key.fingerprint != first.fingerprint
+    assert other_key is not None
+    assert other_key.fingerprint != first.fingerprint
 
 
 def test_nested_and_ambiguous_json_keys() -> None:
     reviewer = _reviewer(account_id="id", birthdate="user.dob", country="user.country")
     nested = {"id": 7, "user": {"dob": "2012-01-01", "country": "DE"}}
     flag = reviewer.review(nested)
-    assert flag is not None and flag.account_id == "7"
+    assert flag is not None
+    assert flag.account_id == "7"
     assert flag.codes == (FlagCode.MINOR_NOW,)
     ambiguous = {**nested, "user.dob": "1980-01-01"}
     flag = reviewer.review(ambiguous)
