@@ -1,0 +1,179 @@
+"""Shared pieces of the middleware tests: a gated app that records what its own
+parsers read, birthdates relative to today, and a real uvicorn server."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from agegate import AgeGateMiddleware, load_rules
+from agegate.age import live_today
+
+SECRET = "test-secret-that-is-long-enough-0123456789"
+
+
+def years_ago(years: int, today: date | None = None) -> str:
+    """The birthdate of someone who turns `years` today (at UTC-12)."""
+    on = today or live_today()
+    try:
+        born = on.replace(year=on.year - years)
+    except ValueError:  # 29 February: born the day before is still that age
+        born = date(on.year - years, 2, 28)
+    return born.isoformat()
+
+
+AGE_17 = years_ago(17)
+AGE_18 = years_ago(18)
+AGE_19 = years_ago(19)
+ADULT = years_ago(40)
+UNDERAGE_IN_BC = (AGE_17, AGE_18)
+
+
+class Recorder:
+    """What the app behind the gate received and what its parsers read."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+
+    def birthdates(self) -> list[str]:
+        found: list[str] = []
+        for seen in self.requests:
+            for reading in seen["readings"].values():
+                found.extend(_strings(reading))
+        return found
+
+    def saw_underage(self) -> bool:
+        """Whether any reading by the app holds an underage BC birthdate."""
+        texts = self.birthdates()
+        return any(b in t for t in texts for b in UNDERAGE_IN_BC)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+async def _read_everything(request: Request) -> dict[str, Any]:
+    """Every way a Starlette or FastAPI app could read the request."""
+    readings: dict[str, Any] = {"query": dict(request.query_params)}
+    try:
+        readings["json"] = await request.json()
+    except Exception:
+        pass
+    try:
+        form = await request.form()
+        readings["form"] = [
+            [k, v if isinstance(v, str) else "<file>"] for k, v in form.multi_items()
+        ]
+        await form.close()
+    except Exception:
+        pass
+    return readings
+
+
+def make_app(recorder: Recorder, **gate: Any) -> Starlette:
+    async def signup(request: Request) -> Response:
+        body = await request.body()
+        decision = getattr(request.state, "agegate", None)
+        recorder.requests.append(
+            {
+                "body": body,
+                "readings": await _read_everything(request),
+                "decision": decision,
+            }
+        )
+        return JSONResponse(
+            {"created": True, "outcome": decision.outcome.value if decision else None}
+        )
+
+    async def page(request: Request) -> Response:
+        return PlainTextResponse("signup form")
+
+    async def account(request: Request) -> Response:
+        body = await request.body()
+        recorder.requests.append(
+            {"body": body, "readings": await _read_everything(request)}
+        )
+        return JSONResponse({"updated": request.path_params["account_id"]})
+
+    async def health(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    app = Starlette(
+        routes=[
+            Route(
+                "/signup",
+                signup,
+                methods=["POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            ),
+            Route("/signup", page, methods=["GET"]),
+            Route("/accounts/{account_id}", account, methods=["PATCH", "PUT"]),
+            Route("/health", health),
+        ]
+    )
+    settings: dict[str, Any] = {
+        "paths": ["/signup"],
+        "secret": SECRET,
+        "rules": load_rules(),
+    }
+    settings.update(gate)
+    app.add_middleware(AgeGateMiddleware, **settings)
+    return app
+
+
+def bc(birthdate: str, **extra: Any) -> dict[str, Any]:
+    return {"birthdate": birthdate, "country": "CA", "subdivision": "BC", **extra}
+
+
+def free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@contextmanager
+def uvicorn_server(app: Any) -> Iterator[str]:
+    """A real uvicorn server on a free loopback port; yields its base URL."""
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        lifespan="on",
+        http="h11",
+        ws="none",
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]})
+    thread.start()
+    try:
+        deadline = time.monotonic() + 15
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
