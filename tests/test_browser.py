@@ -1,0 +1,291 @@
+"""The example app's HTML pages in a real headless Chromium.
+
+Chromium is driven over the DevTools protocol through its
+`--remote-debugging-pipe` (JSON messages on file descriptors 3 and 4), so no
+websocket client or browser-automation package is needed. Screenshots go to
+test-artifacts/. Skips where no chromium is installed.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import fcntl
+import json
+import os
+import select
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agegate.demo_app import create_app
+from agegate.qa import serve
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="chromium is not installed (apt-get install chromium); "
+        "the browser checks of the HTML pages are skipped",
+    ),
+]
+
+
+class Browser:
+    """A minimal DevTools-protocol client over Chromium's debugging pipe."""
+
+    def __init__(self, profile: Path) -> None:
+        to_browser_r, self._out = os.pipe()
+        self._in, from_browser_w = os.pipe()
+        # Move the child's ends above 3 and 4 so the redirects below cannot
+        # overwrite one with the other.
+        for name in ("to_browser_r", "from_browser_w"):
+            low = locals()[name]
+            high = fcntl.fcntl(low, fcntl.F_DUPFD_CLOEXEC, 100)
+            os.close(low)
+            if name == "to_browser_r":
+                to_browser_r = high
+            else:
+                from_browser_w = high
+        command = [
+            CHROMIUM or "/usr/bin/chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--remote-debugging-pipe",
+            f"--user-data-dir={profile}",
+            "--window-size=1000,1200",
+            "about:blank",
+        ]
+        # The browser reads fd 3 and writes fd 4: a Python trampoline puts
+        # the pipe there and execs it (no preexec hook, no shell fd limits).
+        trampoline = (
+            "import os, sys; os.dup2(int(sys.argv[1]), 3);"
+            " os.dup2(int(sys.argv[2]), 4); os.execv(sys.argv[3], sys.argv[3:])"
+        )
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                trampoline,
+                str(to_browser_r),
+                str(from_browser_w),
+                *command,
+            ],
+            pass_fds=(to_browser_r, from_browser_w),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        os.close(to_browser_r)
+        os.close(from_browser_w)
+        self._buffer = b""
+        self._next_id = 0
+        self._events: list[dict[str, Any]] = []
+        target = self.call("Target.createTarget", url="about:blank")["targetId"]
+        self.session = self.call(
+            "Target.attachToTarget", targetId=target, flatten=True
+        )["sessionId"]
+        self.call("Page.enable", session=self.session)
+        self.call("Runtime.enable", session=self.session)
+
+    def _read(self, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while b"\0" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no answer from chromium")
+            ready, _, _ = select.select([self._in], [], [], left)
+            if ready:
+                chunk = os.read(self._in, 1 << 20)
+                if not chunk:
+                    raise RuntimeError("chromium closed the pipe")
+                self._buffer += chunk
+        message, self._buffer = self._buffer.split(b"\0", 1)
+        result: dict[str, Any] = json.loads(message)
+        return result
+
+    def call(
+        self, method: str, *, session: str | None = None, **params: Any
+    ) -> dict[str, Any]:
+        self._next_id += 1
+        message: dict[str, Any] = {"id": self._next_id, "method": method}
+        if params:
+            message["params"] = params
+        if session:
+            message["sessionId"] = session
+        os.write(self._out, json.dumps(message).encode() + b"\0")
+        while True:
+            answer = self._read(30)
+            if answer.get("id") == self._next_id:
+                if "error" in answer:
+                    raise RuntimeError(f"{method}: {answer['error']}")
+                result: dict[str, Any] = answer.get("result", {})
+                return result
+            self._events.append(answer)
+
+    def wait_for(self, event: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            for index, seen in enumerate(self._events):
+                if seen.get("method") == event:
+                    del self._events[: index + 1]
+                    return
+            self._events.append(self._read(max(0.01, deadline - time.monotonic())))
+
+    def goto(self, url: str) -> None:
+        self._events.clear()
+        self.call("Page.navigate", session=self.session, url=url)
+        self.wait_for("Page.loadEventFired")
+
+    def run(self, expression: str) -> Any:
+        answer = self.call(
+            "Runtime.evaluate",
+            session=self.session,
+            expression=expression,
+            returnByValue=True,
+            awaitPromise=True,
+        )
+        if "exceptionDetails" in answer:
+            raise RuntimeError(f"script failed: {answer['exceptionDetails']}")
+        return answer["result"].get("value")
+
+    def submit(self, fill: dict[str, str], form: str = "form") -> None:
+        """Fill fields by id and submit the form as a person would."""
+        self._events.clear()
+        script = "".join(
+            f"document.getElementById({json.dumps(k)}).value = {json.dumps(v)};"
+            for k, v in fill.items()
+        )
+        self.run(script + f"document.querySelector({json.dumps(form)}).requestSubmit()")
+        self.wait_for("Page.loadEventFired")
+
+    def screenshot(self, name: str) -> Path:
+        data = self.call("Page.captureScreenshot", session=self.session, format="png")[
+            "data"
+        ]
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        path.write_bytes(base64.b64decode(data))
+        return path
+
+    def close(self) -> None:
+        with contextlib.suppress(RuntimeError, TimeoutError, OSError):
+            self.call("Browser.close")
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        os.close(self._in)
+        os.close(self._out)
+
+
+@pytest.fixture
+def app_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def base(app_dir: Path) -> Iterator[str]:
+    with serve(create_app(app_dir, secret="browser-test-secret-0123")) as url:
+        yield url
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Browser]:
+    chrome = Browser(tmp_path / "profile")
+    try:
+        yield chrome
+    finally:
+        chrome.close()
+
+
+def _accounts(base: str) -> int:
+    import httpx
+
+    count: int = httpx.get(base + "/admin/stats").json()["accounts"]
+    return count
+
+
+def test_signup_page_warns_minors_before_the_form(base: str, browser: Browser) -> None:
+    browser.goto(base + "/")
+    assert browser.run("document.documentElement.lang") == "en"
+    notice = browser.run("document.getElementById('minors-notice').innerText")
+    assert "not for you" in notice
+    assert "do not send us any personal information" in notice
+    # The notice is shown above the first field, so it is read first.
+    assert browser.run(
+        "document.getElementById('minors-notice').getBoundingClientRect().bottom"
+        " <= document.getElementById('birthdate').getBoundingClientRect().top"
+    )
+    labelled = browser.run(
+        "[...document.querySelectorAll('#signup input, #signup select')]"
+        ".every(e => e.labels.length === 1)"
+    )
+    assert labelled is True
+    assert browser.screenshot("signup-page").stat().st_size > 1000
+
+
+def test_minor_submitting_the_form_sees_the_block_notice(
+    base: str, browser: Browser
+) -> None:
+    browser.goto(base + "/")
+    browser.submit(
+        {
+            "birthdate": "2014-09-09",
+            "country": "CA",
+            "subdivision": "BC",
+            "email": "kid@example.com",
+        },
+        form="#signup",
+    )
+    assert browser.run("location.pathname") == "/signup"
+    text = browser.run("document.body.innerText")
+    assert "personal" in text.lower()
+    assert "2014" not in text
+    assert browser.run("document.querySelector('h1') !== null")
+    browser.screenshot("block-notice")
+    assert _accounts(base) == 0
+
+
+def test_adult_submitting_the_form_gets_an_account(base: str, browser: Browser) -> None:
+    browser.goto(base + "/")
+    browser.submit(
+        {"birthdate": "1984-04-04", "country": "GB", "email": "adult@example.com"},
+        form="#signup",
+    )
+    assert browser.run("document.getElementById('welcome') !== null")
+    browser.screenshot("signup-welcome")
+    assert _accounts(base) == 1
+
+
+def test_report_form_files_a_report(base: str, browser: Browser) -> None:
+    import httpx
+
+    browser.goto(base + "/report-a-minor/")
+    assert "Report an account" in browser.run("document.querySelector('h1').innerText")
+    browser.screenshot("report-form")
+    browser.submit({"email": "not an address"})
+    assert browser.run("document.getElementById('problems') !== null")
+    assert browser.run("document.getElementById('email').getAttribute('aria-invalid')")
+    browser.screenshot("report-form-problem")
+    browser.submit({"email": "reported.child@example.com"})
+    assert browser.run("document.getElementById('received') !== null")
+    browser.screenshot("report-received")
+    flags = httpx.get(base + "/admin/flags").json()
+    assert [f["codes"] for f in flags] == [["REPORTED"]]
+    assert flags[0]["account_id"].startswith("email-hmac:")
