@@ -33,10 +33,12 @@ class Signal:
 
 
 def _fold(text: str) -> str:
-    """Case-, accent- and spacing-insensitive form of a name."""
+    """Case-, accent-, punctuation- and spacing-insensitive form of a name."""
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(stripped.casefold().replace("-", " ").split())
+    # Punctuation varies between spellings ("Cote d'Ivoire", "Cote d Ivoire").
+    spaced = "".join(c if c.isalnum() else " " for c in stripped.casefold())
+    return " ".join(spaced.split())
 
 
 @functools.cache
