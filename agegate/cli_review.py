@@ -23,7 +23,21 @@ SECRET_ENV = "AGEGATE_SECRET"  # noqa: S105 - the name of a variable
 UNREADABLE_PRINTED = 50
 
 
+EPILOG = """\
+Each account is screened twice: on the date its data was collected
+(collected_at), with the rule in force then, and today. A collected_at with a
+time and an offset counts as its date at UTC-12; a bare date, or a time
+without an offset, as the date written. Where collected_at is missing only
+today's screening applies; where it cannot be read (or lies in the future) the
+account is flagged COLLECTED_AT_INVALID and screened today. A declared age is
+the age at collection. Exit status: 0 run completed, 1 with --fail-on-flags
+when an account was flagged, 2 usage or input error.
+"""
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("input", metavar="INPUT", help="the account store to read")
     parser.add_argument("--format", choices=FORMATS, help="default: from extension")
     parser.add_argument("--table", metavar="NAME", help="table or view (SQLite)")
