@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date
 from typing import Any
 
@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from agegate import AgeGateMiddleware, load_rules
-from agegate.age import live_today
+from agegate.age import age_on, live_today
 
 SECRET = "test-secret-that-is-long-enough-0123456789"
 
@@ -53,6 +53,31 @@ class Recorder:
                 found.extend(_strings(reading))
         return found
 
+    def read_birthdates(self) -> list[str]:
+        """The `birthdate` values the app's own parsers read."""
+        found: list[str] = []
+        for seen in self.requests:
+            readings = seen["readings"]
+            document = readings.get("json")
+            if isinstance(document, dict):
+                found.append(document.get("birthdate"))
+            found.extend(v for k, v in readings.get("form", []) if k == "birthdate")
+            found.append(readings["query"].get("birthdate"))
+        return [b for b in found if isinstance(b, str)]
+
+    def read_minor(self, under: int = 18) -> bool:
+        """Whether the app read a birthdate of someone under `under`, whatever
+        the jurisdiction (no jurisdiction allows a 17-year-old here)."""
+        today = live_today()
+        for text in self.read_birthdates():
+            try:
+                born = date.fromisoformat(text.strip())
+            except ValueError:
+                continue
+            if age_on(born, today) < under:
+                return True
+        return False
+
     def saw_underage(self) -> bool:
         """Whether any reading by the app holds an underage BC birthdate."""
         texts = self.birthdates()
@@ -74,10 +99,8 @@ def _strings(value: Any) -> Iterator[str]:
 async def _read_everything(request: Request) -> dict[str, Any]:
     """Every way a Starlette or FastAPI app could read the request."""
     readings: dict[str, Any] = {"query": dict(request.query_params)}
-    try:
+    with suppress(Exception):
         readings["json"] = await request.json()
-    except Exception:
-        pass
     try:
         form = await request.form()
         readings["form"] = [
