@@ -39,6 +39,10 @@ class FlagCode:
     REPORTED = "REPORTED"
 
 
+def _codes(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -49,7 +53,7 @@ class Flag:
     data, so a store can tell a re-run on unchanged data from changed data."""
 
     account_id: str
-    codes: tuple[str, ...] = attrs.field(converter=tuple)
+    codes: tuple[str, ...] = attrs.field(converter=_codes)
     action: Action
     jurisdiction: str | None = None
     required_age: int | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 import attrs
@@ -53,6 +53,10 @@ def _check_age(instance: Any, attribute: Any, value: Any) -> None:
         raise ValueError(f"{attribute.name} must be in 1..130")
 
 
+def _formats(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
 def _check_formats(instance: Any, attribute: Any, value: tuple[str, ...]) -> None:
     for fmt in value:
         if not isinstance(fmt, str) or not {"%Y", "%m", "%d"} <= _directives(fmt):
@@ -97,7 +101,7 @@ class Policy:
     )
     phone_optional: bool = False
     birthdate_formats: tuple[str, ...] = attrs.field(
-        default=(), converter=tuple, validator=_check_formats
+        default=(), converter=_formats, validator=_check_formats
     )
 
     def override_for(self, code: str) -> int | None:

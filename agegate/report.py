@@ -503,7 +503,7 @@ def report_app(
             Flag(
                 account_id=account_id,
                 # mypy cannot type attrs' bare `tuple` converter.
-                codes=(FlagCode.REPORTED,),  # type: ignore[arg-type]
+                codes=(FlagCode.REPORTED,),
                 action="verify",
                 source=SOURCE,
                 # A report on another day reopens a flag already resolved;
