@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Mapping
 from datetime import date
 
 import pytest
 
-from agegate import FieldMap, Outcome, Policy, load_rules, screen
+from agegate import Decision, FieldMap, Outcome, Policy, load_rules, screen
 from agegate.decision import Reason
 from agegate.signals import (
     SignalProblem,
@@ -23,7 +24,7 @@ TODAY = date(2026, 11, 28)
 RULES = load_rules()
 
 
-def _screen(record: dict[str, object], **options: object) -> object:
+def _screen(record: Mapping[str, object], **options: object) -> Decision:
     options.setdefault("today", TODAY)
     options.setdefault("rules", RULES)
     return screen(record, **options)  # type: ignore[arg-type]
@@ -115,50 +116,50 @@ def test_the_cli_check_reports_mississippi() -> None:
 def test_an_unusable_phone_is_invalid_unless_optional(number: str, reason: str) -> None:
     record = {"birthdate": "2000-01-01", "country": "US", "phone": number}
     d = _screen(record)
-    assert d.outcome is Outcome.INVALID  # type: ignore[attr-defined]
-    assert d.reasons == (reason,)  # type: ignore[attr-defined]
-    assert d.fields == ("phone",)  # type: ignore[attr-defined]
+    assert d.outcome is Outcome.INVALID
+    assert d.reasons == (reason,)
+    assert d.fields == ("phone",)
     relaxed = _screen(record, policy=Policy(phone_optional=True))
-    assert relaxed.outcome is Outcome.ALLOW  # type: ignore[attr-defined]
-    assert relaxed.jurisdictions == ("US",)  # type: ignore[attr-defined]
+    assert relaxed.outcome is Outcome.ALLOW
+    assert relaxed.jurisdictions == ("US",)
 
 
 def test_an_empty_phone_is_no_signal() -> None:
     d = _screen({"birthdate": "2000-01-01", "country": "US", "phone": "  "})
-    assert d.outcome is Outcome.ALLOW  # type: ignore[attr-defined]
+    assert d.outcome is Outcome.ALLOW
 
 
 def test_a_phone_that_is_not_text_is_malformed_and_optional_drops_it() -> None:
     record = {"birthdate": "2000-01-01", "country": "US", "phone": ["+1"]}
-    assert _screen(record).reasons == (Reason.PHONE_MALFORMED,)  # type: ignore[attr-defined]
+    assert _screen(record).reasons == (Reason.PHONE_MALFORMED,)
     relaxed = _screen(record, policy=Policy(phone_optional=True))
-    assert relaxed.outcome is Outcome.ALLOW  # type: ignore[attr-defined]
+    assert relaxed.outcome is Outcome.ALLOW
 
 
 def test_a_national_number_is_read_in_the_declared_country() -> None:
     d = _screen({"birthdate": "2000-01-01", "country": "US", "phone": "(601) 555-0100"})
-    assert d.jurisdiction == "US-MS"  # type: ignore[attr-defined]
+    assert d.jurisdiction == "US-MS"
     gb = _screen({"birthdate": "2000-01-01", "country": "GB", "phone": "020 7946 0000"})
-    assert gb.jurisdictions == ("GB",)  # type: ignore[attr-defined]
+    assert gb.jurisdictions == ("GB",)
 
 
 def test_a_national_number_without_a_country_is_invalid() -> None:
     d = _screen({"birthdate": "2000-01-01", "phone": "601 555 0100"})
-    assert d.outcome is Outcome.INVALID  # type: ignore[attr-defined]
-    assert Reason.PHONE_INVALID in d.reasons  # type: ignore[attr-defined]
+    assert d.outcome is Outcome.INVALID
+    assert Reason.PHONE_INVALID in d.reasons
 
 
 def test_a_phone_alone_is_a_jurisdiction() -> None:
     d = _screen({"birthdate": "2007-06-01", "phone": "+1 867 555 0100"})
-    assert d.jurisdictions == ("CA-NT", "CA-NU", "CA-YT")  # type: ignore[attr-defined]
-    assert d.required_age == 19  # type: ignore[attr-defined]
-    assert d.outcome is Outcome.ALLOW  # type: ignore[attr-defined]
+    assert d.jurisdictions == ("CA-NT", "CA-NU", "CA-YT")
+    assert d.required_age == 19
+    assert d.outcome is Outcome.ALLOW
 
 
 def test_a_toll_free_number_alone_is_no_jurisdiction() -> None:
     d = _screen({"birthdate": "2000-01-01", "phone": "+1 800 555 0100"})
-    assert d.outcome is Outcome.NEEDS_INFO  # type: ignore[attr-defined]
-    assert Reason.JURISDICTION_MISSING in d.reasons  # type: ignore[attr-defined]
+    assert d.outcome is Outcome.NEEDS_INFO
+    assert Reason.JURISDICTION_MISSING in d.reasons
 
 
 # -- declared and billing addresses ----------------------------------------------
@@ -173,9 +174,9 @@ def test_billing_address_signals() -> None:
             "billing_subdivision": "British Columbia",
         }
     )
-    assert d.jurisdictions == ("CA", "CA-BC")  # type: ignore[attr-defined]
-    assert d.required_age == 19  # type: ignore[attr-defined]
-    assert Reason.SIGNALS_CONFLICT not in d.reasons  # type: ignore[attr-defined]
+    assert d.jurisdictions == ("CA", "CA-BC")
+    assert d.required_age == 19
+    assert Reason.SIGNALS_CONFLICT not in d.reasons
 
 
 def test_a_billing_postal_code_pins_the_province() -> None:
@@ -188,16 +189,16 @@ def test_a_billing_postal_code_pins_the_province() -> None:
             "billing_postal_code": "v6b 1a1",
         }
     )
-    assert d.jurisdiction == "CA-BC"  # type: ignore[attr-defined]
-    assert d.required_age == 19  # type: ignore[attr-defined]
-    assert d.outcome is Outcome.BLOCK  # type: ignore[attr-defined]
+    assert d.jurisdiction == "CA-BC"
+    assert d.required_age == 19
+    assert d.outcome is Outcome.BLOCK
 
 
 def test_a_postal_code_without_billing_country_is_read_in_the_declared_one() -> None:
     d = _screen(
         {"birthdate": "2000-01-01", "country": "CA", "billing_postal_code": "X0A 0H0"}
     )
-    assert set(d.jurisdictions) == {"CA", "CA-NT", "CA-NU"}  # type: ignore[attr-defined]
+    assert set(d.jurisdictions) == {"CA", "CA-NT", "CA-NU"}
 
 
 def test_a_malformed_canadian_postal_code_is_invalid() -> None:
@@ -208,8 +209,8 @@ def test_a_malformed_canadian_postal_code_is_invalid() -> None:
             "billing_postal_code": "Z1Z",
         }
     )
-    assert d.outcome is Outcome.INVALID  # type: ignore[attr-defined]
-    assert d.fields == ("billing_postal_code",)  # type: ignore[attr-defined]
+    assert d.outcome is Outcome.INVALID
+    assert d.fields == ("billing_postal_code",)
 
 
 def test_billing_fields_are_read_through_the_field_map() -> None:
@@ -224,41 +225,41 @@ def test_billing_fields_are_read_through_the_field_map() -> None:
         "billing": {"address": {"country": "US", "state": "AL", "zip": "35203"}},
     }
     d = _screen(record, fields=fields)
-    assert d.jurisdiction == "US-AL"  # type: ignore[attr-defined]
-    assert d.outcome is Outcome.ALLOW  # type: ignore[attr-defined]
+    assert d.jurisdiction == "US-AL"
+    assert d.outcome is Outcome.ALLOW
 
 
 def test_a_billing_country_that_differs_is_a_conflict() -> None:
     d = _screen({"birthdate": "2000-01-01", "country": "FR", "billing_country": "US"})
-    assert d.jurisdictions == ("FR", "US")  # type: ignore[attr-defined]
-    assert Reason.SIGNALS_CONFLICT in d.reasons  # type: ignore[attr-defined]
+    assert d.jurisdictions == ("FR", "US")
+    assert Reason.SIGNALS_CONFLICT in d.reasons
 
 
 def test_an_unknown_subdivision_names_its_field_and_keeps_the_country() -> None:
     d = _screen({"birthdate": "2007-06-01", "country": "US", "subdivision": "Narnia"})
-    assert d.outcome is Outcome.INVALID  # type: ignore[attr-defined]
-    assert d.fields == ("subdivision",)  # type: ignore[attr-defined]
-    assert d.reasons == (Reason.SUBDIVISION_UNKNOWN,)  # type: ignore[attr-defined]
-    assert d.jurisdictions == ("US",)  # type: ignore[attr-defined]
+    assert d.outcome is Outcome.INVALID
+    assert d.fields == ("subdivision",)
+    assert d.reasons == (Reason.SUBDIVISION_UNKNOWN,)
+    assert d.jurisdictions == ("US",)
 
 
 def test_an_unknown_country_names_its_field() -> None:
     d = _screen({"birthdate": "2000-01-01", "country": "Atlantis", "subdivision": "BC"})
-    assert d.fields == ("country",)  # type: ignore[attr-defined]
-    assert d.reasons == (Reason.COUNTRY_UNKNOWN,)  # type: ignore[attr-defined]
+    assert d.fields == ("country",)
+    assert d.reasons == (Reason.COUNTRY_UNKNOWN,)
 
 
 def test_a_full_subdivision_code_needs_no_country() -> None:
     d = _screen({"birthdate": "2007-06-01", "subdivision": "US-MS"})
-    assert d.jurisdiction == "US-MS"  # type: ignore[attr-defined]
-    assert d.outcome is Outcome.BLOCK  # type: ignore[attr-defined]
+    assert d.jurisdiction == "US-MS"
+    assert d.outcome is Outcome.BLOCK
 
 
 def test_a_subdivision_of_another_country_is_a_second_jurisdiction() -> None:
     d = _screen({"birthdate": "2000-01-01", "country": "CA", "subdivision": "US-MS"})
-    assert d.jurisdictions == ("CA", "US-MS")  # type: ignore[attr-defined]
-    assert d.required_age == 21  # type: ignore[attr-defined]
-    assert Reason.SIGNALS_CONFLICT in d.reasons  # type: ignore[attr-defined]
+    assert d.jurisdictions == ("CA", "US-MS")
+    assert d.required_age == 21
+    assert Reason.SIGNALS_CONFLICT in d.reasons
 
 
 # -- trusted country -----------------------------------------------------------------
@@ -266,41 +267,41 @@ def test_a_subdivision_of_another_country_is_a_second_jurisdiction() -> None:
 
 def test_a_trusted_country_is_a_signal() -> None:
     d = _screen({"birthdate": "2000-01-01", "country": "FR"}, trusted_country="us")
-    assert d.jurisdictions == ("FR", "US")  # type: ignore[attr-defined]
-    assert Reason.SIGNALS_CONFLICT in d.reasons  # type: ignore[attr-defined]
+    assert d.jurisdictions == ("FR", "US")
+    assert Reason.SIGNALS_CONFLICT in d.reasons
 
 
 def test_a_trusted_country_alone_is_enough() -> None:
     d = _screen({"birthdate": "2000-01-01"}, trusted_country="JP")
-    assert d.outcome is Outcome.ALLOW  # type: ignore[attr-defined]
-    assert d.jurisdiction == "JP"  # type: ignore[attr-defined]
+    assert d.outcome is Outcome.ALLOW
+    assert d.jurisdiction == "JP"
 
 
 def test_an_untrusted_country_field_in_the_record_is_not_read() -> None:
     d = _screen({"birthdate": "2000-01-01", "country": "FR", "ip_country": "US"})
-    assert d.jurisdictions == ("FR",)  # type: ignore[attr-defined]
+    assert d.jurisdictions == ("FR",)
 
 
 @pytest.mark.parametrize("marker", ["XX", "T1", "A1", "eu", ""])
 def test_proxy_markers_for_an_unknown_country_are_no_signal(marker: str) -> None:
     d = _screen({"birthdate": "2000-01-01", "country": "FR"}, trusted_country=marker)
-    assert d.outcome is Outcome.ALLOW  # type: ignore[attr-defined]
-    assert d.jurisdictions == ("FR",)  # type: ignore[attr-defined]
+    assert d.outcome is Outcome.ALLOW
+    assert d.jurisdictions == ("FR",)
 
 
 @pytest.mark.parametrize("value", ["ZZ", "France", "USA", "1"])
 def test_an_unexpected_trusted_value_is_invalid(value: str) -> None:
     d = _screen({"birthdate": "2000-01-01", "country": "FR"}, trusted_country=value)
-    assert d.outcome is Outcome.INVALID  # type: ignore[attr-defined]
-    assert d.fields == ("ip_country",)  # type: ignore[attr-defined]
+    assert d.outcome is Outcome.INVALID
+    assert d.fields == ("ip_country",)
 
 
 def test_an_alias_country_from_a_proxy_answers_as_its_own() -> None:
     d = _screen(
         {"birthdate": "2000-01-01", "subdivision": "US-PR"}, trusted_country="PR"
     )
-    assert d.jurisdictions == ("PR",)  # type: ignore[attr-defined]
-    assert Reason.SIGNALS_CONFLICT not in d.reasons  # type: ignore[attr-defined]
+    assert d.jurisdictions == ("PR",)
+    assert Reason.SIGNALS_CONFLICT not in d.reasons
 
 
 # -- the signal readers themselves ------------------------------------------------------
