@@ -12,6 +12,7 @@ name only configured field keys, never anything the client sent.
 from __future__ import annotations
 
 import email.message
+import functools
 import json
 from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from typing import Any, Literal
@@ -132,6 +133,19 @@ def classify(headers: Sequence[tuple[bytes, bytes]], body: bytes) -> BodyKind:
         if body:
             raise Refused(415, Code.MEDIA_TYPE_UNSUPPORTED)
         return "empty"
+    kind, refusal = _media_kind(content_type)
+    if kind is None:
+        raise Refused(415, refusal or Code.MEDIA_TYPE_UNSUPPORTED)
+    return kind
+
+
+@functools.lru_cache(maxsize=256)
+def _media_kind(content_type: str) -> tuple[BodyKind | None, str | None]:
+    """The reader for a Content-Type value, or the code refusing it.
+
+    A pure function of the header value, cached: clients send few distinct
+    values, and FastAPI's reading of them (email.message) is slow.
+    """
     starlette_type, params = parse_options_header(content_type)
     kind = _kind(starlette_type.decode("latin-1"))
     message = email.message.Message()
@@ -141,7 +155,7 @@ def classify(headers: Sequence[tuple[bytes, bytes]], body: bytes) -> BodyKind:
         or message.get_content_subtype().endswith("+json")
     )
     if kind is None or (kind == "json") != fastapi_json:
-        raise Refused(415, Code.MEDIA_TYPE_UNSUPPORTED)
+        return None, Code.MEDIA_TYPE_UNSUPPORTED
     charsets = {
         value.decode("latin-1").strip().lower()
         for key, value in params.items()
@@ -154,8 +168,8 @@ def classify(headers: Sequence[tuple[bytes, bytes]], body: bytes) -> BodyKind:
         if key.lower() == "charset"
     )
     if not charsets <= _UTF8:
-        raise Refused(415, Code.CHARSET_UNSUPPORTED)
-    return kind
+        return None, Code.CHARSET_UNSUPPORTED
+    return kind, None
 
 
 def _kind(media_type: str) -> BodyKind | None:

@@ -272,13 +272,24 @@ class AgeGateMiddleware:
             )
             return
 
-        decision = screen(
-            record,
-            policy=self.policy,
-            fields=self.fields,
-            rules=self.rules,
-            trusted_country=trusted,
-        )
+        try:
+            decision = screen(
+                record,
+                policy=self.policy,
+                fields=self.fields,
+                rules=self.rules,
+                trusted_country=trusted,
+            )
+        except Exception as error:  # screen() is not meant to raise: refuse
+            logger.error(
+                "refused status=400 code=BODY_UNREADABLE route=%s error=%s",
+                route.template,
+                type(error).__name__,
+            )
+            await self._refuse(
+                Refused(400, "BODY_UNREADABLE"), route, scope, receive, send, headers
+            )
+            return
         if route.kind == "profile" and Reason.BIRTHDATE_MISSING in decision.reasons:
             # The update does not touch the birthdate: nothing to screen.
             await self.app(scope, _replay(body, receive), send)
@@ -363,7 +374,7 @@ class AgeGateMiddleware:
         flag = Flag(
             account_id=account_id,
             # mypy cannot type attrs' bare `tuple` converter.
-            codes=(FlagCode.PROFILE_UNDERAGE,),  # type: ignore[arg-type]
+            codes=(FlagCode.PROFILE_UNDERAGE,),
             action="remove",
             jurisdiction=decision.jurisdiction,
             required_age=decision.required_age,

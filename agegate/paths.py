@@ -98,9 +98,14 @@ class Router:
     def match(self, scope: Mapping[str, Any]) -> Match | None:
         path: str = scope.get("path", "")
         root: str = scope.get("root_path", "") or ""
-        candidates = spellings(path)
-        if root and path.startswith(root):
-            candidates |= spellings(path[len(root) :])
+        candidates: set[str] | tuple[str]
+        if not root and "//" not in path and "." not in path and ";" not in path:
+            # The common spelling: only a trailing slash can differ.
+            candidates = (path.rstrip("/") or "/",)
+        else:
+            candidates = spellings(path)
+            if root and path.startswith(root):
+                candidates |= spellings(path[len(root) :])
         for candidate in candidates:
             route = self._exact.get(candidate.lower())
             if route is not None:

@@ -33,6 +33,7 @@ from test_middleware_support import (
 )
 
 from agegate import FieldMap, load_rules
+from agegate.body import Refused, classify
 
 JSON = {"content-type": "application/json"}
 FORM = {"content-type": "application/x-www-form-urlencoded"}
@@ -674,3 +675,25 @@ def test_anything_at_a_gated_route(
     if response.status_code >= 400:
         assert recorder.requests == []
         assert response.headers["cache-control"] == "no-store"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    content_type=st.text(
+        alphabet=st.characters(min_codepoint=0, max_codepoint=255), max_size=60
+    ),
+    encoding=st.none()
+    | st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=255), max_size=9),
+    body=st.binary(max_size=40),
+)
+def test_any_header_value_is_classified_or_refused(
+    content_type: str, encoding: str | None, body: bytes
+) -> None:
+    headers = [(b"content-type", content_type.encode("latin-1"))]
+    if encoding is not None:
+        headers.append((b"content-encoding", encoding.encode("latin-1")))
+    try:
+        outcome: object = classify(headers, body)
+    except Refused as refused:
+        outcome = refused.status
+    assert outcome in ("json", "form", "multipart", "empty", 400, 415)

@@ -1,0 +1,171 @@
+"""Throughput of AgeGateMiddleware, as ratios to baselines measured in the same run.
+
+* gated route: the app with the middleware, against the same app doing the
+  check in its handler instead (request.json() + screen());
+* pass-through route: the app with the middleware, against the bare app.
+
+Requests are in-process ASGI calls (no sockets), which are less noisy than a
+server. Run: python benchmarks/bench_middleware.py [--seconds 1.0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from agegate import AgeGateMiddleware, load_rules, screen
+from agegate.age import live_today
+
+SECRET = "benchmark-secret-0123456789abcdef"
+RULES = load_rules()
+today = live_today()
+BODY = json.dumps(
+    {
+        "birthdate": today.replace(year=today.year - 30, day=1).isoformat(),
+        "country": "CA",
+        "subdivision": "BC",
+        "phone": "+1 604 555 0100",
+        "email": "someone@example.org",
+        "name": "Someone",
+    }
+).encode()
+
+
+async def _health(request: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+async def _signup_gated(request: Request) -> Response:
+    await request.json()
+    return JSONResponse({"created": True})
+
+
+async def _signup_checking(request: Request) -> Response:
+    decision = screen(await request.json(), rules=RULES)
+    if not decision.allowed:
+        return JSONResponse({"refused": True}, status_code=403)
+    return JSONResponse({"created": True})
+
+
+def build(handler: Callable[[Request], Awaitable[Response]], gate: bool) -> Starlette:
+    app = Starlette(
+        routes=[
+            Route("/signup", handler, methods=["POST"]),
+            Route("/health", _health),
+        ]
+    )
+    if gate:
+        app.add_middleware(
+            AgeGateMiddleware, paths=["/signup"], secret=SECRET, rules=RULES
+        )
+    return app
+
+
+def _scope(method: str, path: str, body: bytes) -> dict[str, Any]:
+    headers = [(b"host", b"bench")]
+    if body:
+        headers += [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+
+async def _one(app: Any, method: str, path: str, body: bytes) -> int:
+    sent = False
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.sleep(3600)  # pragma: no cover - nobody waits for it
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(_scope(method, path, body), receive, send)
+    return status
+
+
+async def _rate(
+    app: Any, method: str, path: str, body: bytes, seconds: float, expect: int
+) -> float:
+    for _ in range(50):  # warm up: builds the middleware stack, fills caches
+        if await _one(app, method, path, body) != expect:
+            raise SystemExit(f"{method} {path}: unexpected status")
+    count = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    while True:
+        for _ in range(100):
+            await _one(app, method, path, body)
+        count += 100
+        now = time.perf_counter()
+        if now >= deadline:
+            return count / (now - start)
+
+
+async def main(seconds: float) -> None:
+    gated = build(_signup_gated, gate=True)
+    in_handler = build(_signup_checking, gate=False)
+    bare = build(_signup_gated, gate=False)
+    rates = {
+        "gated route (middleware)": await _rate(
+            gated, "POST", "/signup", BODY, seconds, 200
+        ),
+        "gated route (check in handler)": await _rate(
+            in_handler, "POST", "/signup", BODY, seconds, 200
+        ),
+        "pass-through route (middleware)": await _rate(
+            gated, "GET", "/health", b"", seconds, 200
+        ),
+        "pass-through route (bare app)": await _rate(
+            bare, "GET", "/health", b"", seconds, 200
+        ),
+    }
+    for name, rate in rates.items():
+        print(f"{name:34s} {rate:10.0f} req/s")
+    gated_ratio = (
+        rates["gated route (middleware)"] / rates["gated route (check in handler)"]
+    )
+    pass_ratio = (
+        rates["pass-through route (middleware)"]
+        / rates["pass-through route (bare app)"]
+    )
+    print(f"gated route: middleware / check in handler = {gated_ratio:.2f}")
+    print(f"pass-through route: middleware / bare app   = {pass_ratio:.2f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--seconds", type=float, default=1.0, help="time per measurement"
+    )
+    asyncio.run(main(parser.parse_args().seconds))
