@@ -20,7 +20,12 @@ under the required age, the request is blocked and a PROFILE_UNDERAGE removal
 flag goes to the flag sink. The account id is the route's path parameter
 (`/accounts/{account_id}`: the one parameter of the template, or the one named
 by `account_id_param`); a template without parameters takes it from the body
-field that `fields.account_id` names.
+field that `fields.account_id` names. The block cookie applies to signup
+routes only: a profile update is judged on the account's own data.
+
+An update that changes the birthdate without naming a jurisdiction is
+answered 422 like a signup, unless the policy says
+`when_no_jurisdiction="minimum_age"`.
 """
 
 from __future__ import annotations
