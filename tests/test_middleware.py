@@ -599,3 +599,33 @@ def test_one_log_line_per_decision_without_values(
         "required_age=19 route=/signup",
         "refused status=415 code=MEDIA_TYPE_UNSUPPORTED route=/signup",
     ]
+
+
+def test_profile_update_without_jurisdiction_is_422(tmp_path: Any) -> None:
+    recorder = Recorder()
+    app = make_app(
+        recorder,
+        profile_paths=["/accounts/{account_id}"],
+        flag_sink=tmp_path / "flags.sqlite",
+    )
+    with TestClient(app) as test_client:
+        response = test_client.patch("/accounts/a1", json={"birthdate": AGE_18})
+    body = assert_gate_answer(response, 422)
+    assert body["fields"] == ["country"]
+    assert recorder.requests == []
+
+
+def test_a_flag_that_cannot_be_written_is_a_503_not_a_pass(tmp_path: Any) -> None:
+    from agegate.flags import JsonlFlagSink
+
+    unwritable = JsonlFlagSink(tmp_path)  # a directory: every append fails
+    recorder = Recorder()
+    app = make_app(
+        recorder, profile_paths=["/accounts/{account_id}"], flag_sink=unwritable
+    )
+    with TestClient(app) as test_client:
+        response = test_client.patch("/accounts/a1", json=bc(AGE_17))
+    body = assert_gate_answer(response, 503)
+    assert body["code"] == "FLAG_NOT_RECORDED"
+    assert response.headers["retry-after"] == "60"
+    assert recorder.requests == []
