@@ -50,3 +50,66 @@ def country_name(code: str) -> str:
 def subdivision_name(code: str) -> str | None:
     subdivision = pycountry.subdivisions.get(code=code)
     return str(subdivision.name) if subdivision else None
+
+
+# Withdrawn ISO 3166-1 alpha-2 codes that were not reassigned, and the
+# current countries whose territory they covered (ISO 3166-3, "Codes for
+# formerly used names of countries"). Old account stores still hold them. A
+# code that covered several of today's countries stands for all of them, so
+# the strictest of their ages applies. Reassigned codes (AI, BQ, BY, GE, SK)
+# mean today's country and are not listed.
+WITHDRAWN: dict[str, tuple[str, ...]] = {
+    "AN": ("BQ", "CW", "SX"),
+    "BU": ("MM",),
+    "CS": ("CZ", "ME", "RS", "SK"),
+    "CT": ("KI",),
+    "DD": ("DE",),
+    "DY": ("BJ",),
+    "FQ": ("AQ", "TF"),
+    "FX": ("FR",),
+    "HV": ("BF",),
+    "JT": ("UM",),
+    "MI": ("UM",),
+    "NH": ("VU",),
+    "NQ": ("AQ",),
+    "NT": ("IQ", "SA"),
+    "PC": ("FM", "MH", "MP", "PW"),
+    "PU": ("UM",),
+    "PZ": ("PA",),
+    "RH": ("ZW",),
+    "SU": (
+        "AM",
+        "AZ",
+        "BY",
+        "EE",
+        "GE",
+        "KG",
+        "KZ",
+        "LT",
+        "LV",
+        "MD",
+        "RU",
+        "TJ",
+        "TM",
+        "UA",
+        "UZ",
+    ),
+    "TP": ("TL",),
+    "VD": ("VN",),
+    "WK": ("UM",),
+    "YD": ("YE",),
+    "YU": ("BA", "HR", "ME", "MK", "RS", "SI"),
+    "ZR": ("CD",),
+}
+
+
+@functools.cache
+def successors(code: str) -> tuple[str, ...]:
+    """Today's countries for a withdrawn alpha-2 or alpha-3 code; () otherwise."""
+    upper = code.strip().upper()
+    if len(upper) == 3 and pycountry.countries.get(alpha_3=upper) is None:
+        historic = pycountry.historic_countries.get(alpha_3=upper)
+        upper = str(historic.alpha_2) if historic is not None else upper
+    if len(upper) == 2 and is_country(upper):
+        return ()
+    return WITHDRAWN.get(upper, ())

@@ -137,6 +137,15 @@ def _read_signals(
     ) -> tuple[str | None, tuple[str, ...]]:
         country_text = reader.text(country_field, Reason.COUNTRY_UNKNOWN)
         subdivision_text = reader.text(subdivision_field, Reason.SUBDIVISION_UNKNOWN)
+        # A withdrawn code (SU, YU, TP, ...) stands for today's countries on
+        # its territory; with a subdivision it is refused below, as the
+        # subdivision could belong to any of them.
+        if (
+            country_text is not None
+            and subdivision_text is None
+            and (withdrawn := codes.successors(country_text))
+        ):
+            return None, withdrawn
         country: str | None = None
         if country_text is not None:
             country = reader.attempt(

@@ -102,14 +102,6 @@ def subdivision_code(text: str, country: str | None) -> str:
     return code
 
 
-def declared(country: str | None, subdivision: str | None) -> tuple[str, ...]:
-    """The jurisdiction a declared country and subdivision point to."""
-    country_alpha2 = country_code(country) if country is not None else None
-    if subdivision is None:
-        return (country_alpha2,) if country_alpha2 else ()
-    return combine(country_alpha2, subdivision_code(subdivision, country_alpha2))
-
-
 def combine(country: str | None, subdivision: str | None) -> tuple[str, ...]:
     """The codes a read country and subdivision point to together.
 

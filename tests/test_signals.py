@@ -8,9 +8,11 @@ import sys
 from collections.abc import Mapping
 from datetime import date
 
+import pycountry
 import pytest
 
 from agegate import Decision, FieldMap, Outcome, Policy, load_rules, screen
+from agegate.codes import WITHDRAWN
 from agegate.decision import Reason
 from agegate.signals import (
     SignalProblem,
@@ -377,3 +379,42 @@ def test_trusted_country_codes() -> None:
     assert trusted_country_code("XX") is None
     with pytest.raises(SignalProblem):
         trusted_country_code("GBR")
+
+
+@pytest.mark.parametrize(
+    ("withdrawn", "expected"),
+    [
+        ("TP", ("TL",)),
+        ("TMP", ("TL",)),
+        ("zr", ("CD",)),
+        ("AN", ("BQ", "CW", "SX")),
+        ("YUG", ("BA", "HR", "ME", "MK", "RS", "SI")),
+    ],
+)
+def test_withdrawn_country_codes_point_to_todays_countries(
+    withdrawn: str, expected: tuple[str, ...]
+) -> None:
+    d = screen(
+        {"birthdate": "1990-01-01", "country": withdrawn}, today=date(2026, 11, 28)
+    )
+    assert d.jurisdictions == expected
+    assert d.outcome is Outcome.ALLOW
+
+
+def test_a_code_withdrawn_for_several_countries_takes_the_strictest() -> None:
+    # Netherlands Antilles: Curacao, Sint Maarten and the BES islands.
+    ages = [load_rules().majority_age(c) for c in ("BQ", "CW", "SX")]
+    d = screen({"birthdate": "1990-01-01", "country": "AN"}, today=date(2026, 11, 28))
+    assert d.required_age == max(18, *ages)
+
+
+def test_withdrawn_codes_are_withdrawn_and_successors_current() -> None:
+    for code, successors in WITHDRAWN.items():
+        assert pycountry.countries.get(alpha_2=code) is None, code
+        assert pycountry.historic_countries.get(alpha_2=code) is not None, code
+        assert all(pycountry.countries.get(alpha_2=s) for s in successors), code
+
+
+def test_reassigned_codes_mean_todays_country() -> None:
+    d = screen({"birthdate": "1990-01-01", "country": "SK"}, today=date(2026, 11, 28))
+    assert d.jurisdictions == ("SK",)
