@@ -215,8 +215,7 @@ class Reviewer:
         fingerprint = self._fingerprint(record, flat)
         return Flag(
             account_id=self._account_id(record, fingerprint),
-            # mypy cannot type attrs' bare `tuple` converter.
-            codes=codes,  # type: ignore[arg-type]
+            codes=codes,
             action=action,
             jurisdiction=basis.jurisdiction,
             required_age=basis.required_age,

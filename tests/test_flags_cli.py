@@ -20,9 +20,9 @@ def store(tmp_path: Path) -> Path:
     with SqliteFlagStore(path) as flags:
         flags.add_many(
             [
-                Flag("a1", ("MINOR_NOW",), "remove", "CA-BC", 19, raised_at=when),  # type: ignore[arg-type]
-                Flag("a2", ("BIRTHDATE_MISSING",), "verify", "US", 18, raised_at=when),  # type: ignore[arg-type]
-                Flag("a3", ("MINOR_AT_COLLECTION",), "remove", "JP", 20, raised_at=when),  # type: ignore[arg-type]
+                Flag("a1", ("MINOR_NOW",), "remove", "CA-BC", 19, raised_at=when),
+                Flag("a2", ("BIRTHDATE_MISSING",), "verify", "US", 18, raised_at=when),
+                Flag("a3", ("MINOR_AT_COLLECTION",), "remove", "JP", 20, raised_at=when),
             ]
         )  # fmt: skip
     return path
