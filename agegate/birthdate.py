@@ -45,6 +45,18 @@ class Birth:
     declared_age: int | None = None
     partial: bool = False
 
+    def as_of(self, on: date) -> Birth:
+        """The same input read on `on`: a partial date that ends after `on`
+        in the same year means a person born as late as `on`."""
+        if (
+            self.partial
+            and self.born is not None
+            and self.born > on
+            and self.born.year == on.year
+        ):
+            return Birth(born=on, partial=True)
+        return self
+
     def age_on(self, on: date) -> int:
         if self.born is not None:
             return age_on(self.born, on)
@@ -80,7 +92,7 @@ def parse_int(text: str, reason: str) -> int:
     return int(text)
 
 
-def from_parts(year: str, month: str | None, day: str | None, today: date) -> Birth:
+def from_parts(year: str, month: str | None, day: str | None) -> Birth:
     """A birthdate from split fields; missing month or day means the latest one."""
     y = parse_int(year, Reason.BIRTHDATE_MALFORMED)
     m = parse_int(month, Reason.BIRTHDATE_MALFORMED) if month is not None else 12
@@ -93,11 +105,7 @@ def from_parts(year: str, month: str | None, day: str | None, today: date) -> Bi
             born = _last_day_of_month(y, m)
     except ValueError:
         raise BirthProblem(Reason.BIRTHDATE_MALFORMED) from None
-    partial = month is None or day is None
-    if partial and born > today and y == today.year:
-        # Born this year: the youngest the person can be is born today.
-        born = today
-    return Birth(born=born, partial=partial)
+    return Birth(born=born, partial=month is None or day is None)
 
 
 def _last_day_of_month(year: int, month: int) -> date:

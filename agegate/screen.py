@@ -1,14 +1,19 @@
 """One pure function that decides for both doors: record in, Decision out.
 
 The middleware screens a signup with it and the batch review screens each
-stored account with it, so the two can never disagree.
+stored account with it, so the two can never disagree. `screen()` is
+`decide(read(record), on)`: the batch review reads a record once and decides
+on two dates (collection and today).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
+
+import attrs
 
 from . import codes, phone, signals
 from .age import live_today
@@ -48,7 +53,9 @@ def lookup(record: Mapping[str, Any], key: str) -> Any:
     A record holding the value both under the literal dotted key and under the
     nested path could be read two ways, so it is refused.
     """
-    literal = record.get(key, _MISSING) if "." in key else _MISSING
+    if "." not in key:
+        return record.get(key, _MISSING)
+    literal = record.get(key, _MISSING)
     node: Any = record
     for part in key.split("."):
         if not isinstance(node, Mapping) or part not in node:
@@ -60,12 +67,17 @@ def lookup(record: Mapping[str, Any], key: str) -> Any:
     return node if node is not _MISSING else literal
 
 
+@functools.cache
+def _keys(fields: FieldMap) -> dict[str, str]:
+    return fields.keys()
+
+
 class _Reader:
     """Reads text fields of one record, collecting problems by field name."""
 
     def __init__(self, record: Mapping[str, Any], fields: FieldMap) -> None:
         self.record = record
-        self.keys = fields.keys()
+        self.keys = _keys(fields)
         self.problems: list[Problem] = []
 
     def text(self, field: str, not_text_reason: str) -> str | None:
@@ -79,7 +91,9 @@ class _Reader:
             return None
         if value is _MISSING or value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, str | int):
+        if type(value) is str:
+            return value.strip() or None
+        if isinstance(value, bool) or not isinstance(value, int):
             self.problems.append(Problem(key, not_text_reason))
             return None
         text = str(value).strip()
@@ -93,7 +107,7 @@ class _Reader:
             return None
 
 
-def _read_birth(reader: _Reader, policy: Policy, today: date) -> Birth | None:
+def _read_birth(reader: _Reader, policy: Policy) -> tuple[Birth | None, str]:
     birthdate = reader.text("birthdate", Reason.BIRTHDATE_MALFORMED)
     year = reader.text("birth_year", Reason.BIRTHDATE_MALFORMED)
     declared_age = reader.text("age", Reason.AGE_MALFORMED)
@@ -106,16 +120,15 @@ def _read_birth(reader: _Reader, policy: Policy, today: date) -> Birth | None:
         elif year is not None:
             month = reader.text("birth_month", Reason.BIRTHDATE_MALFORMED)
             day = reader.text("birth_day", Reason.BIRTHDATE_MALFORMED)
-            birth = from_parts(year, month, day, today)
+            birth = from_parts(year, month, day)
         elif declared_age is not None:
             birth = Birth(declared_age=parse_int(declared_age, Reason.AGE_MALFORMED))
         else:
             return None
-        check_plausible(birth, today)
         return birth
 
     result: Birth | None = reader.attempt(field, read)
-    return result
+    return result, reader.keys.get(field, field)
 
 
 def _read_signals(
@@ -219,6 +232,113 @@ def _threshold(code: str, policy: Policy, rules: Rules, on: date) -> int:
     return table if table is not None else 0
 
 
+@attrs.frozen
+class Reading:
+    """What a record says, read once; `decide()` judges it on any date.
+
+    It holds the parsed birthdate, so it is never logged or stored: only the
+    Decision is.
+    """
+
+    birth: Birth | None
+    birth_key: str
+    problems: tuple[Problem, ...]
+    jurisdictions: tuple[str, ...]
+    birthdate_key: str
+    country_key: str
+
+
+def read(
+    record: Mapping[str, Any],
+    *,
+    policy: Policy | None = None,
+    fields: FieldMap | None = None,
+    rules: Rules | None = None,
+    trusted_country: str | None = None,
+) -> Reading:
+    """Parse a record's birthdate and jurisdiction signals; never raises."""
+    policy = policy if policy is not None else Policy()
+    fields = fields if fields is not None else FieldMap()
+    rules = rules if rules is not None else load_rules()
+    reader = _Reader(record, fields)
+    birth, birth_key = _read_birth(reader, policy)
+    found = _read_signals(reader, policy, trusted_country)
+    return Reading(
+        birth=birth,
+        birth_key=birth_key,
+        problems=tuple(reader.problems),
+        jurisdictions=tuple(
+            dict.fromkeys(rules.canonical(c) for signal in found for c in signal.codes)
+        ),
+        birthdate_key=fields.birthdate or "birthdate",
+        country_key=fields.country or "country",
+    )
+
+
+def decide(
+    reading: Reading,
+    *,
+    policy: Policy | None = None,
+    on: date | None = None,
+    rules: Rules | None = None,
+) -> Decision:
+    """Judge a Reading on the date `on` (default: today at UTC-12)."""
+    policy = policy if policy is not None else Policy()
+    on = on if on is not None else live_today()
+    rules = rules if rules is not None else load_rules()
+    problems = list(reading.problems)
+    birth = reading.birth
+    if birth is not None:
+        birth = birth.as_of(on)
+        try:
+            check_plausible(birth, on)
+        except BirthProblem as problem:
+            problems.append(Problem(reading.birth_key, problem.reason))
+            birth = None
+
+    reasons: list[str] = []
+    considered = reading.jurisdictions
+    thresholds = {code: _threshold(code, policy, rules, on) for code in considered}
+    required = max([policy.minimum_age, *thresholds.values()])
+    jurisdiction = max(considered, key=thresholds.__getitem__, default=None)
+    if len({codes.country_of(code) for code in considered}) > 1:
+        reasons.append(Reason.SIGNALS_CONFLICT)
+    if birth is not None and birth.partial:
+        reasons.append(Reason.BIRTHDATE_PARTIAL)
+
+    missing: list[Problem] = []
+    if birth is None and not any(p.reason in _BIRTH_REASONS for p in problems):
+        missing.append(Problem(reading.birthdate_key, Reason.BIRTHDATE_MISSING))
+    if not considered and all(p.reason in _BIRTH_REASONS for p in problems):
+        if policy.when_no_jurisdiction == "needs_info":
+            missing.append(Problem(reading.country_key, Reason.JURISDICTION_MISSING))
+        else:
+            reasons.append(Reason.JURISDICTION_DEFAULTED)
+
+    def decision(
+        outcome: Outcome, listed: list[Problem], extra: tuple[str, ...] = ()
+    ) -> Decision:
+        return Decision(
+            outcome=outcome,
+            required_age=required,
+            jurisdiction=jurisdiction,
+            reasons=extra + tuple(p.reason for p in listed) + tuple(reasons),
+            jurisdictions=considered,
+            fields=tuple(dict.fromkeys(p.field for p in listed)),
+            on=on,
+        )
+
+    # Adding a signal never lowers the required age, so a person already
+    # under it is blocked whatever else is wrong with the record.
+    if birth is not None and birth.age_on(on) < required:
+        return decision(Outcome.BLOCK, problems + missing, (Reason.UNDERAGE,))
+    if problems:
+        return decision(Outcome.INVALID, problems + missing)
+    if missing:
+        return decision(Outcome.NEEDS_INFO, missing)
+    return decision(Outcome.ALLOW, [])
+
+
 def screen(
     record: Mapping[str, Any],
     *,
@@ -235,59 +355,12 @@ def screen(
     `trusted_country` is a country code from a proxy the operator trusts.
     Never raises on bad input: it becomes INVALID or NEEDS_INFO with reasons.
     """
-    policy = policy if policy is not None else Policy()
-    fields = fields if fields is not None else FieldMap()
-    on = today if today is not None else live_today()
     rules = rules if rules is not None else load_rules()
-    reader = _Reader(record, fields)
-
-    birth = _read_birth(reader, policy, on)
-    found = _read_signals(reader, policy, trusted_country)
-
-    reasons: list[str] = []
-    considered = tuple(
-        dict.fromkeys(rules.canonical(c) for signal in found for c in signal.codes)
+    reading = read(
+        record,
+        policy=policy,
+        fields=fields,
+        rules=rules,
+        trusted_country=trusted_country,
     )
-    thresholds = {code: _threshold(code, policy, rules, on) for code in considered}
-    required = max([policy.minimum_age, *thresholds.values()])
-    jurisdiction = max(considered, key=thresholds.__getitem__, default=None)
-    if len({codes.country_of(code) for code in considered}) > 1:
-        reasons.append(Reason.SIGNALS_CONFLICT)
-    if birth is not None and birth.partial:
-        reasons.append(Reason.BIRTHDATE_PARTIAL)
-
-    missing: list[Problem] = []
-    if birth is None and not any(p.reason in _BIRTH_REASONS for p in reader.problems):
-        missing.append(
-            Problem(fields.birthdate or "birthdate", Reason.BIRTHDATE_MISSING)
-        )
-    if not considered and all(p.reason in _BIRTH_REASONS for p in reader.problems):
-        if policy.when_no_jurisdiction == "needs_info":
-            missing.append(
-                Problem(fields.country or "country", Reason.JURISDICTION_MISSING)
-            )
-        else:
-            reasons.append(Reason.JURISDICTION_DEFAULTED)
-
-    def decide(
-        outcome: Outcome, problems: list[Problem], extra: tuple[str, ...] = ()
-    ) -> Decision:
-        return Decision(
-            outcome=outcome,
-            required_age=required,
-            jurisdiction=jurisdiction,
-            reasons=extra + tuple(p.reason for p in problems) + tuple(reasons),
-            jurisdictions=considered,
-            fields=tuple(dict.fromkeys(p.field for p in problems)),
-            on=on,
-        )
-
-    # Adding a signal never lowers the required age, so a person already
-    # under it is blocked whatever else is wrong with the record.
-    if birth is not None and birth.age_on(on) < required:
-        return decide(Outcome.BLOCK, reader.problems + missing, (Reason.UNDERAGE,))
-    if reader.problems:
-        return decide(Outcome.INVALID, reader.problems + missing)
-    if missing:
-        return decide(Outcome.NEEDS_INFO, missing)
-    return decide(Outcome.ALLOW, [])
+    return decide(reading, policy=policy, on=today, rules=rules)
