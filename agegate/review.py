@@ -1,7 +1,8 @@
 """Batch review: screen stored accounts and turn the decisions into flags.
 
-Each account is screened with the same `screen()` the middleware uses, twice:
-on the date its data was collected (with the rule in force then) and today.
+Each account is screened with the same logic the middleware uses
+(`screen()` is `decide(read(record), on)`): read once, then decided twice, on
+the date its data was collected (with the rule in force then) and today.
 
 * `collected_at` with a time and an offset is read as its date at UTC-12,
   like live screening; a bare date, or a time without an offset, is taken as
@@ -28,12 +29,13 @@ from typing import Any
 import attrs
 
 from .age import age_on, live_today
+from .birthdate import Birth
 from .decision import Decision, Outcome, Reason
 from .flags import Action, Flag, FlagCode
 from .policy import FIELDS, FieldMap, Policy
 from .readers import Item, Row
 from .rules import Rules, load_rules
-from .screen import lookup, screen
+from .screen import Reading, decide, lookup, read
 
 SOURCE = "review"
 
@@ -167,9 +169,6 @@ class Reviewer:
         self._screened = tuple((f, keys[f]) for f in _SCREENED if f in keys)
         self._age_key = keys.get("age")
         self._collected: dict[str, date | None] = {}
-        # Screening is pure, so identical inputs on the same date share a
-        # decision; the cache is cleared when full to keep memory flat.
-        self._decisions: dict[tuple[Any, ...], Decision] = {}
 
     # -- one row -----------------------------------------------------------
 
@@ -179,11 +178,9 @@ class Reviewer:
         flat = self._flatten(record)
         collected, collected_invalid = self._collection(record)
 
-        now_record = flat
-        if flat is not None and collected is not None and "age" in flat:
-            now_record = self._age_today(flat, collected, today)
-        now = self._screen(record, now_record, today)
-        then = self._screen(record, flat, collected) if collected is not None else None
+        reading = self._read(record, flat)
+        now = self._decide(self._age_today(reading, collected, today), today)
+        then = self._decide(reading, collected) if collected is not None else None
 
         found: set[str] = set()
         if collected_invalid:
@@ -277,43 +274,25 @@ class Reviewer:
         found = cache[text]
         return found, found is None
 
-    def _age_today(
-        self, flat: dict[str, Any], collected: date, today: date
-    ) -> dict[str, Any]:
-        text = str(flat["age"]).strip()
-        if not (text.isascii() and text.isdigit() and len(text) <= 3):
-            return flat  # screen() reports it as malformed
-        adjusted = dict(flat)
-        adjusted["age"] = str(age_now(int(text), collected, today))
-        return adjusted
+    @staticmethod
+    def _age_today(reading: Reading, collected: date | None, today: date) -> Reading:
+        """A declared age is the age at collection: carried forward to today."""
+        birth = reading.birth
+        if collected is None or birth is None or birth.declared_age is None:
+            return reading
+        today_age = age_now(birth.declared_age, collected, today)
+        return attrs.evolve(reading, birth=Birth(declared_age=today_age))
 
-    def _screen(
-        self, record: Mapping[str, Any], flat: dict[str, Any] | None, on: date
-    ) -> Decision:
+    def _read(self, record: Mapping[str, Any], flat: dict[str, Any] | None) -> Reading:
         settings = self.settings
         if flat is None:
-            return screen(
-                record,
-                policy=settings.policy,
-                fields=settings.fields,
-                today=on,
-                rules=self.rules,
+            return read(
+                record, policy=settings.policy, fields=settings.fields, rules=self.rules
             )
-        key = (on, *sorted(flat.items()))
-        try:
-            return self._decisions[key]
-        except KeyError:
-            pass
-        except TypeError:  # an unhashable value (a JSON list or object)
-            key = ()
-        decision = screen(
-            flat, policy=settings.policy, fields=_IDENTITY, today=on, rules=self.rules
-        )
-        if key:
-            if len(self._decisions) >= 50_000:
-                self._decisions.clear()
-            self._decisions[key] = decision
-        return decision
+        return read(flat, policy=settings.policy, fields=_IDENTITY, rules=self.rules)
+
+    def _decide(self, reading: Reading, on: date) -> Decision:
+        return decide(reading, policy=self.settings.policy, on=on, rules=self.rules)
 
     def _codes(self, decision: Decision) -> set[str]:
         found: set[str] = set()
@@ -345,7 +324,7 @@ class Reviewer:
             alone = {k: v for k, v in flat.items() if k in group}
             if not alone:
                 continue
-            decision = self._screen({}, {**base, **alone}, on)
+            decision = self._decide(self._read({}, {**base, **alone}), on)
             if decision.outcome is not Outcome.BLOCK:
                 return True
         return False
