@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 from .cli import EXIT_OK
 from .errors import InputError
-from .flags import STATUSES, SqliteFlagStore, StoredFlag, flag_to_dict
+from .flags import FLAG_COLUMNS, STATUSES, SqliteFlagStore, StoredFlag, flag_to_dict
 
 HELP = "list, show, resolve and export the flags kept in a flag store"
 
@@ -66,13 +66,7 @@ def stored_to_dict(stored: StoredFlag) -> dict[str, Any]:
 
 
 EXPORT_COLUMNS = (
-    "account_id",
-    "codes",
-    "action",
-    "jurisdiction",
-    "required_age",
-    "source",
-    "raised_at",
+    *FLAG_COLUMNS,
     "status",
     "updated_at",
     "resolved_by",

@@ -45,6 +45,19 @@ class Reason:
     FIELD_NOT_TEXT = "FIELD_NOT_TEXT"
 
 
+# Reasons that say the birthdate (or declared age) is unusable.
+BIRTH_REASONS = frozenset(
+    {
+        Reason.BIRTHDATE_MALFORMED,
+        Reason.BIRTHDATE_AMBIGUOUS,
+        Reason.BIRTHDATE_IN_FUTURE,
+        Reason.BIRTHDATE_IMPLAUSIBLE,
+        Reason.AGE_MALFORMED,
+        Reason.AGE_IMPLAUSIBLE,
+    }
+)
+
+
 @attrs.frozen
 class Problem:
     """One input that is missing or unusable: which field, and why."""

@@ -62,6 +62,18 @@ class Flag:
     fingerprint: str | None = None
 
 
+# The columns of a flag written as a table row (flag_to_dict's keys).
+FLAG_COLUMNS = (
+    "account_id",
+    "codes",
+    "action",
+    "jurisdiction",
+    "required_age",
+    "source",
+    "raised_at",
+)
+
+
 def flag_to_dict(flag: Flag) -> dict[str, Any]:
     return {
         "account_id": flag.account_id,

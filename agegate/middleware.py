@@ -59,26 +59,12 @@ from .body import (
 from .decision import Decision, Outcome, Reason
 from .flags import Flag, FlagCode, FlagSink, open_sink
 from .paths import Match, Route, Router
-from .policy import FieldMap, Policy
+from .policy import SCREENED_FIELDS, FieldMap, Policy
 from .rules import Rules, load_rules
 from .screen import lookup, screen
 
 logger = logging.getLogger("agegate.middleware")
 
-# Fields screen() reads; account_id and collected_at are not age signals.
-_SCREENED_FIELDS = (
-    "birthdate",
-    "birth_year",
-    "birth_month",
-    "birth_day",
-    "age",
-    "country",
-    "subdivision",
-    "phone",
-    "billing_country",
-    "billing_subdivision",
-    "billing_postal_code",
-)
 _BIRTH_FIELDS = ("birthdate", "birth_year", "age")
 _ALWAYS_SCREENED_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -196,7 +182,7 @@ class AgeGateMiddleware:
                 raise ValueError(f"{name} is too small")
         self.limits = Limits(max_body_size, max_fields, max_files)
         keys = self.fields.keys()
-        self.gated = frozenset(keys[f] for f in _SCREENED_FIELDS if f in keys)
+        self.gated = frozenset(keys[f] for f in SCREENED_FIELDS if f in keys)
         if not any(f in keys for f in _BIRTH_FIELDS):
             raise ValueError("fields must map birthdate, birth_year or age")
 
@@ -263,21 +249,6 @@ class AgeGateMiddleware:
                 self.gated,
             )
             trusted = self._trusted_country(raw_headers)
-        except Refused as refused:
-            await self._refuse(refused, route, scope, receive, send, headers)
-            return
-        except Exception as error:  # a reader's bug must not become a 5xx
-            logger.error(
-                "refused status=400 code=BODY_UNREADABLE route=%s error=%s",
-                route.template,
-                type(error).__name__,
-            )
-            await self._refuse(
-                Refused(400, "BODY_UNREADABLE"), route, scope, receive, send, headers
-            )
-            return
-
-        try:
             decision = screen(
                 record,
                 policy=self.policy,
@@ -285,7 +256,10 @@ class AgeGateMiddleware:
                 rules=self.rules,
                 trusted_country=trusted,
             )
-        except Exception as error:  # screen() is not meant to raise: refuse
+        except Refused as refused:
+            await self._refuse(refused, route, scope, receive, send, headers)
+            return
+        except Exception as error:  # a bug in reading or screening: never a 5xx
             logger.error(
                 "refused status=400 code=BODY_UNREADABLE route=%s error=%s",
                 route.template,

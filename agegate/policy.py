@@ -27,6 +27,8 @@ FIELDS = (
     "billing_postal_code",
     "collected_at",
 )
+# The fields screen() reads: account_id and collected_at are not age signals.
+SCREENED_FIELDS = tuple(f for f in FIELDS if f not in ("account_id", "collected_at"))
 
 
 def _overrides(

@@ -30,9 +30,9 @@ import attrs
 
 from .age import age_on, live_today
 from .birthdate import Birth
-from .decision import Decision, Outcome, Reason
+from .decision import BIRTH_REASONS, Decision, Outcome, Reason
 from .flags import Action, Flag, FlagCode
-from .policy import FIELDS, FieldMap, Policy
+from .policy import SCREENED_FIELDS, FieldMap, Policy
 from .readers import Item, Row
 from .rules import Rules, load_rules
 from .screen import Reading, decide, lookup, read
@@ -51,16 +51,6 @@ CODE_ORDER = (
 )
 REMOVE_CODES = frozenset({FlagCode.MINOR_AT_COLLECTION, FlagCode.MINOR_NOW})
 
-_BIRTH_REASONS = frozenset(
-    {
-        Reason.BIRTHDATE_MALFORMED,
-        Reason.BIRTHDATE_AMBIGUOUS,
-        Reason.BIRTHDATE_IN_FUTURE,
-        Reason.BIRTHDATE_IMPLAUSIBLE,
-        Reason.AGE_MALFORMED,
-        Reason.AGE_IMPLAUSIBLE,
-    }
-)
 _PLACE_REASONS = frozenset(
     {
         Reason.JURISDICTION_MISSING,
@@ -80,7 +70,6 @@ _SIGNAL_GROUPS = (
     ("billing_country", "billing_subdivision", "billing_postal_code"),
     ("phone",),
 )
-_SCREENED = tuple(f for f in FIELDS if f not in ("account_id", "collected_at"))
 _IDENTITY = FieldMap()
 
 _BARE_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
@@ -166,7 +155,7 @@ class Reviewer:
         keys = settings.fields.keys()
         self._id_key = keys.get("account_id")
         self._collected_key = keys.get("collected_at")
-        self._screened = tuple((f, keys[f]) for f in _SCREENED if f in keys)
+        self._screened = tuple((f, keys[f]) for f in SCREENED_FIELDS if f in keys)
         self._age_key = keys.get("age")
         self._collected: dict[str, date | None] = {}
 
@@ -299,7 +288,7 @@ class Reviewer:
         reasons = set(decision.reasons)
         if Reason.BIRTHDATE_MISSING in reasons:
             found.add(FlagCode.BIRTHDATE_MISSING)
-        if reasons & _BIRTH_REASONS:
+        if reasons & BIRTH_REASONS:
             found.add(FlagCode.BIRTHDATE_INVALID)
         if reasons & _PLACE_REASONS:
             found.add(FlagCode.JURISDICTION_UNKNOWN)

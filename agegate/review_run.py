@@ -27,7 +27,7 @@ import attrs
 import tqdm
 
 from .errors import InputError
-from .flags import Flag, SqliteFlagStore, flag_to_dict
+from .flags import FLAG_COLUMNS, Flag, SqliteFlagStore, flag_to_dict
 from .readers import Item, Unreadable
 from .review import Batch, Reviewer, ReviewSettings
 
@@ -199,16 +199,6 @@ def render(tally: Tally) -> str:
 
 
 # -- writing ---------------------------------------------------------------
-
-FLAG_COLUMNS = (
-    "account_id",
-    "codes",
-    "action",
-    "jurisdiction",
-    "required_age",
-    "source",
-    "raised_at",
-)
 
 
 class FlagFile:

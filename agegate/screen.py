@@ -25,22 +25,12 @@ from .birthdate import (
     parse_date,
     parse_int,
 )
-from .decision import Decision, Outcome, Problem, Reason
+from .decision import BIRTH_REASONS, Decision, Outcome, Problem, Reason
 from .policy import FieldMap, Policy
 from .rules import Kind, Rules, load_rules
 from .signals import SignalProblem
 
 _MISSING = object()
-_BIRTH_REASONS = frozenset(
-    {
-        Reason.BIRTHDATE_MALFORMED,
-        Reason.BIRTHDATE_AMBIGUOUS,
-        Reason.BIRTHDATE_IN_FUTURE,
-        Reason.BIRTHDATE_IMPLAUSIBLE,
-        Reason.AGE_MALFORMED,
-        Reason.AGE_IMPLAUSIBLE,
-    }
-)
 
 
 class _Ambiguous(Exception):
@@ -307,9 +297,9 @@ def decide(
         reasons.append(Reason.BIRTHDATE_PARTIAL)
 
     missing: list[Problem] = []
-    if birth is None and not any(p.reason in _BIRTH_REASONS for p in problems):
+    if birth is None and not any(p.reason in BIRTH_REASONS for p in problems):
         missing.append(Problem(reading.birthdate_key, Reason.BIRTHDATE_MISSING))
-    if not considered and all(p.reason in _BIRTH_REASONS for p in problems):
+    if not considered and all(p.reason in BIRTH_REASONS for p in problems):
         if policy.when_no_jurisdiction == "needs_info":
             missing.append(Problem(reading.country_key, Reason.JURISDICTION_MISSING))
         else:
