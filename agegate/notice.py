@@ -86,6 +86,13 @@ _DETAILS: dict[str, dict[Lang, str]] = {
 }
 
 
+_PAGE_STYLE = (
+    "body{font:1.125rem/1.5 system-ui,sans-serif;margin:0;color:#1b1b1b}"
+    "main{max-width:38rem;margin:3rem auto;padding:0 1.25rem}"
+    "h1{font-size:1.6rem;line-height:1.25}"
+)
+
+
 def _block_text(lang: Lang, minimum_age: int) -> list[str]:
     if lang == "fr":
         return [
@@ -227,7 +234,9 @@ def block(
             f'<html lang="{lang}">',
             '<head><meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<title>{html.escape(title)}</title></head>",
+            f"<title>{html.escape(title)}</title>",
+            # Inline, so the page needs nothing else from the server.
+            f"<style>{_PAGE_STYLE}</style></head>",
             "<body><main>",
             f"<h1>{html.escape(title)}</h1>",
             *(f"<p>{html.escape(p)}</p>" for p in paragraphs),
