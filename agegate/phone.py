@@ -28,7 +28,7 @@ from collections.abc import Mapping
 import phonenumbers
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata, PhoneNumber
 
-from . import signals
+from . import numbering, signals
 from .decision import Reason
 from .signals import SignalProblem
 
@@ -61,8 +61,12 @@ def jurisdictions(text: str, default_region: str | None) -> tuple[str, ...]:
 
 
 def jurisdictions_by_parse(text: str, default_region: str | None) -> tuple[str, ...]:
-    """The same answer as `jurisdictions`, reading every number with parse."""
-    number, region = _parse(_digits(text), default_region)
+    """The same answer as `jurisdictions`, through phonenumbers alone: parse,
+    region_code_for_number and is_valid_number_for_region for every number."""
+    number = _parse_only(_digits(text), default_region)
+    region = phonenumbers.region_code_for_number(number)
+    if region is None or not phonenumbers.is_valid_number_for_region(number, region):
+        raise SignalProblem(Reason.PHONE_INVALID)
     return _places(number, region, default_region)
 
 
@@ -78,13 +82,17 @@ def _digits(text: str) -> str:
     return digits
 
 
-def _parse(digits: str, default_region: str | None) -> tuple[PhoneNumber, str]:
+def _parse_only(digits: str, default_region: str | None) -> PhoneNumber:
     try:
-        number = phonenumbers.parse(
+        return phonenumbers.parse(
             digits, None if digits.startswith("+") else default_region
         )
     except phonenumbers.NumberParseException:
         raise SignalProblem(Reason.PHONE_INVALID) from None
+
+
+def _parse(digits: str, default_region: str | None) -> tuple[PhoneNumber, str]:
+    number = _parse_only(digits, default_region)
     region = _region_of(number)
     if region is None or not _valid_for(number, region):
         raise SignalProblem(Reason.PHONE_INVALID)
@@ -141,17 +149,13 @@ def _national_prefix(country_code: int) -> re.Pattern[str] | None:
 
 
 def _region_of(number: PhoneNumber) -> str | None:
-    regions = COUNTRY_CODE_TO_REGION_CODE.get(number.country_code or 0, ())
-    if len(regions) == 1:
-        # What region_code_for_number answers for a single-region code.
-        return regions[0]
-    return phonenumbers.region_code_for_number(number)
+    return numbering.region_for(number)
 
 
 def _valid_for(number: PhoneNumber, region: str) -> bool:
     # is_valid_number(n) is is_valid_number_for_region(n, region_code_for_number(n));
     # calling the two halves lets the region be looked up once.
-    return phonenumbers.is_valid_number_for_region(number, region)
+    return numbering.is_valid_for_region(number, region)
 
 
 def _places(
@@ -169,7 +173,7 @@ def _places(
         and default_region != region
         and default_region
         in COUNTRY_CODE_TO_REGION_CODE.get(number.country_code or 0, ())
-        and phonenumbers.is_valid_number_for_region(number, default_region)
+        and numbering.is_valid_for_region(number, default_region)
     ):
         return (default_region,)
     return (region,)
