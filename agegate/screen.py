@@ -31,6 +31,9 @@ from .rules import Kind, Rules, load_rules
 from .signals import SignalProblem
 
 _MISSING = object()
+# Values are frozen, so the defaults are built once, not on every call.
+_DEFAULT_POLICY = Policy()
+_DEFAULT_FIELDS = FieldMap()
 
 
 class _Ambiguous(Exception):
@@ -247,8 +250,8 @@ def read(
     trusted_country: str | None = None,
 ) -> Reading:
     """Parse a record's birthdate and jurisdiction signals; never raises."""
-    policy = policy if policy is not None else Policy()
-    fields = fields if fields is not None else FieldMap()
+    policy = policy if policy is not None else _DEFAULT_POLICY
+    fields = fields if fields is not None else _DEFAULT_FIELDS
     rules = rules if rules is not None else load_rules()
     reader = _Reader(record, fields)
     birth, birth_key = _read_birth(reader, policy)
@@ -273,7 +276,7 @@ def decide(
     rules: Rules | None = None,
 ) -> Decision:
     """Judge a Reading on the date `on` (default: today at UTC-12)."""
-    policy = policy if policy is not None else Policy()
+    policy = policy if policy is not None else _DEFAULT_POLICY
     on = on if on is not None else live_today()
     rules = rules if rules is not None else load_rules()
     problems = list(reading.problems)
