@@ -9,6 +9,7 @@ value it read.
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
 
 import attrs
@@ -161,13 +162,35 @@ _CANADIAN_POSTAL_AREAS = {
 }
 
 
+# The first three digits of a US ZIP code name a sectional center, which lies
+# in one state (USPS Labeling List L002, "3-Digit ZIP Code Prefix Matrix",
+# <https://pe.usps.com/text/LabelingLists/L002.htm>). Only the prefixes of
+# places whose age differs from the country's are listed: Alabama (19),
+# Mississippi (21), Nebraska (19), Puerto Rico (21) and the US Virgin Islands.
+# Any other ZIP code says no more than "United States".
+_ZIP_PREFIX_AREAS: dict[range, str] = {
+    range(6, 8): "US-PR",
+    range(8, 9): "US-VI",
+    range(9, 10): "US-PR",
+    range(350, 353): "US-AL",
+    range(354, 370): "US-AL",
+    range(386, 398): "US-MS",
+    range(680, 682): "US-NE",
+    range(683, 694): "US-NE",
+}
+_ZIP = re.compile(r"([0-9]{3})[0-9]{2}(?:-?[0-9]{4})?", re.ASCII)
+
+
 def postal_code(text: str, country: str | None) -> tuple[str, ...]:
     """Subdivisions a postal code pins, where its format says so reliably.
 
-    Only Canadian codes are read: elsewhere in the tables no subdivision age
-    differs from its country's in a way a postal code could settle better
-    than the declared subdivision. Other countries' codes point nowhere.
+    Canadian codes (first letter: province or territory) and US ZIP codes
+    (first three digits, for the states and territories whose age differs)
+    are read. Elsewhere no subdivision age in the tables differs from its
+    country's in a way a postal code could settle: other codes point nowhere.
     """
+    if country == "US":
+        return _us_zip_code(text)
     if country != "CA":
         return ()
     cleaned = text.replace(" ", "").upper()
@@ -182,3 +205,14 @@ def postal_code(text: str, country: str | None) -> tuple[str, ...]:
     if areas is None:
         raise SignalProblem(Reason.POSTAL_CODE_UNKNOWN)
     return areas
+
+
+def _us_zip_code(text: str) -> tuple[str, ...]:
+    match = _ZIP.fullmatch(text.strip())
+    if match is None:
+        raise SignalProblem(Reason.POSTAL_CODE_UNKNOWN)
+    prefix = int(match.group(1))
+    for prefixes, code in _ZIP_PREFIX_AREAS.items():
+        if prefix in prefixes:
+            return (code,)
+    return ("US",)

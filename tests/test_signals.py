@@ -363,8 +363,50 @@ def test_canadian_postal_codes(text: str, expected: tuple[str, ...]) -> None:
 
 
 def test_other_postal_codes_point_nowhere() -> None:
-    assert postal_code("35203", "US") == ()
     assert postal_code("SW1A 1AA", "GB") == ()
+    assert postal_code("75008", "FR") == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("35203", ("US-AL",)),  # Birmingham
+        ("36104-1234", ("US-AL",)),  # Montgomery, ZIP+4
+        ("39201", ("US-MS",)),  # Jackson
+        ("38655", ("US-MS",)),  # Oxford
+        ("68508", ("US-NE",)),  # Lincoln
+        ("00901", ("US-PR",)),  # San Juan
+        ("00802", ("US-VI",)),  # St. Thomas
+        ("10001", ("US",)),  # New York: no age of its own
+        ("35301", ("US",)),  # 353 is not Alabama's
+        ("68201", ("US",)),  # 682 is not Nebraska's
+    ],
+)
+def test_us_zip_codes(text: str, expected: tuple[str, ...]) -> None:
+    assert postal_code(text, "US") == expected
+
+
+@pytest.mark.parametrize("text", ["3520", "352031", "35203-12", "ABCDE", "３５２０３"])
+def test_malformed_zip_codes(text: str) -> None:
+    with pytest.raises(SignalProblem) as caught:
+        postal_code(text, "US")
+    assert caught.value.reason == Reason.POSTAL_CODE_UNKNOWN
+
+
+def test_a_zip_code_raises_the_age_of_a_declared_state() -> None:
+    d = screen(
+        {
+            "birthdate": "2007-06-01",
+            "country": "US",
+            "subdivision": "NY",
+            "billing_postal_code": "39201",
+        },
+        today=date(2026, 11, 28),
+    )
+    assert d.outcome is Outcome.BLOCK
+    assert d.required_age == 21
+    assert d.jurisdiction == "US-MS"
+    assert set(d.jurisdictions) == {"US-NY", "US-MS"}
 
 
 @pytest.mark.parametrize("text", ["D1A 1A1", "V6B", "V6B 1A1 9", "123456", "V６B 1A1"])
