@@ -352,7 +352,6 @@ class AgeGateMiddleware:
             return False
         flag = Flag(
             account_id=account_id,
-            # mypy cannot type attrs' bare `tuple` converter.
             codes=(FlagCode.PROFILE_UNDERAGE,),
             action="remove",
             jurisdiction=decision.jurisdiction,

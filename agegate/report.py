@@ -502,7 +502,6 @@ def report_app(
         flags = [
             Flag(
                 account_id=account_id,
-                # mypy cannot type attrs' bare `tuple` converter.
                 codes=(FlagCode.REPORTED,),
                 action="verify",
                 source=SOURCE,
