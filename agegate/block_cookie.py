@@ -19,23 +19,14 @@ from typing import Any, Literal
 import attrs
 from starlette.requests import cookie_parser
 
+from .keys import secret_bytes
+
 SameSite = Literal["lax", "strict"]
 DEFAULT_MAX_AGE = 24 * 60 * 60
-MIN_SECRET_BYTES = 16
 _VERSION = "1"
 _CONTEXT = b"agegate block cookie v1\x00"
 # Tolerated clock step backwards on the server between issue and check.
 _SKEW = 300
-
-
-def _secret(value: Any) -> bytes:
-    if isinstance(value, str):
-        value = value.encode("utf-8")
-    if not isinstance(value, bytes):
-        raise TypeError("secret must be str or bytes")
-    if len(value) < MIN_SECRET_BYTES:
-        raise ValueError(f"secret must be at least {MIN_SECRET_BYTES} bytes long")
-    return value
 
 
 def _check_name(instance: Any, attribute: Any, value: str) -> None:
@@ -54,7 +45,7 @@ def _check_max_age(instance: Any, attribute: Any, value: int) -> None:
 class BlockCookie:
     """Issues and checks the block cookie. `secure=None` follows the scheme."""
 
-    secret: bytes = attrs.field(converter=_secret)
+    secret: bytes = attrs.field(converter=secret_bytes)
     name: str = attrs.field(default="agegate_block", validator=_check_name)
     max_age: int = attrs.field(default=DEFAULT_MAX_AGE, validator=_check_max_age)
     same_site: SameSite = attrs.field(

@@ -44,13 +44,13 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from .flags import Flag, FlagCode, FlagSink
+from .keys import secret_bytes
 
 logger = logging.getLogger("agegate.report")
 
 IdentifierKind = Literal["account_id", "email", "phone"]
 IDENTIFIERS: tuple[IdentifierKind, ...] = ("account_id", "email", "phone")
 SOURCE = "report"
-MIN_SECRET_BYTES = 16
 
 # An account id is stored in clear, so it may not look like an e-mail address
 # or carry markup; ids of other shapes are refused, not cleaned up.
@@ -114,16 +114,6 @@ class _Limiter:
             return allowed
 
 
-def _secret_bytes(secret: str | bytes) -> bytes:
-    if isinstance(secret, str):
-        secret = secret.encode("utf-8")
-    if not isinstance(secret, bytes):
-        raise TypeError("secret must be str or bytes")
-    if len(secret) < MIN_SECRET_BYTES:
-        raise ValueError(f"secret must be at least {MIN_SECRET_BYTES} bytes")
-    return secret
-
-
 def normalise_email(text: str) -> str | None:
     """The address in the form it is hashed in, or None if it is not one."""
     text = text.strip()
@@ -153,7 +143,7 @@ def identifier_hash(kind: IdentifierKind, value: str, secret: str | bytes) -> st
     reported; the kind is part of the hash so that the two never collide.
     Raises ValueError (without the value) if the value is not usable.
     """
-    key = _secret_bytes(secret)
+    key = secret_bytes(secret)
     if kind == "email":
         normal = normalise_email(value)
     elif kind == "phone":
@@ -455,7 +445,7 @@ def report_app(
     the server with its proxy-header option so that each reporter gets their
     own limit.
     """
-    key = _secret_bytes(secret)
+    key = secret_bytes(secret)
     if not hasattr(store, "add_many"):
         raise TypeError("store must be a flag sink (with add_many)")
     if rate_limit is None:
