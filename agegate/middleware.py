@@ -57,7 +57,7 @@ from .body import (
     single_header,
 )
 from .decision import Decision, Outcome, Reason
-from .flags import Flag, FlagCode, FlagSink, open_sink
+from .flags import Flag, FlagCode, FlagSink, SqliteFlagStore, open_sink
 from .paths import Match, Route, Router
 from .policy import SCREENED_FIELDS, FieldMap, Policy
 from .rules import Rules, load_rules
@@ -141,8 +141,10 @@ class AgeGateMiddleware:
 
         if profile and flag_sink is None:
             raise ValueError("profile_paths need a flag_sink (a FlagSink or a path)")
+        # A store opened here from a path is closed here, at lifespan shutdown.
+        self._opened_sink: FlagSink | None = None
         if isinstance(flag_sink, str | os.PathLike):
-            flag_sink = open_sink(flag_sink)
+            flag_sink = self._opened_sink = open_sink(flag_sink)
         self.flag_sink = flag_sink
 
         if block_cookie:
@@ -202,6 +204,11 @@ class AgeGateMiddleware:
             )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan" and isinstance(
+            self._opened_sink, SqliteFlagStore
+        ):
+            await self.app(scope, receive, _closing(send, self._opened_sink))
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -427,6 +434,17 @@ class AgeGateMiddleware:
             required_age if required_age is not None else "-",
             route.template,
         )
+
+
+def _closing(send: Send, store: SqliteFlagStore) -> Send:
+    """`send` that closes the store once the app reports shutdown complete."""
+
+    async def send_then_close(message: Message) -> None:
+        await send(message)
+        if message["type"] == "lifespan.shutdown.complete":
+            store.close()
+
+    return send_then_close
 
 
 _KINDS = {

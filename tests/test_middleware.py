@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -575,6 +577,49 @@ def test_websocket_and_lifespan_pass_through() -> None:
     with TestClient(gate) as test_client, test_client.websocket_connect("/signup"):
         pass
     assert scopes == ["lifespan", "websocket"]
+
+
+def test_a_store_opened_from_a_path_is_closed_at_shutdown(tmp_path: Path) -> None:
+    async def plain(scope: Any, receive: Any, send: Any) -> None:
+        assert scope["type"] == "lifespan"
+        while (message := await receive())["type"] != "lifespan.shutdown":
+            await send({"type": message["type"] + ".complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+
+    gate = AgeGateMiddleware(
+        plain,
+        paths=["/signup"],
+        profile_paths=["/accounts/{account_id}"],
+        flag_sink=tmp_path / "flags.db",
+        secret=SECRET,
+        rules=load_rules(),
+    )
+    store = gate.flag_sink
+    assert isinstance(store, SqliteFlagStore)
+    with TestClient(gate):
+        assert store.count() == 0
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        store.count()
+
+
+def test_a_store_passed_in_stays_open(tmp_path: Path) -> None:
+    async def plain(scope: Any, receive: Any, send: Any) -> None:
+        while (message := await receive())["type"] != "lifespan.shutdown":
+            await send({"type": message["type"] + ".complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+
+    with SqliteFlagStore(tmp_path / "flags.db") as store:
+        gate = AgeGateMiddleware(
+            plain,
+            paths=["/signup"],
+            profile_paths=["/accounts/{account_id}"],
+            flag_sink=store,
+            secret=SECRET,
+            rules=load_rules(),
+        )
+        with TestClient(gate):
+            pass
+        assert store.count() == 0
 
 
 # -- logging ---------------------------------------------------------------------
