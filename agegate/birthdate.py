@@ -60,7 +60,8 @@ class Birth:
     def age_on(self, on: date) -> int:
         if self.born is not None:
             return age_on(self.born, on)
-        assert self.declared_age is not None
+        if self.declared_age is None:
+            raise ValueError("a Birth holds a date or a declared age")
         return self.declared_age
 
 
