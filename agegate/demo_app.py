@@ -41,6 +41,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from .flags import SqliteFlagStore, flag_to_dict
+from .html_page import page
 from .middleware import AgeGateMiddleware
 from .policy import FieldMap, Policy
 from .report import RateLimit, report_app
@@ -168,12 +169,7 @@ button{margin-top:1.2rem;font-size:1rem;padding:.5rem 1.2rem}
 
 
 def _page(title: str, body: str) -> str:
-    return (
-        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
-        f"<body><main>{body}</main></body></html>\n"
-    )
+    return page(title, body, style=_STYLE)
 
 
 def _country_options() -> str:

@@ -18,6 +18,8 @@ from typing import Any, Literal
 from starlette.datastructures import Headers
 from starlette.responses import Response
 
+from .html_page import page
+
 Lang = Literal["en", "fr"]
 LANGS: tuple[Lang, ...] = ("en", "fr")
 PROBLEM_JSON = "application/problem+json"
@@ -228,24 +230,11 @@ def block(
             media_type=PROBLEM_JSON,
             headers=_headers(lang, headers),
         )
-    page = "\n".join(
-        [
-            "<!doctype html>",
-            f'<html lang="{lang}">',
-            '<head><meta charset="utf-8">',
-            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<title>{html.escape(title)}</title>",
-            # Inline, so the page needs nothing else from the server.
-            f"<style>{_PAGE_STYLE}</style></head>",
-            "<body><main>",
-            f"<h1>{html.escape(title)}</h1>",
-            *(f"<p>{html.escape(p)}</p>" for p in paragraphs),
-            "</main></body></html>",
-            "",
-        ]
+    content = f"<h1>{html.escape(title)}</h1>" + "".join(
+        f"<p>{html.escape(p)}</p>" for p in paragraphs
     )
     return Response(
-        page.encode("utf-8"),
+        page(title, content, style=_PAGE_STYLE, lang=lang).encode("utf-8"),
         status_code=403,
         media_type="text/html; charset=utf-8",
         headers=_headers(lang, headers),

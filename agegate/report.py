@@ -44,6 +44,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from .flags import Flag, FlagCode, FlagSink
+from .html_page import page
 from .keys import secret_bytes
 
 logger = logging.getLogger("agegate.report")
@@ -352,12 +353,7 @@ _LABELS = {
 
 
 def _page(title: str, body: str) -> str:
-    return (
-        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
-        f"<body><main>{body}</main></body></html>\n"
-    )
+    return page(title, body, style=_STYLE)
 
 
 def _form_page(action: str, service: str, problems: tuple[FieldProblem, ...]) -> str:
