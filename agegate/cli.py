@@ -10,6 +10,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from datetime import date
 from typing import Protocol
 
 from .errors import AgeGateError
@@ -27,6 +28,26 @@ COMMANDS = {
     "demo": "agegate.cli_demo",
     "qa": "agegate.cli_qa",
 }
+
+
+def add_screening_options(parser: argparse.ArgumentParser) -> None:
+    """The options every screening command shares: the date and the policy."""
+    parser.add_argument(
+        "--today",
+        type=date.fromisoformat,
+        metavar="YYYY-MM-DD",
+        help="date to screen on (default: today at UTC-12)",
+    )
+    parser.add_argument(
+        "--minimum-age",
+        type=int,
+        default=18,
+        metavar="N",
+        help="the service's own minimum age (default 18)",
+    )
+    parser.add_argument(
+        "--threshold", choices=("majority", "digital_consent"), default="majority"
+    )
 
 
 class Command(Protocol):

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import date
 
-from .cli import EXIT_OK
+from .cli import EXIT_OK, add_screening_options
 from .decision import decision_to_dict
 from .errors import InputError
 from .policy import Policy
@@ -24,22 +23,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--phone", metavar="P", help="phone number, international or national"
     )
-    parser.add_argument(
-        "--today",
-        type=date.fromisoformat,
-        metavar="D",
-        help="date to screen on (default: today at UTC-12)",
-    )
-    parser.add_argument(
-        "--minimum-age",
-        type=int,
-        default=18,
-        metavar="N",
-        help="the service's own minimum age (default 18)",
-    )
-    parser.add_argument(
-        "--threshold", choices=("majority", "digital_consent"), default="majority"
-    )
+    add_screening_options(parser)
     parser.add_argument(
         "--json", action="store_true", help="print the decision as JSON"
     )

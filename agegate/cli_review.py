@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from datetime import date
 
 from .age import live_today
-from .cli import EXIT_FINDINGS, EXIT_OK
+from .cli import EXIT_FINDINGS, EXIT_OK, add_screening_options
 from .errors import InputError
 from .flags import SqliteFlagStore
 from .policy import FIELDS, FieldMap, Policy
@@ -54,12 +53,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--store", metavar="PATH", help="upsert flags into this SQLite flag store"
     )
     parser.add_argument(
-        "--today",
-        type=date.fromisoformat,
-        metavar="YYYY-MM-DD",
-        help="date to screen on (default: today at UTC-12)",
-    )
-    parser.add_argument(
         "--secret",
         metavar="TEXT",
         help=f"key of the hashes that identify rows (default: ${SECRET_ENV}, "
@@ -67,10 +60,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--workers", type=int, default=1, metavar="N")
     parser.add_argument("--batch-size", type=int, default=2000, metavar="N")
-    parser.add_argument("--minimum-age", type=int, default=18, metavar="N")
-    parser.add_argument(
-        "--threshold", choices=("majority", "digital_consent"), default="majority"
-    )
+    add_screening_options(parser)
     parser.add_argument(
         "--phone-optional",
         action="store_true",

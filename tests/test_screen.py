@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agegate import Decision, FieldMap, Outcome, Policy, Reason, screen
+from agegate.policy import SCREENED_FIELDS
 
 TODAY = date(2026, 11, 28)
 
@@ -367,20 +368,7 @@ values = st.one_of(
     st.lists(st.text(max_size=5), max_size=3),
     st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=3),
 )
-keys = st.sampled_from(
-    [
-        "birthdate",
-        "birth_year",
-        "birth_month",
-        "birth_day",
-        "age",
-        "country",
-        "subdivision",
-        "phone",
-        "billing_country",
-        "billing_postal_code",
-    ]
-)
+keys = st.sampled_from(SCREENED_FIELDS)
 
 
 @given(st.dictionaries(keys, values, max_size=8))
