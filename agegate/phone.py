@@ -39,7 +39,6 @@ logger = logging.getLogger(__name__)
 _PHONE_TEXT = re.compile(r"\+?[0-9 ().\-/]{3,40}", re.ASCII)
 _SEPARATORS = re.compile(r"[ ().\-/]", re.ASCII)
 _NANP = 1
-_NON_GEOGRAPHIC = "001"
 # phonenumbers refuses national numbers outside these lengths.
 _MIN_NSN, _MAX_NSN = 2, 17
 
@@ -54,8 +53,14 @@ def jurisdictions(text: str, default_region: str | None) -> tuple[str, ...]:
     """
     digits = _digits(text)
     number = _split_international(digits) if digits.startswith("+") else None
-    region = _region_of(number) if number is not None else None
-    if number is None or region is None or not _valid_for(number, region):
+    # is_valid_number(n) is is_valid_number_for_region(n, region_for(n));
+    # calling the two halves looks the region up once.
+    region = numbering.region_for(number) if number is not None else None
+    if (
+        number is None
+        or region is None
+        or not numbering.is_valid_for_region(number, region)
+    ):
         number, region = _parse(digits, default_region)
     return _places(number, region, default_region)
 
@@ -93,8 +98,8 @@ def _parse_only(digits: str, default_region: str | None) -> PhoneNumber:
 
 def _parse(digits: str, default_region: str | None) -> tuple[PhoneNumber, str]:
     number = _parse_only(digits, default_region)
-    region = _region_of(number)
-    if region is None or not _valid_for(number, region):
+    region = numbering.region_for(number)
+    if region is None or not numbering.is_valid_for_region(number, region):
         raise SignalProblem(Reason.PHONE_INVALID)
     return number, region
 
@@ -148,20 +153,10 @@ def _national_prefix(country_code: int) -> re.Pattern[str] | None:
     return re.compile(metadata.national_prefix_for_parsing or r"(?!)")
 
 
-def _region_of(number: PhoneNumber) -> str | None:
-    return numbering.region_for(number)
-
-
-def _valid_for(number: PhoneNumber, region: str) -> bool:
-    # is_valid_number(n) is is_valid_number_for_region(n, region_code_for_number(n));
-    # calling the two halves lets the region be looked up once.
-    return numbering.is_valid_for_region(number, region)
-
-
 def _places(
     number: PhoneNumber, region: str, default_region: str | None
 ) -> tuple[str, ...]:
-    if region == _NON_GEOGRAPHIC:
+    if region == numbering.NON_GEOGRAPHIC:
         return ()
     if number.country_code == _NANP:
         area = str(number.national_number)[:3]
