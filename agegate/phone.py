@@ -20,6 +20,7 @@ once per prefix. `jurisdictions_by_parse` is the plain reading through
 from __future__ import annotations
 
 import functools
+import importlib.resources
 import logging
 import re
 import threading
@@ -28,7 +29,7 @@ from collections.abc import Mapping
 import phonenumbers
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata, PhoneNumber
 
-from . import numbering, signals
+from . import numbering
 from .decision import Reason
 from .signals import SignalProblem
 
@@ -176,58 +177,32 @@ def _places(
 
 # -- North American area codes ----------------------------------------------
 
-# Names in phonenumbers' English geocoding data that are not pycountry's
-# subdivision names.
-GEOCODER_NAMES: Mapping[str, str] = {
-    "Washington D.C.": "US-DC",
-    "Washington State": "US-WA",
-    "British Colombia": "CA-BC",  # sic, in phonenumbers' data
-}
-# "Toronto, ON": a place and its state or province abbreviation.
-_PLACE_IN = re.compile(r".+, ([A-Z]{2})", re.ASCII)
-
+# Generated from phonenumbers' geocoding data by `python -m agegate.phone_data`;
+# importing that data here would cost about 100 MiB per process.
+_AREA_CODES_FILE = "nanp_area_codes.txt"
 _index_lock = threading.Lock()
 
 
 @functools.cache
-def _area_descriptions() -> Mapping[str, frozenset[str]]:
-    """Area code -> every English description phonenumbers has under it.
-
-    Most area codes have one description of their own; a few (203, 310, 713,
-    718, 905) only have descriptions of their exchanges.
-    """
-    from phonenumbers.geodata import GEOCODE_DATA
-
-    found: dict[str, set[str]] = {}
-    for prefix, names in GEOCODE_DATA.items():
-        english = names.get("en")
-        if prefix.startswith("1") and len(prefix) >= 4 and english:
-            found.setdefault(prefix[1:4], set()).add(english)
-    return {area: frozenset(names) for area, names in found.items()}
+def _area_table() -> Mapping[str, tuple[str, ...]]:
+    """Area code -> the subdivisions it serves, read once from the data file."""
+    text = (importlib.resources.files("agegate") / "data" / _AREA_CODES_FILE).read_text(
+        encoding="utf-8"
+    )
+    table: dict[str, tuple[str, ...]] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            area, *codes = line.split()
+            table[area] = tuple(codes)
+    return table
 
 
 def area_subdivisions(area: str, region: str) -> tuple[str, ...]:
-    """ISO 3166-2 codes the geocoder places an area code in; () if none."""
+    """ISO 3166-2 codes of `region` the geocoder places an area code in; ()
+    if none."""
     with _index_lock:
-        descriptions = _area_descriptions().get(area, frozenset())
-    found: set[str] = set()
-    for description in descriptions:
-        for name in description.split("/"):
-            code = _subdivision(name.strip(), region)
-            if code is not None:
-                found.add(code)
-    return tuple(sorted(found))
-
-
-def _subdivision(name: str, region: str) -> str | None:
-    fixed = GEOCODER_NAMES.get(name)
-    if fixed is not None:
-        return fixed
-    place = _PLACE_IN.fullmatch(name)
-    try:
-        return signals.subdivision_code(place.group(1) if place else name, region)
-    except SignalProblem:
-        return None
+        codes = _area_table().get(area, ())
+    return tuple(code for code in codes if code.startswith(f"{region}-"))
 
 
 @functools.cache
@@ -246,9 +221,9 @@ def _north_american_places(area: str, region: str) -> tuple[str, ...]:
     if found:
         return found
     with _index_lock:
-        placed = area in _area_descriptions()
+        placed = area in _area_table()
     if placed:
-        # The geocoder names a place agegate cannot map: the tests over every
-        # area code make this unreachable for the phonenumbers they ran with.
+        # The table places the area code in the other country: the test that
+        # regenerates it from phonenumbers makes this unreachable.
         logger.warning("area code %s has no subdivision; using the country", area)
     return () if region == "US" and not placed else (region,)

@@ -8,7 +8,7 @@ import pytest
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneNumber
 from phonenumbers.geodata import GEOCODE_DATA
 
-from agegate import phone
+from agegate import phone, phone_data
 from agegate.decision import Reason
 from agegate.signals import SignalProblem
 
@@ -257,7 +257,7 @@ def test_every_name_fix_is_used_and_still_needed() -> None:
         if key.startswith("1") and len(key) == 4 and "en" in entry
         for name in entry["en"].split("/")
     }
-    for name, code in phone.GEOCODER_NAMES.items():
+    for name, code in phone_data.GEOCODER_NAMES.items():
         assert name in names, f"{name!r} is no longer in phonenumbers' data"
         assert pycountry.subdivisions.get(code=code) is not None
 

@@ -18,6 +18,8 @@ assert Path(agegate.__file__).parent == Path(sys.argv[1]) / "agegate", agegate._
 rules = agegate.load_rules()
 assert len(rules.countries) == 249, len(rules.countries)
 assert rules.majority_age("CA-BC") == 19
+from agegate import phone
+assert phone.jurisdictions("+1 205 234 5678", None) == ("US-AL",)
 print("ok")
 """
 
@@ -46,6 +48,7 @@ def test_the_wheel_ships_the_tables(tmp_path: Path) -> None:
         assert "agegate/jurisdictions/CA.txt" in names
         assert "agegate/jurisdictions/aliases.txt" in names
         assert "agegate/py.typed" in names
+        assert "agegate/data/nanp_area_codes.txt" in names
         archive.extractall(tmp_path / "site")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
