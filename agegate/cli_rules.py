@@ -1,10 +1,17 @@
-"""`agegate rules`: show the rules that apply to jurisdiction codes, with sources."""
+"""`agegate rules`: show the rules that apply to jurisdiction codes, with sources.
+
+Also a reviewer's worklist (every low-confidence or contested rule) and a
+calendar of the rules that take effect in a window.
+"""
 
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import sys
+from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -12,10 +19,23 @@ from typing import Any
 from . import codes
 from .age import live_today
 from .cli import EXIT_FINDINGS, EXIT_OK
-from .errors import TableError
-from .rules import Kind, Rule, load_country_file, load_rules
+from .errors import InputError, TableError
+from .rules import Confidence, Kind, Rule, Rules, load_country_file, load_rules
 
 HELP = "show the age rules in force for jurisdiction codes, with their sources"
+
+LIST_COLUMNS = (
+    "code",
+    "kind",
+    "age",
+    "from",
+    "confidence",
+    "prevailing",
+    "prevailing_source",
+    "sources",
+    "note",
+    "where",
+)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +58,36 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="check table files (XX.txt) instead; print each problem with its line",
     )
+    parser.add_argument(
+        "--worklist",
+        action="store_true",
+        help="list every low-confidence or contested rule, for counsel to review",
+    )
+    parser.add_argument(
+        "--changes",
+        action="store_true",
+        help="list the rules of every kind taking effect from --from to --to",
+    )
+    parser.add_argument(
+        "--from",
+        dest="start",
+        type=date.fromisoformat,
+        metavar="YYYY-MM-DD",
+        help="first day of the --changes window",
+    )
+    parser.add_argument(
+        "--to",
+        dest="end",
+        type=date.fromisoformat,
+        metavar="YYYY-MM-DD",
+        help="last day of the --changes window",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("markdown", "csv"),
+        default="markdown",
+        help="table format of --worklist and --changes (default: markdown)",
+    )
 
 
 def _rule_dict(rule: Rule | None) -> dict[str, Any] | None:
@@ -45,8 +95,15 @@ def _rule_dict(rule: Rule | None) -> dict[str, Any] | None:
         return None
     return {
         "code": rule.code,
+        "kind": rule.kind.value,
         "age": rule.age,
         "from": rule.effective_from.isoformat() if rule.effective_from else None,
+        "confidence": rule.confidence.value,
+        "prevailing": (
+            {"age": rule.prevailing, "source": rule.prevailing_source}
+            if rule.prevailing is not None
+            else None
+        ),
         "sources": list(rule.sources),
         "note": rule.note,
         "file": rule.file,
@@ -69,24 +126,12 @@ def run(args: argparse.Namespace) -> int:
     if args.check:
         return check_files(args.check)
     rules = load_rules()
+    if args.worklist or args.changes:
+        return _run_list(args, rules)
     on: date = args.on or live_today()
-    asked = args.codes or sorted(rules.countries)
-    answers = []
-    for asked_code in asked:
-        canonical = rules.canonical(asked_code)
-        answers.append(
-            {
-                "code": asked_code.strip().upper(),
-                "answered_by": canonical,
-                "name": codes.subdivision_name(canonical)
-                or codes.country_name(canonical),
-                "on": on.isoformat(),
-                "majority": _rule_dict(rules.rule(canonical, Kind.MAJORITY, on)),
-                "digital_consent": _rule_dict(
-                    rules.rule(canonical, Kind.DIGITAL_CONSENT, on)
-                ),
-            }
-        )
+    answers = [
+        _answer(rules, code, on) for code in args.codes or sorted(rules.countries)
+    ]
     if args.json:
         print(json.dumps(answers, indent=2, ensure_ascii=False))
         return EXIT_OK
@@ -96,29 +141,144 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _answer(rules: Rules, asked: str, on: date) -> dict[str, Any]:
+    canonical = rules.canonical(asked)
+    return {
+        "code": asked.strip().upper(),
+        "answered_by": canonical,
+        "name": codes.subdivision_name(canonical) or codes.country_name(canonical),
+        "on": on.isoformat(),
+        **{kind.value: _rule_dict(rules.rule(canonical, kind, on)) for kind in Kind},
+    }
+
+
+def _run_list(args: argparse.Namespace, rules: Rules) -> int:
+    if args.worklist and args.changes:
+        raise InputError("--worklist and --changes are separate lists")
+    if args.worklist:
+        chosen = worklist(rules.all())
+    else:
+        if args.start is None or args.end is None or args.start > args.end:
+            raise InputError("--changes needs --from and --to, --from not after --to")
+        chosen = changes(rules.all(), args.start, args.end)
+    rows = [_list_row(rule) for rule in chosen]
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    elif args.format == "csv":
+        sys.stdout.write(_csv(rows))
+    else:
+        sys.stdout.write(_markdown(rows))
+    return EXIT_OK
+
+
+def worklist(rules: Iterable[Rule]) -> list[Rule]:
+    """The rules counsel should review first: low confidence or contested."""
+    return [r for r in rules if r.confidence is Confidence.LOW or r.contested]
+
+
+def changes(rules: Iterable[Rule], start: date, end: date) -> list[Rule]:
+    """The rules taking effect from `start` to `end`, both included, by date."""
+    found = [
+        r
+        for r in rules
+        if r.effective_from is not None and start <= r.effective_from <= end
+    ]
+    return sorted(found, key=lambda r: (r.effective_from, r.code, r.kind.value))
+
+
+def _list_row(rule: Rule) -> dict[str, Any]:
+    return {
+        "code": rule.code,
+        "kind": rule.kind.value,
+        "age": "none" if rule.age is None else rule.age,
+        "from": rule.effective_from.isoformat() if rule.effective_from else "-",
+        "confidence": rule.confidence.value,
+        "prevailing": rule.prevailing,
+        "prevailing_source": rule.prevailing_source,
+        "sources": list(rule.sources),
+        "note": rule.note,
+        "where": f"{rule.file}:{rule.line}",
+    }
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return " ; ".join(value)
+    return str(value)
+
+
+def _csv(rows: Sequence[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(LIST_COLUMNS)
+    writer.writerows([_cell(row[c]) for c in LIST_COLUMNS] for row in rows)
+    return out.getvalue()
+
+
+def _markdown(rows: Sequence[dict[str, Any]]) -> str:
+    def line(cells: Iterable[str]) -> str:
+        escaped = (c.replace("|", "\\|").replace("\n", " ") for c in cells)
+        return "| " + " | ".join(escaped) + " |\n"
+
+    text = line(LIST_COLUMNS) + line("---" for _ in LIST_COLUMNS)
+    return text + "".join(line(_cell(row[c]) for c in LIST_COLUMNS) for row in rows)
+
+
 def _describe(answer: dict[str, Any], *, detailed: bool) -> str:
     majority = answer["majority"]
     consent = answer["digital_consent"]
+    contract = answer["contract"]
     consent_age = consent["age"] if consent and consent["age"] is not None else "-"
     head = (
         f"{answer['code']:<7} {answer['name']}: "
-        f"majority {majority['age']}, digital consent {consent_age}"
+        f"majority {majority['age']}{_flags(majority)}, "
+        f"contract {contract['age']}{_flags(contract)}, "
+        f"digital consent {consent_age}{_flags(consent)}"
     )
     if not detailed:
         return head
     lines = [head]
     if answer["answered_by"] != answer["code"]:
         lines.append(f"  answered by {answer['answered_by']} (see aliases.txt)")
-    for label, rule in (("majority", majority), ("digital consent", consent)):
-        if rule is None:
-            lines.append(f"  {label}: no law sets one")
-            continue
-        since = f"since {rule['from']}" if rule["from"] else "in force"
-        lines.append(
-            f"  {label} {rule['age']} ({since}; {rule['code']},"
-            f" {rule['file']} line {rule['line']})"
-        )
-        lines.extend(f"    source: {source}" for source in rule["sources"])
-        if rule["note"]:
-            lines.append(f"    note: {rule['note']}")
+    for label, rule in (
+        ("majority", majority),
+        ("contract", contract),
+        ("digital consent", consent),
+    ):
+        lines.extend(_detail(label, rule))
     return "\n".join(lines)
+
+
+def _flags(rule: dict[str, Any] | None) -> str:
+    """A short mark for a rule that needs a reviewer's eye."""
+    if rule is None:
+        return ""
+    marks = []
+    if rule["confidence"] != "high":
+        marks.append(f"confidence {rule['confidence']}")
+    if rule["prevailing"]:
+        marks.append(f"prevailing {rule['prevailing']['age']}")
+    return f" ({'; '.join(marks)})" if marks else ""
+
+
+def _detail(label: str, rule: dict[str, Any] | None) -> list[str]:
+    if rule is None:
+        return [f"  {label}: no law sets one"]
+    if rule["kind"] == "majority" != label:
+        return [
+            f"  {label} {rule['age']}: no rule of its own, the majority rule applies"
+        ]
+    since = f"since {rule['from']}" if rule["from"] else "in force"
+    lines = [
+        f"  {label} {rule['age']} ({since}; {rule['code']},"
+        f" {rule['file']} line {rule['line']}; confidence {rule['confidence']})"
+    ]
+    lines.extend(f"    source: {source}" for source in rule["sources"])
+    if rule["prevailing"]:
+        lines.append(f"    prevailing reading: {rule['prevailing']['age']}")
+        lines.append(f"    prevailing source: {rule['prevailing']['source']}")
+    if rule["note"]:
+        lines.append(f"    note: {rule['note']}")
+    return lines

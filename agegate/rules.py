@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import Literal, get_args
 
 import attrs
 
@@ -33,11 +34,37 @@ class Kind(enum.Enum):
 
     MAJORITY = "majority"
     DIGITAL_CONSENT = "digital_consent"
+    CONTRACT = "contract"
+
+
+class Confidence(enum.Enum):
+    """How sure the tables are of a rule, so counsel knows where to look first.
+
+    `high`: the statute text was read at its official address; `medium`: a
+    reliable secondary source cites the article; `low`: an inference.
+    """
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+ReadingChoice = Literal["strict", "prevailing"]
+READINGS: tuple[ReadingChoice, ...] = get_args(ReadingChoice)
+
+_FORMAT = (
+    'expected: CODE KIND AGE FROM confidence=... source="..." '
+    '[note="..."] [prevailing=AGE prevailing_source="..."]'
+)
 
 
 @attrs.frozen
 class Rule:
-    """One line of a table: an age in force in one place from one date."""
+    """One line of a table: an age in force in one place from one date.
+
+    `age` is the strict reading. Where authorities conflict, `prevailing` is
+    the (lower) age most of them apply, with its own source.
+    """
 
     code: str
     kind: Kind
@@ -47,20 +74,19 @@ class Rule:
     note: str | None
     file: str
     line: int
+    confidence: Confidence
+    prevailing: int | None = None
+    prevailing_source: str | None = None
 
     @classmethod
     def from_record(cls, record: str, *, file: str, line: int) -> Rule:
-        """Parse one table line: `CODE KIND AGE FROM source="..." [note="..."]`."""
+        """Parse one table line (see jurisdictions/README.md for the format)."""
         try:
             tokens = shlex.split(record, comments=True)
         except ValueError:
             raise TableError("unbalanced quotes", file=file, line=line) from None
         if len(tokens) < 5:
-            raise TableError(
-                'expected: CODE KIND AGE FROM source="..." [note="..."]',
-                file=file,
-                line=line,
-            )
+            raise TableError(_FORMAT, file=file, line=line)
         code, kind_text, age_text, from_text, *attributes = tokens
         if not codes.is_known(code):
             raise TableError(f"unknown ISO 3166 code {code!r}", file=file, line=line)
@@ -68,28 +94,43 @@ class Rule:
             kind = Kind(kind_text)
         except ValueError:
             raise TableError(
-                f"kind must be majority or digital_consent, not {kind_text!r}",
+                f"kind must be one of {', '.join(k.value for k in Kind)},"
+                f" not {kind_text!r}",
                 file=file,
                 line=line,
             ) from None
+        age = _parse_age(age_text, kind, file=file, line=line)
+        found = _attributes(attributes, file=file, line=line)
+        prevailing, prevailing_source = _prevailing(found, age, file=file, line=line)
         return cls(
             code=code,
             kind=kind,
-            age=_parse_age(age_text, kind, file=file, line=line),
+            age=age,
             effective_from=_parse_from(from_text, file=file, line=line),
-            sources=tuple(
-                _attribute_values(attributes, "source", file=file, line=line)
-            ),
-            note=_single_note(attributes, file=file, line=line),
+            sources=tuple(found.get("source", ())),
+            note=_single(found, "note", file=file, line=line),
             file=file,
             line=line,
+            confidence=_confidence(found, file=file, line=line),
+            prevailing=prevailing,
+            prevailing_source=prevailing_source,
         )
+
+    def age_for(self, reading: ReadingChoice) -> int | None:
+        """The age under the strict reading, or the prevailing one if recorded."""
+        if reading == "prevailing" and self.prevailing is not None:
+            return self.prevailing
+        return self.age
+
+    @property
+    def contested(self) -> bool:
+        return self.prevailing is not None
 
 
 def _parse_age(text: str, kind: Kind, *, file: str, line: int) -> int | None:
     if text == "none":
-        if kind is Kind.MAJORITY:
-            raise TableError("a majority age cannot be none", file=file, line=line)
+        if kind is not Kind.DIGITAL_CONSENT:
+            raise TableError(f"a {kind.value} age cannot be none", file=file, line=line)
         return None
     if not (text.isascii() and text.isdigit()):
         raise TableError("age must be whole years or none", file=file, line=line)
@@ -112,42 +153,79 @@ def _parse_from(text: str, *, file: str, line: int) -> date | None:
         raise TableError("from must be YYYY-MM-DD or -", file=file, line=line) from None
 
 
-_ATTRIBUTES = ("source", "note")
+_ATTRIBUTES = ("confidence", "source", "note", "prevailing", "prevailing_source")
+_ADDRESSED = ("source", "prevailing_source")
 
 
-def _attribute_values(
-    attributes: Sequence[str], name: str, *, file: str, line: int
-) -> Iterator[str]:
-    found = False
+def _attributes(
+    attributes: Sequence[str], *, file: str, line: int
+) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
     for attribute in attributes:
         key, equals, value = attribute.partition("=")
         if not equals or key not in _ATTRIBUTES:
             raise TableError(
-                'after FROM only source="..." and note="..." may follow',
+                f"after FROM only {', '.join(_ATTRIBUTES)} may follow",
                 file=file,
                 line=line,
             )
-        if key != name:
-            continue
         if not value.strip():
-            raise TableError(f"{name} is empty", file=file, line=line)
-        if name == "source" and "<http" not in value:
+            raise TableError(f"{key} is empty", file=file, line=line)
+        if key in _ADDRESSED and "<http" not in value:
             raise TableError(
-                "a source needs a public address in <https://...>",
+                f"a {key} needs a public address in <https://...>",
                 file=file,
                 line=line,
             )
-        found = True
-        yield value.strip()
-    if name == "source" and not found:
+        found.setdefault(key, []).append(value.strip())
+    if "source" not in found:
         raise TableError("every rule needs a source", file=file, line=line)
+    return found
 
 
-def _single_note(attributes: Sequence[str], *, file: str, line: int) -> str | None:
-    notes = list(_attribute_values(attributes, "note", file=file, line=line))
-    if len(notes) > 1:
-        raise TableError("at most one note per rule", file=file, line=line)
-    return notes[0] if notes else None
+def _single(
+    found: Mapping[str, Sequence[str]], name: str, *, file: str, line: int
+) -> str | None:
+    values = found.get(name, ())
+    if len(values) > 1:
+        raise TableError(f"at most one {name} per rule", file=file, line=line)
+    return values[0] if values else None
+
+
+def _confidence(
+    found: Mapping[str, Sequence[str]], *, file: str, line: int
+) -> Confidence:
+    text = _single(found, "confidence", file=file, line=line)
+    if text is None:
+        raise TableError(
+            "every rule needs confidence=high|medium|low", file=file, line=line
+        )
+    try:
+        return Confidence(text)
+    except ValueError:
+        raise TableError(
+            "confidence must be high, medium or low", file=file, line=line
+        ) from None
+
+
+def _prevailing(
+    found: Mapping[str, Sequence[str]], age: int | None, *, file: str, line: int
+) -> tuple[int | None, str | None]:
+    text = _single(found, "prevailing", file=file, line=line)
+    source = _single(found, "prevailing_source", file=file, line=line)
+    if text is None and source is None:
+        return None, None
+    if text is None or source is None:
+        raise TableError(
+            "prevailing and prevailing_source go together", file=file, line=line
+        )
+    prevailing = _parse_age(text, Kind.MAJORITY, file=file, line=line)
+    # The line's own age is the strict reading: a prevailing age only lowers it.
+    if age is None or prevailing is None or prevailing >= age:
+        raise TableError(
+            "a prevailing age must be lower than the rule's age", file=file, line=line
+        )
+    return prevailing, source
 
 
 def parse_table(text: str, *, file: str) -> Iterator[Rule]:
@@ -324,29 +402,71 @@ class Rules:
         """The rule in force for `code` on `on` (default: today at UTC-12).
 
         A subdivision without a rule of its own follows its parent subdivision,
-        then its country. None where no law sets an age of this kind.
+        then its country. None where no law sets an age of this kind. For
+        `Kind.CONTRACT`, a place without a contract rule in force is answered
+        by its majority rule (the returned rule's kind says which).
         """
         when = on if on is not None else live_today()
         for link in self._chain(self.canonical(code)):
-            timeline = self._timelines.get((link, kind))
-            if timeline is not None and (found := timeline.in_force(when)) is not None:
+            if (found := self._in_force(link, kind, when)) is not None:
+                return found
+            if kind is Kind.CONTRACT and (
+                (found := self._in_force(link, Kind.MAJORITY, when)) is not None
+            ):
                 return found
         return None
 
-    def age(self, code: str, kind: Kind, on: date | None = None) -> int | None:
+    def _in_force(self, code: str, kind: Kind, on: date) -> Rule | None:
+        timeline = self._timelines.get((code, kind))
+        return timeline.in_force(on) if timeline is not None else None
+
+    def age(
+        self,
+        code: str,
+        kind: Kind,
+        on: date | None = None,
+        *,
+        reading: ReadingChoice = "strict",
+    ) -> int | None:
+        """The age of `kind` for `code` on `on` under `reading`.
+
+        "strict" (the default) is each line's own, higher age; "prevailing" is
+        the lower age recorded where authorities conflict, else the same.
+        """
+        if reading not in READINGS:
+            raise ValueError("reading must be 'strict' or 'prevailing'")
         found = self.rule(code, kind, on)
-        return found.age if found is not None else None
+        return found.age_for(reading) if found is not None else None
 
-    def majority_age(self, code: str, on: date | None = None) -> int:
+    def majority_age(
+        self, code: str, on: date | None = None, *, reading: ReadingChoice = "strict"
+    ) -> int:
         """The age of majority for `code` on `on` (default: today at UTC-12)."""
-        found = self.rule(code, Kind.MAJORITY, on)
-        if found is None or found.age is None:  # pragma: no cover - load forbids it
+        found = self.age(code, Kind.MAJORITY, on, reading=reading)
+        if found is None:  # pragma: no cover - load forbids it
             raise UnknownJurisdiction(code)
-        return found.age
+        return found
 
-    def digital_consent_age(self, code: str, on: date | None = None) -> int | None:
+    def digital_consent_age(
+        self, code: str, on: date | None = None, *, reading: ReadingChoice = "strict"
+    ) -> int | None:
         """The digital age of consent, or None where no law sets one."""
-        return self.age(code, Kind.DIGITAL_CONSENT, on)
+        return self.age(code, Kind.DIGITAL_CONSENT, on, reading=reading)
+
+    def contract_age(
+        self, code: str, on: date | None = None, *, reading: ReadingChoice = "strict"
+    ) -> int:
+        """The age of contractual capacity; the age of majority where no rule
+        of its own is in force."""
+        found = self.age(code, Kind.CONTRACT, on, reading=reading)
+        if found is None:  # pragma: no cover - load forbids it
+            raise UnknownJurisdiction(code)
+        return found
+
+    def all(self) -> Iterator[Rule]:
+        """Every loaded rule, by code, kind and date."""
+        for key in sorted(self._timelines, key=lambda k: (k[0], k[1].value)):
+            yield from self._timelines[key].rules
 
     def history(self, code: str) -> tuple[Rule, ...]:
         """Every rule that can answer for `code`, most specific first."""

@@ -90,7 +90,8 @@ def test_usage_errors_exit_2_with_a_message(args: tuple[str, ...]) -> None:
 def test_rules_check_names_the_line_of_a_problem(tmp_path: Path) -> None:
     good = tmp_path / "CA.txt"
     good.write_text(
-        'CA majority 18 - source="Act <https://example.org>"\n', encoding="utf-8"
+        'CA majority 18 - confidence=high source="Act <https://example.org>"\n',
+        encoding="utf-8",
     )
     assert agegate("rules", "--check", str(good)).returncode == 0
     bad = tmp_path / "JP.txt"

@@ -12,7 +12,7 @@ import pytest
 
 from agegate import Outcome, Policy, Rule, load_rules, screen
 from agegate.age import birthday_reached
-from agegate.rules import Kind, Rules, bundled_directory, load_country_file
+from agegate.rules import Confidence, Kind, Rules, bundled_directory, load_country_file
 
 SNAPSHOT_DATES = (date(2012, 1, 1), date(2022, 1, 1), date(2026, 11, 28))
 
@@ -61,12 +61,20 @@ def test_country_table(country: str) -> None:
     for rule in table:
         assert rule.sources, f"{rule.file}:{rule.line} has no source"
         assert all("<http" in s for s in rule.sources)
-        if rule.kind is Kind.MAJORITY:
+        assert isinstance(rule.confidence, Confidence)
+        if rule.prevailing is not None:
+            # A contested line keeps the strict age and says why in a note.
+            assert rule.age is not None and rule.prevailing < rule.age
+            assert rule.note, f"{rule.file}:{rule.line}: contested without a note"
+            assert rule.prevailing_source and "<http" in rule.prevailing_source
+        if rule.kind is not Kind.DIGITAL_CONSENT:
             assert rule.age is not None
-            assert 14 <= rule.age <= 21, (
-                f"{rule.file}:{rule.line}: implausible majority age"
-            )
-        elif rule.age is not None:
+            assert 14 <= rule.age <= 21, f"{rule.file}:{rule.line}: implausible age"
+        if rule.kind is Kind.CONTRACT:
+            # Capacity to contract comes at or before majority, never after.
+            on = rule.effective_from or date(2000, 1, 1)
+            assert rule.age <= rules().majority_age(rule.code, on=on)  # type: ignore[operator]
+        elif rule.kind is Kind.DIGITAL_CONSENT and rule.age is not None:
             # A law may let a person consent alone before majority, not after.
             on = rule.effective_from or date(2000, 1, 1)
             assert 7 <= rule.age <= rules().majority_age(rule.code, on=on), (

@@ -11,11 +11,16 @@ import pytest
 from agegate import TableError, UnknownJurisdiction, load_rules
 from agegate.rules import Kind
 
-GOOD_CA = 'CA majority 18 - source="Age of Majority Act <https://example.org/ca>"\n'
-GOOD_JP = (
-    'JP majority 20 - source="Civil Code <https://example.org/jp>"\n'
-    'JP majority 18 2022-04-01 source="Act No. 59 of 2018 <https://example.org/jp2>"\n'
+GOOD_CA = (
+    "CA majority 18 - confidence=high"
+    ' source="Age of Majority Act <https://example.org/ca>"\n'
 )
+GOOD_JP = (
+    'JP majority 20 - confidence=high source="Civil Code <https://example.org/jp>"\n'
+    "JP majority 18 2022-04-01 confidence=high"
+    ' source="Act No. 59 of 2018 <https://example.org/jp2>"\n'
+)
+S = 'confidence=high source="a <https://a>"'
 
 
 def write(tmp_path: Path, files: dict[str, str]) -> Path:
@@ -37,31 +42,55 @@ def test_a_small_table_answers(tmp_path: Path) -> None:
     ("text", "line", "message"),
     [
         ("CA majority 18 -\n", 1, "expected"),
-        ('CA majority 18 - source="no address"\n', 1, "public address"),
-        ('CA majority 18 - note="x"\n', 1, "needs a source"),
+        ('CA majority 18 - confidence=high source="no address"\n', 1, "public address"),
+        ('CA majority 18 - confidence=high note="x"\n', 1, "needs a source"),
         (
-            'CA majority 18 - note="x" source="a <https://a>" bogus=1\n',
+            f'CA majority 18 - note="x" {S} bogus=1\n',
             1,
-            "only source",
+            "may follow",
         ),
-        ('CA majority eighteen - source="a <https://a>"\n', 1, "whole years"),
-        ('CA majority 99 - source="a <https://a>"\n', 1, "outside"),
-        ('CA majority none - source="a <https://a>"\n', 1, "cannot be none"),
-        ('CA majority 18 2022-13-01 source="a <https://a>"\n', 1, "YYYY-MM-DD"),
-        ('CA adulthood 18 - source="a <https://a>"\n', 1, "kind"),
-        ('XX majority 18 - source="a <https://a>"\n', 1, "unknown ISO"),
+        (f"CA majority eighteen - {S}\n", 1, "whole years"),
+        (f"CA majority 99 - {S}\n", 1, "outside"),
+        (f"CA majority none - {S}\n", 1, "cannot be none"),
+        (f"CA majority 18 2022-13-01 {S}\n", 1, "YYYY-MM-DD"),
+        (f"CA adulthood 18 - {S}\n", 1, "kind"),
+        (f"XX majority 18 - {S}\n", 1, "unknown ISO"),
         ('CA majority 18 - source="a <https://a>\n', 1, "unbalanced"),
-        (GOOD_CA + 'US majority 18 - source="a <https://a>"\n', 2, "belongs in US.txt"),
+        (GOOD_CA + f"US majority 18 - {S}\n", 2, "belongs in US.txt"),
         (GOOD_CA + GOOD_CA, 2, "dates must increase"),
         (
             GOOD_CA
-            + 'CA-BC majority 19 2000-01-01 source="a <https://a>"\n'
-            + 'CA-BC majority 19 1999-01-01 source="a <https://a>"\n',
+            + f"CA-BC majority 19 2000-01-01 {S}\n"
+            + f"CA-BC majority 19 1999-01-01 {S}\n",
             3,
             "dates must increase",
         ),
-        ('CA majority 18 2000-01-01 source="a <https://a>"\n', 1, "from -"),
-        ('# only a comment\nCA-BC majority 19 - source="a <https://a>"\n', 1, "from -"),
+        (f"CA majority 18 2000-01-01 {S}\n", 1, "from -"),
+        (f"# only a comment\nCA-BC majority 19 - {S}\n", 1, "from -"),
+        ('CA majority 18 - source="a <https://a>"\n', 1, "needs confidence"),
+        (
+            'CA majority 18 - confidence=sure source="a <https://a>"\n',
+            1,
+            "medium or low",
+        ),
+        (f"CA majority 18 - {S} confidence=low\n", 1, "at most one confidence"),
+        (f"CA majority 21 - {S} prevailing=18\n", 1, "go together"),
+        (
+            f'CA majority 21 - {S} prevailing=18 prevailing_source="no address"\n',
+            1,
+            "prevailing_source needs a public address",
+        ),
+        (
+            f'CA majority 18 - {S} prevailing=21 prevailing_source="b <https://b>"\n',
+            1,
+            "must be lower",
+        ),
+        (
+            f'CA majority 21 - {S} prevailing=x prevailing_source="b <https://b>"\n',
+            1,
+            "whole years",
+        ),
+        (f"CA majority 18 - {S}\nCA contract none 2009-01-01 {S}\n", 2, "none"),
     ],
 )
 def test_a_broken_line_names_file_and_line(
@@ -90,9 +119,8 @@ def test_aliases_are_checked(tmp_path: Path) -> None:
             write(
                 tmp_path,
                 {
-                    "PR.txt": 'PR majority 21 - source="a <https://a>"\n',
-                    "US.txt": 'US majority 18 - source="a <https://a>"\n'
-                    'US-PR majority 21 - source="a <https://a>"\n',
+                    "PR.txt": f"PR majority 21 - {S}\n",
+                    "US.txt": f"US majority 18 - {S}\nUS-PR majority 21 - {S}\n",
                     "aliases.txt": "US-PR PR\n",
                 },
             )
