@@ -64,9 +64,10 @@ def test_country_table(country: str) -> None:
         assert isinstance(rule.confidence, Confidence)
         if rule.prevailing is not None:
             # A contested line keeps the strict age and says why in a note.
-            assert rule.age is not None and rule.prevailing < rule.age
+            assert rule.age is not None
+            assert rule.prevailing < rule.age
             assert rule.note, f"{rule.file}:{rule.line}: contested without a note"
-            assert rule.prevailing_source and "<http" in rule.prevailing_source
+            assert "<http" in (rule.prevailing_source or "")
         if rule.kind is not Kind.DIGITAL_CONSENT:
             assert rule.age is not None
             assert 14 <= rule.age <= 21, f"{rule.file}:{rule.line}: implausible age"
