@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import MINYEAR, date, datetime, timedelta
 
 import attrs
 
@@ -38,12 +38,14 @@ class Birth:
     """What the input says about when a person was born.
 
     Either `born` (the latest date consistent with the input, so a partial
-    date makes the person as young as the input allows) or `declared_age`.
+    date makes the person as young as the input allows; `earliest` is the
+    first date it allows) or `declared_age`.
     """
 
     born: date | None = None
     declared_age: int | None = None
     partial: bool = False
+    earliest: date | None = None
 
     def as_of(self, on: date) -> Birth:
         """The same input read on `on`: a partial date that ends after `on`
@@ -54,7 +56,8 @@ class Birth:
             and self.born > on
             and self.born.year == on.year
         ):
-            return Birth(born=on, partial=True)
+            earliest = min(self.earliest or on, on)
+            return Birth(born=on, partial=True, earliest=earliest)
         return self
 
     def age_on(self, on: date) -> int:
@@ -63,6 +66,26 @@ class Birth:
         if self.declared_age is None:
             raise ValueError("a Birth holds a date or a declared age")
         return self.declared_age
+
+    def span(self, on: date) -> tuple[date, date]:
+        """The earliest and the latest birth date the input allows on `on`."""
+        if self.born is not None:
+            return min(self.earliest or self.born, self.born), self.born
+        age = self.age_on(on)
+        older = _latest_born(on, age + 1)
+        earliest = older + timedelta(days=1) if older > date.min else older
+        return earliest, _latest_born(on, age)
+
+
+def _latest_born(on: date, years: int) -> date:
+    """The last birth date of a person who is at least `years` old on `on`."""
+    year = on.year - years
+    if year < MINYEAR:
+        return date.min
+    try:
+        return on.replace(year=year)
+    except ValueError:  # 29 February: born on the 28th, they are that age
+        return date(year, 2, 28)
 
 
 def parse_date(text: str, formats: Sequence[str] = ()) -> date:
@@ -106,7 +129,9 @@ def from_parts(year: str, month: str | None, day: str | None) -> Birth:
             born = _last_day_of_month(y, m)
     except ValueError:
         raise BirthProblem(Reason.BIRTHDATE_MALFORMED) from None
-    return Birth(born=born, partial=month is None or day is None)
+    partial = month is None or day is None
+    earliest = date(y, 1 if month is None else m, 1 if day is None else born.day)
+    return Birth(born=born, partial=partial, earliest=earliest if partial else None)
 
 
 def _last_day_of_month(year: int, month: int) -> date:

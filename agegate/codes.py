@@ -10,15 +10,34 @@ import functools
 
 import pycountry
 
+# Client text reaches these checks. Only strings shaped like a code are looked
+# up, and the caches are bounded, so no input can make them grow for good.
+# ISO 3166-2 codes are the country's two letters, a dash and one to three
+# letters or digits.
+LONGEST_SUBDIVISION_CODE = 6
+_CACHE_SIZE = 8192  # above the number of ISO 3166 codes (about 5,300)
 
-@functools.cache
+
 def is_country(code: str) -> bool:
-    return len(code) == 2 and pycountry.countries.get(alpha_2=code) is not None
+    return len(code) == 2 and _is_country(code)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=1024)
+def _is_country(code: str) -> bool:
+    return pycountry.countries.get(alpha_2=code) is not None
+
+
 def is_subdivision(code: str) -> bool:
-    return "-" in code and pycountry.subdivisions.get(code=code) is not None
+    return (
+        "-" in code
+        and 4 <= len(code) <= LONGEST_SUBDIVISION_CODE
+        and _is_subdivision(code)
+    )
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _is_subdivision(code: str) -> bool:
+    return pycountry.subdivisions.get(code=code) is not None
 
 
 def is_known(code: str) -> bool:
@@ -30,11 +49,15 @@ def country_of(code: str) -> str:
     return code.split("-", 1)[0]
 
 
-@functools.cache
 def parent_of(code: str) -> str | None:
     """The next wider jurisdiction: a parent subdivision, then the country."""
-    if "-" not in code:
+    if "-" not in code or len(code) > LONGEST_SUBDIVISION_CODE:
         return None
+    return _parent_of(code)
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _parent_of(code: str) -> str | None:
     subdivision = pycountry.subdivisions.get(code=code)
     parent = getattr(subdivision, "parent_code", None) if subdivision else None
     if parent:
@@ -103,10 +126,16 @@ WITHDRAWN: dict[str, tuple[str, ...]] = {
 }
 
 
-@functools.cache
 def successors(code: str) -> tuple[str, ...]:
     """Today's countries for a withdrawn alpha-2 or alpha-3 code; () otherwise."""
-    upper = code.strip().upper()
+    cleaned = code.strip()
+    if len(cleaned) not in (2, 3):
+        return ()
+    return _successors(cleaned.upper())
+
+
+@functools.lru_cache(maxsize=1024)
+def _successors(upper: str) -> tuple[str, ...]:
     if len(upper) == 3 and pycountry.countries.get(alpha_3=upper) is None:
         historic = pycountry.historic_countries.get(alpha_3=upper)
         upper = str(historic.alpha_2) if historic is not None else upper

@@ -31,6 +31,10 @@ class Reason:
     BIRTHDATE_IN_FUTURE = "BIRTHDATE_IN_FUTURE"
     BIRTHDATE_IMPLAUSIBLE = "BIRTHDATE_IMPLAUSIBLE"
     BIRTHDATE_PARTIAL = "BIRTHDATE_PARTIAL"
+    # A month or day without its year: the gate cannot see a stored year.
+    BIRTHDATE_INCOMPLETE = "BIRTHDATE_INCOMPLETE"
+    # Two birth inputs (keys, parts, a declared age) say different things.
+    BIRTH_FIELDS_CONFLICT = "BIRTH_FIELDS_CONFLICT"
     AGE_MALFORMED = "AGE_MALFORMED"
     AGE_IMPLAUSIBLE = "AGE_IMPLAUSIBLE"
     JURISDICTION_MISSING = "JURISDICTION_MISSING"
@@ -52,6 +56,7 @@ BIRTH_REASONS = frozenset(
         Reason.BIRTHDATE_AMBIGUOUS,
         Reason.BIRTHDATE_IN_FUTURE,
         Reason.BIRTHDATE_IMPLAUSIBLE,
+        Reason.BIRTHDATE_INCOMPLETE,
         Reason.AGE_MALFORMED,
         Reason.AGE_IMPLAUSIBLE,
     }

@@ -113,9 +113,15 @@ class Policy:
         return None
 
 
+# Fields that say when a person was born; each may be read from several keys.
+BIRTH_FIELDS = ("birthdate", "birth_year", "birth_month", "birth_day", "age")
+
+
 def _check_key(instance: Any, attribute: Any, value: Any) -> None:
     if value is None:
         return
+    if isinstance(value, tuple | list):
+        raise ValueError(f"FieldMap.{attribute.name}: takes one key")
     if not isinstance(value, str) or not value or any(not p for p in value.split(".")):
         raise ValueError(f"FieldMap.{attribute.name}: a key is a non-empty dotted name")
 
@@ -124,20 +130,49 @@ def _key(default: str) -> Any:
     return attrs.field(default=default, validator=_check_key)
 
 
+def _birth_keys(value: str | Iterable[str] | None) -> str | tuple[str, ...] | None:
+    """One key stays a str; several keys become a tuple (hashable, ordered)."""
+    if value is None or isinstance(value, str):
+        return value
+    keys = tuple(dict.fromkeys(value))
+    if len(keys) == 1 and isinstance(keys[0], str):
+        return keys[0]
+    return keys
+
+
+def _check_birth_keys(instance: Any, attribute: Any, value: Any) -> None:
+    if not isinstance(value, tuple):
+        _check_key(instance, attribute, value)
+        return
+    if not value:
+        raise ValueError(f"FieldMap.{attribute.name}: give a key, several, or None")
+    for key in value:
+        _check_key(instance, attribute, key)
+
+
+def _birth_key(default: str) -> Any:
+    return attrs.field(
+        default=default, converter=_birth_keys, validator=_check_birth_keys
+    )
+
+
 @attrs.frozen
 class FieldMap:
     """The key each input has in a record; a dotted key reaches into nested objects.
 
     FieldMap() uses the field names themselves; a field mapped to None is
-    never read.
+    never read. A birth field (birthdate, birth_year, birth_month, birth_day,
+    age) may name several keys, `FieldMap(birthdate=("dob", "birthdate"))`,
+    for an app that accepts either (a Pydantic model with `AliasChoices`):
+    every key present is screened. Other fields take one key.
     """
 
     account_id: str | None = _key("account_id")
-    birthdate: str | None = _key("birthdate")
-    birth_year: str | None = _key("birth_year")
-    birth_month: str | None = _key("birth_month")
-    birth_day: str | None = _key("birth_day")
-    age: str | None = _key("age")
+    birthdate: str | tuple[str, ...] | None = _birth_key("birthdate")
+    birth_year: str | tuple[str, ...] | None = _birth_key("birth_year")
+    birth_month: str | tuple[str, ...] | None = _birth_key("birth_month")
+    birth_day: str | tuple[str, ...] | None = _birth_key("birth_day")
+    age: str | tuple[str, ...] | None = _birth_key("age")
     country: str | None = _key("country")
     subdivision: str | None = _key("subdivision")
     phone: str | None = _key("phone")
@@ -147,17 +182,43 @@ class FieldMap:
     collected_at: str | None = _key("collected_at")
 
     @classmethod
-    def from_mapping(cls, mapping: Mapping[str, str | None]) -> FieldMap:
+    def from_mapping(
+        cls, mapping: Mapping[str, str | tuple[str, ...] | None]
+    ) -> FieldMap:
         """Build from {FIELD: key}; an unknown FIELD is a ValueError."""
         unknown = sorted(set(mapping) - set(FIELDS))
         if unknown:
             raise ValueError(
                 f"unknown field(s) {', '.join(unknown)}; fields are {' '.join(FIELDS)}"
             )
-        return cls(**mapping)
+        keys: dict[str, Any] = dict(mapping)
+        return cls(**keys)
+
+    def keys_of(self, field: str) -> tuple[str, ...]:
+        """Every key FIELD is read from, in order; () for a field not read."""
+        if field not in FIELDS:
+            raise ValueError(f"unknown field {field}")
+        value = getattr(self, field)
+        if value is None:
+            return ()
+        return (value,) if isinstance(value, str) else tuple(value)
+
+    def all_keys(self, fields: Iterable[str] = FIELDS) -> tuple[str, ...]:
+        """Every key of the given FIELDs (all by default), without repeats."""
+        return tuple(dict.fromkeys(k for f in fields for k in self.keys_of(f)))
+
+    def birth_keys(self) -> tuple[str, ...]:
+        """Every key a birthdate, its parts or a declared age is read from."""
+        return self.all_keys(BIRTH_FIELDS)
+
+    def screened_keys(self) -> tuple[str, ...]:
+        """Every key screen() reads."""
+        return self.all_keys(SCREENED_FIELDS)
 
     def keys(self) -> dict[str, str]:
-        """FIELD -> key, for the fields that are read."""
-        return {
-            name: key for name in FIELDS if (key := getattr(self, name)) is not None
-        }
+        """FIELD -> its first key, for the fields that are read.
+
+        A birth field with several keys is named here by its first only:
+        `keys_of()` and `all_keys()` give them all.
+        """
+        return {name: keys[0] for name in FIELDS if (keys := self.keys_of(name))}

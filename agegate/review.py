@@ -24,12 +24,11 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
 from .age import age_on, live_today
-from .birthdate import Birth
 from .decision import BIRTH_REASONS, Decision, Outcome, Reason
 from .flags import Action, Flag, FlagCode
 from .policy import SCREENED_FIELDS, FieldMap, Policy
@@ -38,6 +37,7 @@ from .rules import Rules, load_rules
 from .screen import Reading, decide, lookup, read
 
 SOURCE = "review"
+Locator = Literal["line", "rowid"]
 
 # The order codes are listed in a flag, most serious first.
 CODE_ORDER = (
@@ -129,6 +129,11 @@ class ReviewSettings:
     fields: FieldMap = attrs.field(factory=FieldMap)
     policy: Policy = attrs.field(factory=Policy)
     rules_directory: str | None = None
+    # How a flag points at its row: the line a record starts on (text
+    # files), or the row's rowid (SQLite).
+    locator: Locator = attrs.field(
+        default="line", validator=attrs.validators.in_(("line", "rowid"))
+    )
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.secret, bytes) or len(self.secret) < 16:
@@ -155,7 +160,12 @@ class Reviewer:
         keys = settings.fields.keys()
         self._id_key = keys.get("account_id")
         self._collected_key = keys.get("collected_at")
-        self._screened = tuple((f, keys[f]) for f in SCREENED_FIELDS if f in keys)
+        fields = settings.fields
+        self._screened = tuple(
+            (f, k) for f in SCREENED_FIELDS for k in fields.keys_of(f)
+        )
+        # A field read from several keys cannot be flattened to its name.
+        self._flat = len(self._screened) == len({f for f, _ in self._screened})
         self._age_key = keys.get("age")
         self._collected: dict[str, date | None] = {}
 
@@ -228,6 +238,8 @@ class Reviewer:
     def _flatten(self, record: Mapping[str, Any]) -> dict[str, Any] | None:
         """The screened fields under their own names, or None if a dotted key
         is ambiguous (then screen() reads the record itself and says so)."""
+        if not self._flat:
+            return None
         flat: dict[str, Any] = {}
         for field, key in self._screened:
             if "." in key:
@@ -266,11 +278,9 @@ class Reviewer:
     @staticmethod
     def _age_today(reading: Reading, collected: date | None, today: date) -> Reading:
         """A declared age is the age at collection: carried forward to today."""
-        birth = reading.birth
-        if collected is None or birth is None or birth.declared_age is None:
+        if collected is None:
             return reading
-        today_age = age_now(birth.declared_age, collected, today)
-        return attrs.evolve(reading, birth=Birth(declared_age=today_age))
+        return reading.with_declared_ages(lambda age: age_now(age, collected, today))
 
     def _read(self, record: Mapping[str, Any], flat: dict[str, Any] | None) -> Reading:
         settings = self.settings
@@ -293,9 +303,7 @@ class Reviewer:
         if reasons & _PLACE_REASONS:
             found.add(FlagCode.JURISDICTION_UNKNOWN)
         if Reason.FIELD_AMBIGUOUS in reasons:
-            birth_keys = {
-                getattr(self.settings.fields, f) for f in _BIRTH_FIELDS
-            } | set(_BIRTH_FIELDS)
+            birth_keys = set(self.settings.fields.birth_keys()) | set(_BIRTH_FIELDS)
             if set(decision.fields) & birth_keys:
                 found.add(FlagCode.BIRTHDATE_INVALID)
             if set(decision.fields) - birth_keys:

@@ -9,14 +9,15 @@ on two dates (collection and today).
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable, Mapping
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
 from . import codes, phone, signals
-from .age import live_today
+from .age import age_on, live_today
 from .birthdate import (
     Birth,
     BirthProblem,
@@ -26,7 +27,7 @@ from .birthdate import (
     parse_int,
 )
 from .decision import BIRTH_REASONS, Decision, Outcome, Problem, Reason
-from .policy import FieldMap, Policy
+from .policy import FIELDS, FieldMap, Policy
 from .rules import Kind, Rules, load_rules
 from .signals import SignalProblem
 
@@ -34,6 +35,7 @@ _MISSING = object()
 # Values are frozen, so the defaults are built once, not on every call.
 _DEFAULT_POLICY = Policy()
 _DEFAULT_FIELDS = FieldMap()
+T = TypeVar("T")
 
 
 class _Ambiguous(Exception):
@@ -60,9 +62,27 @@ def lookup(record: Mapping[str, Any], key: str) -> Any:
     return node if node is not _MISSING else literal
 
 
-@functools.cache
-def _keys(fields: FieldMap) -> dict[str, str]:
-    return fields.keys()
+def present_birth_keys(record: Mapping[str, Any], fields: FieldMap) -> tuple[str, ...]:
+    """The mapped birth keys (date, parts, declared age) a record carries.
+
+    A key counts whatever its value, null and empty included, and so does a
+    dotted key the record holds two ways: a caller deciding whether an update
+    touches the birthdate must screen it in every such case.
+    """
+    found: list[str] = []
+    for key in fields.birth_keys():
+        try:
+            present = lookup(record, key) is not _MISSING
+        except _Ambiguous:
+            present = True
+        if present:
+            found.append(key)
+    return tuple(found)
+
+
+@functools.lru_cache(maxsize=64)
+def _keys(fields: FieldMap) -> dict[str, tuple[str, ...]]:
+    return {field: keys for field in FIELDS if (keys := fields.keys_of(field))}
 
 
 class _Reader:
@@ -73,10 +93,20 @@ class _Reader:
         self.keys = _keys(fields)
         self.problems: list[Problem] = []
 
+    def texts(self, field: str, not_text_reason: str) -> list[tuple[str, str]]:
+        """(key, text) for every key of `field` that holds a value."""
+        found: list[tuple[str, str]] = []
+        for key in self.keys.get(field, ()):
+            text = self._text_at(key, not_text_reason)
+            if text is not None:
+                found.append((key, text))
+        return found
+
     def text(self, field: str, not_text_reason: str) -> str | None:
-        key = self.keys.get(field)
-        if key is None:
-            return None
+        found = self.texts(field, not_text_reason)
+        return found[0][1] if found else None
+
+    def _text_at(self, key: str, not_text_reason: str) -> str | None:
         try:
             value = lookup(self.record, key)
         except _Ambiguous:
@@ -93,35 +123,101 @@ class _Reader:
         return text or None
 
     def attempt(self, field: str, action: Callable[[], Any]) -> Any:
+        keys = self.keys.get(field)
+        return self.attempt_at(keys[0] if keys else field, action)
+
+    def attempt_at(self, key: str, action: Callable[..., T], *args: Any) -> T | None:
         try:
-            return action()
+            return action(*args)
         except (BirthProblem, SignalProblem) as problem:
-            self.problems.append(Problem(self.keys.get(field, field), problem.reason))
+            self.problems.append(Problem(key, problem.reason))
             return None
 
 
-def _read_birth(reader: _Reader, policy: Policy) -> tuple[Birth | None, str]:
-    birthdate = reader.text("birthdate", Reason.BIRTHDATE_MALFORMED)
-    year = reader.text("birth_year", Reason.BIRTHDATE_MALFORMED)
-    declared_age = reader.text("age", Reason.AGE_MALFORMED)
-    field = "birthdate" if birthdate else "birth_year" if year else "age"
+Births = tuple[tuple[str, Birth], ...]
 
-    def read() -> Birth | None:
-        birth: Birth
-        if birthdate is not None:
-            birth = Birth(born=parse_date(birthdate, policy.birthdate_formats))
-        elif year is not None:
-            month = reader.text("birth_month", Reason.BIRTHDATE_MALFORMED)
-            day = reader.text("birth_day", Reason.BIRTHDATE_MALFORMED)
-            birth = from_parts(year, month, day)
-        elif declared_age is not None:
-            birth = Birth(declared_age=parse_int(declared_age, Reason.AGE_MALFORMED))
-        else:
-            return None
-        return birth
 
-    result: Birth | None = reader.attempt(field, read)
-    return result, reader.keys.get(field, field)
+def _read_birth(reader: _Reader, policy: Policy) -> tuple[Births, bool]:
+    """Every birth input present, each read on its own, keyed by its input key;
+    and whether split parts without a year contradict a full date.
+
+    An app may read any of them (a model field with aliases, an `age` field
+    beside a `birthdate`), so none is skipped because another is present.
+    """
+    found: list[tuple[str, Birth]] = []
+    formats = policy.birthdate_formats
+    for key, text in reader.texts("birthdate", Reason.BIRTHDATE_MALFORMED):
+        born = reader.attempt_at(key, parse_date, text, formats)
+        if born is not None:
+            found.append((key, Birth(born=born)))
+    for key, text in reader.texts("age", Reason.AGE_MALFORMED):
+        age = reader.attempt_at(key, parse_int, text, Reason.AGE_MALFORMED)
+        if age is not None:
+            found.append((key, Birth(declared_age=age)))
+    full = [birth.born for _, birth in found if birth.born is not None]
+    parts, conflict = _read_parts(reader, full)
+    return tuple(found) + parts, conflict
+
+
+def _read_parts(reader: _Reader, full: list[date]) -> tuple[Births, bool]:
+    """Split birthdate fields: one reading per combination of their keys.
+
+    Parts without a year are only a check against a full date; alone they
+    say nothing about an age (the year may be stored elsewhere, out of the
+    gate's sight), so they are refused as incomplete.
+    """
+    malformed = Reason.BIRTHDATE_MALFORMED
+    years = reader.texts("birth_year", malformed)
+    months = reader.texts("birth_month", malformed)
+    days = reader.texts("birth_day", malformed)
+    if years:
+        found: list[tuple[str, Birth]] = []
+        for (key, year), month, day in itertools.product(
+            years, _or_none(months), _or_none(days)
+        ):
+            birth = reader.attempt_at(key, from_parts, year, _text(month), _text(day))
+            if birth is not None:
+                found.append((key, birth))
+        return tuple(found), False
+    if not (months or days):
+        return (), False
+    if not full:
+        reader.problems.append(
+            Problem((months or days)[0][0], Reason.BIRTHDATE_INCOMPLETE)
+        )
+        return (), False
+    return (), _parts_contradict(reader, months, days, full)
+
+
+def _or_none(found: list[tuple[str, str]]) -> list[tuple[str, str] | None]:
+    return [*found] if found else [None]
+
+
+def _text(found: tuple[str, str] | None) -> str | None:
+    return found[1] if found is not None else None
+
+
+def _parts_contradict(
+    reader: _Reader,
+    months: list[tuple[str, str]],
+    days: list[tuple[str, str]],
+    full: list[date],
+) -> bool:
+    contradict = False
+    for parts, of_date in ((months, _month), (days, _day)):
+        for key, text in parts:
+            number = reader.attempt_at(key, parse_int, text, Reason.BIRTHDATE_MALFORMED)
+            if number is not None and any(of_date(born) != number for born in full):
+                contradict = True
+    return contradict
+
+
+def _month(born: date) -> int:
+    return born.month
+
+
+def _day(born: date) -> int:
+    return born.day
 
 
 def _read_signals(
@@ -229,16 +325,30 @@ def _threshold(code: str, policy: Policy, rules: Rules, on: date) -> int:
 class Reading:
     """What a record says, read once; `decide()` judges it on any date.
 
-    It holds the parsed birthdate, so it is never logged or stored: only the
-    Decision is.
+    It holds the parsed birth inputs, so it is never logged or stored: only
+    the Decision is.
     """
 
-    birth: Birth | None
-    birth_key: str
+    births: Births
     problems: tuple[Problem, ...]
     jurisdictions: tuple[str, ...]
     birthdate_key: str
     country_key: str
+    # Split parts without a year that contradict a full date.
+    parts_conflict: bool = False
+    # A birth input was present but could not be read (malformed, ambiguous).
+    birth_unread: bool = False
+
+    def with_declared_ages(self, convert: Callable[[int], int]) -> Reading:
+        """The same reading with every declared age passed through `convert`
+        (the batch review carries an age declared at collection forward)."""
+        births = tuple(
+            (key, Birth(declared_age=convert(birth.declared_age)))
+            if birth.declared_age is not None
+            else (key, birth)
+            for key, birth in self.births
+        )
+        return attrs.evolve(self, births=births)
 
 
 def read(
@@ -249,23 +359,69 @@ def read(
     rules: Rules | None = None,
     trusted_country: str | None = None,
 ) -> Reading:
-    """Parse a record's birthdate and jurisdiction signals; never raises."""
+    """Parse a record's birth inputs and jurisdiction signals; never raises."""
     policy = policy if policy is not None else _DEFAULT_POLICY
     fields = fields if fields is not None else _DEFAULT_FIELDS
     rules = rules if rules is not None else load_rules()
     reader = _Reader(record, fields)
-    birth, birth_key = _read_birth(reader, policy)
+    births, parts_conflict = _read_birth(reader, policy)
+    birth_keys = set(fields.birth_keys())
+    birth_unread = any(p.field in birth_keys for p in reader.problems)
     found = _read_signals(reader, policy, trusted_country)
     return Reading(
-        birth=birth,
-        birth_key=birth_key,
+        births=births,
         problems=tuple(reader.problems),
         jurisdictions=tuple(
             dict.fromkeys(rules.canonical(c) for signal in found for c in signal.codes)
         ),
-        birthdate_key=fields.birthdate or "birthdate",
+        birthdate_key=next(iter(fields.keys_of("birthdate")), "birthdate"),
         country_key=fields.country or "country",
+        parts_conflict=parts_conflict,
+        birth_unread=birth_unread,
     )
+
+
+@attrs.frozen
+class _Youngest:
+    """The age a record's birth inputs give on one date."""
+
+    age: int
+    partial: bool
+    conflict: bool
+
+
+def _youngest(reading: Reading, on: date, problems: list[Problem]) -> _Youngest | None:
+    """The age to judge: the youngest the birth inputs allow together.
+
+    Each input gives a span of birth dates. When the spans meet, the inputs
+    can describe one person, and the latest date they all allow is taken.
+    When they do not, the inputs contradict each other: the youngest input
+    alone decides and the conflict is reported. An implausible input is a
+    problem, so the record is never allowed on the strength of the others.
+    """
+    spans: list[tuple[date, date, bool]] = []
+    exact = False
+    for key, birth in reading.births:
+        birth = birth.as_of(on)
+        try:
+            check_plausible(birth, on)
+        except BirthProblem as problem:
+            problems.append(Problem(key, problem.reason))
+            continue
+        earliest, latest = birth.span(on)
+        spans.append((earliest, latest, birth.partial))
+        exact = exact or (birth.born is not None and not birth.partial)
+    if not spans:
+        return None
+    conflict = reading.parts_conflict or max(s[0] for s in spans) > min(
+        s[1] for s in spans
+    )
+    if conflict:
+        _, latest, partial = max(spans, key=lambda span: span[1])
+    else:
+        latest = min(s[1] for s in spans)
+        partial = not exact and any(s[2] for s in spans)
+    return _Youngest(age_on(latest, on), partial, conflict)
 
 
 def decide(
@@ -275,19 +431,20 @@ def decide(
     on: date | None = None,
     rules: Rules | None = None,
 ) -> Decision:
-    """Judge a Reading on the date `on` (default: today at UTC-12)."""
+    """Judge a Reading on the date `on` (default: today at UTC-12).
+
+    Every birth input counts: the youngest reading decides, and a known
+    minor is blocked whatever else the record holds. Inputs that disagree add
+    BIRTH_FIELDS_CONFLICT. A birth input that cannot be read beside one that
+    can makes the record INVALID (unless another input shows a minor, which
+    blocks): the readable one is never taken alone, as the app behind the
+    gate may read the other.
+    """
     policy = policy if policy is not None else _DEFAULT_POLICY
     on = on if on is not None else live_today()
     rules = rules if rules is not None else load_rules()
     problems = list(reading.problems)
-    birth = reading.birth
-    if birth is not None:
-        birth = birth.as_of(on)
-        try:
-            check_plausible(birth, on)
-        except BirthProblem as problem:
-            problems.append(Problem(reading.birth_key, problem.reason))
-            birth = None
+    youngest = _youngest(reading, on, problems)
 
     reasons: list[str] = []
     considered = reading.jurisdictions
@@ -296,11 +453,17 @@ def decide(
     jurisdiction = max(considered, key=thresholds.__getitem__, default=None)
     if len({codes.country_of(code) for code in considered}) > 1:
         reasons.append(Reason.SIGNALS_CONFLICT)
-    if birth is not None and birth.partial:
+    if youngest is not None and youngest.conflict:
+        reasons.append(Reason.BIRTH_FIELDS_CONFLICT)
+    if youngest is not None and youngest.partial:
         reasons.append(Reason.BIRTHDATE_PARTIAL)
 
     missing: list[Problem] = []
-    if birth is None and not any(p.reason in BIRTH_REASONS for p in problems):
+    if (
+        youngest is None
+        and not reading.birth_unread
+        and not any(p.reason in BIRTH_REASONS for p in problems)
+    ):
         missing.append(Problem(reading.birthdate_key, Reason.BIRTHDATE_MISSING))
     if not considered and all(p.reason in BIRTH_REASONS for p in problems):
         if policy.when_no_jurisdiction == "needs_info":
@@ -323,7 +486,7 @@ def decide(
 
     # Adding a signal never lowers the required age, so a person already
     # under it is blocked whatever else is wrong with the record.
-    if birth is not None and birth.age_on(on) < required:
+    if youngest is not None and youngest.age < required:
         return decision(Outcome.BLOCK, problems + missing, (Reason.UNDERAGE,))
     if problems:
         return decision(Outcome.INVALID, problems + missing)

@@ -53,25 +53,42 @@ def _country_names() -> dict[str, str]:
     return names
 
 
-@functools.cache
+# No country or subdivision name is this long (the longest ISO names have
+# about 50 characters): longer text is unknown, and never reaches a cache.
+LONGEST_NAME = 100
+
+
 def country_code(text: str) -> str:
     """Alpha-2 code from an alpha-2 or alpha-3 code or an English name."""
     cleaned = text.strip()
-    if cleaned.isascii() and cleaned.isalpha():
-        upper = cleaned.upper()
-        if len(upper) == 2 and codes.is_country(upper):
-            return upper
-        if len(upper) == 3:
-            found = pycountry.countries.get(alpha_3=upper)
-            if found is not None:
-                return str(found.alpha_2)
-    code = _country_names().get(_fold(cleaned))
-    if code is None:
-        raise SignalProblem(Reason.COUNTRY_UNKNOWN)
-    return code
+    if len(cleaned) <= LONGEST_NAME:
+        code = _country_code(*_country_key(cleaned))
+        if code is not None:
+            return code
+    raise SignalProblem(Reason.COUNTRY_UNKNOWN)
 
 
-@functools.cache
+def _country_key(cleaned: str) -> tuple[str, str]:
+    """The cache key of a country: its code-shaped form, and its folded name.
+
+    Spellings that differ only in case, accents or punctuation share a key.
+    """
+    code = cleaned.upper() if cleaned.isascii() and cleaned.isalpha() else ""
+    return (code if len(code) in (2, 3) else ""), _fold(cleaned)
+
+
+@functools.lru_cache(maxsize=1024)
+def _country_code(code: str, folded: str) -> str | None:
+    if len(code) == 2 and codes.is_country(code):
+        return code
+    if len(code) == 3:
+        found = pycountry.countries.get(alpha_3=code)
+        if found is not None:
+            return str(found.alpha_2)
+    return _country_names().get(folded)
+
+
+@functools.lru_cache(maxsize=256)
 def _subdivision_names(country: str) -> dict[str, str]:
     names: dict[str, str] = {}
     for subdivision in pycountry.subdivisions.get(country_code=country) or ():
@@ -82,25 +99,30 @@ def _subdivision_names(country: str) -> dict[str, str]:
     return names
 
 
-@functools.cache
 def subdivision_code(text: str, country: str | None) -> str:
     """ISO 3166-2 code from a full code, the part after the dash, or a name."""
     cleaned = text.strip()
+    if len(cleaned) > LONGEST_NAME:
+        raise SignalProblem(Reason.SUBDIVISION_UNKNOWN)
     upper = cleaned.upper()
     if "-" in upper and codes.is_subdivision(upper):
         return upper
     if country is None:
         raise SignalProblem(Reason.SUBDIVISION_WITHOUT_COUNTRY)
-    if (
-        upper.isascii()
-        and upper.isalnum()
-        and codes.is_subdivision(f"{country}-{upper}")
-    ):
-        return f"{country}-{upper}"
-    code = _subdivision_names(country).get(_fold(cleaned))
+    part = upper if upper.isascii() and upper.isalnum() else ""
+    code = _subdivision_code(country, part, _fold(cleaned))
     if code is None:
         raise SignalProblem(Reason.SUBDIVISION_UNKNOWN)
     return code
+
+
+@functools.lru_cache(maxsize=1024)
+def _subdivision_code(country: str, part: str, folded: str) -> str | None:
+    if part and codes.is_subdivision(f"{country}-{part}"):
+        return f"{country}-{part}"
+    if not codes.is_country(country):
+        return None
+    return _subdivision_names(country).get(folded)
 
 
 def combine(country: str | None, subdivision: str | None) -> tuple[str, ...]:
