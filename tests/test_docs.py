@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -46,6 +47,10 @@ def coverage_text() -> str:
         for rule in rules.history(code)
         if rule.kind is Kind.MAJORITY and rule.effective_from is not None
     }
+    every_rule = list(rules.all())
+    confidence = Counter(rule.confidence.value for rule in every_rule)
+    contested = sorted({rule.code for rule in every_rule if rule.contested})
+    contract = sorted({rule.code for rule in every_rule if rule.kind is Kind.CONTRACT})
     return "\n".join(
         [
             f"- countries: {len(rules.countries)} of {len(pycountry.countries)} ISO 3166-1 countries",
@@ -54,6 +59,10 @@ def coverage_text() -> str:
             f"- countries whose age of majority is not 18 (on {ON}): {len(not_18)} ({', '.join(not_18)})",
             f"- countries with a digital age of consent set by law (on {ON}): {len(consent)}",
             f"- jurisdictions with a recorded change of the age of majority: {len(changes)}",
+            f"- rules: {len(every_rule)}; confidence high {confidence['high']},"
+            f" medium {confidence['medium']}, low {confidence['low']}",
+            f"- jurisdictions with a contested reading (a prevailing age recorded): {len(contested)} ({', '.join(contested)})",
+            f"- jurisdictions with an age of contractual capacity of their own: {len(contract)} ({', '.join(contract)})",
         ]
     )
 
