@@ -1,25 +1,49 @@
-"""`agegate review`: screen an account store and flag minors' data."""
+"""`agegate review`: screen an account store and flag minors' data.
+
+Everything that can be checked before the first row is screened is checked
+first, and is a usage error (exit 2) with nothing written: an output path
+that is the input or another output, a mapped column the input lacks, an
+empty input, a `--store` without account ids. A run that read rows but could
+screen none of them (wrong format, encoding or delimiter) is an error too,
+not a clean report.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import sqlite3
 import sys
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+import attrs
 
 from .age import live_today
-from .cli import EXIT_FINDINGS, EXIT_OK, add_screening_options
+from .cli import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    add_screening_options,
+    version,
+    warn_threshold,
+)
 from .errors import InputError
 from .flags import SqliteFlagStore
 from .policy import FIELDS, FieldMap, Policy
-from .readers import FORMATS, Unreadable, read
+from .readers import FORMATS, SAMPLE, STDIN, Stream, Unreadable, read
 from .review import ReviewSettings
-from .review_run import FlagFile, render, write_json
+from .review_run import FlagFile, Tally, render, write_json
 from .review_run import run as run_review
+from .tables_version import tables_version
 
 HELP = "screen every account of a CSV, JSON Lines or SQLite store and flag minors"
 SECRET_ENV = "AGEGATE_SECRET"  # noqa: S105 - the name of a variable
 # Unreadable rows printed one by one; all of them are counted and in --summary.
 UNREADABLE_PRINTED = 50
+# Column names listed in an error about the column map.
+COLUMNS_LISTED = 40
 
 
 EPILOG = """\
@@ -29,28 +53,79 @@ time and an offset counts as its date at UTC-12; a bare date, or a time
 without an offset, as the date written. Where collected_at is missing only
 today's screening applies; where it cannot be read (or lies in the future) the
 account is flagged COLLECTED_AT_INVALID and screened today. A declared age is
-the age at collection. Exit status: 0 run completed, 1 with --fail-on-flags
-when an account was flagged, 2 usage or input error.
+the age at collection.
+
+Mapped columns are checked before the first row is read (JSON Lines: in the
+first 1000 records). Every flag names the row it comes from: `line` (CSV, JSON
+Lines; the line where the record starts, header included) or `rowid` (SQLite).
+
+Exit status: 0 run completed, 1 with --fail-on-flags when an account was
+flagged, 2 usage or input error (nothing screened included), 130 interrupted
+(the summary so far is written, with "completed": false).
 """
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("input", metavar="INPUT", help="the account store to read")
-    parser.add_argument("--format", choices=FORMATS, help="default: from extension")
-    parser.add_argument("--table", metavar="NAME", help="table or view (SQLite)")
+    parser.add_argument(
+        "input",
+        metavar="INPUT",
+        help="the account store to read; - reads standard input (give --format)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="default: from the extension (.csv .tsv .jsonl .ndjson .sqlite .db)",
+    )
+    parser.add_argument(
+        "--table",
+        metavar="NAME",
+        help="table or view of a SQLite input (default: its only table)",
+    )
+    parser.add_argument(
+        "--delimiter",
+        metavar="CHAR",
+        help="CSV delimiter; 'tab' for a tab (default: found on the header line"
+        " among , ; tab |)",
+    )
+    parser.add_argument(
+        "--encoding",
+        default="utf-8",
+        metavar="NAME",
+        help="text encoding, e.g. latin-1 or cp1252 (default: utf-8; a byte"
+        " order mark is skipped)",
+    )
+    parser.add_argument(
+        "--date-format",
+        action="append",
+        default=[],
+        metavar="FORMAT",
+        help="strftime format of birthdates besides YYYY-MM-DD, e.g. %%d/%%m/%%Y;"
+        " repeatable; a date two formats read differently is ambiguous"
+        " (default: YYYY-MM-DD only)",
+    )
     parser.add_argument(
         "--map",
         action="append",
         default=[],
         metavar="FIELD=COLUMN",
-        help=f"column holding FIELD, once per field; fields: {' '.join(FIELDS)}",
+        help="column holding FIELD, once per field (default: the field's own"
+        f" name); fields: {' '.join(FIELDS)}",
     )
-    parser.add_argument("--flags-out", metavar="PATH", help="flags to .jsonl or .csv")
-    parser.add_argument("--summary", metavar="PATH", help="counts as JSON")
     parser.add_argument(
-        "--store", metavar="PATH", help="upsert flags into this SQLite flag store"
+        "--flags-out",
+        metavar="PATH",
+        help="write flags to .jsonl or .csv; - writes JSON Lines to standard"
+        " output and the summary to standard error (default: none)",
+    )
+    parser.add_argument(
+        "--summary", metavar="PATH", help="write counts as JSON (default: none)"
+    )
+    parser.add_argument(
+        "--store",
+        metavar="PATH",
+        help="upsert flags into this SQLite flag store (default: none)",
     )
     parser.add_argument(
         "--secret",
@@ -58,8 +133,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help=f"key of the hashes that identify rows (default: ${SECRET_ENV}, "
         "else a random key kept in --store)",
     )
-    parser.add_argument("--workers", type=int, default=1, metavar="N")
-    parser.add_argument("--batch-size", type=int, default=2000, metavar="N")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="processes that screen (default: 1)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=2000,
+        metavar="N",
+        help="rows screened and written at a time (default: 2000)",
+    )
     add_screening_options(parser)
     parser.add_argument(
         "--phone-optional",
@@ -69,10 +156,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fail-on-flags", action="store_true", help="exit 1 if any account is flagged"
     )
-    parser.add_argument("--quiet", action="store_true", help="no summary on stdout")
+    parser.add_argument("--quiet", action="store_true", help="print no summary")
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show a progress bar with a total and an ETA on standard error"
+        " (default: when standard error is a terminal)",
+    )
 
 
-def field_map(pairs: list[str]) -> FieldMap:
+def field_map(pairs: list[str]) -> tuple[FieldMap, dict[str, str]]:
+    """The FieldMap of the --map options, and the mapping as given."""
     mapping: dict[str, str] = {}
     for pair in pairs:
         field, equals, column = pair.partition("=")
@@ -83,9 +178,28 @@ def field_map(pairs: list[str]) -> FieldMap:
             raise InputError(f"--map {field} is given twice")
         mapping[field] = column
     try:
-        return FieldMap.from_mapping(mapping) if mapping else FieldMap()
+        return (FieldMap.from_mapping(mapping) if mapping else FieldMap()), mapping
     except (TypeError, ValueError) as error:
         raise InputError(f"--map: {error}") from None
+
+
+def _policy(args: argparse.Namespace) -> Policy:
+    try:
+        return Policy(
+            minimum_age=args.minimum_age,
+            threshold=args.threshold,
+            phone_optional=args.phone_optional,
+            birthdate_formats=tuple(args.date_format),
+        )
+    except (TypeError, ValueError) as error:
+        message = str(error).replace("birthdate_formats", "--date-format")
+        raise InputError(message) from None
+
+
+def _delimiter(given: str | None) -> str | None:
+    if given is None:
+        return None
+    return "\t" if given.lower() in ("tab", "\\t") else given
 
 
 def _secret(args: argparse.Namespace, store: SqliteFlagStore | None) -> bytes:
@@ -101,66 +215,227 @@ def _secret(args: argparse.Namespace, store: SqliteFlagStore | None) -> bytes:
     return os.urandom(32)
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.workers < 1 or args.batch_size < 1:
-        raise InputError("--workers and --batch-size must be at least 1")
-    fields = field_map(args.map)
+# -- checks before the first row -------------------------------------------
+
+
+def same_file(a: str, b: str) -> bool:
+    """Whether two paths name one file, however spelled (relative, `./`, a
+    symbolic link, a hard link)."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
     try:
-        policy = Policy(
-            minimum_age=args.minimum_age,
-            threshold=args.threshold,
-            phone_optional=args.phone_optional,
-        )
-    except (TypeError, ValueError) as error:
-        raise InputError(str(error)) from None
-    if args.flags_out and not args.flags_out.lower().endswith(
-        (".jsonl", ".ndjson", ".csv")
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist yet
+        return False
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """No output may overwrite the input or another output."""
+    named = [
+        ("INPUT", args.input),
+        ("--flags-out", args.flags_out),
+        ("--summary", args.summary),
+        ("--store", args.store),
+    ]
+    paths = [(name, path) for name, path in named if path and path != STDIN]
+    for index, (first, first_path) in enumerate(paths):
+        for second, second_path in paths[index + 1 :]:
+            if same_file(first_path, second_path):
+                raise InputError(
+                    f"{second} is the same file as {first}; nothing was written",
+                    where=second_path,
+                )
+    flags_out = args.flags_out
+    if (
+        flags_out
+        and flags_out != STDIN
+        and not flags_out.lower().endswith((".jsonl", ".ndjson", ".csv"))
     ):
         raise InputError("--flags-out must end in .jsonl or .csv")
-    items = read(args.input, args.format, table=args.table)
-    store = None
-    flag_file = None
+
+
+def _listed(columns: tuple[str, ...]) -> str:
+    shown = ", ".join(columns[:COLUMNS_LISTED])
+    if len(columns) > COLUMNS_LISTED:
+        shown += f", ... ({len(columns)} in all)"
+    return shown or "(none)"
+
+
+def check_input(items: Stream, mapping: dict[str, str], where: str) -> None:
+    """The input has rows, and every mapped column is among its columns."""
+    if not items.peek(1):
+        raise InputError("no rows to review (the input is empty)", where=where)
+    jsonl = items.format == "jsonl"
+    for field, column in mapping.items():
+        if items.has_key(column):
+            continue
+        what = (
+            f"no such key in the first {SAMPLE} records" if jsonl else "no such column"
+        )
+        hint = ""
+        if items.format == "csv" and len(items.columns) == 1:
+            hint = "; the header was read as one column: give --delimiter?"
+        raise InputError(
+            f"--map {field}={column}: {what}; "
+            f"{'keys' if jsonl else 'columns'}: {_listed(items.columns)}{hint}",
+            where=where,
+        )
+
+
+def check_account_ids(
+    items: Stream, fields: FieldMap, args: argparse.Namespace
+) -> None:
+    """A run without account ids names accounts by a hash of their data:
+    say so, and keep such names out of a store, where they would pile up."""
+    if any(items.has_key(key) for key in fields.keys_of("account_id")):
+        return
+    if args.store:
+        raise InputError(
+            "--store needs account ids: give --map account_id=COLUMN",
+            where=args.input,
+        )
+    print(
+        "agegate review: warning: no account id column; flags name accounts by"
+        " a keyed hash of their data (give --map account_id=COLUMN)",
+        file=sys.stderr,
+    )
+
+
+@contextlib.contextmanager
+def open_store(path: str) -> Iterator[SqliteFlagStore]:
     try:
-        store = SqliteFlagStore(args.store) if args.store else None
+        store = SqliteFlagStore(path)
+    except sqlite3.DatabaseError:
+        raise InputError("not a SQLite flag store", where=path) from None
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+# -- the run ---------------------------------------------------------------
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def context(
+    args: argparse.Namespace,
+    items: Stream,
+    settings: ReviewSettings,
+    started_at: str,
+) -> dict[str, Any]:
+    """What was run, for the summary: an auditor can tell two runs apart."""
+    return {
+        "agegate_version": version(),
+        "tables_version": tables_version(settings.rules_directory),
+        "today": settings.today.isoformat(),
+        "input": STDIN if args.input == STDIN else os.path.abspath(args.input),
+        "format": items.format,
+        "table": items.table,
+        "delimiter": items.delimiter,
+        "encoding": args.encoding,
+        "map": _map(settings.fields),
+        "policy": attrs.asdict(settings.policy),
+        "started_at": started_at,
+    }
+
+
+def _map(fields: FieldMap) -> dict[str, str | list[str]]:
+    found: dict[str, str | list[str]] = {}
+    for field in FIELDS:
+        keys = fields.keys_of(field)
+        if keys:
+            found[field] = keys[0] if len(keys) == 1 else list(keys)
+    return found
+
+
+def _write_summary(
+    args: argparse.Namespace, tally: Tally, about: dict[str, Any]
+) -> None:
+    if args.summary:
+        write_json(args.summary, {**tally.to_dict(), **about, "finished_at": _now()})
+
+
+def run(args: argparse.Namespace) -> int:
+    started_at = _now()
+    if args.workers < 1 or args.batch_size < 1:
+        raise InputError("--workers and --batch-size must be at least 1")
+    fields, mapping = field_map(args.map)
+    policy = _policy(args)
+    warn_threshold(args)
+    check_outputs(args)
+    today: date = args.today or live_today()
+    items = read(
+        args.input,
+        args.format,
+        table=args.table,
+        delimiter=_delimiter(args.delimiter),
+        encoding=args.encoding,
+    )
+    human = sys.stderr if args.flags_out == STDIN else sys.stdout
+    tally = Tally()
+    with contextlib.ExitStack() as stack:
+        stack.callback(items.close)
+        check_input(items, mapping, args.input)
+        check_account_ids(items, fields, args)
+        store = stack.enter_context(open_store(args.store)) if args.store else None
         settings = ReviewSettings(
-            today=args.today or live_today(),
+            today=today,
             secret=_secret(args, store),
             fields=fields,
             policy=policy,
+            locator="rowid" if items.format == "sqlite" else "line",
         )
+        about = context(args, items, settings, started_at)
         flag_file = FlagFile(args.flags_out) if args.flags_out else None
-        printed = 0
-
-        def report(row: Unreadable) -> None:
-            nonlocal printed
-            printed += 1
-            if printed <= UNREADABLE_PRINTED:
-                print(f"{args.input}:{row.line}: {row.reason}", file=sys.stderr)
-
-        tally = run_review(
-            items,
-            settings,
-            flag_file=flag_file,
-            store=store,
-            workers=args.workers,
-            batch_size=args.batch_size,
-            on_unreadable=report,
-        )
-    finally:
-        items.close()
         if flag_file is not None:
-            flag_file.close()
-        if store is not None:
-            store.close()
-    if printed > UNREADABLE_PRINTED:
+            stack.callback(flag_file.close)
+        report = UnreadableReport(args.input)
+        try:
+            run_review(
+                items,
+                settings,
+                flag_file=flag_file,
+                store=store,
+                workers=args.workers,
+                batch_size=args.batch_size,
+                on_unreadable=report,
+                progress=args.progress,
+                tally=tally,
+                started_at=datetime.fromisoformat(started_at),
+            )
+        except KeyboardInterrupt:
+            _write_summary(args, tally, about)
+            raise
+    if report.printed > UNREADABLE_PRINTED:
         print(
-            f"... and {printed - UNREADABLE_PRINTED} more unreadable rows",
+            f"... and {report.printed - UNREADABLE_PRINTED} more unreadable rows",
             file=sys.stderr,
         )
-    if args.summary:
-        write_json(args.summary, tally.to_dict())
+    _write_summary(args, tally, about)
     if not args.quiet:
-        print(render(tally))
+        print(render(tally), file=human)
+    if tally.rows_read and not tally.rows_screened:
+        raise InputError(
+            f"none of the {tally.rows_read} rows read could be screened;"
+            " check --format, --encoding and --delimiter",
+            where=args.input,
+        )
     if args.fail_on_flags and tally.accounts_flagged:
         return EXIT_FINDINGS
     return EXIT_OK
+
+
+class UnreadableReport:
+    """Prints the first unreadable rows by line; counts them all."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.printed = 0
+
+    def __call__(self, row: Unreadable) -> None:
+        self.printed += 1
+        if self.printed <= UNREADABLE_PRINTED:
+            print(f"{self.where}:{row.line}: {row.reason}", file=sys.stderr)

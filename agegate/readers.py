@@ -6,17 +6,30 @@ be read. A bad row never stops the stream: only a problem with the input as a
 whole (a missing file, no header, an unknown table) raises `InputError`, and
 it does so before the first row. Reasons are fixed phrases; they never
 repeat any of the row's content.
+
+Real exports are read as they come: a CSV's delimiter is found on its header
+line (`,` `;` tab `|`) unless given, any encoding Python knows is accepted
+(UTF-8 by default, with or without a byte order mark), and `-` reads standard
+input. A stream knows its columns before the first row is screened (the CSV
+header, the SQLite columns, the keys of the first JSON records), so that a
+column map can be checked up front.
 """
 
 from __future__ import annotations
 
+import codecs
+import collections
 import csv
+import io
+import itertools
 import json
+import os
 import re
 import sqlite3
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import attrs
 
@@ -24,9 +37,14 @@ from .errors import InputError
 
 Format = Literal["csv", "jsonl", "sqlite"]
 FORMATS: tuple[Format, ...] = ("csv", "jsonl", "sqlite")
+STDIN = "-"
+DELIMITERS = (",", ";", "\t", "|")
+# JSON Lines records whose keys stand for the input's columns.
+SAMPLE = 1000
 
 _EXTENSIONS: dict[str, Format] = {
     ".csv": "csv",
+    ".tsv": "csv",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".sqlite": "sqlite",
@@ -34,16 +52,19 @@ _EXTENSIONS: dict[str, Format] = {
     ".db": "sqlite",
 }
 
-# Bytes that are not UTF-8 come through `surrogateescape` as lone surrogates.
+# Bytes the encoding cannot read come through `surrogateescape` as lone surrogates.
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+_QUOTED = re.compile(r'"[^"]*"')
 
 
 @attrs.frozen
 class Row:
-    """One readable input row: its line (or row number) and its values."""
+    """One readable input row: its line (or row number) and its values; a
+    SQLite row also carries its rowid."""
 
     line: int
     values: dict[str, Any]
+    rowid: int | None = None
 
 
 @attrs.frozen
@@ -59,14 +80,68 @@ Item = Row | Unreadable
 
 class Stream(Iterator[Item]):
     """The rows of an input, with the file or database they come from, which
-    `close()` (or leaving a `with` block) releases even if never iterated."""
+    `close()` (or leaving a `with` block) releases even if never iterated.
 
-    def __init__(self, rows: Iterator[Item], resource: Any) -> None:
+    `columns` are the input's column names (for JSON Lines, the keys of the
+    first records); `total` and `position()` measure progress in `unit`.
+    """
+
+    def __init__(
+        self,
+        rows: Iterator[Item],
+        resource: Any,
+        *,
+        fmt: Format = "csv",
+        columns: tuple[str, ...] | None = None,
+        total: int | None = None,
+        position: Callable[[], int | None] | None = None,
+        unit: str = "B",
+    ) -> None:
         self._rows = rows
         self._resource = resource
+        self._buffer: collections.deque[Item] = collections.deque()
+        self._columns = columns
+        self.format: Format = fmt
+        self.total = total
+        self.unit = unit
+        self._position = position
+        self.delimiter: str | None = None
+        self.table: str | None = None
 
     def __next__(self) -> Item:
+        if self._buffer:
+            return self._buffer.popleft()
         return next(self._rows)
+
+    def peek(self, count: int) -> list[Item]:
+        """The next `count` items (fewer at the end), left in the stream."""
+        while len(self._buffer) < count:
+            try:
+                self._buffer.append(next(self._rows))
+            except StopIteration:
+                break
+        return list(itertools.islice(self._buffer, count))
+
+    def _sample(self) -> list[dict[str, Any]]:
+        return [item.values for item in self.peek(SAMPLE) if isinstance(item, Row)]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        if self._columns is not None:
+            return self._columns
+        seen: dict[str, None] = {}
+        for values in self._sample():
+            seen.update(dict.fromkeys(values))
+        return tuple(seen)
+
+    def has_key(self, key: str) -> bool:
+        """Whether `key` (dotted keys reach into JSON objects) is a column."""
+        if self._columns is not None:
+            return key in self._columns
+        return any(_holds(values, key) for values in self._sample())
+
+    def position(self) -> int | None:
+        return self._position() if self._position is not None else None
 
     def close(self) -> None:
         close = getattr(self._rows, "close", None)
@@ -81,6 +156,17 @@ class Stream(Iterator[Item]):
         self.close()
 
 
+def _holds(values: Mapping[str, Any], key: str) -> bool:
+    if key in values:
+        return True
+    node: Any = values
+    for part in key.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
 def detect_format(path: str | Path) -> Format:
     suffix = Path(path).suffix.lower()
     found = _EXTENSIONS.get(suffix)
@@ -93,25 +179,70 @@ def detect_format(path: str | Path) -> Format:
 
 
 def read(
-    path: str | Path, fmt: Format | None = None, *, table: str | None = None
+    path: str | Path,
+    fmt: Format | None = None,
+    *,
+    table: str | None = None,
+    delimiter: str | None = None,
+    encoding: str = "utf-8",
 ) -> Stream:
-    """Every row of `path`, read as `fmt` (default: from the extension).
+    """Every row of `path` (`-`: standard input), read as `fmt` (default:
+    from the extension).
 
     Checks the input as a whole now, so that an unusable input raises here
     and not part-way through the stream.
     """
+    stdin = str(path) == STDIN
+    if fmt is None and stdin:
+        raise InputError("reading standard input needs --format")
     chosen = fmt if fmt is not None else detect_format(path)
     if chosen not in FORMATS:
         raise InputError(f"format must be one of {', '.join(FORMATS)}")
-    if not Path(path).is_file():
+    codec = _codec(encoding)
+    if delimiter is not None and chosen != "csv":
+        raise InputError("--delimiter applies to CSV inputs only")
+    if table is not None and chosen != "sqlite":
+        raise InputError("--table applies to SQLite inputs only", where=str(path))
+    if chosen == "sqlite" and stdin:
+        raise InputError("a SQLite input cannot be read from standard input")
+    if not stdin and not Path(path).is_file():
         raise InputError("no such file", where=str(path))
     if chosen == "sqlite":
-        if table is None:
-            raise InputError("a SQLite input needs --table", where=str(path))
-        return read_sqlite(path, table)
-    if table is not None:
-        raise InputError("--table applies to SQLite inputs only", where=str(path))
-    return read_csv(path) if chosen == "csv" else read_jsonl(path)
+        return read_sqlite(path, table, encoding=codec)
+    if chosen == "csv":
+        return read_csv(path, delimiter=delimiter, encoding=codec)
+    return read_jsonl(path, encoding=codec)
+
+
+def _codec(encoding: str) -> str:
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        raise InputError("unknown --encoding (e.g. utf-8, latin-1, cp1252)") from None
+    # A byte order mark is no part of the first column's name.
+    return "utf-8-sig" if name in ("utf-8", "utf-8-sig") else name
+
+
+def _not_readable(codec: str) -> str:
+    return "not UTF-8" if codec == "utf-8-sig" else f"not {codec}"
+
+
+def _open_binary(path: str | Path) -> tuple[BinaryIO, int | None]:
+    """The input's bytes and their size, when the input has one."""
+    if str(path) == STDIN:
+        return sys.stdin.buffer, None
+    handle = open(path, "rb")  # noqa: SIM115 - the Stream owns and closes it
+    return handle, os.fstat(handle.fileno()).st_size
+
+
+def _tell(handle: BinaryIO) -> Callable[[], int | None]:
+    def position() -> int | None:
+        try:
+            return handle.tell()
+        except (OSError, ValueError):
+            return None
+
+    return position
 
 
 # -- CSV -----------------------------------------------------------------
@@ -126,30 +257,58 @@ def _csv_problem(error: csv.Error) -> str:
     return "malformed CSV"
 
 
-def read_csv(path: str | Path) -> Stream:
+def sniff_delimiter(header_line: str) -> str:
+    """The delimiter a header line uses: the candidate it holds most often
+    outside quotes; a comma when it holds none."""
+    bare = _QUOTED.sub("", header_line)
+    counts = {d: bare.count(d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def read_csv(
+    path: str | Path, *, delimiter: str | None = None, encoding: str = "utf-8-sig"
+) -> Stream:
     """Rows of a CSV file with a header row; lines are numbered from 1."""
-    handle = open(  # noqa: SIM115 - the generator below owns and closes it
-        path, encoding="utf-8-sig", errors="surrogateescape", newline=""
-    )
+    if delimiter is not None and (len(delimiter) != 1 or delimiter in '"\r\n'):
+        raise InputError("--delimiter is one character, not a quote or newline")
+    codec = _codec(encoding)
+    raw, size = _open_binary(path)
+    handle = io.TextIOWrapper(raw, encoding=codec, errors="surrogateescape", newline="")
     try:
-        reader = csv.reader(handle)
-        header = _csv_header(reader, str(path))
+        first = handle.readline()
+        chosen = delimiter if delimiter is not None else sniff_delimiter(first)
+        reader = csv.reader(itertools.chain([first], handle), delimiter=chosen)
+        header = _csv_header(reader, str(path), codec)
     except BaseException:
         handle.close()
         raise
-    return Stream(_csv_rows(handle, reader, header), handle)
+    stream = Stream(
+        _csv_rows(handle, reader, header, _not_readable(codec)),
+        handle,
+        fmt="csv",
+        columns=tuple(header),
+        total=size,
+        position=_tell(raw),
+    )
+    stream.delimiter = chosen
+    return stream
 
 
-def _csv_header(reader: Any, where: str) -> list[str]:
+def _csv_header(reader: Any, where: str, codec: str) -> list[str]:
     try:
         header = next(reader, None)
     except csv.Error as error:
         raise InputError(f"header row: {_csv_problem(error)}", where=where) from None
+    except UnicodeError:
+        raise InputError(f"header row is {_not_readable(codec)}", where=where) from None
     if not header:
-        raise InputError("no header row", where=where)
+        raise InputError("no rows to review (the input is empty)", where=where)
     names = [name.strip() for name in header]
     if _ESCAPED_BYTE.search("".join(names)):
-        raise InputError("header row is not UTF-8", where=where)
+        raise InputError(
+            f"header row is {_not_readable(codec)}; give --encoding", where=where
+        )
     if "" in names:
         raise InputError("header row has an empty column name", where=where)
     if len(set(names)) != len(names):
@@ -157,7 +316,9 @@ def _csv_header(reader: Any, where: str) -> list[str]:
     return names
 
 
-def _csv_rows(handle: Any, reader: Any, header: list[str]) -> Iterator[Item]:
+def _csv_rows(
+    handle: Any, reader: Any, header: list[str], not_readable: str
+) -> Iterator[Item]:
     width = len(header)
     with handle:
         while True:
@@ -176,7 +337,7 @@ def _csv_rows(handle: Any, reader: Any, header: list[str]) -> Iterator[Item]:
                 continue
             joined = "".join(fields)
             if not joined.isascii() and _ESCAPED_BYTE.search(joined):
-                yield Unreadable(start, "not UTF-8")
+                yield Unreadable(start, not_readable)
                 continue
             yield Row(start, dict(zip(header, fields, strict=True)))
 
@@ -195,23 +356,30 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def read_jsonl(path: str | Path) -> Stream:
+def read_jsonl(path: str | Path, *, encoding: str = "utf-8-sig") -> Stream:
     """One JSON object per line; blank lines are skipped, lines numbered from 1."""
-    handle = open(path, "rb")  # noqa: SIM115 - the Stream owns and closes it
-    return Stream(_jsonl_rows(handle), handle)
+    handle, size = _open_binary(path)
+    codec = _codec(encoding)
+    return Stream(
+        _jsonl_rows(handle, codec),
+        handle,
+        fmt="jsonl",
+        total=size,
+        position=_tell(handle),
+    )
 
 
-def _jsonl_rows(handle: Any) -> Iterator[Item]:
+def _jsonl_rows(handle: Any, codec: str) -> Iterator[Item]:
     with handle:
         for number, raw in enumerate(handle, start=1):
-            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
+            if number == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8) :]
             if not raw.strip():
                 continue
             try:
-                text = raw.decode("utf-8")
+                text = raw.decode(codec)
             except UnicodeDecodeError:
-                yield Unreadable(number, "not UTF-8")
+                yield Unreadable(number, _not_readable(codec))
                 continue
             try:
                 value = json.loads(text, object_pairs_hook=_unique_keys)
@@ -230,34 +398,94 @@ def _jsonl_rows(handle: Any) -> Iterator[Item]:
 # -- SQLite --------------------------------------------------------------
 
 
-def read_sqlite(path: str | Path, table: str) -> Stream:
-    """Rows of one table or view, numbered from 1 in rowid order where it has one."""
-    where = f"{path}:{table}"
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _choose_table(db: sqlite3.Connection, table: str | None, path: str) -> str:
+    """The table to read: the one named, or the only table there is."""
+    listed = db.execute(
+        "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view')"
+        " AND name NOT LIKE 'sqlite!_%' ESCAPE '!' ORDER BY name"
+    ).fetchall()
+    names = [bytes(n).decode("utf-8", "replace") for n, _ in listed]
+    tables = [
+        bytes(n).decode("utf-8", "replace") for n, kind in listed if kind == b"table"
+    ]
+    shown = ", ".join(names) if names else "(none)"
+    if table is None:
+        if len(tables) == 1:
+            return tables[0]
+        if not tables:
+            raise InputError("the database holds no table", where=path)
+        raise InputError(f"a SQLite input needs --table; tables: {shown}", where=path)
+    if table not in names:
+        raise InputError(
+            f"no such table or view; tables: {shown}", where=f"{path}:{table}"
+        )
+    return table
+
+
+def read_sqlite(
+    path: str | Path, table: str | None = None, *, encoding: str = "utf-8-sig"
+) -> Stream:
+    """Rows of one table or view, numbered from 1 in rowid order where it
+    has one; the only table of the database if none is named."""
+    codec = _codec(encoding)
     try:
         db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
         db.text_factory = bytes
-        found = db.execute(
-            "SELECT type FROM sqlite_master"
-            " WHERE name = ? AND type IN ('table', 'view')",
-            (table,),
-        ).fetchone()
+        try:
+            chosen = _choose_table(db, table, str(path))
+        except BaseException:
+            db.close()
+            raise
     except sqlite3.DatabaseError:
         raise InputError("not a readable SQLite database", where=str(path)) from None
-    if found is None:
-        db.close()
-        raise InputError("no such table or view", where=where)
-    quoted = '"' + table.replace('"', '""') + '"'
+    where = f"{path}:{chosen}"
+    quoted = _quoted(chosen)
     try:
-        cursor = db.execute(f"SELECT * FROM {quoted}")  # noqa: S608 - quoted name
+        total = int(db.execute(f"SELECT count(*) FROM {quoted}").fetchone()[0])  # noqa: S608 - quoted name
+        try:
+            cursor = db.execute(f"SELECT _rowid_, * FROM {quoted}")  # noqa: S608
+            with_rowid = True
+        except sqlite3.OperationalError:  # a view, or a table WITHOUT ROWID
+            cursor = db.execute(f"SELECT * FROM {quoted}")  # noqa: S608
+            with_rowid = False
     except sqlite3.DatabaseError:
         db.close()
         raise InputError("table cannot be read", where=where) from None
-    columns = [column[0] for column in cursor.description]
-    return Stream(_sqlite_rows(db, cursor, columns, where), db)
+    columns = [column[0] for column in cursor.description][1 if with_rowid else 0 :]
+    counter = _Counter()
+    stream = Stream(
+        _sqlite_rows(db, cursor, columns, where, with_rowid, codec, counter),
+        db,
+        fmt="sqlite",
+        columns=tuple(columns),
+        total=total,
+        position=counter.value,
+        unit=" rows",
+    )
+    stream.table = chosen
+    return stream
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def value(self) -> int:
+        return self.count
 
 
 def _sqlite_rows(
-    db: sqlite3.Connection, cursor: sqlite3.Cursor, columns: list[str], where: str
+    db: sqlite3.Connection,
+    cursor: sqlite3.Cursor,
+    columns: list[str],
+    where: str,
+    with_rowid: bool,
+    codec: str,
+    counter: _Counter,
 ) -> Iterator[Item]:
     try:
         number = 0
@@ -272,13 +500,16 @@ def _sqlite_rows(
                 return
             for raw in batch:
                 number += 1
+                counter.count = number
+                rowid = raw[0] if with_rowid else None
                 try:
                     values = [
-                        v.decode("utf-8") if isinstance(v, bytes) else v for v in raw
+                        v.decode(codec) if isinstance(v, bytes) else v
+                        for v in raw[1 if with_rowid else 0 :]
                     ]
                 except UnicodeDecodeError:
-                    yield Unreadable(number, "not UTF-8")
+                    yield Unreadable(number, _not_readable(codec))
                     continue
-                yield Row(number, dict(zip(columns, values, strict=True)))
+                yield Row(number, dict(zip(columns, values, strict=True)), rowid)
     finally:
         db.close()

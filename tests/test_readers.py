@@ -48,7 +48,7 @@ def test_csv_bad_rows_are_reported_and_the_stream_goes_on(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (b"", "no header row"),
+        (b"", "no rows to review"),
         (b"id,id\n1,2\n", "names a column twice"),
         (b"id,\n1,2\n", "empty column name"),
         (b"id,\xff\n1,2\n", "not UTF-8"),
@@ -93,18 +93,25 @@ def test_sqlite_rows(tmp_path: Path) -> None:
         db.execute("INSERT INTO \"my accounts\" VALUES ('3', NULL, NULL)")
     db.close()
     assert list(read(path, table="my accounts")) == [
-        Row(1, {"id": "1", "dob": "2000-01-01", "n": 7}),
+        Row(1, {"id": "1", "dob": "2000-01-01", "n": 7}, rowid=1),
         Unreadable(2, "not UTF-8"),
-        Row(3, {"id": "3", "dob": None, "n": None}),
+        Row(3, {"id": "3", "dob": None, "n": None}, rowid=3),
     ]
 
 
 def test_sqlite_input_problems(tmp_path: Path) -> None:
     path = tmp_path / "a.sqlite"
     sqlite3.connect(path).close()
-    with pytest.raises(InputError, match="needs --table"):
+    with pytest.raises(InputError, match="holds no table"):
         read(path)
-    with pytest.raises(InputError, match="no such table"):
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("CREATE TABLE one (id TEXT)")
+        db.execute("CREATE TABLE two (id TEXT)")
+    db.close()
+    with pytest.raises(InputError, match="needs --table; tables: one, two"):
+        read(path)
+    with pytest.raises(InputError, match="no such table or view; tables: one, two"):
         read(path, table="accounts")
     junk = _write(tmp_path / "junk.sqlite", b"this is not a database" * 100)
     with pytest.raises(InputError, match="not a readable SQLite"):
