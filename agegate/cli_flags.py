@@ -13,6 +13,7 @@ from typing import Any, TextIO
 from .cli import EXIT_OK
 from .errors import InputError
 from .flags import FLAG_COLUMNS, STATUSES, SqliteFlagStore, StoredFlag, flag_to_dict
+from .safe_text import csv_row, printable
 
 HELP = "list, show, resolve and export the flags kept in a flag store"
 
@@ -84,7 +85,7 @@ def _write(flags: Iterable[StoredFlag], out: TextIO, as_csv: bool) -> int:
         record = stored_to_dict(stored)
         if writer is not None:
             record["codes"] = ";".join(record["codes"])
-            writer.writerow([record[c] for c in EXPORT_COLUMNS])
+            writer.writerow(csv_row([record[c] for c in EXPORT_COLUMNS]))
         else:
             out.write(json.dumps(record, sort_keys=True) + "\n")
         count += 1
@@ -93,11 +94,18 @@ def _write(flags: Iterable[StoredFlag], out: TextIO, as_csv: bool) -> int:
 
 def _line(stored: StoredFlag) -> str:
     flag = stored.flag
-    return (
-        f"{flag.account_id}\t{stored.status}\t{flag.action}\t"
-        f"{','.join(flag.codes)}\t{flag.jurisdiction or '-'}\t"
-        f"{flag.required_age if flag.required_age is not None else '-'}\t{flag.source}"
+    cells = (
+        flag.account_id,
+        stored.status,
+        flag.action,
+        ",".join(flag.codes),
+        flag.jurisdiction or "-",
+        "-" if flag.required_age is None else str(flag.required_age),
+        flag.source,
     )
+    # Escaped cell by cell: a tab or newline in an id cannot forge a column
+    # or a row, nor an escape sequence reach the terminal.
+    return "\t".join(printable(cell) for cell in cells)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -113,7 +121,9 @@ def run(args: argparse.Namespace) -> int:
         elif args.action == "show":
             found = list(store.list(account_id=args.account_id))
             if not found:
-                raise InputError("no flag for this account", where=args.account_id)
+                raise InputError(
+                    "no flag for this account", where=printable(args.account_id)
+                )
             for stored in found:
                 print(json.dumps(stored_to_dict(stored), indent=2, sort_keys=True))
         elif args.action == "resolve":
@@ -121,8 +131,12 @@ def run(args: argparse.Namespace) -> int:
                 args.account_id, args.status, by=args.by, why=args.why
             )
             if not changed:
-                raise InputError("no open flag for this account", where=args.account_id)
-            print(f"{args.account_id}: {changed} flag(s) marked {args.status}")
+                raise InputError(
+                    "no open flag for this account", where=printable(args.account_id)
+                )
+            print(
+                f"{printable(args.account_id)}: {changed} flag(s) marked {args.status}"
+            )
         else:
             status = None if args.status == "all" else args.status
             flags = store.list(status=status)

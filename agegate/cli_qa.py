@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from datetime import date
 from urllib.parse import urlsplit
@@ -10,6 +11,8 @@ from urllib.parse import urlsplit
 from .cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from .qa import run as replay
 from .qa import table
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 HELP = "replay .http example requests against a running app; exit 1 on a failure"
 
@@ -30,6 +33,31 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="D",
         help="the date {{$datetime ...}} counts from (default: today)",
     )
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
+        help="a host requests may go to besides --base-url's (repeatable);"
+        " a request to any other host fails unsent",
+    )
+    parser.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set {{NAME}}, over the files' own @NAME (repeatable)",
+    )
+
+
+def _variables(given: list[str]) -> dict[str, str] | None:
+    variables: dict[str, str] = {}
+    for entry in given:
+        name, equals, value = entry.partition("=")
+        if not equals or not _NAME.fullmatch(name):
+            return None
+        variables[name] = value
+    return variables
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,7 +65,17 @@ def run(args: argparse.Namespace) -> int:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         print("agegate qa: --base-url must be http(s)://host[:port]", file=sys.stderr)
         return EXIT_USAGE
+    variables = _variables(args.var)
+    if variables is None:
+        print("agegate qa: --var takes NAME=VALUE", file=sys.stderr)
+        return EXIT_USAGE
     # InputError (a missing path, a malformed file) becomes exit 2 in cli.main.
-    results = replay(args.paths, args.base_url, today=args.today)
+    results = replay(
+        args.paths,
+        args.base_url,
+        today=args.today,
+        allow_hosts=args.allow_host,
+        variables=variables,
+    )
     print(table(results))
     return EXIT_OK if all(r.passed for r in results) else EXIT_FINDINGS

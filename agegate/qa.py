@@ -27,6 +27,7 @@ from urllib.parse import urljoin, urlsplit
 import attrs
 
 from .errors import InputError
+from .safe_text import printable
 
 _SEPARATOR = re.compile(r"^###")
 _FILE_VARIABLE = re.compile(r"^@([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
@@ -44,6 +45,8 @@ _RESPONSE_REF = re.compile(
     r"^([A-Za-z_][A-Za-z0-9_\-]*)\.response\.(body|headers)\.(.+)$"
 )
 _TIMEOUT = 15.0
+_FILLED_LIMIT = 1 << 20
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @attrs.frozen
@@ -130,12 +133,14 @@ def parse(text: str, *, where: str) -> list[HttpRequest]:
     """All requests of one file, in order; InputError names the file and line."""
     requests: list[HttpRequest] = []
     variables: dict[str, str] = {}
+    defined_at: dict[str, int] = {}
     lines = text.splitlines()
     block: list[tuple[int, str]] = []
 
     def flush() -> None:
-        request = _parse_block(block, where, variables)
+        request = _parse_block(block, where, variables, defined_at)
         if request is not None:
+            _refuse_cycles(variables, defined_at, where)
             requests.append(request)
         block.clear()
 
@@ -150,8 +155,51 @@ def parse(text: str, *, where: str) -> list[HttpRequest]:
     return requests
 
 
+def _refuse_cycles(
+    variables: Mapping[str, str], defined_at: Mapping[str, int], where: str
+) -> None:
+    """A variable that reaches itself through others would never finish
+    filling: refuse it where it is defined."""
+    refers = {
+        name: [m.group(1) for m in _PLACEHOLDER.finditer(value)]
+        for name, value in variables.items()
+    }
+    done: set[str] = set()
+    for start in sorted(variables, key=lambda n: defined_at.get(n, 0)):
+        path: list[str] = []
+        on_path: set[str] = set()
+        stack: list[tuple[str, Iterator[str]]] = []
+        if start in done:
+            continue
+        stack.append((start, iter(refers[start])))
+        path.append(start)
+        on_path.add(start)
+        while stack:
+            name, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                path.pop()
+                on_path.discard(name)
+                done.add(name)
+                continue
+            if child in on_path:
+                raise InputError(
+                    f"variable {child} refers to itself"
+                    f" (through {' -> '.join([*path[path.index(child) :], child])})",
+                    where=f"{where}:{defined_at.get(child, 0)}",
+                )
+            if child in refers and child not in done:
+                stack.append((child, iter(refers[child])))
+                path.append(child)
+                on_path.add(child)
+
+
 def _parse_block(
-    block: list[tuple[int, str]], where: str, variables: dict[str, str]
+    block: list[tuple[int, str]],
+    where: str,
+    variables: dict[str, str],
+    defined_at: dict[str, int],
 ) -> HttpRequest | None:
     name: str | None = None
     expects: list[Expect] = []
@@ -165,6 +213,7 @@ def _parse_block(
             continue
         if match := _FILE_VARIABLE.match(stripped):
             variables[match.group(1)] = match.group(2).strip()
+            defined_at[match.group(1)] = number
             continue
         if match := _NAME.match(stripped):
             name = match.group(1)
@@ -236,7 +285,11 @@ def parse_file(path: str | Path) -> list[HttpRequest]:
         raise InputError(
             f"cannot read ({type(error).__name__})", where=str(path)
         ) from None
-    return parse(text, where=str(path))
+    requests = parse(text, where=str(path))
+    for request in requests:
+        if request.body_file is not None:
+            body_path(request)
+    return requests
 
 
 def catalogue(paths: Iterable[str | Path]) -> list[Path]:
@@ -287,13 +340,25 @@ class _Filler:
         self.variables = variables
         self.responses = responses
         self.today = today
+        self._filling: set[str] = set()
 
     def fill(self, text: str, where: str) -> str:
-        return _PLACEHOLDER.sub(lambda m: self._value(m.group(1), where), text)
+        filled = _PLACEHOLDER.sub(lambda m: self._value(m.group(1), where), text)
+        if len(filled) > _FILLED_LIMIT:
+            raise InputError("variables fill more than 1 MiB", where=where)
+        return filled
 
     def _value(self, expression: str, where: str) -> str:
         if expression in self.variables:
-            return self.fill(self.variables[expression], where)
+            # Files are checked for cycles when parsed; this catches one made
+            # by a variable given on the command line.
+            if expression in self._filling:
+                raise InputError(f"variable {expression} refers to itself", where=where)
+            self._filling.add(expression)
+            try:
+                return self.fill(self.variables[expression], where)
+            finally:
+                self._filling.discard(expression)
         if match := _DATETIME.match(expression):
             fmt, _, amount, unit = match.groups()
             value = self.today
@@ -406,13 +471,35 @@ def send(
         connection.close()
 
 
-def _included(request: HttpRequest, name: str, where: str) -> str:
+def body_path(request: HttpRequest) -> Path:
+    """The file a `< path` body names, which must lie inside the directory of
+    the `.http` file: a catalogue from elsewhere must not read (and send) the
+    replaying user's files."""
+    name = request.body_file or ""
+    where = request.label
+    if not name or Path(name).is_absolute() or name.startswith(("~", "\\")):
+        raise InputError("a body file is named relative to the .http file", where=where)
+    directory = Path(request.file).parent.resolve()
+    try:
+        # Symbolic links are followed, so a link pointing out is caught too.
+        path = (directory / name).resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise InputError("no such body file", where=where) from None
+    if not path.is_relative_to(directory) or not path.is_file():
+        raise InputError(
+            "a body file must be inside the directory of the .http file",
+            where=where,
+        )
+    return path
+
+
+def _included(request: HttpRequest) -> str:
     """A body given as `< path`, relative to the .http file, sent as is."""
-    path = Path(request.file).parent / name
+    path = body_path(request)
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
-        raise InputError(f"cannot read body file {name}", where=where) from None
+        raise InputError("cannot read the body file", where=request.label) from None
 
 
 def _encode_body(body: str | None, headers: Sequence[tuple[str, str]]) -> bytes | None:
@@ -423,6 +510,61 @@ def _encode_body(body: str | None, headers: Sequence[tuple[str, str]]) -> bytes 
     if content_type.lower().startswith("multipart/"):
         body = body.replace("\r\n", "\n").replace("\n", "\r\n") + "\r\n"
     return body.encode("utf-8")
+
+
+def _origin(url: str) -> tuple[str, str, int] | None:
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    return parts.scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[parts.scheme]
+
+
+@attrs.frozen
+class Origins:
+    """Where a replay may send requests: the base URL's scheme, host and
+    port, and hosts the user allowed by name (`host` for any port,
+    `host:port` for one). A catalogue from elsewhere must not be able to
+    send the replaying user's requests, or files, to a host of its choice."""
+
+    base: tuple[str, str, int]
+    hosts: frozenset[tuple[str, int | None]] = frozenset()
+
+    @classmethod
+    def of(cls, base_url: str, allow_hosts: Iterable[str] = ()) -> Origins:
+        base = _origin(base_url)
+        if base is None:
+            raise InputError("the base URL must be http(s)://host[:port]")
+        hosts: set[tuple[str, int | None]] = set()
+        for entry in allow_hosts:
+            parts = urlsplit("//" + entry.strip())
+            try:
+                port = parts.port
+            except ValueError:
+                port = -1
+            if not parts.hostname or port == -1 or parts.path or parts.username:
+                raise InputError("--allow-host takes HOST or HOST:PORT")
+            hosts.add((parts.hostname.lower(), port))
+        return cls(base, frozenset(hosts))
+
+    def allows(self, url: str) -> bool:
+        origin = _origin(url)
+        if origin is None:
+            return False
+        if origin == self.base:
+            return True
+        _, host, port = origin
+        return (host, None) in self.hosts or (host, port) in self.hosts
+
+    def check(self, url: str, where: str) -> None:
+        if not self.allows(url):
+            raise InputError(
+                "request to a host other than --base-url's (see --allow-host)",
+                where=where,
+            )
 
 
 def check(request: HttpRequest, response: Response) -> tuple[str, ...]:
@@ -441,18 +583,29 @@ def check(request: HttpRequest, response: Response) -> tuple[str, ...]:
 
 
 def run_file(
-    path: str | Path, base_url: str, *, today: date | None = None
+    path: str | Path,
+    base_url: str,
+    *,
+    today: date | None = None,
+    allow_hosts: Iterable[str] = (),
+    variables: Mapping[str, str] | None = None,
 ) -> list[Result]:
-    """Replay every request of one file in order, with one cookie jar."""
+    """Replay every request of one file in order, with one cookie jar.
+
+    Requests go only to `base_url`'s origin and to `allow_hosts`; a request
+    elsewhere fails without being sent. `variables` override the file's own,
+    as `base_url` overrides `@baseUrl`.
+    """
+    origins = Origins.of(base_url, allow_hosts)
     requests = parse_file(path)
     day = today if today is not None else date.today()
     responses: dict[str, Response] = {}
     jar = _Jar()
     results: list[Result] = []
     for request in requests:
-        variables = dict(request.variables)
-        variables["baseUrl"] = base_url.rstrip("/")
-        filler = _Filler(variables, responses, day)
+        known = {**dict(request.variables), **(variables or {})}
+        known["baseUrl"] = base_url.rstrip("/")
+        filler = _Filler(known, responses, day)
         where = request.label
         try:
             url = filler.fill(request.url, where)
@@ -461,7 +614,8 @@ def run_file(
             headers = [(k, filler.fill(v, where)) for k, v in request.headers]
             body = filler.fill(request.body, where) if request.body else None
             if request.body_file is not None:
-                body = _included(request, request.body_file, where)
+                body = _included(request)
+            origins.check(url, where)
         except InputError as error:
             results.append(Result(request, None, (str(error),)))
             continue
@@ -492,25 +646,40 @@ def run_file(
 
 
 def run(
-    paths: Iterable[str | Path], base_url: str, *, today: date | None = None
+    paths: Iterable[str | Path],
+    base_url: str,
+    *,
+    today: date | None = None,
+    allow_hosts: Iterable[str] = (),
+    variables: Mapping[str, str] | None = None,
 ) -> list[Result]:
     """Replay a whole catalogue; files are independent of each other."""
+    hosts = tuple(allow_hosts)
     results: list[Result] = []
     for path in catalogue(paths):
-        results.extend(run_file(path, base_url, today=today))
+        results.extend(
+            run_file(
+                path, base_url, today=today, allow_hosts=hosts, variables=variables
+            )
+        )
     return results
 
 
 def table(results: Sequence[Result]) -> str:
     """A plain-text pass/fail table, one request a row, and a total line."""
+    # Every cell may hold text from a file or a response: escaped, so that
+    # a row cannot be forged nor the terminal driven.
     rows = [
-        (
-            "PASS" if r.passed else "FAIL",
-            r.request.label,
-            f"{r.request.method} {r.request.url.replace('{{baseUrl}}', '')}",
-            r.expected_status,
-            "-" if r.status is None else str(r.status),
-            "; ".join(r.problems),
+        tuple(
+            printable(cell)
+            for cell in (
+                "PASS" if r.passed else "FAIL",
+                r.request.label,
+                f"{r.request.method} {r.request.url.replace('{{baseUrl}}', '')}",
+                r.expected_status,
+                "-" if r.status is None else str(r.status),
+                "; ".join(r.problems),
+            )
         )
         for r in results
     ]
