@@ -71,3 +71,17 @@ class InputError(AgeGateError, ValueError):
 
 def _rebuild_input_error(reason: str, where: str | None) -> InputError:
     return InputError(reason, where=where)
+
+
+class AccountIdInvalid(AgeGateError, ValueError):
+    """An account id a flag store will not keep: empty, over the length cap,
+    or not encodable as UTF-8 (a lone surrogate). Never repeats the id."""
+
+    code = "ACCOUNT_ID_INVALID"
+
+    def __init__(self, why: str) -> None:
+        super().__init__(f"account id {why}")
+        self.why = why
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (AccountIdInvalid, (self.why,))

@@ -13,6 +13,7 @@ import json
 import os
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,9 +21,14 @@ from typing import Any, Literal, Protocol
 
 import attrs
 
+from .errors import AccountIdInvalid
+
 Action = Literal["remove", "verify"]
 Status = Literal["open", "removed", "dismissed"]
 STATUSES: tuple[Status, ...] = ("open", "removed", "dismissed")
+# Ids come from URLs, request bodies and account stores: a store keeps none
+# longer than this, so no client can make one row arbitrarily large.
+MAX_ACCOUNT_ID = 256
 
 
 class FlagCode:
@@ -74,6 +80,29 @@ FLAG_COLUMNS = (
 )
 
 
+def account_id_problem(account_id: str) -> str | None:
+    """Why a store refuses this account id, or None when it keeps it."""
+    if not account_id:
+        return "is empty"
+    if len(account_id) > MAX_ACCOUNT_ID:
+        return f"is longer than {MAX_ACCOUNT_ID} characters"
+    try:
+        account_id.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not encodable as UTF-8"
+    return None
+
+
+def check_account_ids(flags: Iterable[Flag]) -> list[Flag]:
+    """The flags as a list, or AccountIdInvalid for the first unusable id."""
+    checked = list(flags)
+    for flag in checked:
+        why = account_id_problem(flag.account_id)
+        if why is not None:
+            raise AccountIdInvalid(why)
+    return checked
+
+
 def flag_to_dict(flag: Flag) -> dict[str, Any]:
     return {
         "account_id": flag.account_id,
@@ -94,23 +123,57 @@ class FlagSink(Protocol):
     def add_many(self, flags: Iterable[Flag]) -> None: ...
 
 
+_FlagKey = tuple[str, str, tuple[str, ...], str | None]
+
+
+def _key(flag: Flag) -> _FlagKey:
+    return (flag.account_id, flag.source, flag.codes, flag.fingerprint)
+
+
 class JsonlFlagSink:
-    """Appends one JSON object per flag to a file, fsync'd after each write."""
+    """Appends one JSON object per flag to a file, fsync'd after each write.
+
+    A flag this sink already wrote (same account, source, codes and
+    fingerprint) is not written again, so a client repeating a request does
+    not grow the file; the memory of what was written is bounded.
+    """
+
+    REMEMBERED = 65536
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
+        self._written: OrderedDict[_FlagKey, None] = OrderedDict()
 
     def add(self, flag: Flag) -> None:
         self.add_many([flag])
 
     def add_many(self, flags: Iterable[Flag]) -> None:
-        lines = "".join(
-            json.dumps(flag_to_dict(f), sort_keys=True) + "\n" for f in flags
-        )
-        if not lines:
-            return
-        with self._lock, self.path.open("a", encoding="utf-8") as out:
+        checked = check_account_ids(flags)
+        with self._lock:
+            fresh = self._fresh(checked)
+            lines = "".join(
+                json.dumps(flag_to_dict(f), sort_keys=True) + "\n" for f in fresh
+            )
+            if lines:
+                self._append(lines)
+            for flag in fresh:
+                self._written[_key(flag)] = None
+            while len(self._written) > self.REMEMBERED:
+                self._written.popitem(last=False)
+
+    def _fresh(self, flags: list[Flag]) -> list[Flag]:
+        fresh: dict[_FlagKey, Flag] = {}
+        for flag in flags:
+            key = _key(flag)
+            if key in self._written:
+                self._written.move_to_end(key)
+            else:
+                fresh.setdefault(key, flag)
+        return list(fresh.values())
+
+    def _append(self, lines: str) -> None:
+        with self.path.open("a", encoding="utf-8") as out:
             out.write(lines)
             out.flush()
             os.fsync(out.fileno())
@@ -205,6 +268,7 @@ class SqliteFlagStore:
 
     def add_many(self, flags: Iterable[Flag]) -> None:
         now = _utc_now().isoformat()
+        checked = check_account_ids(flags)
         rows = [
             (
                 f.account_id,
@@ -217,7 +281,7 @@ class SqliteFlagStore:
                 f.raised_at.isoformat(),
                 now,
             )
-            for f in flags
+            for f in checked
         ]
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")

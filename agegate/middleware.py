@@ -5,8 +5,11 @@
 On a gated route the gate reads the whole body (up to a cap), reads it as the
 app will, screens it with `screen()` and either passes the exact bytes on,
 with the Decision in `scope["state"]["agegate"]`, or answers itself: 403
-notice, 422, 400, 413 or 415 (see DESIGN.md). Anything else, lifespan and
-websocket scopes included, passes through untouched and unbuffered.
+notice, 422, 400, 413, 415 or 431. A websocket handshake on a gated path is
+refused (closed before accept, code 1008, or an HTTP 403 where the server
+offers `websocket.http.response`) unless `websockets="pass"`. Anything else,
+lifespan scopes and ungated paths included, passes through untouched and
+unbuffered.
 
 Which requests on a gated route are screened: every request with a body,
 every POST, PUT and PATCH (even with an empty body), and every request whose
@@ -14,14 +17,30 @@ query string carries a gated field (FastAPI reads scalar parameters from the
 query). A GET, HEAD, OPTIONS or DELETE without a body or gated query fields
 passes, so the signup page itself still loads.
 
-Profile-update routes (`profile_paths`) are screened only when the update
-carries a birthdate, birth year or age. When it shows the account holder is
-under the required age, the request is blocked and a PROFILE_UNDERAGE removal
-flag goes to the flag sink. The account id is the route's path parameter
+Profile-update routes (`profile_paths`) are screened whenever the update
+carries any mapped birth key (date, year, month, day or age; in the body or
+the query, whatever its value); only an update with none passes untouched.
+A birth key the update holds two ways (a literal `"user.dob"` beside a nested
+`{"user": {"dob": ...}}`) is refused 400, and an update with only part of a
+birthdate (a month or day without the year, or a year without the mapped
+month and day) is refused 422 BIRTHDATE_PARTIAL: the gate cannot see the
+stored part, so the client must send the whole date. When the update shows
+the account holder is under the required age, it is blocked; a
+PROFILE_UNDERAGE removal flag goes to the flag sink only when `account_of`
+says the request comes from the holder of that account (by default
+Starlette's `scope["user"]`, set by `AuthenticationMiddleware`, which must
+run before the gate). The account id is the route's path parameter
 (`/accounts/{account_id}`: the one parameter of the template, or the one named
 by `account_id_param`); a template without parameters takes it from the body
-field that `fields.account_id` names. The block cookie applies to signup
-routes only: a profile update is judged on the account's own data.
+field that `fields.account_id` names. An id a flag store will not keep (over
+256 characters, not encodable as UTF-8) is refused 400 ACCOUNT_ID_INVALID.
+The block cookie applies to signup routes only: a profile update is judged on
+the account's own data.
+
+A cross-site request (`Sec-Fetch-Site: cross-site`, or an `Origin` whose host
+is not the request's `Host`) that shows a minor is refused like any other,
+but sets no block cookie: another site could otherwise lock a visitor's
+browser out of the signup form.
 
 An update that changes the birthdate without naming a jurisdiction is
 answered 422 like a signup, unless the policy says
@@ -32,8 +51,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Literal
 
 import anyio.to_thread
 from starlette.datastructures import Headers
@@ -47,6 +66,7 @@ from .body import (
     Disconnected,
     Limits,
     Refused,
+    check_header_sizes,
     classify,
     declared_length,
     header_values,
@@ -57,16 +77,45 @@ from .body import (
     single_header,
 )
 from .decision import Decision, Outcome, Reason
-from .flags import Flag, FlagCode, FlagSink, SqliteFlagStore, open_sink
+from .errors import AccountIdInvalid
+from .flags import (
+    Flag,
+    FlagCode,
+    FlagSink,
+    SqliteFlagStore,
+    account_id_problem,
+    open_sink,
+)
 from .paths import Match, Route, Router
-from .policy import SCREENED_FIELDS, FieldMap, Policy
+from .policy import FieldMap, Policy
 from .rules import Rules, load_rules
-from .screen import lookup, screen
+from .screen import lookup, present_birth_keys, screen
 
 logger = logging.getLogger("agegate.middleware")
 
-_BIRTH_FIELDS = ("birthdate", "birth_year", "age")
+# A birthdate is read from a full date, a birth year (with its parts) or an age.
+_BIRTH_SOURCES = ("birthdate", "birth_year", "age")
+_WHOLE_ON_THEIR_OWN = ("birthdate", "age")
+_DATE_PARTS = ("birth_year", "birth_month", "birth_day")
 _ALWAYS_SCREENED_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+AccountOf = Callable[[Scope], "str | None"]
+WebsocketPolicy = Literal["refuse", "pass"]
+
+
+def starlette_user(scope: Scope) -> str | None:
+    """The authenticated user's identity that Starlette's
+    `AuthenticationMiddleware` put in `scope["user"]`, or None."""
+    user = scope.get("user")
+    if user is None:
+        return None
+    try:
+        if getattr(user, "is_authenticated", False) is not True:
+            return None
+        identity = user.identity
+    except Exception:  # a user class of the app's own that cannot say
+        return None
+    return identity if isinstance(identity, str) and identity else None
 
 
 def _paths(value: Any, name: str) -> tuple[Any, ...]:
@@ -92,6 +141,13 @@ class AgeGateMiddleware:
         puts the client's IP country (e.g. "cf-ipcountry"). Off by default: a
         client can send any header.
     max_body_size: bytes read at most (default 64 KiB); larger is a 413.
+    max_header_size: bytes of one header value at most on a gated route
+        (default 8 KiB); longer is a 431.
+    account_of: scope -> the id of the account the request is authenticated
+        as, or None. A profile flag is filed only when it equals the path's
+        account id. Default: `starlette_user` (Starlette's `scope["user"]`).
+    websockets: "refuse" (default) closes a websocket handshake on a gated
+        path before it is accepted; "pass" hands it to the app ungated.
     """
 
     def __init__(
@@ -115,8 +171,19 @@ class AgeGateMiddleware:
         max_body_size: int = 64 * 1024,
         max_fields: int = 256,
         max_files: int = 16,
+        max_header_size: int = 8 * 1024,
+        account_of: AccountOf | None = None,
+        websockets: WebsocketPolicy = "refuse",
     ) -> None:
         self.app = app
+        if websockets not in ("refuse", "pass"):
+            raise ValueError('websockets is "refuse" or "pass"')
+        self.websockets = websockets
+        if account_of is not None and not callable(account_of):
+            raise TypeError("account_of is a callable: scope -> account id or None")
+        self.account_of: AccountOf = (
+            account_of if account_of is not None else starlette_user
+        )
         self.fields = fields if fields is not None else FieldMap()
         self.policy = policy if policy is not None else Policy()
         if not isinstance(self.fields, FieldMap):
@@ -177,15 +244,16 @@ class AgeGateMiddleware:
             ("max_body_size", max_body_size),
             ("max_fields", max_fields),
             ("max_files", max_files),
+            ("max_header_size", max_header_size),
         ):
             if isinstance(limit, bool) or not isinstance(limit, int):
                 raise TypeError(f"{name} must be an int")
             if limit < (1 if name != "max_files" else 0):
                 raise ValueError(f"{name} is too small")
         self.limits = Limits(max_body_size, max_fields, max_files)
-        keys = self.fields.keys()
-        self.gated = frozenset(keys[f] for f in SCREENED_FIELDS if f in keys)
-        if not any(f in keys for f in _BIRTH_FIELDS):
+        self.max_header_size = max_header_size
+        self.gated = frozenset(self.fields.screened_keys())
+        if not any(self.fields.keys_of(f) for f in _BIRTH_SOURCES):
             raise ValueError("fields must map birthdate, birth_year or age")
 
     def _check_account_source(self, route: Route) -> None:
@@ -209,6 +277,11 @@ class AgeGateMiddleware:
         ):
             await self.app(scope, receive, _closing(send, self._opened_sink))
             return
+        if scope["type"] == "websocket" and self.websockets == "refuse":
+            match = self.router.match(scope)
+            if match is not None:
+                await _refuse_websocket(match.route, scope, receive, send)
+                return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -225,6 +298,7 @@ class AgeGateMiddleware:
         headers = Headers(raw=raw_headers)
         route = match.route
         try:
+            check_header_sizes(raw_headers, self.max_header_size)
             declared_length(raw_headers, self.limits.max_body_size)
             query = read_query(scope.get("query_string", b""), self.gated)
             body = await read_body(receive, self.limits.max_body_size)
@@ -255,6 +329,10 @@ class AgeGateMiddleware:
                 query,
                 self.gated,
             )
+            if route.kind == "profile" and not self._touches_birth(record):
+                # The update does not touch the birthdate: nothing to screen.
+                await self.app(scope, _replay(body, receive), send)
+                return
             trusted = self._trusted_country(raw_headers)
             decision = screen(
                 record,
@@ -276,10 +354,6 @@ class AgeGateMiddleware:
                 Refused(400, "BODY_UNREADABLE"), route, scope, receive, send, headers
             )
             return
-        if route.kind == "profile" and Reason.BIRTHDATE_MISSING in decision.reasons:
-            # The update does not touch the birthdate: nothing to screen.
-            await self.app(scope, _replay(body, receive), send)
-            return
         self._log(
             decision.outcome.value,
             decision.reasons,
@@ -294,31 +368,27 @@ class AgeGateMiddleware:
             return
         if decision.outcome is Outcome.BLOCK:
             if route.kind == "profile":
-                account = self._account_id(match, record)
-                if account is None:
-                    await self._refuse(
-                        Refused(
-                            422, "ACCOUNT_ID_MISSING", (self.fields.account_id or "",)
-                        ),
-                        route,
-                        scope,
-                        receive,
-                        send,
-                        headers,
-                    )
-                    return
-                if not await self._flag(account, decision):
-                    response = notice.problem(
-                        503,
-                        "UNAVAILABLE",
-                        notice.choose_language(headers),
-                        code="FLAG_NOT_RECORDED",
-                        headers={"Retry-After": "60"},
-                    )
-                    await response(scope, receive, send)
-                    return
-            await self._block(
-                scope, receive, send, headers, set_cookie=route.kind == "signup"
+                await self._block_profile(
+                    match, record, decision, scope, receive, send, headers
+                )
+                return
+            cross_site = _cross_site(raw_headers)
+            if cross_site and self.cookie is not None:
+                logger.info(
+                    "block cookie not set: cross-site request route=%s",
+                    route.template,
+                )
+            await self._block(scope, receive, send, headers, set_cookie=not cross_site)
+            return
+        if route.kind == "profile" and Reason.FIELD_AMBIGUOUS in decision.reasons:
+            ambiguous = [k for k in self.fields.birth_keys() if _two_ways(record, k)]
+            await self._refuse(
+                Refused(400, Reason.FIELD_AMBIGUOUS, ambiguous),
+                route,
+                scope,
+                receive,
+                send,
+                headers,
             )
             return
         response = notice.problem(
@@ -331,6 +401,78 @@ class AgeGateMiddleware:
         await response(scope, receive, send)
 
     # -- pieces ------------------------------------------------------------
+
+    def _touches_birth(self, record: Mapping[str, Any]) -> bool:
+        """Whether a profile update carries a birth key; Refused(422) when it
+        carries only part of a birthdate."""
+        keys = set(present_birth_keys(record, self.fields))
+        if not keys:
+            return False
+        sent = {
+            field
+            for field in (*_WHOLE_ON_THEIR_OWN, *_DATE_PARTS)
+            if keys.intersection(self.fields.keys_of(field))
+        }
+        whole = sent.intersection(_WHOLE_ON_THEIR_OWN) or all(
+            part in sent for part in _DATE_PARTS if self.fields.keys_of(part)
+        )
+        if not whole:
+            raise Refused(
+                422,
+                Reason.BIRTHDATE_PARTIAL,
+                self.fields.keys_of("birthdate") or self.fields.keys_of("birth_year"),
+            )
+        return True
+
+    async def _block_profile(
+        self,
+        match: Match,
+        record: Mapping[str, Any],
+        decision: Decision,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: Headers,
+    ) -> None:
+        """Block an underage profile update; flag it when its holder sent it."""
+        route = match.route
+        account = self._account_id(match, record)
+        if account is None or account_id_problem(account) is not None:
+            refusal = (
+                Refused(422, "ACCOUNT_ID_MISSING", (self.fields.account_id or "",))
+                if account is None
+                else Refused(400, AccountIdInvalid.code)
+            )
+            await self._refuse(refusal, route, scope, receive, send, headers)
+            return
+        why_not = self._why_no_flag(scope, account)
+        if why_not is not None:
+            # Anyone can send an update naming any account: only the
+            # account's own holder may cause a removal flag.
+            logger.info("flag not filed: reason=%s route=%s", why_not, route.template)
+        elif not await self._flag(account, decision):
+            response = notice.problem(
+                503,
+                "UNAVAILABLE",
+                notice.choose_language(headers),
+                code="FLAG_NOT_RECORDED",
+                headers={"Retry-After": "60"},
+            )
+            await response(scope, receive, send)
+            return
+        await self._block(scope, receive, send, headers, set_cookie=False)
+
+    def _why_no_flag(self, scope: Scope, account: str) -> str | None:
+        try:
+            holder = self.account_of(scope)
+        except Exception as error:
+            logger.error("account_of failed error=%s", type(error).__name__)
+            return "ACCOUNT_OF_FAILED"
+        if holder is None:
+            return "NOT_AUTHENTICATED"
+        if str(holder) != account:
+            return "NOT_ACCOUNT_HOLDER"
+        return None
 
     def _trusted_country(self, raw_headers: list[tuple[bytes, bytes]]) -> str | None:
         if self.trusted_country_header is None:
@@ -449,9 +591,67 @@ def _closing(send: Send, store: SqliteFlagStore) -> Send:
 
 _KINDS = {
     413: "BODY_TOO_LARGE",
+    431: "BODY_TOO_LARGE",
     415: "MEDIA_TYPE_UNSUPPORTED",
     422: "NEEDS_INFO",
 }
+
+
+async def _refuse_websocket(
+    route: Route, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Refuse a handshake before it is accepted: an HTTP 403 where the server
+    can send one, else a close (which servers answer with 403 too)."""
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return
+    logger.info("refused websocket route=%s", route.template)
+    if "websocket.http.response" in scope.get("extensions", {}):
+        response = notice.problem(
+            403,
+            "MEDIA_TYPE_UNSUPPORTED",
+            notice.choose_language(Headers(scope=scope)),
+            code="WEBSOCKET_REFUSED",
+        )
+        await response(scope, receive, send)
+        return
+    await send({"type": "websocket.close", "code": 1008})
+
+
+def _cross_site(raw_headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a browser says the request comes from another site.
+
+    Hosts are compared without ports or schemes: behind a TLS proxy the
+    scheme and port the app sees are not the browser's.
+    """
+    fetch_site = header_values(raw_headers, b"sec-fetch-site")
+    if any(v.strip().lower() == "cross-site" for v in fetch_site):
+        return True
+    origins = header_values(raw_headers, b"origin")
+    if not origins:
+        return False
+    hosts = header_values(raw_headers, b"host")
+    if len(origins) > 1 or len(hosts) != 1:
+        return True
+    _, separator, origin_host = origins[0].strip().partition("://")
+    return not separator or _hostname(origin_host) != _hostname(hosts[0])
+
+
+def _hostname(authority: str) -> str:
+    """The host of `host[:port]` or `[v6]:port`, lower case."""
+    authority = authority.strip().lower()
+    if authority.startswith("["):
+        return authority.partition("]")[0] + "]"
+    return authority.partition(":")[0]
+
+
+def _two_ways(record: Mapping[str, Any], key: str) -> bool:
+    """Whether a dotted key is held both literally and as a nested path."""
+    try:
+        lookup(record, key)
+    except Exception:
+        return True
+    return False
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -410,7 +410,12 @@ def test_profile_update_raises_a_flag_in_sqlite(tmp_path: Any) -> None:
     store_path = tmp_path / "flags.sqlite"
     recorder = Recorder()
     app = make_app(
-        recorder, profile_paths=["/accounts/{account_id}"], flag_sink=store_path
+        recorder,
+        profile_paths=["/accounts/{account_id}"],
+        flag_sink=store_path,
+        # The holder of acc-42 sends these requests (see test_gate_security
+        # for AuthenticationMiddleware itself).
+        account_of=lambda scope: "acc-42",
     )
     with TestClient(app) as test_client:
         # An update that does not touch the birthdate passes untouched.
@@ -446,6 +451,7 @@ def test_profile_account_id_from_a_body_field(tmp_path: Any) -> None:
         fields=FieldMap(account_id="user_id"),
         block_cookie=False,
         secret=None,
+        account_of=lambda scope: "u-9",
     )
     with TestClient(app) as test_client:
         response = test_client.post("/signup", json=bc(AGE_17, user_id="u-9"))
@@ -571,8 +577,9 @@ def test_websocket_and_lifespan_pass_through() -> None:
                 await send({"type": message["type"] + ".complete"})
             await send({"type": "lifespan.shutdown.complete"})
 
+    # Websockets on a gated path pass only when the operator says so.
     gate = AgeGateMiddleware(
-        plain, paths=["/signup"], secret=SECRET, rules=load_rules()
+        plain, paths=["/signup"], secret=SECRET, rules=load_rules(), websockets="pass"
     )
     with TestClient(gate) as test_client, test_client.websocket_connect("/signup"):
         pass
@@ -666,7 +673,10 @@ def test_a_flag_that_cannot_be_written_is_a_503_not_a_pass(tmp_path: Any) -> Non
     unwritable = JsonlFlagSink(tmp_path)  # a directory: every append fails
     recorder = Recorder()
     app = make_app(
-        recorder, profile_paths=["/accounts/{account_id}"], flag_sink=unwritable
+        recorder,
+        profile_paths=["/accounts/{account_id}"],
+        flag_sink=unwritable,
+        account_of=lambda scope: "a1",
     )
     with TestClient(app) as test_client:
         response = test_client.patch("/accounts/a1", json=bc(AGE_17))

@@ -174,8 +174,10 @@ def free_socket() -> socket.socket:
 
 
 @contextmanager
-def uvicorn_server(app: Any) -> Iterator[str]:
-    """A real uvicorn server on a free loopback port; yields its base URL."""
+def uvicorn_server(app: Any, ws: str = "none") -> Iterator[str]:
+    """A real uvicorn server on a free loopback port; yields its base URL.
+
+    `ws` picks uvicorn's websocket implementation ("none": no websockets)."""
     sock = free_socket()
     port = sock.getsockname()[1]
     config = uvicorn.Config(
@@ -183,7 +185,7 @@ def uvicorn_server(app: Any) -> Iterator[str]:
         log_level="warning",
         lifespan="on",
         http="h11",
-        ws="none",
+        ws=ws,
         access_log=False,
     )
     server = uvicorn.Server(config)
