@@ -23,16 +23,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import html
+import ipaddress
 import json
 import logging
 import re
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 import attrs
 import phonenumbers
@@ -172,6 +173,7 @@ class _BodyError(Exception):
 
 _KINDS = {
     400: "body-unreadable",
+    403: "cross-site-refused",
     413: "body-too-large",
     415: "content-type-unsupported",
     422: "report-invalid",
@@ -219,7 +221,10 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 async def _read_body(request: Request, max_body: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        # isdigit() alone takes "²" and other non-ASCII digits, which int()
+        # refuses; a length of more digits than any body has is refused
+        # before int() meets its own limit on long numbers.
+        if not (declared.isascii() and declared.isdigit()) or len(declared) > 18:
             raise _BodyError(400, "bad Content-Length")
         if int(declared) > max_body:
             raise _BodyError(413, "request body too large")
@@ -241,7 +246,8 @@ async def _read_fields(request: Request, max_body: int) -> dict[str, Any]:
     if media == _JSON_TYPE:
         try:
             data = json.loads(body.decode("utf-8"), object_pairs_hook=_no_duplicates)
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            # Deep nesting ("[[[[...") exhausts the parser's recursion.
             raise _BodyError(400, "body is not valid JSON") from None
         if not isinstance(data, dict):
             raise _BodyError(400, "body must be a JSON object")
@@ -356,9 +362,20 @@ def _page(title: str, body: str) -> str:
     return page(title, body, style=_STYLE)
 
 
-def _form_page(action: str, service: str, problems: tuple[FieldProblem, ...]) -> str:
+def _form_page(
+    action: str,
+    service: str,
+    problems: tuple[FieldProblem, ...],
+    token: str,
+    notice: str = "",
+) -> str:
     by_field = {p.field: p.reason for p in problems}
     summary = ""
+    if notice:
+        summary = (
+            '<div class="problem" role="alert" id="problems">'
+            f"<p>{html.escape(notice)}</p></div>"
+        )
     if problems:
         items = "".join(
             f'<li><a href="#{p.field}">{html.escape(_LABELS[p.field])}</a>: '
@@ -408,6 +425,7 @@ def _form_page(action: str, service: str, problems: tuple[FieldProblem, ...]) ->
         "<p>You do not need to tell us who you are. Give at least one of the"
         " following.</p>"
         f'<form method="post" action="{html.escape(action)}" novalidate>'
+        f'<input type="hidden" name="{FORM_TOKEN}" value="{html.escape(token)}">'
         f"<fieldset><legend>The account</legend>{fields}</fieldset>"
         '<button type="submit">Send the report</button></form>',
     )
@@ -422,68 +440,194 @@ def _thanks_page(service: str) -> str:
     )
 
 
+def client_key(host: str) -> str:
+    """The address a rate limit counts under: an IPv6 client on its /64 (one
+    host or subscriber usually holds a whole /64 and can pick any address in
+    it), an IPv4 client (mapped into IPv6 or not) on its own address."""
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
 def _client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    return client_key(request.client.host) if request.client else "unknown"
 
 
-def report_app(
-    *,
-    store: FlagSink,
-    secret: str | bytes,
-    rate_limit: RateLimit | None = None,
-    max_body: int = 8192,
-    service_name: str = "This service",
-    clock: Callable[[], float] = time.monotonic,
-) -> Starlette:
-    """A Starlette app serving the report form at its root; mount it anywhere.
+# -- cross-site requests ----------------------------------------------------
 
-    The client address is the one the ASGI server reports: behind a proxy, run
-    the server with its proxy-header option so that each reporter gets their
-    own limit.
-    """
+FORM_TOKEN = "form_token"  # noqa: S105 (a field name, not a secret)
+_TOKEN_PURPOSE = b"agegate report form token\x00"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_SAME_SITE = ("same-origin", "none")
+
+
+def form_token(secret: str | bytes, issued_at: float | None = None) -> str:
+    """The token the report form carries: when it was issued, signed with
+    the operator's secret, so that only a form this intake served is taken."""
     key = secret_bytes(secret)
-    if not hasattr(store, "add_many"):
-        raise TypeError("store must be a flag sink (with add_many)")
-    if rate_limit is None:
-        rate_limit = RateLimit()
-    if not isinstance(rate_limit, RateLimit):
-        raise TypeError("rate_limit must be a RateLimit")
-    if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 256:
-        raise ValueError("max_body must be an int of at least 256 bytes")
-    limiter = _Limiter(rate_limit, clock)
+    stamp = str(int(time.time() if issued_at is None else issued_at))
+    return f"{stamp}.{_token_mac(key, stamp)}"
 
-    def action_of(request: Request) -> str:
-        return str(request.scope.get("root_path", "")) + "/"
 
-    async def show(request: Request) -> Response:
-        return HTMLResponse(_form_page(action_of(request), service_name, ()))
+def _token_mac(key: bytes, stamp: str) -> str:
+    return hmac.new(key, _TOKEN_PURPOSE + stamp.encode(), hashlib.sha256).hexdigest()
 
-    async def receive(request: Request) -> Response:
+
+def _token_valid(key: bytes, token: object, ttl: float, now: float) -> bool:
+    if not isinstance(token, str) or len(token) > 100:
+        return False
+    stamp, dot, mac = token.partition(".")
+    if not dot or not (stamp.isascii() and stamp.isdigit()) or len(stamp) > 12:
+        return False
+    if not hmac.compare_digest(mac, _token_mac(key, stamp)):
+        return False
+    # A little slack for clocks of several servers behind one name.
+    return -60 <= now - int(stamp) <= ttl
+
+
+def _origin_of(url: str) -> tuple[str, str, int] | None:
+    parts = urlsplit(url.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    return parts.scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[parts.scheme]
+
+
+def _same_origin(origin: str, host: str | None) -> bool:
+    """Whether `Origin` names the host the request was sent to; the Host
+    header omits the port of the scheme the browser used."""
+    found = _origin_of(origin)
+    if found is None or not host or any(c in host for c in "/@?#\\"):
+        return False
+    return _origin_of(f"{found[0]}://{host}") == found
+
+
+def cross_site(request: Request, trusted: frozenset[tuple[str, str, int]]) -> bool:
+    """Whether a browser sent this request from another site.
+
+    Browsers say so in `Sec-Fetch-Site`, and older ones in `Origin`; a
+    client that sends neither (curl, a server) is not a browser and cannot
+    carry a victim's session, so it is not refused here.
+    """
+    sites = request.headers.getlist("sec-fetch-site")
+    origins = request.headers.getlist("origin")
+    if len(sites) > 1 or len(origins) > 1:
+        return True
+    if sites and sites[0].strip().lower() not in _SAME_SITE:
+        return True
+    if not origins:
+        return False
+    found = _origin_of(origins[0])
+    return found not in trusted and not _same_origin(
+        origins[0], request.headers.get("host")
+    )
+
+
+def _trusted_origins(origins: Iterable[str]) -> frozenset[tuple[str, str, int]]:
+    if isinstance(origins, str):
+        raise TypeError("trusted_origins must be a list of origins, not one string")
+    found = set()
+    for origin in origins:
+        parsed = _origin_of(origin) if isinstance(origin, str) else None
+        if parsed is None:
+            raise ValueError("trusted_origins holds origins like https://example.org")
+        found.add(parsed)
+    return frozenset(found)
+
+
+# -- the app ----------------------------------------------------------------
+
+
+@attrs.frozen
+class _Intake:
+    """The intake's settings, and its two handlers."""
+
+    store: FlagSink
+    key: bytes
+    rate_limit: RateLimit
+    limiter: _Limiter
+    max_body: int
+    service_name: str
+    token_ttl: float
+    trusted: frozenset[tuple[str, str, int]]
+
+    def form(
+        self,
+        request: Request,
+        problems: tuple[FieldProblem, ...] = (),
+        notice: str = "",
+    ) -> str:
+        action = str(request.scope.get("root_path", "")) + "/"
+        token = form_token(self.key)
+        return _form_page(action, self.service_name, problems, token, notice)
+
+    async def show(self, request: Request) -> Response:
+        if not _prefers_html(request) and "json" in request.headers.get("accept", ""):
+            # For clients that post the form without a browser (QA's
+            # examples): the token the HTML form would carry.
+            return JSONResponse(
+                {FORM_TOKEN: form_token(self.key), "expires_in": int(self.token_ttl)}
+            )
+        return HTMLResponse(self.form(request))
+
+    async def receive(self, request: Request) -> Response:
         wants_html = _prefers_html(request)
+        if cross_site(request, self.trusted):
+            logger.info("report refused: cross-site request")
+            return _problem(403, "cross-site report refused")
         try:
-            data = await _read_fields(request, max_body)
+            data = await _read_fields(request, self.max_body)
         except _BodyError as error:
             logger.info("report refused: status=%d", error.status)
             return _problem(error.status, error.title)
         except ClientDisconnect:
             return Response(status_code=400)
-        report, problems = validate(data, key)
+        if _is_form(request) and not _token_valid(
+            self.key, data.pop(FORM_TOKEN, None), self.token_ttl, time.time()
+        ):
+            return self.refuse_token(request, wants_html)
+        report, problems = validate(data, self.key)
         if report is None:
-            logger.info(
-                "report refused: fields=%s",
-                ",".join(sorted({p.field for p in problems})),
-            )
-            if wants_html:
-                page = _form_page(action_of(request), service_name, problems)
-                return HTMLResponse(page, status_code=422)
-            return _problem(422, "the report cannot be read", problems)
+            return self.refuse_report(request, problems, wants_html)
         # Only well-formed reports count against the limit, so a person
         # correcting a typo is not locked out.
-        if not limiter.allow(_client_address(request)):
+        if not self.limiter.allow(_client_address(request)):
             logger.info("report refused: rate limited")
             response = _problem(429, "too many reports from this address")
-            response.headers["Retry-After"] = str(int(rate_limit.seconds))
+            response.headers["Retry-After"] = str(int(self.rate_limit.seconds))
             return response
+        count = await self.file(report)
+        if wants_html:
+            return HTMLResponse(_thanks_page(self.service_name), status_code=202)
+        return JSONResponse({"status": "accepted", "flags": count}, status_code=202)
+
+    def refuse_token(self, request: Request, wants_html: bool) -> Response:
+        logger.info("report refused: form token missing, expired or not ours")
+        if wants_html:
+            notice = "This form has expired. Please fill it in and send it again."
+            return HTMLResponse(self.form(request, notice=notice), status_code=403)
+        return _problem(403, "form token missing or expired; get the form again")
+
+    def refuse_report(
+        self, request: Request, problems: tuple[FieldProblem, ...], wants_html: bool
+    ) -> Response:
+        logger.info(
+            "report refused: fields=%s", ",".join(sorted({p.field for p in problems}))
+        )
+        if wants_html:
+            return HTMLResponse(self.form(request, problems), status_code=422)
+        return _problem(422, "the report cannot be read", problems)
+
+    async def file(self, report: Report) -> int:
         today = datetime.now(UTC).date().isoformat()
         flags = [
             Flag(
@@ -494,24 +638,69 @@ def report_app(
                 # A report on another day reopens a flag already resolved;
                 # the same report sent twice in a day does not.
                 fingerprint=hmac.new(
-                    key, f"{account_id}|{today}".encode(), hashlib.sha256
+                    self.key, f"{account_id}|{today}".encode(), hashlib.sha256
                 ).hexdigest(),
             )
             for _, account_id in report.account_ids
         ]
-        await run_in_threadpool(store.add_many, flags)
+        await run_in_threadpool(self.store.add_many, flags)
         logger.info(
             "report filed: kinds=%s", ",".join(kind for kind, _ in report.account_ids)
         )
-        if wants_html:
-            return HTMLResponse(_thanks_page(service_name), status_code=202)
-        return JSONResponse(
-            {"status": "accepted", "flags": len(flags)}, status_code=202
-        )
+        return len(flags)
 
+
+def _is_form(request: Request) -> bool:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return media in (_FORM_TYPE, _MULTIPART_TYPE)
+
+
+def report_app(
+    *,
+    store: FlagSink,
+    secret: str | bytes,
+    rate_limit: RateLimit | None = None,
+    max_body: int = 8192,
+    service_name: str = "This service",
+    clock: Callable[[], float] = time.monotonic,
+    form_token_ttl: float = 7200.0,
+    trusted_origins: Iterable[str] = (),
+) -> Starlette:
+    """A Starlette app serving the report form at its root; mount it anywhere.
+
+    The client address is the one the ASGI server reports: behind a proxy, run
+    the server with its proxy-header option so that each reporter gets their
+    own limit.
+
+    A report sent by a browser from another site is refused (403), and a
+    form post must carry the token of a form this intake served in the last
+    `form_token_ttl` seconds. `trusted_origins` (`https://example.org`) are
+    taken as the intake's own, for a proxy that rewrites the Host header.
+    """
+    key = secret_bytes(secret)
+    if not hasattr(store, "add_many"):
+        raise TypeError("store must be a flag sink (with add_many)")
+    if rate_limit is None:
+        rate_limit = RateLimit()
+    if not isinstance(rate_limit, RateLimit):
+        raise TypeError("rate_limit must be a RateLimit")
+    if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 256:
+        raise ValueError("max_body must be an int of at least 256 bytes")
+    if not isinstance(form_token_ttl, int | float) or not form_token_ttl >= 60:
+        raise ValueError("form_token_ttl must be at least 60 seconds")
+    intake = _Intake(
+        store=store,
+        key=key,
+        rate_limit=rate_limit,
+        limiter=_Limiter(rate_limit, clock),
+        max_body=max_body,
+        service_name=service_name,
+        token_ttl=float(form_token_ttl),
+        trusted=_trusted_origins(trusted_origins),
+    )
     return Starlette(
         routes=[
-            Route("/", show, methods=["GET"]),
-            Route("/", receive, methods=["POST"]),
+            Route("/", intake.show, methods=["GET"]),
+            Route("/", intake.receive, methods=["POST"]),
         ]
     )

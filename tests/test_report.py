@@ -14,7 +14,7 @@ from starlette.routing import Mount
 
 from agegate.flags import FlagCode, SqliteFlagStore
 from agegate.qa import serve
-from agegate.report import RateLimit, identifier_hash, report_app
+from agegate.report import RateLimit, form_token, identifier_hash, report_app
 
 SECRET = "report-test-secret-0123456789"
 EMAIL = "Young.Person@Example.org"
@@ -84,7 +84,10 @@ def test_json_report_by_account_id_files_a_verify_flag(
 def test_email_and_phone_are_kept_only_as_keyed_hashes(
     base: str, store: SqliteFlagStore
 ) -> None:
-    response = httpx.post(base, data={"email": EMAIL, "phone": PHONE})
+    token = form_token(SECRET)
+    response = httpx.post(
+        base, data={"email": EMAIL, "phone": PHONE, "form_token": token}
+    )
     assert response.status_code == 202
     ids = sorted(s.flag.account_id for s in store.list())
     assert ids == sorted(
@@ -107,7 +110,8 @@ def test_email_and_phone_are_kept_only_as_keyed_hashes(
 
 
 def test_multipart_report_is_read(base: str, store: SqliteFlagStore) -> None:
-    response = httpx.post(base, files={"account_id": (None, "acct-7")})
+    fields = {"account_id": (None, "acct-7"), "form_token": (None, form_token(SECRET))}
+    response = httpx.post(base, files=fields)
     assert response.status_code == 202
     assert [s.flag.account_id for s in store.list()] == ["acct-7"]
 
@@ -142,7 +146,11 @@ def test_invalid_report_is_422_naming_the_field(
 
 
 def test_invalid_html_report_shows_the_form_again(base: str) -> None:
-    response = httpx.post(base, data={"email": "nope"}, headers={"Accept": "text/html"})
+    response = httpx.post(
+        base,
+        data={"email": "nope", "form_token": form_token(SECRET)},
+        headers={"Accept": "text/html"},
+    )
     assert response.status_code == 422
     assert 'role="alert"' in response.text
     assert 'id="email"' in response.text
@@ -152,7 +160,9 @@ def test_invalid_html_report_shows_the_form_again(base: str) -> None:
 
 def test_accepted_html_report_thanks_the_reporter(base: str) -> None:
     response = httpx.post(
-        base, data={"account_id": "acct-1"}, headers={"Accept": "text/html"}
+        base,
+        data={"account_id": "acct-1", "form_token": form_token(SECRET)},
+        headers={"Accept": "text/html"},
     )
     assert response.status_code == 202
     assert 'id="received"' in response.text

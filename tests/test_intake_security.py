@@ -1,0 +1,311 @@
+"""Attacks on the minor-report intake, through a real app: bodies that used
+to crash it, addresses that dodged its rate limit, and cross-site posts."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from agegate.flags import SqliteFlagStore
+from agegate.qa import serve
+from agegate.report import RateLimit, client_key, form_token, report_app
+
+SECRET = "intake-security-secret-0123456789"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteFlagStore]:
+    with SqliteFlagStore(tmp_path / "flags.db") as flags:
+        yield flags
+
+
+def _app(store: SqliteFlagStore, **options: Any) -> Starlette:
+    intake = report_app(
+        store=store, secret=SECRET, rate_limit=RateLimit(5, 3600), **options
+    )
+    return Starlette(routes=[Mount("/report", app=intake)])
+
+
+@pytest.fixture
+def base(store: SqliteFlagStore) -> Iterator[str]:
+    with serve(_app(store)) as url:
+        yield url
+
+
+def _is_problem(response: httpx.Response, status: int) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == status
+
+
+# -- bodies that used to answer 500 ------------------------------------------
+
+
+def test_deeply_nested_json_is_400_not_500(base: str, store: SqliteFlagStore) -> None:
+    response = httpx.post(
+        base + "/report/",
+        content=b"[" * 5000,
+        headers={"Content-Type": "application/json"},
+    )
+    _is_problem(response, 400)
+    nested = b'{"a": ' * 3000 + b"1" + b"}" * 3000
+    response = httpx.post(
+        base + "/report/", content=nested, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code in (400, 413)
+    assert store.count() == 0
+
+
+async def _call(app: Starlette, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    """One POST straight through the ASGI interface: uvicorn's h11 refuses a
+    malformed Content-Length itself, other servers hand it to the app."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/report/",
+        "raw_path": b"/report/",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"testserver"), *headers],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 80),
+    }
+    await app(scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(
+        m.get("body", b"") for m in sent if m["type"] == "http.response.body"
+    )
+    return {"status": start["status"], "headers": dict(start["headers"]), "body": body}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "length",
+    ["²".encode("latin-1"), "²".encode(), "١٢".encode(), b"9" * 5000, b"-1", b" "],
+)
+async def test_a_content_length_of_other_digits_is_400(
+    store: SqliteFlagStore, length: bytes
+) -> None:
+    answer = await _call(
+        _app(store),
+        [(b"content-type", b"application/json"), (b"content-length", length)],
+    )
+    assert answer["status"] == 400
+    assert answer["headers"][b"content-type"] == b"application/problem+json"
+    assert json.loads(answer["body"])["status"] == 400
+    assert store.count() == 0
+
+
+# -- the rate limit counts an IPv6 client on its /64 --------------------------
+
+
+def test_twenty_addresses_of_one_ipv6_64_share_one_limit(
+    base: str, store: SqliteFlagStore
+) -> None:
+    # uvicorn takes the client address from X-Forwarded-For sent by a trusted
+    # proxy (127.0.0.1 by default), as a deployment behind a proxy does.
+    statuses = [
+        httpx.post(
+            base + "/report/",
+            json={"account_id": f"acct-{n}"},
+            headers={"X-Forwarded-For": f"2001:db8:1:2::{n + 1:x}"},
+        ).status_code
+        for n in range(20)
+    ]
+    assert statuses.count(202) == 5
+    assert statuses.count(429) == 15
+    assert store.count() == 5
+    # Another /64 has an allowance of its own; so has each IPv4 address.
+    other = httpx.post(
+        base + "/report/",
+        json={"account_id": "acct-x"},
+        headers={"X-Forwarded-For": "2001:db8:1:3::1"},
+    )
+    assert other.status_code == 202
+    for n in range(2):
+        response = httpx.post(
+            base + "/report/",
+            json={"account_id": f"acct-v4-{n}"},
+            headers={"X-Forwarded-For": f"198.51.100.{n + 1}"},
+        )
+        assert response.status_code == 202
+
+
+@pytest.mark.parametrize(
+    ("host", "key"),
+    [
+        ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"),
+        ("2001:DB8:1:2::1", "2001:db8:1:2::/64"),
+        ("fe80::1%eth0", "fe80::/64"),
+        ("::ffff:198.51.100.7", "198.51.100.7"),
+        ("198.51.100.7", "198.51.100.7"),
+        ("unix-socket", "unix-socket"),
+    ],
+)
+def test_client_key(host: str, key: str) -> None:
+    assert client_key(host) == key
+
+
+# -- cross-site posts ---------------------------------------------------------
+
+CROSS_SITE: list[dict[str, str]] = [
+    {"Sec-Fetch-Site": "cross-site"},
+    {"Sec-Fetch-Site": "same-site"},
+    {"Origin": "https://attacker.example"},
+    {"Origin": "null"},
+    {"Origin": "http://127.0.0.1:1"},
+    {"Sec-Fetch-Site": "same-origin", "Origin": "https://attacker.example"},
+]
+
+
+@pytest.mark.parametrize("headers", CROSS_SITE)
+def test_cross_site_json_files_no_report(
+    base: str, store: SqliteFlagStore, headers: dict[str, str]
+) -> None:
+    response = httpx.post(
+        base + "/report/", json={"account_id": "victim"}, headers=headers
+    )
+    _is_problem(response, 403)
+    assert store.count() == 0
+
+
+@pytest.mark.parametrize("headers", CROSS_SITE)
+def test_cross_site_form_files_no_report_even_with_a_token(
+    base: str, store: SqliteFlagStore, headers: dict[str, str]
+) -> None:
+    # An attacker can fetch a fresh token from the form page themselves.
+    token = httpx.get(base + "/report/", headers={"Accept": "application/json"})
+    data = {"account_id": "victim", "form_token": token.json()["form_token"]}
+    response = httpx.post(base + "/report/", data=data, headers=headers)
+    _is_problem(response, 403)
+    assert store.count() == 0
+
+
+def test_same_origin_and_non_browser_json_reports_are_taken(
+    base: str, store: SqliteFlagStore
+) -> None:
+    same = {"Origin": base, "Sec-Fetch-Site": "same-origin"}
+    assert httpx.post(base + "/report/", json={"account_id": "a1"}, headers=same)
+    for headers in (same, {"Sec-Fetch-Site": "none"}, {}):
+        response = httpx.post(
+            base + "/report/", json={"account_id": "a1"}, headers=headers
+        )
+        assert response.status_code == 202
+    assert store.count() == 1
+
+
+def _token_in(page: str) -> str:
+    match = re.search(r'name="form_token" value="([^"]+)"', page)
+    assert match is not None
+    return match.group(1)
+
+
+def test_the_html_form_carries_a_token_and_a_post_with_it_is_taken(
+    base: str, store: SqliteFlagStore
+) -> None:
+    page = httpx.get(base + "/report/")
+    token = _token_in(page.text)
+    same = {"Origin": base, "Sec-Fetch-Site": "same-origin", "Accept": "text/html"}
+    response = httpx.post(
+        base + "/report/",
+        data={"account_id": "acct-1", "form_token": token},
+        headers=same,
+    )
+    assert response.status_code == 202
+    assert 'id="received"' in response.text
+    multipart = {"account_id": (None, "acct-2"), "form_token": (None, token)}
+    assert httpx.post(base + "/report/", files=multipart).status_code == 202
+    assert store.count() == 2
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        None,
+        "",
+        "garbage",
+        f"{int(time.time())}.{'0' * 64}",
+        form_token("another-operators-secret-0123", None),
+        form_token(SECRET, time.time() - 3 * 3600),
+        form_token(SECRET, time.time() + 3600),
+        "²." + "0" * 64,
+        "9" * 5000 + ".00",
+    ],
+)
+def test_a_form_post_without_a_valid_token_is_refused(
+    base: str, store: SqliteFlagStore, token: str | None
+) -> None:
+    data = {"account_id": "victim"}
+    if token is not None:
+        data["form_token"] = token
+    _is_problem(httpx.post(base + "/report/", data=data), 403)
+    files = {k: (None, v) for k, v in data.items()}
+    _is_problem(httpx.post(base + "/report/", files=files), 403)
+    assert store.count() == 0
+
+
+def test_an_expired_form_is_shown_again_with_a_fresh_token(base: str) -> None:
+    stale = form_token(SECRET, time.time() - 3 * 3600)
+    response = httpx.post(
+        base + "/report/",
+        data={"account_id": "acct-1", "form_token": stale},
+        headers={"Accept": "text/html"},
+    )
+    assert response.status_code == 403
+    assert response.headers["content-type"].startswith("text/html")
+    assert "expired" in response.text
+    assert _token_in(response.text) != stale
+
+
+def test_trusted_origins_are_taken_as_the_intakes_own(
+    store: SqliteFlagStore,
+) -> None:
+    app = _app(store, trusted_origins=["https://reports.example.org"])
+    with serve(app) as url:
+        response = httpx.post(
+            url + "/report/",
+            json={"account_id": "acct-1"},
+            headers={"Origin": "https://reports.example.org"},
+        )
+        assert response.status_code == 202
+        response = httpx.post(
+            url + "/report/",
+            json={"account_id": "acct-1"},
+            headers={"Origin": "https://example.org"},
+        )
+        assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        ({"trusted_origins": "https://example.org"}, TypeError),
+        ({"trusted_origins": ["example.org"]}, ValueError),
+        ({"form_token_ttl": 0}, ValueError),
+    ],
+)
+def test_bad_options_are_refused(
+    store: SqliteFlagStore, options: dict[str, Any], error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        _app(store, **options)
