@@ -29,12 +29,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _usage_text(base: str, data_dir: Path) -> str:
+def _usage_text(base: str, data_dir: Path, admin_token: str) -> str:
     return f"""agegate demo: the example signup app is running at {base}/
 
   Sign-up page       {base}/            (open it in a browser)
   Report a minor     {base}/report-a-minor/
-  Accounts & flags   {base}/admin/stats  and  {base}/admin/flags
+  Accounts & flags   {base}/admin/stats  and  {base}/admin/flags?token={admin_token}
+  Admin token        {admin_token}   (new at each start; /admin/flags needs it)
   SQLite files       {data_dir}/accounts.db  {data_dir}/flags.db
 
 Try it from another terminal:
@@ -42,7 +43,7 @@ Try it from another terminal:
   curl -i {base}/api/signup -H 'Content-Type: application/json' \\
        -d '{{"birthdate": "2015-06-01", "country": "CA", "subdivision": "BC",
             "email": "kid@example.com"}}'          # 403: blocked, nothing stored
-  agegate qa examples/requests --base-url {base}
+  agegate qa examples/requests --base-url {base} --var adminToken={admin_token}
 
 Press Ctrl+C to stop."""
 
@@ -80,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
 
     app = create_app(data_dir)
     port = sock.getsockname()[1]
-    print(_usage_text(f"http://{HOST}:{port}", data_dir), flush=True)
+    admin_token = str(app.state.admin_token)
+    print(_usage_text(f"http://{HOST}:{port}", data_dir, admin_token), flush=True)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     server.run(sockets=[sock])
     return EXIT_OK

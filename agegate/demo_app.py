@@ -6,12 +6,20 @@ Routes:
                               that the service is not for them
   POST /signup                the page's form (HTML answers)
   POST /api/signup            the JSON signup API (JSON answers)
-  PATCH /accounts/{id}        a profile update; an underage birthdate raises a
-                              removal flag
+  PATCH /accounts/{id}        a profile update by the account's holder (the
+                              token signup gave, as `Authorization: Bearer`);
+                              an underage birthdate raises a removal flag
   GET  /accounts/{id}         an account's id, country and creation time
   GET  /admin/stats           how many accounts and open flags exist
-  GET  /admin/flags           the open flags (they hold no personal data)
+  GET  /admin/flags           the open flags (they hold no personal data);
+                              needs the admin token, as a bearer header or
+                              `?token=`
   GET|POST /report-a-minor/   the minor-report intake
+
+The holder of an account is known through Starlette's
+`AuthenticationMiddleware`, which puts the user in `scope["user"]`: that is
+where the gate looks for the account a profile flag may name, so an anonymous
+update is refused without filing a flag for anyone.
 
 Accounts live in `accounts.db` and flags in `flags.db`, both SQLite files in
 the data directory, so a tester can see that a blocked signup stored nothing.
@@ -20,6 +28,8 @@ the data directory, so a tester can see that a blocked signup stored nothing.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import html
 import json
 import logging
@@ -35,8 +45,15 @@ from typing import Any
 
 import pycountry
 from starlette.applications import Starlette
+from starlette.authentication import (
+    AuthCredentials,
+    AuthenticationBackend,
+    BaseUser,
+    SimpleUser,
+)
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 
@@ -69,6 +86,18 @@ CREATE TABLE IF NOT EXISTS accounts (
     updated_at TEXT NOT NULL
 )
 """
+# A table of its own, so a data directory from an older demo still opens.
+_TOKENS = """
+CREATE TABLE IF NOT EXISTS tokens (
+    token_hash TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL
+)
+"""
+
+
+def _token_hash(token: str) -> str:
+    # Only a hash is kept: a copy of the database holds no usable token.
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
 
 
 class Accounts:
@@ -79,8 +108,10 @@ class Accounts:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(_SCHEMA)
+        self._db.execute(_TOKENS)
 
-    def create(self, data: dict[str, str]) -> str:
+    def create(self, data: dict[str, str]) -> tuple[str, str]:
+        """A new account's id, and the token its holder signs in with."""
         # Letters only: an id with a long run of digits would read like a
         # phone number in logs and in reviewers' eyes.
         account_id = "acct-" + "".join(
@@ -101,7 +132,20 @@ class Accounts:
                     now,
                 ),
             )
-        return account_id
+            token = secrets.token_urlsafe(32)
+            self._db.execute(
+                "INSERT INTO tokens VALUES (?, ?)", (_token_hash(token), account_id)
+            )
+        return account_id, token
+
+    def holder_of(self, token: str) -> str | None:
+        """The account a token belongs to, if any."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT account_id FROM tokens WHERE token_hash = ?",
+                (_token_hash(token),),
+            ).fetchone()
+        return None if row is None else str(row[0])
 
     def update(self, account_id: str, data: dict[str, str]) -> bool:
         changes = {k: v for k, v in data.items() if k in _FIELDS}
@@ -215,11 +259,60 @@ def signup_page() -> str:
     )
 
 
-def created_page(account_id: str) -> str:
+def created_page(account_id: str, token: str) -> str:
     return _page(
         f"Welcome - {SERVICE}",
         f'<h1 id="welcome">Welcome to {SERVICE}</h1>'
-        f"<p>Your account <code>{html.escape(account_id)}</code> is ready.</p>",
+        f"<p>Your account <code>{html.escape(account_id)}</code> is ready.</p>"
+        "<p>To change your profile through the API, send this token as"
+        f" <code>Authorization: Bearer</code>: <code>{html.escape(token)}</code></p>",
+    )
+
+
+def _bearer(conn: HTTPConnection) -> str | None:
+    scheme, _, value = conn.headers.get("authorization", "").partition(" ")
+    value = value.strip()
+    if scheme.lower() != "bearer" or not value or len(value) > 200:
+        return None
+    return value
+
+
+class AccountTokens(AuthenticationBackend):
+    """Signs in the holder of an account by the token signup gave them.
+
+    An unknown or missing token is an anonymous request, not an error: the
+    routes that need a holder say so themselves.
+    """
+
+    def __init__(self, accounts: Accounts) -> None:
+        self.accounts = accounts
+
+    async def authenticate(
+        self, conn: HTTPConnection
+    ) -> tuple[AuthCredentials, BaseUser] | None:
+        token = _bearer(conn)
+        if token is None:
+            return None
+        account_id = await run_in_threadpool(self.accounts.holder_of, token)
+        if account_id is None:
+            return None
+        return AuthCredentials(["account"]), SimpleUser(account_id)
+
+
+def admin_allowed(request: Request, admin_token: str) -> bool:
+    """Whether the request carries the admin token, as a bearer header or
+    `?token=`; compared in constant time."""
+    given = _bearer(request) or request.query_params.get("token") or ""
+    return hmac.compare_digest(given.encode("utf-8", "replace"), admin_token.encode())
+
+
+def _unauthorized(title: str) -> Response:
+    body = {"type": "about:blank", "title": title, "status": 401}
+    return JSONResponse(
+        body,
+        status_code=401,
+        media_type="application/problem+json",
+        headers={"WWW-Authenticate": "Bearer"},
     )
 
 
@@ -254,15 +347,22 @@ def create_app(
     secret: str | None = None,
     rules: Rules | None = None,
     report_limit: RateLimit | None = None,
+    admin_token: str | None = None,
 ) -> Starlette:
     """The example app with its SQLite files in `data_dir` (created if needed).
 
     `secret` keys the gate's block cookie and the report hashes; by default a
-    random one is kept in the data directory.
+    random one is kept in the data directory. `admin_token` opens
+    `/admin/flags`; by default a new random one, in `app.state.admin_token`.
     """
     directory = Path(data_dir)
     directory.mkdir(parents=True, exist_ok=True)
     key = secret if secret is not None else load_or_create_secret(directory)
+    if admin_token is None:
+        admin_token = secrets.token_urlsafe(24)
+    if not isinstance(admin_token, str) or len(admin_token) < 16:
+        raise ValueError("admin_token must be a string of at least 16 characters")
+    token_of_admin = admin_token
     accounts = Accounts(directory / "accounts.db")
     flags = SqliteFlagStore(directory / "flags.db")
 
@@ -282,14 +382,19 @@ def create_app(
             return JSONResponse(
                 body, status_code=422, media_type="application/problem+json"
             )
-        account_id = await run_in_threadpool(accounts.create, data)
+        account_id, token = await run_in_threadpool(accounts.create, data)
         logger.info("account created: id=%s", account_id)
         if wants_json:
-            return JSONResponse({"id": account_id}, status_code=201)
-        return HTMLResponse(created_page(account_id), status_code=201)
+            return JSONResponse({"id": account_id, "token": token}, status_code=201)
+        return HTMLResponse(created_page(account_id, token), status_code=201)
 
     async def update(request: Request) -> Response:
         account_id = request.path_params["account_id"]
+        if not request.user.is_authenticated:
+            return _unauthorized("sign in with the token signup gave")
+        if request.user.identity != account_id:
+            # Not the holder: said as "no such account", to hide which exist.
+            return JSONResponse({"title": "no such account"}, status_code=404)
         data = await _fields(request)
         if data is None:
             return JSONResponse({"title": "unreadable body"}, status_code=400)
@@ -316,6 +421,8 @@ def create_app(
         )
 
     async def open_flags(request: Request) -> Response:
+        if not admin_allowed(request, token_of_admin):
+            return _unauthorized("the admin token is needed")
         found = await run_in_threadpool(lambda: list(flags.list(status="open")))
         return JSONResponse([flag_to_dict(s.flag) for s in found])
 
@@ -354,7 +461,11 @@ def create_app(
         # oversized example small too.
         max_body_size=MAX_BODY,
     )
+    # Added last, so it runs first: the gate then finds the holder in
+    # scope["user"] and files a profile flag only for them.
+    app.add_middleware(AuthenticationMiddleware, backend=AccountTokens(accounts))
     app.state.accounts = accounts
+    app.state.admin_token = admin_token
     app.state.flags = flags
     app.state.data_dir = directory
     return app

@@ -30,6 +30,7 @@ from agegate.qa import serve
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ADMIN = "browser-test-admin-token-0123"
 
 pytestmark = [
     pytest.mark.slow,
@@ -201,7 +202,8 @@ def app_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def base(app_dir: Path) -> Iterator[str]:
-    with serve(create_app(app_dir, secret="browser-test-secret-0123")) as url:
+    app = create_app(app_dir, secret="browser-test-secret-0123", admin_token=ADMIN)
+    with serve(app) as url:
         yield url
 
 
@@ -286,6 +288,6 @@ def test_report_form_files_a_report(base: str, browser: Browser) -> None:
     browser.submit({"email": "reported.child@example.com"})
     assert browser.run("document.getElementById('received') !== null")
     browser.screenshot("report-received")
-    flags = httpx.get(base + "/admin/flags").json()
+    flags = httpx.get(base + "/admin/flags", params={"token": ADMIN}).json()
     assert [f["codes"] for f in flags] == [["REPORTED"]]
     assert flags[0]["account_id"].startswith("email-hmac:")

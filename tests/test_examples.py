@@ -4,6 +4,7 @@ catalogue replayed against it."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -23,6 +24,8 @@ from agegate.report import identifier_hash
 ROOT = Path(__file__).resolve().parent.parent
 REQUESTS = ROOT / "examples" / "requests"
 SECRET = "example-app-test-secret-0123"
+ADMIN = "example-app-admin-token-0123"
+AS_ADMIN = {"Authorization": f"Bearer {ADMIN}"}
 
 
 @pytest.fixture
@@ -32,7 +35,7 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def base(data_dir: Path) -> Iterator[str]:
-    with serve(create_app(data_dir, secret=SECRET)) as url:
+    with serve(create_app(data_dir, secret=SECRET, admin_token=ADMIN)) as url:
         yield url
 
 
@@ -42,19 +45,19 @@ def _rows(path: Path, query: str) -> list[tuple[object, ...]]:
 
 
 def test_every_example_request_passes(base: str) -> None:
-    results = run([REQUESTS], base)
+    results = run([REQUESTS], base, variables={"adminToken": ADMIN})
     report = table(results)
     assert all(r.passed for r in results), report
     files = {Path(r.request.file).name for r in results}
     assert files == {p.name for p in REQUESTS.glob("*.http")}
     statuses = {r.status for r in results}
-    assert {200, 201, 202, 400, 403, 413, 415, 422} <= statuses
+    assert {200, 201, 202, 400, 401, 403, 413, 415, 422} <= statuses
 
 
 def test_the_catalogue_passes_twice_against_the_same_app(base: str) -> None:
     # QA replays against a demo that keeps running; state must not break it.
     for _ in range(2):
-        results = run([REQUESTS], base)
+        results = run([REQUESTS], base, variables={"adminToken": ADMIN})
         assert all(r.passed for r in results), table(results)
 
 
@@ -109,12 +112,14 @@ def test_underage_profile_update_flags_the_account(base: str, data_dir: Path) ->
         json={"birthdate": "1985-01-20", "country": "NZ", "email": "nz@example.com"},
     )
     account_id = created.json()["id"]
+    holder = {"Authorization": f"Bearer {created.json()['token']}"}
     update = httpx.patch(
         f"{base}/accounts/{account_id}",
         json={"birthdate": "2012-01-20", "country": "NZ"},
+        headers=holder,
     )
     assert update.status_code == 403
-    flags = httpx.get(f"{base}/admin/flags").json()
+    flags = httpx.get(f"{base}/admin/flags", headers=AS_ADMIN).json()
     assert [(f["account_id"], f["codes"]) for f in flags] == [
         (account_id, ["PROFILE_UNDERAGE"])
     ]
@@ -198,7 +203,16 @@ def test_agegate_demo_serves_and_qa_passes(tmp_path: Path) -> None:
         text=True,
         env=env,
     )
+    banner: list[str] = []
     try:
+        # The banner comes before the server starts; it holds the admin token.
+        assert demo.stdout is not None
+        while not any("--var adminToken=" in line for line in banner):
+            line = demo.stdout.readline()
+            assert line, demo.stderr.read() if demo.stderr else ""
+            banner.append(line)
+        found = re.search(r"--var adminToken=(\S+)", "".join(banner))
+        assert found is not None
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while True:
@@ -219,6 +233,8 @@ def test_agegate_demo_serves_and_qa_passes(tmp_path: Path) -> None:
                 str(REQUESTS),
                 "--base-url",
                 base,
+                "--var",
+                f"adminToken={found.group(1)}",
             ],
             capture_output=True,
             text=True,
@@ -234,6 +250,86 @@ def test_agegate_demo_serves_and_qa_passes(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             demo.kill()
             out, _ = demo.communicate()
+    out = "".join(banner) + out
     assert f"http://127.0.0.1:{port}/" in out
     assert "agegate qa examples/requests" in out
     assert (tmp_path / "accounts.db").exists()
+
+
+def test_admin_flags_needs_the_admin_token(base: str) -> None:
+    httpx.post(f"{base}/report-a-minor/", json={"account_id": "acct-reported"})
+    for headers, params in (
+        ({}, {}),
+        ({"Authorization": "Bearer wrong-token-0123456789"}, {}),
+        ({"Authorization": f"Basic {ADMIN}"}, {}),
+        ({}, {"token": ADMIN[:-1]}),
+        ({}, {"token": "é" + ADMIN}),
+    ):
+        refused = httpx.get(f"{base}/admin/flags", headers=headers, params=params)
+        assert refused.status_code == 401
+        assert refused.headers["www-authenticate"] == "Bearer"
+        assert "acct-reported" not in refused.text
+    by_header = httpx.get(f"{base}/admin/flags", headers=AS_ADMIN)
+    by_query = httpx.get(f"{base}/admin/flags", params={"token": ADMIN})
+    for allowed in (by_header, by_query):
+        assert allowed.status_code == 200
+        assert [f["account_id"] for f in allowed.json()] == ["acct-reported"]
+
+
+def test_the_admin_token_is_new_for_each_app_and_never_short(tmp_path: Path) -> None:
+    first = create_app(tmp_path / "a").state.admin_token
+    second = create_app(tmp_path / "b").state.admin_token
+    assert first != second
+    assert len(first) >= 16
+    with pytest.raises(ValueError, match="admin_token"):
+        create_app(tmp_path / "c", admin_token="short")
+
+
+def _signup(base: str, email: str) -> tuple[str, dict[str, str]]:
+    created = httpx.post(
+        f"{base}/api/signup",
+        json={"birthdate": "1985-01-20", "country": "NZ", "email": email},
+    )
+    assert created.status_code == 201
+    body = created.json()
+    return body["id"], {"Authorization": f"Bearer {body['token']}"}
+
+
+def test_only_the_holder_of_an_account_raises_its_profile_flag(
+    base: str, data_dir: Path
+) -> None:
+    victim, _ = _signup(base, "victim@example.com")
+    _, other = _signup(base, "other@example.com")
+    minor = {"birthdate": "2012-01-20", "country": "NZ"}
+    for headers in ({}, other, {"Authorization": "Bearer not-a-token"}):
+        refused = httpx.patch(f"{base}/accounts/{victim}", json=minor, headers=headers)
+        # The gate still refuses a minor's date, but files nothing for anyone.
+        assert refused.status_code == 403
+    for missing in ("acct-nobody", "x" * 300):
+        refused = httpx.patch(f"{base}/accounts/{missing}", json=minor, headers=other)
+        assert refused.status_code in (400, 403)
+    assert httpx.get(f"{base}/admin/flags", headers=AS_ADMIN).json() == []
+    assert _rows(data_dir / "flags.db", "SELECT COUNT(*) FROM flags") == [(0,)]
+
+
+def test_the_app_takes_profile_updates_only_from_the_holder(base: str) -> None:
+    victim, holder = _signup(base, "victim@example.com")
+    _, other = _signup(base, "other@example.com")
+    change = {"country": "FR"}
+    anonymous = httpx.patch(f"{base}/accounts/{victim}", json=change)
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    assert (
+        httpx.patch(f"{base}/accounts/{victim}", json=change, headers=other).status_code
+        == 404
+    )
+    allowed = httpx.patch(f"{base}/accounts/{victim}", json=change, headers=holder)
+    assert allowed.status_code == 200
+    assert httpx.get(f"{base}/accounts/{victim}").json()["country"] == "FR"
+
+
+def test_the_account_token_is_kept_only_as_a_hash(base: str, data_dir: Path) -> None:
+    _, holder = _signup(base, "holder@example.com")
+    token = holder["Authorization"].removeprefix("Bearer ")
+    for path in data_dir.glob("accounts.db*"):
+        assert token.encode() not in path.read_bytes()
