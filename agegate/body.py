@@ -47,6 +47,7 @@ class Code:
     PART_AMBIGUOUS = "PART_AMBIGUOUS"
     HEADER_AMBIGUOUS = "HEADER_AMBIGUOUS"
     HEADER_TOO_LARGE = "HEADER_TOO_LARGE"
+    COOKIE_UNREADABLE = "COOKIE_UNREADABLE"
 
 
 class Refused(Exception):
@@ -93,6 +94,19 @@ def check_header_sizes(headers: Iterable[tuple[bytes, bytes]], limit: int) -> No
     """
     if any(len(value) > limit for _, value in headers):
         raise Refused(431, Code.HEADER_TOO_LARGE)
+
+
+# RFC 6265 cookie values hold no backslash; http.cookies' unquoting, which
+# Starlette's and so FastAPI's `request.cookies` use, takes quadratic time in
+# their number. A few (a value quoted by Python's own SimpleCookie) pass.
+MAX_COOKIE_ESCAPES = 128
+
+
+def check_cookie_escapes(headers: Iterable[tuple[bytes, bytes]]) -> None:
+    """Refuse a Cookie header the app behind the gate would read slowly."""
+    for name, value in headers:
+        if name.lower() == b"cookie" and value.count(b"\\") > MAX_COOKIE_ESCAPES:
+            raise Refused(400, Code.COOKIE_UNREADABLE)
 
 
 # At most 18 digits: always below 2**63, and int() never sees a huge string.

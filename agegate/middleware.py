@@ -66,6 +66,7 @@ from .body import (
     Disconnected,
     Limits,
     Refused,
+    check_cookie_escapes,
     check_header_sizes,
     classify,
     declared_length,
@@ -299,6 +300,7 @@ class AgeGateMiddleware:
         route = match.route
         try:
             check_header_sizes(raw_headers, self.max_header_size)
+            check_cookie_escapes(raw_headers)
             declared_length(raw_headers, self.limits.max_body_size)
             query = read_query(scope.get("query_string", b""), self.gated)
             body = await read_body(receive, self.limits.max_body_size)
