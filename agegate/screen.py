@@ -85,6 +85,11 @@ def _keys(fields: FieldMap) -> dict[str, tuple[str, ...]]:
     return {field: keys for field in FIELDS if (keys := fields.keys_of(field))}
 
 
+@functools.lru_cache(maxsize=64)
+def _birth_keys(fields: FieldMap) -> frozenset[str]:
+    return frozenset(fields.birth_keys())
+
+
 class _Reader:
     """Reads text fields of one record, collecting problems by field name."""
 
@@ -365,7 +370,7 @@ def read(
     rules = rules if rules is not None else load_rules()
     reader = _Reader(record, fields)
     births, parts_conflict = _read_birth(reader, policy)
-    birth_keys = set(fields.birth_keys())
+    birth_keys = _birth_keys(fields)
     birth_unread = any(p.field in birth_keys for p in reader.problems)
     found = _read_signals(reader, policy, trusted_country)
     return Reading(
@@ -509,6 +514,8 @@ def screen(
     Required age = max(policy.minimum_age, the threshold of every jurisdiction
     the signals point to). `today` defaults to the date at UTC-12;
     `trusted_country` is a country code from a proxy the operator trusts.
+    Every birth input present (date, split parts, declared age, under each
+    of their keys) is read and the youngest reading decides; see `decide()`.
     Never raises on bad input: it becomes INVALID or NEEDS_INFO with reasons.
     """
     rules = rules if rules is not None else load_rules()
