@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
+import os
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -19,6 +21,8 @@ from .safe_text import printable
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
+# What a command killed by SIGPIPE answers: a reader such as `head` stopped.
+EXIT_BROKEN_PIPE = 141
 
 # command name -> module with `configure(parser)` and `run(args) -> int`
 COMMANDS = {
@@ -31,11 +35,34 @@ COMMANDS = {
 }
 
 
+def version() -> str:
+    try:
+        return importlib.metadata.version("agegate")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover
+        return "unknown"
+
+
+def iso_date(text: str) -> date:
+    """An option's calendar date, or a usage error that says what is expected."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected YYYY-MM-DD") from None
+
+
+THRESHOLD_HELP = (
+    "which legal age a jurisdiction sets: majority, or digital_consent (the age"
+    " a law lets a young person consent alone online); the service minimum"
+    " (--minimum-age) still applies, so digital_consent changes nothing unless"
+    " --minimum-age is lowered too (default: majority)"
+)
+
+
 def add_screening_options(parser: argparse.ArgumentParser) -> None:
     """The options every screening command shares: the date and the policy."""
     parser.add_argument(
         "--today",
-        type=date.fromisoformat,
+        type=iso_date,
         metavar="YYYY-MM-DD",
         help="date to screen on (default: today at UTC-12)",
     )
@@ -44,11 +71,27 @@ def add_screening_options(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=18,
         metavar="N",
-        help="the service's own minimum age (default 18)",
+        help="the service's own minimum age (default: 18)",
     )
     parser.add_argument(
-        "--threshold", choices=("majority", "digital_consent"), default="majority"
+        "--threshold",
+        choices=("majority", "digital_consent"),
+        default="majority",
+        help=THRESHOLD_HELP,
     )
+
+
+def warn_threshold(args: argparse.Namespace) -> None:
+    """Say what --threshold digital_consent does while the service minimum
+    stays where it is: it lowers no one's required age."""
+    if args.threshold == "digital_consent" and args.minimum_age >= 18:
+        print(
+            f"agegate {args.command}: warning: with --threshold digital_consent"
+            f" the service minimum (--minimum-age {args.minimum_age}) still"
+            " applies; lower --minimum-age to admit people below it where a law"
+            " lets them consent",
+            file=sys.stderr,
+        )
 
 
 class Command(Protocol):
@@ -64,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="agegate",
         description="Keep minors out of services that are not for them.",
     )
+    parser.add_argument("--version", action="version", version=f"agegate {version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         module: Command = importlib.import_module(module_name)
@@ -85,7 +129,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"agegate {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
     return status
+
+
+def _quiet_stdout() -> None:
+    """The reader of our output went away (`agegate ... | head`): send what
+    is still buffered nowhere, so that exiting prints no traceback."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 if __name__ == "__main__":  # pragma: no cover

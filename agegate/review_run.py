@@ -20,6 +20,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -28,7 +29,7 @@ import tqdm
 
 from .errors import InputError
 from .flags import FLAG_COLUMNS, Flag, SqliteFlagStore, flag_to_dict
-from .readers import Item, Unreadable
+from .readers import STDIN, Item, Stream, Unreadable
 from .review import Batch, Reviewer, ReviewSettings
 from .safe_text import csv_row
 
@@ -207,12 +208,18 @@ class FlagFile:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        suffix = self.path.suffix.lower()
+        # `-`: JSON Lines to standard output, for a pipe.
+        self._stdout = str(path) == STDIN
+        suffix = ".jsonl" if self._stdout else self.path.suffix.lower()
         if suffix not in (".jsonl", ".ndjson", ".csv"):
             raise InputError("--flags-out must end in .jsonl or .csv", where=str(path))
         self._csv = suffix == ".csv"
         try:
-            self._out: TextIO = self.path.open("w", encoding="utf-8", newline="")
+            self._out: TextIO = (
+                sys.stdout
+                if self._stdout
+                else self.path.open("w", encoding="utf-8", newline="")
+            )
         except OSError as error:
             raise InputError(
                 f"cannot write ({error.strerror})", where=str(path)
@@ -233,6 +240,8 @@ class FlagFile:
 
     def close(self) -> None:
         self._out.flush()
+        if self._stdout:
+            return
         os.fsync(self._out.fileno())
         self._out.close()
 
@@ -259,12 +268,29 @@ def run(
     batch_size: int = BATCH_SIZE,
     on_unreadable: Callable[[Unreadable], None] | None = None,
     progress: bool | None = None,
+    tally: Tally | None = None,
+    started_at: datetime | None = None,
 ) -> Tally:
-    """Review every item and write the flags; returns the counts."""
-    tally = Tally()
+    """Review every item and write the flags; returns the counts.
+
+    `tally`, if given, is counted into as batches complete, so a caller
+    interrupted part-way still has the counts so far. `started_at` is the
+    run's time, given to the flags the store clears.
+    """
+    tally = tally if tally is not None else Tally()
     show = sys.stderr.isatty() if progress is None else progress
+    # A Stream measures itself (bytes of a file, rows of a table): the bar
+    # then has a total and an ETA.
+    measured = isinstance(items, Stream) and items.total is not None
+    total = items.total if isinstance(items, Stream) else None
+    unit = items.unit if isinstance(items, Stream) else " rows"
     with tqdm.tqdm(
-        unit=" rows", disable=not show, file=sys.stderr, dynamic_ncols=True
+        total=total,
+        unit=unit,
+        unit_scale=unit == "B",
+        disable=not show,
+        file=sys.stderr,
+        dynamic_ncols=True,
     ) as bar:
         for batch in screen_batches(
             items, settings, workers=workers, batch_size=batch_size
@@ -278,6 +304,10 @@ def run(
                 log.debug("line %d unreadable: %s", line, reason)
                 if on_unreadable is not None:
                     on_unreadable(Unreadable(line, reason))
-            bar.update(batch.screened + len(batch.unreadable))
+            done = items.position() if isinstance(items, Stream) else None
+            if measured and done is not None:
+                bar.update(max(0, done - bar.n))
+            else:
+                bar.update(batch.screened + len(batch.unreadable))
     tally.completed = True
     return tally
