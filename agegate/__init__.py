@@ -4,12 +4,13 @@ from .decision import Decision, Outcome, Reason, decision_to_dict
 from .errors import AgeGateError, InputError, TableError, UnknownJurisdiction
 from .middleware import AgeGateMiddleware
 from .policy import FieldMap, Policy
-from .rules import Kind, Rule, Rules, load_rules
+from .rules import Confidence, Kind, Rule, Rules, load_rules
 from .screen import screen
 
 __all__ = [
     "AgeGateError",
     "AgeGateMiddleware",
+    "Confidence",
     "Decision",
     "FieldMap",
     "InputError",

@@ -51,10 +51,17 @@ def iso_date(text: str) -> date:
 
 
 THRESHOLD_HELP = (
-    "which legal age a jurisdiction sets: majority, or digital_consent (the age"
-    " a law lets a young person consent alone online); the service minimum"
-    " (--minimum-age) still applies, so digital_consent changes nothing unless"
-    " --minimum-age is lowered too (default: majority)"
+    "which legal age a jurisdiction sets: majority; contract (the age from which"
+    " a person can be bound by a contract, the majority age where no law sets it"
+    " apart); or digital_consent (the age a law lets a young person consent"
+    " alone online); the service minimum (--minimum-age) still applies, so"
+    " digital_consent changes nothing unless --minimum-age is lowered too"
+    " (default: majority)"
+)
+READINGS_HELP = (
+    "where authorities conflict over a jurisdiction's age: strict takes the"
+    " higher age the table line gives, prevailing the lower age recorded beside"
+    " it (default: strict)"
 )
 
 
@@ -75,9 +82,15 @@ def add_screening_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--threshold",
-        choices=("majority", "digital_consent"),
+        choices=("majority", "contract", "digital_consent"),
         default="majority",
         help=THRESHOLD_HELP,
+    )
+    parser.add_argument(
+        "--readings",
+        choices=("strict", "prevailing"),
+        default="strict",
+        help=READINGS_HELP,
     )
 
 

@@ -45,7 +45,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     warn_threshold(args)
     try:
-        policy = Policy(minimum_age=args.minimum_age, threshold=args.threshold)
+        policy = Policy(
+            minimum_age=args.minimum_age,
+            threshold=args.threshold,
+            readings=args.readings,
+        )
     except (TypeError, ValueError) as error:
         raise InputError(str(error)) from None
     record = {
@@ -64,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"outcome:      {decision.outcome.value}")
     print(f"required age: {decision.required_age}")
     print(f"jurisdiction: {decision.jurisdiction or '-'}")
+    if decision.reading is not None:
+        print(f"reading:      {decision.reading}")
     print(f"considered:   {', '.join(decision.jurisdictions) or '-'}")
     print(f"reasons:      {', '.join(decision.reasons) or '-'}")
     if decision.fields:

@@ -188,6 +188,7 @@ def _policy(args: argparse.Namespace) -> Policy:
         return Policy(
             minimum_age=args.minimum_age,
             threshold=args.threshold,
+            readings=args.readings,
             phone_optional=args.phone_optional,
             birthdate_formats=tuple(args.date_format),
         )

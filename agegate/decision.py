@@ -12,6 +12,8 @@ from typing import Any
 
 import attrs
 
+from .rules import ReadingChoice
+
 
 class Outcome(enum.Enum):
     ALLOW = "ALLOW"
@@ -73,7 +75,13 @@ class Problem:
 
 @attrs.frozen
 class Decision:
-    """The outcome of screening one record."""
+    """The outcome of screening one record.
+
+    `reading` says which reading applied where a contested rule (one with a
+    prevailing age recorded) gave a jurisdiction's threshold: "strict" or
+    "prevailing", the policy's choice; None when no contested rule's age was
+    used (none was in force, or an override replaced it).
+    """
 
     outcome: Outcome
     required_age: int | None
@@ -82,6 +90,7 @@ class Decision:
     jurisdictions: tuple[str, ...] = ()
     fields: tuple[str, ...] = ()
     on: date | None = None
+    reading: ReadingChoice | None = None
 
     @property
     def allowed(self) -> bool:
@@ -102,4 +111,5 @@ def decision_to_dict(decision: Decision) -> dict[str, Any]:
         "jurisdictions": list(decision.jurisdictions),
         "fields": list(decision.fields),
         "on": decision.on.isoformat() if decision.on else None,
+        "reading": decision.reading,
     }

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import attrs
 
 from . import codes
+from .rules import READINGS, ReadingChoice
 
-Threshold = Literal["majority", "digital_consent"]
+Threshold = Literal["majority", "digital_consent", "contract"]
+THRESHOLDS: tuple[Threshold, ...] = get_args(Threshold)
 NoJurisdiction = Literal["needs_info", "minimum_age"]
 
 FIELDS = (
@@ -77,8 +79,13 @@ class Policy:
 
     minimum_age: the service's own floor (18: the policy's "not for anyone
         under 18").
-    threshold: "majority" (legal age) or "digital_consent" (for services open
-        to teenagers where a law lets them consent alone).
+    threshold: "majority" (legal age), "contract" (the age from which a person
+        can be bound by the service's terms; the majority age wherever no law
+        sets one apart) or "digital_consent" (for services open to teenagers
+        where a law lets them consent alone).
+    readings: "strict" (default) takes each table line's own, higher age;
+        "prevailing" takes the lower age recorded where authorities conflict,
+        for an operator whose counsel accepts it.
     overrides: code -> age set by the operator. An override may only raise a
         jurisdiction's age unless `overrides_may_lower` is set.
     when_no_jurisdiction: "needs_info" (default) refuses a record with no
@@ -91,7 +98,10 @@ class Policy:
     minimum_age: int = attrs.field(default=18, validator=_check_age)
     threshold: Threshold = attrs.field(
         default="majority",
-        validator=attrs.validators.in_(("majority", "digital_consent")),
+        validator=attrs.validators.in_(THRESHOLDS),
+    )
+    readings: ReadingChoice = attrs.field(
+        default="strict", validator=attrs.validators.in_(READINGS)
     )
     overrides: tuple[tuple[str, int], ...] = attrs.field(
         default=(), converter=_overrides

@@ -313,17 +313,36 @@ def _read_signals(
     return found
 
 
-def _threshold(code: str, policy: Policy, rules: Rules, on: date) -> int:
-    kind = Kind.MAJORITY if policy.threshold == "majority" else Kind.DIGITAL_CONSENT
-    table = rules.age(code, kind, on)
+_KINDS = {
+    "majority": Kind.MAJORITY,
+    "digital_consent": Kind.DIGITAL_CONSENT,
+    "contract": Kind.CONTRACT,
+}
+
+
+@attrs.frozen
+class _Threshold:
+    """A jurisdiction's age, and whether a contested rule's reading gave it."""
+
+    age: int
+    contested: bool = False
+
+
+def _threshold(code: str, policy: Policy, rules: Rules, on: date) -> _Threshold:
+    # One lookup gives both the age under the policy's reading (what
+    # `Rules.age(..., reading=)` answers) and whether the rule is contested.
+    rule = rules.rule(code, _KINDS[policy.threshold], on)
+    table = rule.age_for(policy.readings) if rule is not None else None
     override = policy.override_for(code)
     if override is None:
         override = policy.override_for(codes.country_of(code))
     if override is not None and (
         policy.overrides_may_lower or table is None or override > table
     ):
-        return override
-    return table if table is not None else 0
+        return _Threshold(override)
+    if table is None or rule is None:
+        return _Threshold(0)
+    return _Threshold(table, rule.contested)
 
 
 @attrs.frozen
@@ -453,9 +472,11 @@ def decide(
 
     reasons: list[str] = []
     considered = reading.jurisdictions
-    thresholds = {code: _threshold(code, policy, rules, on) for code in considered}
+    found = {code: _threshold(code, policy, rules, on) for code in considered}
+    thresholds = {code: threshold.age for code, threshold in found.items()}
     required = max([policy.minimum_age, *thresholds.values()])
     jurisdiction = max(considered, key=thresholds.__getitem__, default=None)
+    contested = any(threshold.contested for threshold in found.values())
     if len({codes.country_of(code) for code in considered}) > 1:
         reasons.append(Reason.SIGNALS_CONFLICT)
     if youngest is not None and youngest.conflict:
@@ -487,6 +508,7 @@ def decide(
             jurisdictions=considered,
             fields=tuple(dict.fromkeys(p.field for p in listed)),
             on=on,
+            reading=policy.readings if contested else None,
         )
 
     # Adding a signal never lowers the required age, so a person already
