@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sqlite3
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,25 +25,61 @@ def configure(parser: argparse.ArgumentParser) -> None:
     def with_store(name: str, help_text: str) -> argparse.ArgumentParser:
         sub = actions.add_parser(name, help=help_text, description=help_text)
         sub.add_argument(
-            "--store", required=True, metavar="PATH", help="the SQLite flag store"
+            "--store",
+            required=True,
+            metavar="PATH",
+            help="the SQLite flag store (required)",
         )
         return sub
 
     listing = with_store("list", "list flags (open ones unless --status says)")
-    listing.add_argument("--status", choices=(*STATUSES, "all"), default="open")
-    listing.add_argument("--json", action="store_true", help="one JSON object a line")
+    listing.add_argument(
+        "--status",
+        choices=(*STATUSES, "all"),
+        default="open",
+        help="which flags (default: open)",
+    )
+    listing.add_argument(
+        "--format",
+        choices=("table", "csv", "json"),
+        default="table",
+        help="a tab-separated table with a header row, CSV with a header row,"
+        " or one JSON object a line (default: table)",
+    )
+    listing.add_argument("--json", action="store_true", help="same as --format json")
 
     show = with_store("show", "show every flag of one account, with its resolution")
     show.add_argument("account_id", metavar="ACCOUNT_ID")
 
-    resolve = with_store("resolve", "mark an account's open flags removed or dismissed")
-    resolve.add_argument("account_id", metavar="ACCOUNT_ID")
-    resolve.add_argument("--status", required=True, choices=("removed", "dismissed"))
-    resolve.add_argument("--by", required=True, metavar="WHO")
-    resolve.add_argument("--why", required=True, metavar="TEXT")
+    resolve = with_store(
+        "resolve", "mark accounts' open flags removed or dismissed, all or none"
+    )
+    resolve.add_argument(
+        "account_ids", nargs="*", metavar="ACCOUNT_ID", help="accounts to resolve"
+    )
+    resolve.add_argument(
+        "--from",
+        dest="from_file",
+        metavar="FILE",
+        help="read account ids from FILE, one a line; - reads standard input"
+        " (default: none)",
+    )
+    resolve.add_argument(
+        "--status",
+        required=True,
+        choices=("removed", "dismissed"),
+        help="what was done (required)",
+    )
+    resolve.add_argument("--by", required=True, metavar="WHO", help="who (required)")
+    resolve.add_argument("--why", required=True, metavar="TEXT", help="why (required)")
 
     export = with_store("export", "write flags with their resolution as JSONL or CSV")
-    export.add_argument("--status", choices=(*STATUSES, "all"), default="all")
+    export.add_argument(
+        "--status",
+        choices=(*STATUSES, "all"),
+        default="all",
+        help="which flags (default: all)",
+    )
     export.add_argument(
         "--out", metavar="PATH", help=".jsonl or .csv (default: JSONL on stdout)"
     )
@@ -51,7 +88,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def _open(path: str) -> SqliteFlagStore:
     if not Path(path).is_file():
         raise InputError("no such flag store", where=path)
-    return SqliteFlagStore(path)
+    try:
+        return SqliteFlagStore(path)
+    except sqlite3.DatabaseError:
+        raise InputError("not a SQLite flag store", where=path) from None
 
 
 def stored_to_dict(stored: StoredFlag) -> dict[str, Any]:
@@ -92,6 +132,23 @@ def _write(flags: Iterable[StoredFlag], out: TextIO, as_csv: bool) -> int:
     return count
 
 
+TABLE_COLUMNS = (
+    "account_id",
+    "status",
+    "action",
+    "codes",
+    "jurisdiction",
+    "required_age",
+    "source",
+    "line",
+    "rowid",
+)
+
+
+def _dash(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
 def _line(stored: StoredFlag) -> str:
     flag = stored.flag
     cells = (
@@ -100,24 +157,69 @@ def _line(stored: StoredFlag) -> str:
         flag.action,
         ",".join(flag.codes),
         flag.jurisdiction or "-",
-        "-" if flag.required_age is None else str(flag.required_age),
+        _dash(flag.required_age),
         flag.source,
+        _dash(flag.line),
+        _dash(flag.rowid),
     )
     # Escaped cell by cell: a tab or newline in an id cannot forge a column
     # or a row, nor an escape sequence reach the terminal.
     return "\t".join(printable(cell) for cell in cells)
 
 
+def _list(store: SqliteFlagStore, args: argparse.Namespace) -> None:
+    status = None if args.status == "all" else args.status
+    flags = store.list(status=status)
+    chosen = "json" if args.json else args.format
+    if chosen == "table":
+        print("\t".join(TABLE_COLUMNS))
+        for stored in flags:
+            print(_line(stored))
+    else:
+        _write(flags, sys.stdout, as_csv=chosen == "csv")
+
+
+def _ids(args: argparse.Namespace) -> list[str]:
+    """The account ids given, on the command line and in --from, in order,
+    each once."""
+    given = list(args.account_ids)
+    if args.from_file:
+        try:
+            if args.from_file == "-":
+                text = sys.stdin.read()
+            else:
+                text = Path(args.from_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            raise InputError("cannot read the ids", where=args.from_file) from None
+        given.extend(line.strip() for line in text.splitlines())
+    ids = list(dict.fromkeys(account for account in given if account))
+    if not ids:
+        raise InputError("give ACCOUNT_ID or --from FILE")
+    return ids
+
+
+def _resolve(store: SqliteFlagStore, args: argparse.Namespace) -> None:
+    ids = _ids(args)
+    # Every id is checked before any is changed: a typo resolves nothing.
+    unknown = [a for a in ids if not any(store.list(status="open", account_id=a))]
+    if unknown:
+        shown = ", ".join(printable(a) for a in unknown[:20])
+        more = f" and {len(unknown) - 20} more" if len(unknown) > 20 else ""
+        raise InputError(f"no open flag for {shown}{more}; nothing was resolved")
+    changed = 0
+    for account in ids:
+        count = store.resolve(account, args.status, by=args.by, why=args.why)
+        changed += count
+        if len(ids) == 1:
+            print(f"{printable(account)}: {count} flag(s) marked {args.status}")
+    if len(ids) > 1:
+        print(f"{len(ids)} accounts: {changed} flag(s) marked {args.status}")
+
+
 def run(args: argparse.Namespace) -> int:
     with _open(args.store) as store:
         if args.action == "list":
-            status = None if args.status == "all" else args.status
-            flags = store.list(status=status)
-            if args.json:
-                _write(flags, sys.stdout, as_csv=False)
-            else:
-                for stored in flags:
-                    print(_line(stored))
+            _list(store, args)
         elif args.action == "show":
             found = list(store.list(account_id=args.account_id))
             if not found:
@@ -127,16 +229,7 @@ def run(args: argparse.Namespace) -> int:
             for stored in found:
                 print(json.dumps(stored_to_dict(stored), indent=2, sort_keys=True))
         elif args.action == "resolve":
-            changed = store.resolve(
-                args.account_id, args.status, by=args.by, why=args.why
-            )
-            if not changed:
-                raise InputError(
-                    "no open flag for this account", where=printable(args.account_id)
-                )
-            print(
-                f"{printable(args.account_id)}: {changed} flag(s) marked {args.status}"
-            )
+            _resolve(store, args)
         else:
             status = None if args.status == "all" else args.status
             flags = store.list(status=status)

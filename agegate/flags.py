@@ -24,8 +24,10 @@ import attrs
 from .errors import AccountIdInvalid
 
 Action = Literal["remove", "verify"]
-Status = Literal["open", "removed", "dismissed"]
-STATUSES: tuple[Status, ...] = ("open", "removed", "dismissed")
+# cleared: a review screened the account again and no longer found the
+# condition (the data was corrected); the flag is kept, closed.
+Status = Literal["open", "removed", "dismissed", "cleared"]
+STATUSES: tuple[Status, ...] = ("open", "removed", "dismissed", "cleared")
 # Ids come from URLs, request bodies and account stores: a store keeps none
 # longer than this, so no client can make one row arbitrarily large.
 MAX_ACCOUNT_ID = 256
@@ -66,6 +68,10 @@ class Flag:
     source: str = "review"
     raised_at: datetime = attrs.field(factory=_utc_now)
     fingerprint: str | None = None
+    # Where a review found the account: the line its record starts on (CSV,
+    # JSON Lines, 1-based, header included) or its SQLite rowid.
+    line: int | None = None
+    rowid: int | None = None
 
 
 # The columns of a flag written as a table row (flag_to_dict's keys).
@@ -77,6 +83,8 @@ FLAG_COLUMNS = (
     "required_age",
     "source",
     "raised_at",
+    "line",
+    "rowid",
 )
 
 
@@ -112,6 +120,8 @@ def flag_to_dict(flag: Flag) -> dict[str, Any]:
         "required_age": flag.required_age,
         "source": flag.source,
         "raised_at": flag.raised_at.isoformat(),
+        "line": flag.line,
+        "rowid": flag.rowid,
     }
 
 
@@ -206,14 +216,19 @@ CREATE TABLE IF NOT EXISTS flags (
     resolved_by TEXT,
     resolved_at TEXT,
     resolution_note TEXT,
+    line INTEGER,
+    input_rowid INTEGER,
     PRIMARY KEY (account_id, source)
 );
 CREATE INDEX IF NOT EXISTS flags_status ON flags (status);
 """
+# Columns added since the first schema: a store made before gains them.
+_ADDED_COLUMNS = (("line", "INTEGER"), ("input_rowid", "INTEGER"))
 
 # On conflict: a flag raised again on the same data keeps its resolution; on
 # changed data (another fingerprint or other codes) it is updated and, if it
-# had been resolved, reopened.
+# had been resolved, reopened. A cleared flag raised again is reopened
+# whatever the data: the condition is back.
 _UPSERT = """
 INSERT INTO flags (account_id, source, codes, action, jurisdiction, required_age,
                    fingerprint, status, raised_at, updated_at)
@@ -231,6 +246,16 @@ ON CONFLICT (account_id, source) DO UPDATE SET
     resolution_note = NULL
 WHERE flags.codes IS NOT excluded.codes
    OR flags.fingerprint IS NOT excluded.fingerprint
+   OR flags.status = 'cleared'
+"""
+# Where the account was found moves with the input, without reopening a flag.
+_LOCATE = """
+UPDATE flags SET line = ?, input_rowid = ? WHERE account_id = ? AND source = ?
+"""
+_CLEAR = """
+UPDATE flags SET status = 'cleared', resolved_by = ?, resolved_at = ?,
+    resolution_note = ?, updated_at = ?
+WHERE account_id = ? AND source = ? AND status = 'open'
 """
 
 
@@ -252,6 +277,10 @@ class SqliteFlagStore:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=10000")
         self._db.executescript(_SCHEMA)
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(flags)")}
+        for name, kind in _ADDED_COLUMNS:
+            if name not in present:
+                self._db.execute(f"ALTER TABLE flags ADD COLUMN {name} {kind}")
 
     def close(self) -> None:
         with self._lock:
@@ -283,10 +312,12 @@ class SqliteFlagStore:
             )
             for f in checked
         ]
+        places = [(f.line, f.rowid, f.account_id, f.source) for f in checked]
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.executemany(_UPSERT, rows)
+                self._db.executemany(_LOCATE, places)
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -316,6 +347,32 @@ class SqliteFlagStore:
             params.append(source)
         with self._lock:
             return self._db.execute(query, params).rowcount
+
+    def clear(
+        self,
+        account_ids: Iterable[str],
+        *,
+        at: datetime,
+        source: str = "review",
+        by: str = "agegate review",
+    ) -> int:
+        """Close the open flags of accounts screened again without the
+        condition: status `cleared` at `at` (the run's time); the flag stays
+        in the store. Returns how many were closed."""
+        when = at.isoformat()
+        note = "condition no longer found"
+        rows = [(by, when, note, when, account, source) for account in account_ids]
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                before = self._db.total_changes
+                self._db.executemany(_CLEAR, rows)
+                changed = self._db.total_changes - before
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return changed
 
     def list(
         self, *, status: Status | None = None, account_id: str | None = None
@@ -373,6 +430,8 @@ def _stored(row: dict[str, Any]) -> StoredFlag:
             source=row["source"],
             raised_at=datetime.fromisoformat(row["raised_at"]),
             fingerprint=row["fingerprint"],
+            line=row["line"],
+            rowid=row["input_rowid"],
         ),
         status=row["status"],
         updated_at=datetime.fromisoformat(row["updated_at"]),

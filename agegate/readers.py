@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import collections
+import contextlib
 import csv
 import io
 import itertools
@@ -105,13 +106,18 @@ class Stream(Iterator[Item]):
         self.total = total
         self.unit = unit
         self._position = position
+        self._ended = False
         self.delimiter: str | None = None
         self.table: str | None = None
 
     def __next__(self) -> Item:
         if self._buffer:
             return self._buffer.popleft()
-        return next(self._rows)
+        try:
+            return next(self._rows)
+        except StopIteration:
+            self._ended = True
+            raise
 
     def peek(self, count: int) -> list[Item]:
         """The next `count` items (fewer at the end), left in the stream."""
@@ -119,6 +125,7 @@ class Stream(Iterator[Item]):
             try:
                 self._buffer.append(next(self._rows))
             except StopIteration:
+                self._ended = True
                 break
         return list(itertools.islice(self._buffer, count))
 
@@ -141,6 +148,8 @@ class Stream(Iterator[Item]):
         return any(_holds(values, key) for values in self._sample())
 
     def position(self) -> int | None:
+        if self._ended and not self._buffer and self.total is not None:
+            return self.total
         return self._position() if self._position is not None else None
 
     def close(self) -> None:
@@ -236,11 +245,13 @@ def _open_binary(path: str | Path) -> tuple[BinaryIO, int | None]:
 
 
 def _tell(handle: BinaryIO) -> Callable[[], int | None]:
+    last: list[int | None] = [None]
+
     def position() -> int | None:
-        try:
-            return handle.tell()
-        except (OSError, ValueError):
-            return None
+        # A file read to its end is closed; its last position still holds.
+        with contextlib.suppress(OSError, ValueError):
+            last[0] = handle.tell()
+        return last[0]
 
     return position
 

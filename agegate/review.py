@@ -147,6 +147,9 @@ class Batch:
     screened: int
     flags: tuple[Flag, ...]
     unreadable: tuple[tuple[int, str], ...]
+    # Ids of the accounts screened that raised no flag: a store closes
+    # their open flags.
+    clean: tuple[str, ...] = ()
 
 
 class Reviewer:
@@ -222,16 +225,24 @@ class Reviewer:
     def review_batch(self, items: Iterable[Item]) -> Batch:
         flags: list[Flag] = []
         unreadable: list[tuple[int, str]] = []
+        clean: list[str] = []
         screened = 0
         for item in items:
             if isinstance(item, Row):
                 screened += 1
                 flag = self.review(item.values)
                 if flag is not None:
-                    flags.append(flag)
+                    flags.append(self._locate(flag, item))
+                elif (account := self._given_id(item.values)) is not None:
+                    clean.append(account)
             else:
                 unreadable.append((item.line, item.reason))
-        return Batch(screened, tuple(flags), tuple(unreadable))
+        return Batch(screened, tuple(flags), tuple(unreadable), tuple(clean))
+
+    def _locate(self, flag: Flag, row: Row) -> Flag:
+        if self.settings.locator == "rowid":
+            return attrs.evolve(flag, rowid=row.rowid)
+        return attrs.evolve(flag, line=row.line)
 
     # -- helpers -----------------------------------------------------------
 
@@ -348,13 +359,20 @@ class Reviewer:
         message = "\x1f".join(parts).encode("utf-8", "surrogatepass")
         return hmac.new(self.settings.secret, message, hashlib.sha256).hexdigest()
 
-    def _account_id(self, record: Mapping[str, Any], fingerprint: str) -> str:
+    def _given_id(self, record: Mapping[str, Any]) -> str | None:
+        """The account's id as the input gives it, or None."""
         if self._id_key is not None:
             value = self._value(record, self._id_key)
             if isinstance(value, str | int) and not isinstance(value, bool):
                 text = str(value).strip()
                 if text:
                     return text
+        return None
+
+    def _account_id(self, record: Mapping[str, Any], fingerprint: str) -> str:
+        given = self._given_id(record)
+        if given is not None:
+            return given
         # The fingerprint is already keyed; hashing it again with a label keeps
         # the two apart should one ever be shown without the other.
         digest = hmac.new(

@@ -20,7 +20,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -76,6 +76,7 @@ def screen_batch(reviewer: Reviewer, items: list[Item]) -> Batch:
         log.exception("a batch could not be screened; retrying row by row")
     flags: list[Flag] = []
     unreadable: list[tuple[int, str]] = []
+    clean: list[str] = []
     screened = 0
     for item in items:
         try:
@@ -88,7 +89,8 @@ def screen_batch(reviewer: Reviewer, items: list[Item]) -> Batch:
         screened += result.screened
         flags.extend(result.flags)
         unreadable.extend(result.unreadable)
-    return Batch(screened, tuple(flags), tuple(unreadable))
+        clean.extend(result.clean)
+    return Batch(screened, tuple(flags), tuple(unreadable), tuple(clean))
 
 
 def screen_batches(
@@ -136,6 +138,7 @@ class Tally:
     rows_screened: int = 0
     rows_unreadable: int = 0
     accounts_flagged: int = 0
+    flags_cleared: int = 0
     by_code: collections.Counter[str] = attrs.field(factory=collections.Counter)
     by_action: collections.Counter[str] = attrs.field(factory=collections.Counter)
     by_jurisdiction: collections.Counter[str] = attrs.field(factory=collections.Counter)
@@ -164,6 +167,7 @@ class Tally:
             "rows_screened": self.rows_screened,
             "rows_unreadable": self.rows_unreadable,
             "accounts_flagged": self.accounts_flagged,
+            "flags_cleared": self.flags_cleared,
             "by_code": dict(sorted(self.by_code.items())),
             "by_action": dict(sorted(self.by_action.items())),
             "by_jurisdiction": dict(sorted(self.by_jurisdiction.items())),
@@ -183,6 +187,8 @@ def render(tally: Tally) -> str:
         f"  unreadable     {tally.rows_unreadable}",
         f"accounts flagged {tally.accounts_flagged}",
     ]
+    if tally.flags_cleared:
+        lines.append(f"flags cleared    {tally.flags_cleared}")
     for action, count in sorted(tally.by_action.items()):
         lines.append(f"  {action:<14} {count}")
     if tally.by_code:
@@ -258,6 +264,22 @@ def write_json(path: str | os.PathLike[str], data: Any) -> None:
     os.replace(partial, target)
 
 
+def _update_store(
+    store: SqliteFlagStore, batch: Batch, flagged: set[str], at: datetime
+) -> int:
+    """Upsert the batch's flags and close the open flags of the accounts it
+    screened clean; returns how many were closed. An account flagged
+    anywhere in this run (a duplicate row) is never cleared by another row."""
+    flagged.update(flag.account_id for flag in batch.flags)
+    cleared = 0
+    clean = [account for account in batch.clean if account not in flagged]
+    if clean:
+        cleared = store.clear(clean, at=at)
+    if batch.flags:
+        store.add_many(batch.flags)
+    return cleared
+
+
 def run(
     items: Iterable[Item],
     settings: ReviewSettings,
@@ -278,6 +300,7 @@ def run(
     run's time, given to the flags the store clears.
     """
     tally = tally if tally is not None else Tally()
+    flagged: set[str] = set()
     show = sys.stderr.isatty() if progress is None else progress
     # A Stream measures itself (bytes of a file, rows of a table): the bar
     # then has a total and an ETA.
@@ -295,8 +318,10 @@ def run(
         for batch in screen_batches(
             items, settings, workers=workers, batch_size=batch_size
         ):
-            if store is not None and batch.flags:
-                store.add_many(batch.flags)
+            if store is not None:
+                tally.flags_cleared += _update_store(
+                    store, batch, flagged, started_at or datetime.now(UTC)
+                )
             if flag_file is not None and batch.flags:
                 flag_file.add_many(batch.flags)
             tally.add(batch)

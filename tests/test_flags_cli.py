@@ -32,6 +32,7 @@ def test_list_open_flags(store: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["flags", "list", "--store", str(store)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split("\t")[:4] for line in lines] == [
+        ["account_id", "status", "action", "codes"],
         ["a1", "open", "remove", "MINOR_NOW"],
         ["a2", "open", "verify", "BIRTHDATE_MISSING"],
         ["a3", "open", "remove", "MINOR_AT_COLLECTION"],
@@ -50,7 +51,8 @@ def test_resolve_then_list_and_show(
 
     assert main(["flags", "list", "--store", str(store)]) == 0
     assert [line.split("\t")[0] for line in capsys.readouterr().out.splitlines()] == [
-        "a3"
+        "account_id",
+        "a3",
     ]
     assert main(["flags", "list", "--store", str(store), "--status=all", "--json"]) == 0
     listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

@@ -8,8 +8,10 @@ refused, flags point at their rows, and the summary says what was run.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import shlex
 import signal
 import sqlite3
 import subprocess
@@ -72,10 +74,14 @@ def write_jsonl(path: Path, rows: list[list[str]] = ROWS) -> Path:
     return path
 
 
-def write_sqlite(path: Path, rows: list[list[str]] = ROWS, table: str = "people") -> Path:
+def write_sqlite(
+    path: Path, rows: list[list[str]] = ROWS, table: str = "people"
+) -> Path:
     db = sqlite3.connect(path)
     with db:
-        db.execute(f"CREATE TABLE {table} (account_id TEXT, birthdate TEXT, country TEXT)")
+        db.execute(
+            f"CREATE TABLE {table} (account_id TEXT, birthdate TEXT, country TEXT)"
+        )
         db.executemany(f"INSERT INTO {table} VALUES (?, ?, ?)", rows)
     db.close()
     return path
@@ -250,9 +256,7 @@ def test_day_first_dates_with_date_format(tmp_path: Path) -> None:
     assert {f["codes"][0] for f in flags_of(out).values()} == {"BIRTHDATE_INVALID"}
     given = review(source, "--date-format", "%d/%m/%Y", "--flags-out", out)
     assert given.returncode == 0, given.stderr
-    assert {k: f["codes"] for k, f in flags_of(out).items()} == {
-        "kid-1": ["MINOR_NOW"]
-    }
+    assert {k: f["codes"] for k, f in flags_of(out).items()} == {"kid-1": ["MINOR_NOW"]}
 
 
 def test_two_date_formats_that_read_a_date_two_ways_make_it_ambiguous(
@@ -282,3 +286,339 @@ def test_an_unknown_encoding_is_a_usage_error(tmp_path: Path) -> None:
     result = review(write_csv(tmp_path / "a.csv"), "--encoding", "klingon")
     assert result.returncode == 2
     assert "unknown --encoding" in result.stderr
+
+
+# -- 6. summaries an auditor can file ----------------------------------------
+
+
+def test_the_summary_says_what_was_run(tmp_path: Path) -> None:
+    from agegate.tables_version import tables_version
+
+    source = write_csv(tmp_path / "a.csv")
+    summary = tmp_path / "summary.json"
+    result = review(
+        source, "--summary", summary, "--date-format", "%d/%m/%Y", "--quiet"
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(summary.read_text())
+    assert data["agegate_version"] == agegate("--version").stdout.split()[1]
+    assert data["tables_version"] == tables_version()
+    assert len(data["tables_version"]) == 16
+    assert data["today"] == TODAY
+    assert data["input"] == str(source)
+    assert data["format"] == "csv"
+    assert data["delimiter"] == ","
+    assert data["map"]["birthdate"] == "birthdate"
+    assert data["policy"]["minimum_age"] == 18
+    assert data["policy"]["birthdate_formats"] == ["%d/%m/%Y"]
+    assert data["started_at"] <= data["finished_at"]
+    assert data["completed"] is True
+    assert data["rows_read"] == 3
+    assert data["accounts_flagged"] == 2
+
+
+def test_ctrl_c_writes_the_summary_so_far(tmp_path: Path) -> None:
+    source = tmp_path / "big.csv"
+    rows = (f"a-{i},{2010 - i % 40}-01-01,DE\n" for i in range(300_000))
+    source.write_text("account_id,birthdate,country\n" + "".join(rows))
+    out, summary = tmp_path / "flags.jsonl", tmp_path / "summary.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agegate.cli", "review", str(source), f"--today={TODAY}",
+         "--batch-size=200", f"--flags-out={out}", f"--summary={summary}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not (out.exists() and out.stat().st_size > 0):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    data = json.loads(summary.read_text())
+    assert data["completed"] is False
+    assert 0 < data["rows_read"] < 300_000
+    assert data["finished_at"] >= data["started_at"]
+
+
+# -- 7. Unix manners -----------------------------------------------------------
+
+
+def test_standard_input_needs_and_takes_a_format(tmp_path: Path) -> None:
+    text = write_csv(tmp_path / "a.csv").read_text()
+    out = tmp_path / "flags.jsonl"
+    assert review("-", "--flags-out", out, stdin=text).returncode == 2
+    result = review("-", "--format", "csv", "--flags-out", out, stdin=text)
+    assert result.returncode == 0, result.stderr
+    assert set(flags_of(out)) == {"kid-1", "nodate-1"}
+    assert flags_of(out)["kid-1"]["line"] == 2
+
+
+def test_flags_to_standard_output_and_the_summary_to_standard_error(
+    tmp_path: Path,
+) -> None:
+    source = write_csv(tmp_path / "a.csv")
+    result = review(source, "--flags-out", "-")
+    assert result.returncode == 0, result.stderr
+    flags = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {f["account_id"] for f in flags} == {"kid-1", "nodate-1"}
+    assert "accounts flagged 2" in result.stderr
+
+
+def test_a_reader_that_stops_early_ends_the_run_quietly(tmp_path: Path) -> None:
+    source = write_csv(
+        tmp_path / "a.csv", [[f"kid-{i}", "2010-01-01", "DE"] for i in range(20_000)]
+    )
+    command = (
+        f"{sys.executable} -m agegate.cli review {source} --today={TODAY}"
+        " --flags-out - --batch-size=100 2>err.txt | head -n 1"
+    )
+    result = subprocess.run(
+        ["bash", "-c", command], cwd=tmp_path, capture_output=True, text=True,
+        timeout=120, check=False, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert json.loads(result.stdout)["account_id"] == "kid-0"
+    err = (tmp_path / "err.txt").read_text()
+    assert "Traceback" not in err
+    assert "Exception ignored" not in err
+
+
+def test_version() -> None:
+    result = agegate("--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("agegate ")
+
+
+def test_the_progress_bar_has_a_total_and_an_eta(tmp_path: Path) -> None:
+    source = write_csv(tmp_path / "a.csv")
+    result = review(source, "--progress", "--quiet")
+    assert result.returncode == 0
+    size = f"{source.stat().st_size}"
+    assert f"/{size}" in result.stderr
+    assert "100%" in result.stderr
+    assert "<" in result.stderr  # elapsed<remaining
+    table = review(write_sqlite(tmp_path / "a.sqlite"), "--progress", "--quiet")
+    assert "3/3" in table.stderr
+
+
+# -- 8. smaller frictions ------------------------------------------------------
+
+
+def test_a_sqlite_input_with_one_table_needs_no_table(tmp_path: Path) -> None:
+    source = write_sqlite(tmp_path / "a.sqlite")
+    out = tmp_path / "flags.jsonl"
+    result = review(source, "--flags-out", out)
+    assert result.returncode == 0, result.stderr
+    assert set(flags_of(out)) == {"kid-1", "nodate-1"}
+    wrong = review(source, "--table", "accounts")
+    assert wrong.returncode == 2
+    assert "no such table or view; tables: people" in wrong.stderr
+
+
+@pytest.mark.parametrize("command", ["review", "check"])
+def test_a_bad_today_says_what_is_expected(tmp_path: Path, command: str) -> None:
+    args = [write_csv(tmp_path / "a.csv")] if command == "review" else []
+    if command == "check":
+        args = ["--birthdate", "2000-01-01", "--country", "DE"]
+    result = agegate(command, *args, "--today", "28/11/2026")
+    assert result.returncode == 2
+    assert "expected YYYY-MM-DD" in result.stderr
+
+
+def test_a_store_that_is_not_sqlite_is_a_clear_error(tmp_path: Path) -> None:
+    source = write_csv(tmp_path / "a.csv")
+    not_a_store = tmp_path / "notes.txt"
+    not_a_store.write_text("these are my notes, not a database\n" * 100)
+    result = review(source, "--store", not_a_store)
+    assert result.returncode == 2
+    assert "not a SQLite flag store" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("birthdate", "status"), [("2010-01-01", 1), ("1980-01-01", 0)]
+)
+def test_check_strict_exits_1_unless_allowed(birthdate: str, status: int) -> None:
+    args = ["--birthdate", birthdate, "--country", "DE", "--today", TODAY]
+    assert agegate("check", *args).returncode == 0
+    assert agegate("check", *args, "--strict").returncode == status
+
+
+def test_digital_consent_threshold_says_the_minimum_still_applies(
+    tmp_path: Path,
+) -> None:
+    args = ["--birthdate", "2010-01-01", "--country", "DE", "--today", TODAY]
+    result = agegate("check", *args, "--threshold", "digital_consent")
+    assert "the service minimum (--minimum-age 18) still applies" in result.stderr
+    assert "outcome:      BLOCK" in result.stdout
+    lowered = agegate(
+        "check", *args, "--threshold", "digital_consent", "--minimum-age", "13"
+    )
+    assert "warning" not in lowered.stderr
+    assert "outcome:      ALLOW" in lowered.stdout
+    help_text = " ".join(agegate("review", "--help").stdout.split())
+    assert "still applies, so digital_consent changes nothing" in help_text
+
+
+# -- 4. flags point at rows ----------------------------------------------------
+
+
+def test_csv_and_jsonl_flags_carry_the_line_their_record_starts_on(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "a.csv"
+    source.write_text(
+        "account_id,birthdate,country,note\n"
+        'adult-1,1980-01-01,DE,"two\nlines"\n'
+        "\n"
+        "kid-1,2010-01-01,DE,x\n"
+    )
+    out = tmp_path / "flags.csv"
+    assert review(source, "--flags-out", out).returncode == 0
+    with out.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["account_id"], r["line"], r["rowid"]) for r in rows] == [
+        ("kid-1", "5", "")
+    ]
+    jsonl = tmp_path / "a.jsonl"
+    jsonl.write_text(
+        '{"account_id": "adult-1", "birthdate": "1980-01-01", "country": "DE"}\n'
+        "\n"
+        '{"account_id": "kid-1", "birthdate": "2010-01-01", "country": "DE"}\n'
+    )
+    flags_out = tmp_path / "flags.jsonl"
+    assert review(jsonl, "--flags-out", flags_out).returncode == 0
+    (flag,) = flags_of(flags_out).values()
+    assert (flag["line"], flag["rowid"]) == (3, None)
+
+
+def test_sqlite_flags_carry_the_rowid_into_the_store(tmp_path: Path) -> None:
+    source = write_sqlite(tmp_path / "a.sqlite")
+    db = sqlite3.connect(source)
+    with db:
+        db.execute("UPDATE people SET rowid = 40 WHERE account_id = 'kid-1'")
+    db.close()
+    out, store = tmp_path / "flags.jsonl", tmp_path / "flags.db"
+    assert review(source, "--flags-out", out, "--store", store).returncode == 0
+    assert (flags_of(out)["kid-1"]["rowid"], flags_of(out)["kid-1"]["line"]) == (
+        40,
+        None,
+    )
+    listed = agegate("flags", "list", "--store", store, "--format", "json")
+    stored = {f["account_id"]: f for f in map(json.loads, listed.stdout.splitlines())}
+    assert stored["kid-1"]["rowid"] == 40
+
+
+def test_the_readme_review_still_works_and_its_flags_carry_lines(
+    tmp_path: Path,
+) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```sh\nagegate review examples/accounts.csv", 1)[1]
+    command = "agegate review examples/accounts.csv" + block.split("```", 1)[0]
+    args = shlex.split(command.replace("\\\n", " "))
+    assert args[:3] == ["agegate", "review", "examples/accounts.csv"]
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    result = agegate(*args[1:], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    flags = list(map(json.loads, (tmp_path / "flags.jsonl").read_text().splitlines()))
+    assert flags
+    assert all(isinstance(f["line"], int) and f["line"] >= 2 for f in flags)
+    assert json.loads((tmp_path / "summary.json").read_text())["completed"] is True
+
+
+def test_no_account_id_column_warns_once_and_a_store_refuses(tmp_path: Path) -> None:
+    source = write_csv(
+        tmp_path / "a.csv",
+        [r[1:] for r in ROWS],
+        header=["birthdate", "country"],
+    )
+    result = review(source, "--flags-out", tmp_path / "f.jsonl")
+    assert result.returncode == 0
+    assert result.stderr.count("warning: no account id column") == 1
+    store = tmp_path / "flags.db"
+    refused = review(source, "--store", store)
+    assert refused.returncode == 2
+    assert "--store needs account ids" in refused.stderr
+    assert not store.exists()
+
+
+# -- 5. the store follows the data ---------------------------------------------
+
+
+def test_a_corrected_account_is_cleared_with_the_runs_time(tmp_path: Path) -> None:
+    store, summary = tmp_path / "flags.db", tmp_path / "summary.json"
+    source = write_csv(tmp_path / "a.csv")
+    assert review(source, "--store", store).returncode == 0
+    corrected = [["kid-1", "1990-01-01", "DE"], *ROWS[1:]]
+    write_csv(source, corrected)
+    result = review(source, "--store", store, "--summary", summary)
+    assert result.returncode == 0, result.stderr
+    assert "flags cleared    1" in result.stdout
+    run = json.loads(summary.read_text())
+    assert run["flags_cleared"] == 1
+
+    def listed(*extra: str) -> dict[str, dict[str, Any]]:
+        out = agegate("flags", "list", "--store", store, "--format", "json", *extra)
+        return {f["account_id"]: f for f in map(json.loads, out.stdout.splitlines())}
+
+    assert set(listed()) == {"nodate-1"}
+    kept = listed("--status", "cleared")["kid-1"]
+    assert kept["codes"] == ["MINOR_NOW"]
+    assert kept["resolved_at"] == run["started_at"]
+    assert kept["resolved_by"] == "agegate review"
+    # The condition back: the same flag opens again.
+    write_csv(source)
+    assert review(source, "--store", store).returncode == 0
+    assert listed()["kid-1"]["status"] == "open"
+
+
+def _store_with_flags(tmp_path: Path) -> Path:
+    store = tmp_path / "flags.db"
+    rows = [[f"kid-{i}", "2010-01-01", "DE"] for i in range(1, 5)]
+    assert (
+        review(write_csv(tmp_path / "kids.csv", rows), "--store", store).returncode == 0
+    )
+    return store
+
+
+def test_flags_list_has_a_header_row_in_every_format(tmp_path: Path) -> None:
+    store = _store_with_flags(tmp_path)
+    table = agegate("flags", "list", "--store", store).stdout.splitlines()
+    assert table[0].split("\t")[:4] == ["account_id", "status", "action", "codes"]
+    assert table[1].split("\t")[0] == "kid-1"
+    assert table[1].split("\t")[-2:] == ["2", "-"]  # line, rowid
+    rows = list(csv.DictReader(agegate("flags", "list", "--store", store,
+                                       "--format", "csv").stdout.splitlines()))  # fmt: skip
+    assert [(r["account_id"], r["line"]) for r in rows][:2] == [
+        ("kid-1", "2"),
+        ("kid-2", "3"),
+    ]
+    listed = agegate("flags", "list", "--store", store, "--format", "json").stdout
+    assert json.loads(listed.splitlines()[0])["line"] == 2
+
+
+def test_flags_resolve_takes_many_ids_and_a_file_all_or_none(tmp_path: Path) -> None:
+    store = _store_with_flags(tmp_path)
+    common = ["--store", store, "--status", "removed", "--by", "dana", "--why", "gone"]
+    ids = tmp_path / "ids.txt"
+    ids.write_text("kid-3\n\nkid-4\nkid-9\n")
+    refused = agegate("flags", "resolve", "kid-1", "--from", ids, *common)
+    assert refused.returncode == 2
+    assert "no open flag for kid-9; nothing was resolved" in refused.stderr
+    ids.write_text("kid-3\n\nkid-4\n")
+    done = agegate("flags", "resolve", "kid-1", "kid-2", "--from", ids, *common)
+    assert done.returncode == 0, done.stderr
+    assert "4 accounts: 4 flag(s) marked removed" in done.stdout
+    assert agegate("flags", "list", "--store", store).stdout.count("\n") == 1
+    from_stdin = agegate("flags", "resolve", "--from", "-", *common, stdin="kid-1\n")
+    assert from_stdin.returncode == 2  # nothing open is left for kid-1
+    assert agegate("flags", "resolve", *common).returncode == 2
+
+
+def test_flags_on_a_file_that_is_not_a_store_is_a_clear_error(tmp_path: Path) -> None:
+    not_a_store = tmp_path / "notes.txt"
+    not_a_store.write_text("not a database\n" * 100)
+    result = agegate("flags", "list", "--store", not_a_store)
+    assert result.returncode == 2
+    assert "not a SQLite flag store" in result.stderr

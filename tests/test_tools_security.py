@@ -142,9 +142,9 @@ def test_flags_list_escapes_control_characters(store: Path) -> None:
     done = agegate("flags", "list", "--store", str(store))
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    # One line and seven columns per flag, whatever the ids hold.
-    assert len(lines) == len(FORMULAS) + 2
-    assert all(len(line.split("\t")) == 7 for line in lines)
+    # A header, then one line and nine columns per flag, whatever the ids hold.
+    assert len(lines) == len(FORMULAS) + 3
+    assert all(len(line.split("\t")) == 9 for line in lines)
     assert not any(line.startswith("zz-forged") for line in lines)
     forged = next(line for line in lines if line.startswith("a1"))
     assert forged.split("\t")[0] == (
