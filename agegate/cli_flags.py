@@ -49,7 +49,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     listing.add_argument("--json", action="store_true", help="same as --format json")
 
     show = with_store("show", "show every flag of one account, with its resolution")
-    show.add_argument("account_id", metavar="ACCOUNT_ID")
+    show.add_argument("account_id", metavar="ACCOUNT_ID", help="the account")
 
     resolve = with_store(
         "resolve", "mark accounts' open flags removed or dismissed, all or none"

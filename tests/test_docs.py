@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 from collections import Counter
@@ -76,3 +77,67 @@ def test_readme_coverage_figures_are_computed() -> None:
         README.write_text(text.replace(block.group(1), expected), encoding="utf-8")
         return
     assert block.group(1) == expected
+
+
+def _synopsis() -> dict[str, set[str]]:
+    """The options the README's command synopsis shows, by command (and
+    `flags` action)."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("## Command line", 1)[1]
+    block = section.split("```", 2)[1]
+    entries: list[str] = []
+    for line in block.splitlines():
+        if line.startswith("agegate "):
+            entries.append(line)
+        elif line.startswith(" ") and entries:
+            entries[-1] += " " + line.strip()
+    found: dict[str, set[str]] = {}
+    for entry in entries:
+        words = entry.split()
+        name = " ".join(words[1:3]) if words[1] == "flags" else words[1]
+        found.setdefault(name, set()).update(re.findall(r"--[a-z][a-z-]*", entry))
+    return found
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    action = next(
+        a for a in parser._actions if isinstance(a, argparse._SubParsersAction)
+    )
+    return dict(action.choices)
+
+
+def _parsers() -> dict[str, argparse.ArgumentParser]:
+    commands = _subparsers(build_parser())
+    found = {name: commands[name] for name in ("review", "check")}
+    for action, sub in _subparsers(commands["flags"]).items():
+        found[f"flags {action}"] = sub
+    return found
+
+
+def _options(parser: argparse.ArgumentParser) -> set[str]:
+    return {
+        option
+        for action in parser._actions
+        for option in action.option_strings
+        if option.startswith("--") and option != "--help"
+    }
+
+
+@pytest.mark.parametrize("command", sorted(_parsers()))
+def test_the_readme_synopsis_matches_help(command: str) -> None:
+    assert _synopsis()[command] == _options(_parsers()[command])
+
+
+def test_the_readme_shows_the_version_option() -> None:
+    assert "--version" in _synopsis()["--version"]
+
+
+@pytest.mark.parametrize("command", sorted(_parsers()))
+def test_every_option_has_help_with_its_default(command: str) -> None:
+    for action in _parsers()[command]._actions:
+        if action.dest == "help":
+            continue
+        assert action.help, (command, action.dest)
+        takes_value = action.nargs != 0 and action.option_strings
+        if takes_value and not action.required:
+            assert "default" in action.help, (command, action.dest)
