@@ -25,9 +25,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from agegate.policy import FieldMap
-from agegate.readers import read
-from agegate.review import ReviewSettings
-from agegate.review_run import run
+from agegate.review.readers import read
+from agegate.review.reviewer import ReviewSettings
+from agegate.review.run import run
 
 TODAY = date(2026, 11, 28)
 # (country, subdivision, phone format): valid numbers of each place.

@@ -1,6 +1,6 @@
 """The example signup service gated by AgeGateMiddleware.
 
-It ships inside the package as `agegate.demo_app` so that `agegate demo` works
+It ships inside the package as `agegate.apps.demo` so that `agegate demo` works
 after `pip install agegate`; this file re-exports it for readers of the
 repository. Run it with:
 
@@ -16,7 +16,7 @@ import tempfile
 
 from starlette.applications import Starlette
 
-from agegate.demo_app import SERVICE, create_app
+from agegate.apps.demo import SERVICE, create_app
 
 __all__ = ["SERVICE", "app", "create_app"]
 

@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
-from agegate.demo_app import create_app
-from agegate.qa import serve
+from agegate.apps.demo import create_app
+from agegate.qa.replay import serve
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"

@@ -13,7 +13,7 @@ import pycountry
 import pytest
 
 from agegate import load_rules
-from agegate.cli import COMMANDS, build_parser
+from agegate.cli.main import COMMANDS, build_parser
 from agegate.rules import Kind, bundled_directory, load_country_file
 
 README = Path(__file__).resolve().parent.parent / "README.md"

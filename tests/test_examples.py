@@ -16,10 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agegate.cli import main
-from agegate.demo_app import create_app
-from agegate.qa import free_port, run, serve, table
-from agegate.report import identifier_hash
+from agegate.apps.demo import create_app
+from agegate.apps.report import identifier_hash
+from agegate.cli.main import main
+from agegate.qa.replay import free_port, run, serve, table
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUESTS = ROOT / "examples" / "requests"

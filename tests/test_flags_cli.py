@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from agegate.cli import main
-from agegate.flags import Flag, SqliteFlagStore
+from agegate.cli.main import main
+from agegate.flags.store import Flag, SqliteFlagStore
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from agegate.flags import SqliteFlagStore
-from agegate.qa import serve
-from agegate.report import RateLimit, client_key, form_token, report_app
+from agegate.apps.report import RateLimit, client_key, form_token, report_app
+from agegate.flags.store import SqliteFlagStore
+from agegate.qa.replay import serve
 
 SECRET = "intake-security-secret-0123456789"
 

@@ -1,4 +1,4 @@
-"""AgeGateMiddleware: every row of DESIGN.md's HTTP table, through Starlette's
+"""AgeGateMiddleware: every row of the README's table of gate answers, through Starlette's
 test client and through a real uvicorn server, plus the block cookie, the
 notices, profile-update flags, FastAPI and a plain ASGI app."""
 
@@ -29,8 +29,8 @@ from test_middleware_support import (
 )
 
 from agegate import AgeGateMiddleware, FieldMap, Outcome, Policy, load_rules
-from agegate.block_cookie import BlockCookie
-from agegate.flags import FlagCode, SqliteFlagStore
+from agegate.asgi.cookie import BlockCookie
+from agegate.flags.store import FlagCode, SqliteFlagStore
 
 PROBLEM = "application/problem+json"
 
@@ -668,7 +668,7 @@ def test_profile_update_without_jurisdiction_is_422(tmp_path: Any) -> None:
 
 
 def test_a_flag_that_cannot_be_written_is_a_503_not_a_pass(tmp_path: Any) -> None:
-    from agegate.flags import JsonlFlagSink
+    from agegate.flags.store import JsonlFlagSink
 
     unwritable = JsonlFlagSink(tmp_path)  # a directory: every append fails
     recorder = Recorder()

@@ -33,7 +33,7 @@ from test_middleware_support import (
 )
 
 from agegate import FieldMap, load_rules
-from agegate.body import Refused, classify
+from agegate.asgi.body import Refused, classify
 
 JSON = {"content-type": "application/json"}
 FORM = {"content-type": "application/x-www-form-urlencoded"}
@@ -421,7 +421,7 @@ def test_path_variants_are_gated(
     ],
 )
 def test_router_matches_every_spelling(path: str, root_path: str) -> None:
-    from agegate.paths import Route, Router
+    from agegate.asgi.routes import Route, Router
 
     router = Router(
         [
@@ -437,7 +437,7 @@ def test_router_matches_every_spelling(path: str, root_path: str) -> None:
 
 @pytest.mark.parametrize("path", ["/signupx", "/sign/up", "/accounts", "/"])
 def test_router_leaves_other_paths_alone(path: str) -> None:
-    from agegate.paths import Route, Router
+    from agegate.asgi.routes import Route, Router
 
     router = Router(
         [

@@ -12,9 +12,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from agegate.cli import main
+from agegate.cli.main import main
 from agegate.errors import InputError
-from agegate.qa import parse, run_file, serve, shift
+from agegate.qa.replay import parse, run_file, serve, shift
 
 
 async def echo(request: Request) -> Response:

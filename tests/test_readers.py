@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agegate.errors import InputError
-from agegate.readers import Row, Unreadable, detect_format, read
+from agegate.review.readers import Row, Unreadable, detect_format, read
 
 
 def _write(path: Path, data: bytes) -> Path:

@@ -12,9 +12,9 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from agegate.flags import FlagCode, SqliteFlagStore
-from agegate.qa import serve
-from agegate.report import RateLimit, form_token, identifier_hash, report_app
+from agegate.apps.report import RateLimit, form_token, identifier_hash, report_app
+from agegate.flags.store import FlagCode, SqliteFlagStore
+from agegate.qa.replay import serve
 
 SECRET = "report-test-secret-0123456789"
 EMAIL = "Young.Person@Example.org"

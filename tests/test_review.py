@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from agegate.cli import main
-from agegate.flags import FlagCode
+from agegate.cli.main import main
+from agegate.flags.store import FlagCode
 from agegate.policy import FieldMap
-from agegate.review import (
+from agegate.review.reviewer import (
     CollectedAtInvalid,
     Reviewer,
     ReviewSettings,

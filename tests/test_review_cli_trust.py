@@ -371,7 +371,7 @@ def test_a_reader_that_stops_early_ends_the_run_quietly(tmp_path: Path) -> None:
         tmp_path / "a.csv", [[f"kid-{i}", "2010-01-01", "DE"] for i in range(20_000)]
     )
     command = (
-        f"{sys.executable} -m agegate.cli review {source} --today={TODAY}"
+        f"{sys.executable} -m agegate.cli.main review {source} --today={TODAY}"
         " --flags-out - --batch-size=100 2>err.txt | head -n 1"
     )
     result = subprocess.run(

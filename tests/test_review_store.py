@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from agegate.cli import main
-from agegate.flags import SqliteFlagStore
+from agegate.cli.main import main
+from agegate.flags.store import SqliteFlagStore
 
 SECRET = "a test key of enough bytes"
 HEADER = ("id", "dob", "country", "region", "phone", "collected")

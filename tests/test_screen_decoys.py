@@ -24,7 +24,7 @@ from test_middleware_support import SECRET, uvicorn_server, years_ago
 from agegate import AgeGateMiddleware, FieldMap, Outcome, Reason, load_rules, screen
 from agegate.age import age_on
 from agegate.birthdate import Birth
-from agegate.review import Reviewer, ReviewSettings
+from agegate.review.reviewer import Reviewer, ReviewSettings
 from agegate.screen import present_birth_keys
 
 TODAY = date(2026, 11, 28)

@@ -21,7 +21,7 @@ from typing import Any, Literal, Protocol
 
 import attrs
 
-from .errors import AccountIdInvalid
+from ..errors import AccountIdInvalid
 
 Action = Literal["remove", "verify"]
 # cleared: a review screened the account again and no longer found the

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Protocol
 
-from .errors import AgeGateError
-from .safe_text import printable
+from ..errors import AgeGateError
+from ..safe_text import printable
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -26,12 +26,12 @@ EXIT_BROKEN_PIPE = 141
 
 # command name -> module with `configure(parser)` and `run(args) -> int`
 COMMANDS = {
-    "rules": "agegate.cli_rules",
-    "check": "agegate.cli_check",
-    "review": "agegate.cli_review",
-    "flags": "agegate.cli_flags",
-    "demo": "agegate.cli_demo",
-    "qa": "agegate.cli_qa",
+    "rules": "agegate.cli.rules",
+    "check": "agegate.cli.check",
+    "review": "agegate.cli.review",
+    "flags": "agegate.cli.flags",
+    "demo": "agegate.cli.demo",
+    "qa": "agegate.cli.qa",
 }
 
 

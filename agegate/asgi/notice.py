@@ -18,7 +18,7 @@ from typing import Any, Literal
 from starlette.datastructures import Headers
 from starlette.responses import Response
 
-from .html_page import page
+from .pages import page
 
 Lang = Literal["en", "fr"]
 LANGS: tuple[Lang, ...] = ("en", "fr")

@@ -8,9 +8,9 @@ import sys
 from datetime import date
 from urllib.parse import urlsplit
 
-from .cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
-from .qa import run as replay
-from .qa import table
+from ..qa.replay import run as replay
+from ..qa.replay import table
+from .main import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

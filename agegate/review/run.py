@@ -27,11 +27,11 @@ from typing import Any, TextIO
 import attrs
 import tqdm
 
-from .errors import InputError
-from .flags import FLAG_COLUMNS, Flag, SqliteFlagStore, flag_to_dict
+from ..errors import InputError
+from ..flags.store import FLAG_COLUMNS, Flag, SqliteFlagStore, flag_to_dict
+from ..safe_text import csv_row
 from .readers import STDIN, Item, Stream, Unreadable
-from .review import Batch, Reviewer, ReviewSettings
-from .safe_text import csv_row
+from .reviewer import Batch, Reviewer, ReviewSettings
 
 log = logging.getLogger("agegate.review")
 

@@ -26,8 +26,8 @@ from urllib.parse import urljoin, urlsplit
 
 import attrs
 
-from .errors import InputError
-from .safe_text import printable
+from ..errors import InputError
+from ..safe_text import printable
 
 _SEPARATOR = re.compile(r"^###")
 _FILE_VARIABLE = re.compile(r"^@([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")

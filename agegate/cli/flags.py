@@ -11,10 +11,16 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
-from .cli import EXIT_OK
-from .errors import InputError
-from .flags import FLAG_COLUMNS, STATUSES, SqliteFlagStore, StoredFlag, flag_to_dict
-from .safe_text import csv_row, printable
+from ..errors import InputError
+from ..flags.store import (
+    FLAG_COLUMNS,
+    STATUSES,
+    SqliteFlagStore,
+    StoredFlag,
+    flag_to_dict,
+)
+from ..safe_text import csv_row, printable
+from .main import EXIT_OK
 
 HELP = "list, show, resolve and export the flags kept in a flag store"
 

@@ -57,12 +57,12 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from .flags import SqliteFlagStore, flag_to_dict
-from .html_page import page
-from .middleware import AgeGateMiddleware
-from .policy import FieldMap, Policy
+from ..asgi.middleware import AgeGateMiddleware
+from ..asgi.pages import page
+from ..flags.store import SqliteFlagStore, flag_to_dict
+from ..policy import FieldMap, Policy
+from ..rules import Rules
 from .report import RateLimit, report_app
-from .rules import Rules
 
 logger = logging.getLogger("agegate.demo")
 

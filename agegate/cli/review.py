@@ -21,22 +21,22 @@ from typing import Any
 
 import attrs
 
-from .age import live_today
-from .cli import (
+from ..age import live_today
+from ..errors import InputError
+from ..flags.store import SqliteFlagStore
+from ..policy import FIELDS, FieldMap, Policy
+from ..review.readers import FORMATS, SAMPLE, STDIN, Stream, Unreadable, read
+from ..review.reviewer import ReviewSettings
+from ..review.run import FlagFile, Tally, render, write_json
+from ..review.run import run as run_review
+from ..tables_version import tables_version
+from .main import (
     EXIT_FINDINGS,
     EXIT_OK,
     add_screening_options,
     version,
     warn_threshold,
 )
-from .errors import InputError
-from .flags import SqliteFlagStore
-from .policy import FIELDS, FieldMap, Policy
-from .readers import FORMATS, SAMPLE, STDIN, Stream, Unreadable, read
-from .review import ReviewSettings
-from .review_run import FlagFile, Tally, render, write_json
-from .review_run import run as run_review
-from .tables_version import tables_version
 
 HELP = "screen every account of a CSV, JSON Lines or SQLite store and flag minors"
 SECRET_ENV = "AGEGATE_SECRET"  # noqa: S105 - the name of a variable

@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .cli import EXIT_OK, EXIT_USAGE
+from .main import EXIT_OK, EXIT_USAGE
 
 HELP = "run the example gated signup app on 127.0.0.1"
 HOST = "127.0.0.1"
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     import uvicorn
 
-    from .demo_app import create_app
+    from ..apps.demo import create_app
 
     app = create_app(data_dir)
     port = sock.getsockname()[1]

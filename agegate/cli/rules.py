@@ -16,11 +16,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from . import codes
-from .age import live_today
-from .cli import EXIT_FINDINGS, EXIT_OK
-from .errors import InputError, TableError
-from .rules import Confidence, Kind, Rule, Rules, load_country_file, load_rules
+from .. import codes
+from ..age import live_today
+from ..errors import InputError, TableError
+from ..rules import Confidence, Kind, Rule, Rules, load_country_file, load_rules
+from .main import EXIT_FINDINGS, EXIT_OK
 
 HELP = "show the age rules in force for jurisdiction codes, with their sources"
 

@@ -59,8 +59,20 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..decision import Decision, Outcome, Reason
+from ..errors import AccountIdInvalid
+from ..flags.store import (
+    Flag,
+    FlagCode,
+    FlagSink,
+    SqliteFlagStore,
+    account_id_problem,
+    open_sink,
+)
+from ..policy import FieldMap, Policy
+from ..rules import Rules, load_rules
+from ..screen import lookup, present_birth_keys, screen
 from . import notice
-from .block_cookie import DEFAULT_MAX_AGE, BlockCookie, SameSite
 from .body import (
     Code,
     Disconnected,
@@ -77,20 +89,8 @@ from .body import (
     read_record,
     single_header,
 )
-from .decision import Decision, Outcome, Reason
-from .errors import AccountIdInvalid
-from .flags import (
-    Flag,
-    FlagCode,
-    FlagSink,
-    SqliteFlagStore,
-    account_id_problem,
-    open_sink,
-)
-from .paths import Match, Route, Router
-from .policy import FieldMap, Policy
-from .rules import Rules, load_rules
-from .screen import lookup, present_birth_keys, screen
+from .cookie import DEFAULT_MAX_AGE, BlockCookie, SameSite
+from .routes import Match, Route, Router
 
 logger = logging.getLogger("agegate.middleware")
 

@@ -44,9 +44,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from .flags import Flag, FlagCode, FlagSink
-from .html_page import page
-from .keys import secret_bytes
+from ..asgi.pages import page
+from ..flags.store import Flag, FlagCode, FlagSink
+from ..keys import secret_bytes
 
 logger = logging.getLogger("agegate.report")
 

@@ -28,13 +28,13 @@ from typing import Any, Literal
 
 import attrs
 
-from .age import age_on, live_today
-from .decision import BIRTH_REASONS, Decision, Outcome, Reason
-from .flags import Action, Flag, FlagCode
-from .policy import SCREENED_FIELDS, FieldMap, Policy
+from ..age import age_on, live_today
+from ..decision import BIRTH_REASONS, Decision, Outcome, Reason
+from ..flags.store import Action, Flag, FlagCode
+from ..policy import SCREENED_FIELDS, FieldMap, Policy
+from ..rules import Rules, load_rules
+from ..screen import Reading, decide, lookup, read
 from .readers import Item, Row
-from .rules import Rules, load_rules
-from .screen import Reading, decide, lookup, read
 
 SOURCE = "review"
 Locator = Literal["line", "rowid"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 
-from .cli import EXIT_FINDINGS, EXIT_OK, add_screening_options, warn_threshold
-from .decision import Outcome, decision_to_dict
-from .errors import InputError
-from .policy import Policy
-from .screen import screen
+from ..decision import Outcome, decision_to_dict
+from ..errors import InputError
+from ..policy import Policy
+from ..screen import screen
+from .main import EXIT_FINDINGS, EXIT_OK, add_screening_options, warn_threshold
 
 HELP = "screen one person: birthdate and jurisdiction signals in, decision out"
 

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import attrs
 
-from .keys import secret_bytes
+from ..keys import secret_bytes
 
 SameSite = Literal["lax", "strict"]
 DEFAULT_MAX_AGE = 24 * 60 * 60

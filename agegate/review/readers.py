@@ -34,7 +34,7 @@ from typing import Any, BinaryIO, Literal
 
 import attrs
 
-from .errors import InputError
+from ..errors import InputError
 
 Format = Literal["csv", "jsonl", "sqlite"]
 FORMATS: tuple[Format, ...] = ("csv", "jsonl", "sqlite")

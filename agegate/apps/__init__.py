@@ -1,0 +1,1 @@
+"""Apps agegate ships: the report intake and the demo signup app."""

@@ -1,0 +1,1 @@
+"""The ASGI door: the gate that screens requests before an app sees them."""

@@ -1,0 +1,5 @@
+"""The `agegate` command."""
+
+from .main import main
+
+__all__ = ["main"]

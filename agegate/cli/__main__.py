@@ -1,0 +1,5 @@
+"""`python -m agegate.cli`."""
+
+from .main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Removal flags and their stores, shared by every door."""

@@ -1,0 +1,1 @@
+"""Replay a catalogue of example requests against a gated app."""

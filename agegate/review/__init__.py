@@ -1,0 +1,1 @@
+"""The batch-review door: read account stores, screen every row, flag minors."""
