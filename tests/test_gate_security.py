@@ -20,6 +20,14 @@ import pytest
 import websockets.exceptions
 import websockets.sync.client
 from fastapi import FastAPI, Request, WebSocket
+from gate_support import (
+    ADULT,
+    AGE_17,
+    SECRET,
+    bc,
+    uvicorn_server,
+    years_ago,
+)
 from starlette.authentication import (
     AuthCredentials,
     AuthenticationBackend,
@@ -28,14 +36,6 @@ from starlette.authentication import (
 )
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection
-from test_middleware_support import (
-    ADULT,
-    AGE_17,
-    SECRET,
-    bc,
-    uvicorn_server,
-    years_ago,
-)
 
 from agegate import AgeGateMiddleware, FieldMap, load_rules
 from agegate.asgi.body import Refused, declared_length

@@ -14,8 +14,7 @@ from typing import Any
 import httpx2
 import pytest
 from fastapi import FastAPI, Request
-from starlette.testclient import TestClient
-from test_middleware_support import (
+from gate_support import (
     ADULT,
     AGE_17,
     AGE_18,
@@ -27,6 +26,7 @@ from test_middleware_support import (
     uvicorn_server,
     years_ago,
 )
+from starlette.testclient import TestClient
 
 from agegate import AgeGateMiddleware, FieldMap, Outcome, Policy, load_rules
 from agegate.asgi.cookie import BlockCookie

@@ -16,12 +16,7 @@ from typing import Any
 
 import httpx2
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from starlette.applications import Starlette
-from starlette.routing import Mount
-from starlette.testclient import TestClient
-from test_middleware_support import (
+from gate_support import (
     ADULT,
     AGE_17,
     AGE_18,
@@ -31,6 +26,11 @@ from test_middleware_support import (
     make_app,
     uvicorn_server,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.testclient import TestClient
 
 from agegate import FieldMap, load_rules
 from agegate.asgi.body import Refused, classify
@@ -52,8 +52,14 @@ def client(recorder: Recorder) -> Iterator[TestClient]:
         yield test_client
 
 
-def assert_refused(response: httpx2.Response, recorder: Recorder) -> None:
-    assert 400 <= response.status_code < 500, response.status_code
+def assert_refused(
+    response: httpx2.Response, recorder: Recorder, status: int, code: str
+) -> None:
+    """Refused with `status` and `code`: the refusal's `code`, or for a 422
+    about the values themselves, one of the decision's `reasons`."""
+    assert response.status_code == status, response.status_code
+    problem = response.json()
+    assert code == problem.get("code") or code in problem.get("reasons", []), problem
     assert response.headers["cache-control"] == "no-store"
     assert not recorder.read_minor(19)
     assert not recorder.saw_underage()
@@ -67,29 +73,29 @@ def minor_json(birthdate: str = AGE_17) -> str:
 
 
 @pytest.mark.parametrize(
-    "content_type",
+    ("content_type", "status", "code"),
     [
-        "text/plain",
-        "text/json",
-        "application/javascript",
-        "application/json; charset=utf-16",
-        "application/json; charset=latin-1",
-        "application/json; charset=utf-8; charset=utf-16",
-        "application/json, text/plain",
-        "json",
-        "application/x-www-form-urlencoded",
-        "multipart/form-data; boundary=x",
-        "application/x-www-form-urlencoded; charset=utf-8",
-        "",
+        ("text/plain", 415, "MEDIA_TYPE_UNSUPPORTED"),
+        ("text/json", 415, "MEDIA_TYPE_UNSUPPORTED"),
+        ("application/javascript", 415, "MEDIA_TYPE_UNSUPPORTED"),
+        ("application/json; charset=utf-16", 415, "CHARSET_UNSUPPORTED"),
+        ("application/json; charset=latin-1", 415, "CHARSET_UNSUPPORTED"),
+        ("application/json; charset=utf-8; charset=utf-16", 415, "CHARSET_UNSUPPORTED"),
+        ("application/json, text/plain", 415, "MEDIA_TYPE_UNSUPPORTED"),
+        ("json", 415, "MEDIA_TYPE_UNSUPPORTED"),
+        ("application/x-www-form-urlencoded", 400, "BODY_AMBIGUOUS"),
+        ("multipart/form-data; boundary=x", 400, "BODY_AMBIGUOUS"),
+        ("application/x-www-form-urlencoded; charset=utf-8", 400, "BODY_AMBIGUOUS"),
+        ("", 415, "MEDIA_TYPE_UNSUPPORTED"),
     ],
 )
 def test_json_under_another_content_type(
-    client: TestClient, recorder: Recorder, content_type: str
+    client: TestClient, recorder: Recorder, content_type: str, status: int, code: str
 ) -> None:
     response = client.post(
         "/signup", content=minor_json(), headers={"content-type": content_type}
     )
-    assert_refused(response, recorder)
+    assert_refused(response, recorder, status, code)
 
 
 @pytest.mark.parametrize(
@@ -116,7 +122,7 @@ def test_content_type_given_twice(client: TestClient, recorder: Recorder) -> Non
         content=minor_json(),
         headers=[("content-type", "text/plain"), ("content-type", "application/json")],
     )
-    assert_refused(response, recorder)
+    assert_refused(response, recorder, 400, "HEADER_AMBIGUOUS")
 
 
 def test_compressed_body(client: TestClient, recorder: Recorder) -> None:
@@ -126,7 +132,7 @@ def test_compressed_body(client: TestClient, recorder: Recorder) -> None:
         headers={**JSON, "content-encoding": "gzip"},
     )
     assert response.status_code == 415
-    assert_refused(response, recorder)
+    assert_refused(response, recorder, 415, "CONTENT_ENCODING_UNSUPPORTED")
 
 
 # -- encodings and byte order marks ---------------------------------------------
@@ -151,19 +157,19 @@ def test_json_in_other_encodings(
     assert json.loads(body)["birthdate"] == AGE_17  # the app could read it
     response = client.post("/signup", content=body, headers=JSON)
     assert response.status_code == 400
-    assert_refused(response, recorder)
+    assert_refused(response, recorder, 400, "BODY_ENCODING")
 
 
 def test_json_with_invalid_utf8(client: TestClient, recorder: Recorder) -> None:
     body = minor_json().encode()[:-1] + b'\xff"}'
     response = client.post("/signup", content=body, headers=JSON)
-    assert_refused(response, recorder)
+    assert_refused(response, recorder, 400, "BODY_ENCODING")
 
 
 def test_form_with_raw_non_ascii(client: TestClient, recorder: Recorder) -> None:
     body = f"birthdate={AGE_17}&country=CA&subdivision=BC&name=\xe9".encode("latin-1")
     response = client.post("/signup", content=body, headers=FORM)
-    assert_refused(response, recorder)
+    assert_refused(response, recorder, 400, "BODY_ENCODING")
 
 
 def test_form_with_a_charset(client: TestClient, recorder: Recorder) -> None:
@@ -174,7 +180,7 @@ def test_form_with_a_charset(client: TestClient, recorder: Recorder) -> None:
         headers={"content-type": "application/x-www-form-urlencoded; charset=utf-16"},
     )
     assert response.status_code == 415
-    assert_refused(response, recorder)
+    assert_refused(response, recorder, 415, "CHARSET_UNSUPPORTED")
 
 
 # -- duplicate keys ------------------------------------------------------------
@@ -197,23 +203,40 @@ def test_form_with_a_charset(client: TestClient, recorder: Recorder) -> None:
 def test_duplicate_json_keys(client: TestClient, recorder: Recorder, body: str) -> None:
     response = client.post("/signup", content=body, headers=JSON)
     assert response.status_code == 400
-    assert_refused(response, recorder)
+    assert_refused(response, recorder, 400, "KEY_REPEATED")
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "status", "code"),
     [
-        f"birthdate={ADULT}&birthdate={AGE_17}&country=CA&subdivision=BC",
-        f"birthdate={AGE_17}&birthdate={ADULT}&country=CA&subdivision=BC",
-        f"birth%64ate={AGE_17}&birthdate={ADULT}&country=CA&subdivision=BC",
-        f"birthdate={ADULT};birthdate={AGE_17}&country=CA&subdivision=BC",
+        (
+            f"birthdate={ADULT}&birthdate={AGE_17}&country=CA&subdivision=BC",
+            400,
+            "FIELD_REPEATED",
+        ),
+        (
+            f"birthdate={AGE_17}&birthdate={ADULT}&country=CA&subdivision=BC",
+            400,
+            "FIELD_REPEATED",
+        ),
+        (
+            f"birth%64ate={AGE_17}&birthdate={ADULT}&country=CA&subdivision=BC",
+            400,
+            "FIELD_REPEATED",
+        ),
+        # Both readers take `;` as part of the value: not a date.
+        (
+            f"birthdate={ADULT};birthdate={AGE_17}&country=CA&subdivision=BC",
+            422,
+            "BIRTHDATE_MALFORMED",
+        ),
     ],
 )
 def test_repeated_form_fields(
-    client: TestClient, recorder: Recorder, body: str
+    client: TestClient, recorder: Recorder, body: str, status: int, code: str
 ) -> None:
     response = client.post("/signup", content=body, headers=FORM)
-    assert_refused(response, recorder)
+    assert_refused(response, recorder, status, code)
 
 
 def test_form_body_that_is_also_json(client: TestClient, recorder: Recorder) -> None:
@@ -226,18 +249,18 @@ def test_form_body_that_is_also_json(client: TestClient, recorder: Recorder) -> 
     )
     response = client.post("/signup", content=body, headers=FORM)
     assert response.status_code == 400
-    assert_refused(response, recorder)
+    assert_refused(response, recorder, 400, "BODY_AMBIGUOUS")
 
 
 def test_field_in_query_and_body(client: TestClient, recorder: Recorder) -> None:
     response = client.post(
         f"/signup?birthdate={AGE_17}", content=json.dumps(bc(ADULT)), headers=JSON
     )
-    assert_refused(response, recorder)
+    assert_refused(response, recorder, 400, "FIELD_IN_QUERY_AND_BODY")
     response = client.post(
         f"/signup?birthdate={ADULT}&birthdate={AGE_17}&country=CA&subdivision=BC"
     )
-    assert_refused(response, recorder)
+    assert_refused(response, recorder, 400, "FIELD_REPEATED")
 
 
 def test_dotted_field_given_two_ways(recorder: Recorder) -> None:
@@ -286,49 +309,71 @@ def test_multipart_adult_passes_with_exact_bytes(
     assert recorder.requests[0]["body"] == body
 
 
+def _raw_part(text: str) -> bytes:
+    return text.encode()
+
+
 @pytest.mark.parametrize(
-    "parts",
+    ("parts", "code"),
     [
-        (part("birthdate", ADULT), part("birthdate", AGE_17)),
-        (part("birthdate", ADULT, "Content-Transfer-Encoding: base64"),),
-        (part("birthdate", ADULT, "Content-Type: text/plain; charset=utf-16"),),
-        (part("birthdate", ADULT, "Content-Type: application/json"),),
-        (
-            (
-                f'Content-Disposition: form-data; name="birthdate"; '
-                f"name*=UTF-8''other\r\n\r\n{ADULT}"
-            ).encode(),
+        pytest.param(
+            (part("birthdate", ADULT), part("birthdate", AGE_17)),
+            "FIELD_REPEATED",
+            id="repeated",
         ),
-        (
-            (
-                'Content-Disposition: form-data; name="x"; name="birthdate"'
-                f"\r\n\r\n{ADULT}"
-            ).encode(),
+        pytest.param(
+            (part("birthdate", ADULT, "Content-Transfer-Encoding: base64"),),
+            "PART_AMBIGUOUS",
+            id="transfer-encoding",
         ),
-        (
-            (
-                'Content-Disposition: form-data; name="birthdate"; filename="b.txt"'
-                f"\r\nContent-Type: text/plain\r\n\r\n{AGE_17}"
-            ).encode(),
+        pytest.param(
+            (part("birthdate", ADULT, "Content-Type: text/plain; charset=utf-16"),),
+            "PART_AMBIGUOUS",
+            id="part-charset",
         ),
-    ],
-    ids=[
-        "repeated",
-        "transfer-encoding",
-        "part-charset",
-        "part-json",
-        "extended-name",
-        "two-names",
-        "file",
+        pytest.param(
+            (part("birthdate", ADULT, "Content-Type: application/json"),),
+            "PART_AMBIGUOUS",
+            id="part-json",
+        ),
+        pytest.param(
+            (
+                _raw_part(
+                    'Content-Disposition: form-data; name="birthdate"; '
+                    f"name*=UTF-8''other\r\n\r\n{ADULT}"
+                ),
+            ),
+            "PART_AMBIGUOUS",
+            id="extended-name",
+        ),
+        pytest.param(
+            (
+                _raw_part(
+                    'Content-Disposition: form-data; name="x"; name="birthdate"'
+                    f"\r\n\r\n{ADULT}"
+                ),
+            ),
+            "PART_AMBIGUOUS",
+            id="two-names",
+        ),
+        pytest.param(
+            (
+                _raw_part(
+                    'Content-Disposition: form-data; name="birthdate"; '
+                    f'filename="b.txt"\r\nContent-Type: text/plain\r\n\r\n{AGE_17}'
+                ),
+            ),
+            "FIELD_NOT_TEXT",
+            id="file",
+        ),
     ],
 )
 def test_multipart_parts_readable_two_ways(
-    client: TestClient, recorder: Recorder, parts: tuple[bytes, ...]
+    client: TestClient, recorder: Recorder, parts: tuple[bytes, ...], code: str
 ) -> None:
     body, headers = multipart(*parts, *LOCATION)
     response = client.post("/signup", content=body, headers=headers)
-    assert response.status_code == 400
-    assert_refused(response, recorder)
+    assert_refused(response, recorder, 400, code)
 
 
 def test_multipart_with_a_charset(client: TestClient, recorder: Recorder) -> None:
@@ -339,14 +384,14 @@ def test_multipart_with_a_charset(client: TestClient, recorder: Recorder) -> Non
         headers={"content-type": "multipart/form-data; boundary=XyZ; charset=utf-16"},
     )
     assert response.status_code == 415
-    assert_refused(response, recorder)
+    assert_refused(response, recorder, 415, "CHARSET_UNSUPPORTED")
 
 
 def test_multipart_wrapped_in_json(client: TestClient, recorder: Recorder) -> None:
     inner, headers = multipart(part("birthdate", ADULT), *LOCATION)
     body = json.dumps({**bc(AGE_17), "x": "\r\n" + inner.decode()})
     response = client.post("/signup", content=body, headers=headers)
-    assert_refused(response, recorder)
+    assert_refused(response, recorder, 400, "BODY_AMBIGUOUS")
 
 
 def test_multipart_without_boundary(client: TestClient, recorder: Recorder) -> None:
@@ -354,30 +399,38 @@ def test_multipart_without_boundary(client: TestClient, recorder: Recorder) -> N
     response = client.post(
         "/signup", content=body, headers={"content-type": "multipart/form-data"}
     )
-    assert_refused(response, recorder)
+    assert_refused(response, recorder, 400, "BODY_MALFORMED")
 
 
 # -- JSON surprises ------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "status", "code"),
     [
-        "[" * 50_000 + "]" * 50_000,
-        '{"a": ' * 20_000 + "1" + "}" * 20_000,
-        '{"birthdate": ' + "9" * 5000 + "}",
-        f'{{"birthdate": ["{AGE_17}"], "country": "CA", "subdivision": "BC"}}',
-        f'{{"birthdate": {{"value": "{AGE_17}"}}, "country": "CA"}}',
-        "",
-        "null",
+        ("[" * 50_000 + "]" * 50_000, 413, "BODY_TOO_LARGE"),
+        ('{"a": ' * 20_000 + "1" + "}" * 20_000, 413, "BODY_TOO_LARGE"),
+        ('{"birthdate": ' + "9" * 5000 + "}", 400, "BODY_MALFORMED"),
+        (
+            f'{{"birthdate": ["{AGE_17}"], "country": "CA", "subdivision": "BC"}}',
+            422,
+            "BIRTHDATE_MALFORMED",
+        ),
+        (
+            f'{{"birthdate": {{"value": "{AGE_17}"}}, "country": "CA"}}',
+            422,
+            "BIRTHDATE_MALFORMED",
+        ),
+        ("", 400, "BODY_MALFORMED"),
+        ("null", 400, "BODY_NOT_OBJECT"),
     ],
     ids=["deep-list", "deep-object", "huge-int", "list", "object", "empty", "null"],
 )
 def test_json_surprises_never_5xx(
-    client: TestClient, recorder: Recorder, body: str
+    client: TestClient, recorder: Recorder, body: str, status: int, code: str
 ) -> None:
     response = client.post("/signup", content=body, headers=JSON)
-    assert_refused(response, recorder)
+    assert_refused(response, recorder, status, code)
 
 
 # -- paths and methods ---------------------------------------------------------

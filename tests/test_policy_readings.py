@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from test_middleware_support import Recorder, make_app, uvicorn_server, years_ago
+from gate_support import Recorder, make_app, uvicorn_server, years_ago
 
 from agegate import (
     Confidence,

@@ -16,10 +16,10 @@ from typing import Any
 import httpx2
 import pytest
 from fastapi import FastAPI
+from gate_support import SECRET, uvicorn_server, years_ago
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import AliasChoices, BaseModel, Field
-from test_middleware_support import SECRET, uvicorn_server, years_ago
 
 from agegate import AgeGateMiddleware, FieldMap, Outcome, Reason, load_rules, screen
 from agegate.age import age_on
