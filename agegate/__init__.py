@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .decision import Decision, Outcome, Reason, decision_to_dict
+from .decision import Decision, Outcome, decision_to_dict
 from .errors import AgeGateError, InputError, TableError, UnknownJurisdiction
 from .policy import FieldMap, Policy
+from .reasons import Reason
 from .rules import Confidence, Kind, Rule, Rules, load_rules
 from .screen import screen
 

@@ -14,7 +14,8 @@ from datetime import MINYEAR, date, datetime, timedelta
 import attrs
 
 from .age import age_on
-from .decision import Reason
+from .errors import InputProblem
+from .reasons import Reason
 
 OLDEST_PLAUSIBLE_AGE = 130
 
@@ -23,14 +24,6 @@ _DIGITS = re.compile(r"[0-9]{1,4}", re.ASCII)
 # Day-month-year layouts that a person might type; without a configured
 # format these cannot be told apart from month-day-year.
 _NUMERIC_LAYOUT = re.compile(r"[0-9]{1,4}[./ -][0-9]{1,2}[./ -][0-9]{1,4}", re.ASCII)
-
-
-class BirthProblem(Exception):
-    """Carries a reason code; never the value."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @attrs.frozen
@@ -91,12 +84,12 @@ def _latest_born(on: date, years: int) -> date:
 def parse_date(text: str, formats: Sequence[str] = ()) -> date:
     """A birthdate from text: ISO, or exactly one reading of the formats."""
     if not text.isascii():
-        raise BirthProblem(Reason.BIRTHDATE_MALFORMED)
+        raise InputProblem(Reason.BIRTHDATE_MALFORMED)
     if _ISO_DATE.fullmatch(text):
         try:
             return date.fromisoformat(text)
         except ValueError:
-            raise BirthProblem(Reason.BIRTHDATE_MALFORMED) from None
+            raise InputProblem(Reason.BIRTHDATE_MALFORMED) from None
     readings = set()
     for fmt in formats:
         try:
@@ -106,13 +99,13 @@ def parse_date(text: str, formats: Sequence[str] = ()) -> date:
     if len(readings) == 1:
         return readings.pop()
     if len(readings) > 1 or (not formats and _NUMERIC_LAYOUT.fullmatch(text)):
-        raise BirthProblem(Reason.BIRTHDATE_AMBIGUOUS)
-    raise BirthProblem(Reason.BIRTHDATE_MALFORMED)
+        raise InputProblem(Reason.BIRTHDATE_AMBIGUOUS)
+    raise InputProblem(Reason.BIRTHDATE_MALFORMED)
 
 
-def parse_int(text: str, reason: str) -> int:
+def parse_int(text: str, reason: Reason) -> int:
     if not _DIGITS.fullmatch(text):
-        raise BirthProblem(reason)
+        raise InputProblem(reason)
     return int(text)
 
 
@@ -121,14 +114,14 @@ def from_parts(year: str, month: str | None, day: str | None) -> Birth:
     y = parse_int(year, Reason.BIRTHDATE_MALFORMED)
     m = parse_int(month, Reason.BIRTHDATE_MALFORMED) if month is not None else 12
     if day is not None and month is None:
-        raise BirthProblem(Reason.BIRTHDATE_MALFORMED)
+        raise InputProblem(Reason.BIRTHDATE_MALFORMED)
     try:
         if day is not None:
             born = date(y, m, parse_int(day, Reason.BIRTHDATE_MALFORMED))
         else:
             born = _last_day_of_month(y, m)
     except ValueError:
-        raise BirthProblem(Reason.BIRTHDATE_MALFORMED) from None
+        raise InputProblem(Reason.BIRTHDATE_MALFORMED) from None
     partial = month is None or day is None
     earliest = date(y, 1 if month is None else m, 1 if day is None else born.day)
     return Birth(born=born, partial=partial, earliest=earliest if partial else None)
@@ -142,11 +135,11 @@ def _last_day_of_month(year: int, month: int) -> date:
 
 def check_plausible(birth: Birth, today: date) -> None:
     if birth.born is not None and birth.born > today:
-        raise BirthProblem(Reason.BIRTHDATE_IN_FUTURE)
+        raise InputProblem(Reason.BIRTHDATE_IN_FUTURE)
     if birth.age_on(today) > OLDEST_PLAUSIBLE_AGE:
         reason = (
             Reason.AGE_IMPLAUSIBLE
             if birth.declared_age is not None
             else Reason.BIRTHDATE_IMPLAUSIBLE
         )
-        raise BirthProblem(reason)
+        raise InputProblem(reason)

@@ -12,7 +12,18 @@ from typing import Any
 
 import attrs
 
+from .reasons import Reason
 from .rules import ReadingChoice
+
+# Reason lives in `reasons`; it is re-exported here, where it has always been.
+__all__ = [
+    "BIRTH_REASONS",
+    "Decision",
+    "Outcome",
+    "Problem",
+    "Reason",
+    "decision_to_dict",
+]
 
 
 class Outcome(enum.Enum):
@@ -20,35 +31,6 @@ class Outcome(enum.Enum):
     BLOCK = "BLOCK"
     NEEDS_INFO = "NEEDS_INFO"
     INVALID = "INVALID"
-
-
-class Reason:
-    """Stable reason codes. Scripts match on these strings."""
-
-    UNDERAGE = "UNDERAGE"
-    SIGNALS_CONFLICT = "SIGNALS_CONFLICT"
-    BIRTHDATE_MISSING = "BIRTHDATE_MISSING"
-    BIRTHDATE_MALFORMED = "BIRTHDATE_MALFORMED"
-    BIRTHDATE_AMBIGUOUS = "BIRTHDATE_AMBIGUOUS"
-    BIRTHDATE_IN_FUTURE = "BIRTHDATE_IN_FUTURE"
-    BIRTHDATE_IMPLAUSIBLE = "BIRTHDATE_IMPLAUSIBLE"
-    BIRTHDATE_PARTIAL = "BIRTHDATE_PARTIAL"
-    # A month or day without its year: the gate cannot see a stored year.
-    BIRTHDATE_INCOMPLETE = "BIRTHDATE_INCOMPLETE"
-    # Two birth inputs (keys, parts, a declared age) say different things.
-    BIRTH_FIELDS_CONFLICT = "BIRTH_FIELDS_CONFLICT"
-    AGE_MALFORMED = "AGE_MALFORMED"
-    AGE_IMPLAUSIBLE = "AGE_IMPLAUSIBLE"
-    JURISDICTION_MISSING = "JURISDICTION_MISSING"
-    JURISDICTION_DEFAULTED = "JURISDICTION_DEFAULTED"
-    COUNTRY_UNKNOWN = "COUNTRY_UNKNOWN"
-    SUBDIVISION_UNKNOWN = "SUBDIVISION_UNKNOWN"
-    SUBDIVISION_WITHOUT_COUNTRY = "SUBDIVISION_WITHOUT_COUNTRY"
-    POSTAL_CODE_UNKNOWN = "POSTAL_CODE_UNKNOWN"
-    PHONE_MALFORMED = "PHONE_MALFORMED"
-    PHONE_INVALID = "PHONE_INVALID"
-    FIELD_AMBIGUOUS = "FIELD_AMBIGUOUS"
-    FIELD_NOT_TEXT = "FIELD_NOT_TEXT"
 
 
 # Reasons that say the birthdate (or declared age) is unusable.

@@ -9,7 +9,10 @@ processes.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .reasons import Reason
 
 # A value of this shape is a jurisdiction code, never personal data, so an
 # error may repeat it to help the operator.
@@ -20,6 +23,25 @@ class AgeGateError(Exception):
     """Base class of every agegate error."""
 
     code = "AGEGATE_ERROR"
+
+
+class InputProblem(AgeGateError, ValueError):
+    """One input cannot be used, for the reason a code gives; never the value.
+
+    Raised by the readers of birthdates, places and phone numbers and caught
+    by screening, which turns it into a reason on the Decision. `field` names
+    the input key when the raiser knows it.
+    """
+
+    code = "INPUT_PROBLEM"
+
+    def __init__(self, reason: Reason, field: str | None = None) -> None:
+        super().__init__(reason if field is None else f"{field}: {reason}")
+        self.reason = reason
+        self.field = field
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (InputProblem, (self.reason, self.field))
 
 
 class TableError(AgeGateError, ValueError):

@@ -30,8 +30,8 @@ import phonenumbers
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata, PhoneNumber
 
 from . import numbering
-from .decision import Reason
-from .signals import SignalProblem
+from .errors import InputProblem
+from .reasons import Reason
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +48,8 @@ def jurisdictions(text: str, default_region: str | None) -> tuple[str, ...]:
     """Country, or subdivisions where the numbering plan pins them.
 
     `default_region` (the declared country) reads a number written in
-    national form. Raises SignalProblem(PHONE_MALFORMED) for text that is not
-    a phone number and SignalProblem(PHONE_INVALID) for a number that is not
+    national form. Raises InputProblem(PHONE_MALFORMED) for text that is not
+    a phone number and InputProblem(PHONE_INVALID) for a number that is not
     valid in any numbering plan.
     """
     digits = _digits(text)
@@ -72,19 +72,19 @@ def jurisdictions_by_parse(text: str, default_region: str | None) -> tuple[str, 
     number = _parse_only(_digits(text), default_region)
     region = phonenumbers.region_code_for_number(number)
     if region is None or not phonenumbers.is_valid_number_for_region(number, region):
-        raise SignalProblem(Reason.PHONE_INVALID)
+        raise InputProblem(Reason.PHONE_INVALID)
     return _places(number, region, default_region)
 
 
 def _digits(text: str) -> str:
     """The digits of `text`, with a leading + for an international number."""
     if not _PHONE_TEXT.fullmatch(text):
-        raise SignalProblem(Reason.PHONE_MALFORMED)
+        raise InputProblem(Reason.PHONE_MALFORMED)
     digits = _SEPARATORS.sub("", text)
     if digits.startswith("00"):
         digits = "+" + digits[2:]
     if "+" in digits[1:] or len(digits.lstrip("+")) < _MIN_NSN + 1:
-        raise SignalProblem(Reason.PHONE_MALFORMED)
+        raise InputProblem(Reason.PHONE_MALFORMED)
     return digits
 
 
@@ -94,14 +94,14 @@ def _parse_only(digits: str, default_region: str | None) -> PhoneNumber:
             digits, None if digits.startswith("+") else default_region
         )
     except phonenumbers.NumberParseException:
-        raise SignalProblem(Reason.PHONE_INVALID) from None
+        raise InputProblem(Reason.PHONE_INVALID) from None
 
 
 def _parse(digits: str, default_region: str | None) -> tuple[PhoneNumber, str]:
     number = _parse_only(digits, default_region)
     region = numbering.region_for(number)
     if region is None or not numbering.is_valid_for_region(number, region):
-        raise SignalProblem(Reason.PHONE_INVALID)
+        raise InputProblem(Reason.PHONE_INVALID)
     return number, region
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import phonenumbers
 
 from . import signals
-from .signals import SignalProblem
+from .errors import InputProblem
 
 DATA_FILE = "nanp_area_codes.txt"
 HEADER = """\
@@ -112,7 +112,7 @@ def subdivision(name: str, region: str) -> str | None:
     place = _PLACE_IN.fullmatch(name)
     try:
         return signals.subdivision_code(place.group(1) if place else name, region)
-    except SignalProblem:
+    except InputProblem:
         return None
 
 

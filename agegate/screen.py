@@ -12,7 +12,7 @@ import functools
 import itertools
 from collections.abc import Callable, Mapping
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import attrs
 
@@ -20,46 +20,44 @@ from . import codes, phone, signals
 from .age import age_on, live_today
 from .birthdate import (
     Birth,
-    BirthProblem,
     check_plausible,
     from_parts,
     parse_date,
     parse_int,
 )
-from .decision import BIRTH_REASONS, Decision, Outcome, Problem, Reason
+from .decision import BIRTH_REASONS, Decision, Outcome, Problem
+from .errors import InputProblem
 from .policy import FIELDS, FieldMap, Policy
+from .reasons import Reason
 from .rules import Kind, Rules, load_rules
-from .signals import SignalProblem
 
-_MISSING = object()
+# What `lookup` returns for a key the record does not hold (None is a value).
+MISSING: Final = object()
 # Values are frozen, so the defaults are built once, not on every call.
 _DEFAULT_POLICY = Policy()
 _DEFAULT_FIELDS = FieldMap()
 T = TypeVar("T")
 
 
-class _Ambiguous(Exception):
-    pass
-
-
 def lookup(record: Mapping[str, Any], key: str) -> Any:
     """The value under `key`; a dotted key reaches into nested objects.
 
-    A record holding the value both under the literal dotted key and under the
-    nested path could be read two ways, so it is refused.
+    Returns MISSING for a key the record does not hold. A record holding the
+    value both under the literal dotted key and under the nested path could
+    be read two ways: InputProblem(FIELD_AMBIGUOUS, key) is raised.
     """
     if "." not in key:
-        return record.get(key, _MISSING)
-    literal = record.get(key, _MISSING)
+        return record.get(key, MISSING)
+    literal = record.get(key, MISSING)
     node: Any = record
     for part in key.split("."):
         if not isinstance(node, Mapping) or part not in node:
-            node = _MISSING
+            node = MISSING
             break
         node = node[part]
-    if literal is not _MISSING and node is not _MISSING and literal is not node:
-        raise _Ambiguous
-    return node if node is not _MISSING else literal
+    if literal is not MISSING and node is not MISSING and literal is not node:
+        raise InputProblem(Reason.FIELD_AMBIGUOUS, key)
+    return node if node is not MISSING else literal
 
 
 def present_birth_keys(record: Mapping[str, Any], fields: FieldMap) -> tuple[str, ...]:
@@ -72,8 +70,8 @@ def present_birth_keys(record: Mapping[str, Any], fields: FieldMap) -> tuple[str
     found: list[str] = []
     for key in fields.birth_keys():
         try:
-            present = lookup(record, key) is not _MISSING
-        except _Ambiguous:
+            present = lookup(record, key) is not MISSING
+        except InputProblem:
             present = True
         if present:
             found.append(key)
@@ -98,7 +96,7 @@ class _Reader:
         self.keys = _keys(fields)
         self.problems: list[Problem] = []
 
-    def texts(self, field: str, not_text_reason: str) -> list[tuple[str, str]]:
+    def texts(self, field: str, not_text_reason: Reason) -> list[tuple[str, str]]:
         """(key, text) for every key of `field` that holds a value."""
         found: list[tuple[str, str]] = []
         for key in self.keys.get(field, ()):
@@ -107,17 +105,17 @@ class _Reader:
                 found.append((key, text))
         return found
 
-    def text(self, field: str, not_text_reason: str) -> str | None:
+    def text(self, field: str, not_text_reason: Reason) -> str | None:
         found = self.texts(field, not_text_reason)
         return found[0][1] if found else None
 
-    def _text_at(self, key: str, not_text_reason: str) -> str | None:
+    def _text_at(self, key: str, not_text_reason: Reason) -> str | None:
         try:
             value = lookup(self.record, key)
-        except _Ambiguous:
-            self.problems.append(Problem(key, Reason.FIELD_AMBIGUOUS))
+        except InputProblem as problem:
+            self.problems.append(Problem(key, problem.reason))
             return None
-        if value is _MISSING or value is None:
+        if value is MISSING or value is None:
             return None
         if type(value) is str:
             return value.strip() or None
@@ -134,7 +132,7 @@ class _Reader:
     def attempt_at(self, key: str, action: Callable[..., T], *args: Any) -> T | None:
         try:
             return action(*args)
-        except (BirthProblem, SignalProblem) as problem:
+        except InputProblem as problem:
             self.problems.append(Problem(key, problem.reason))
             return None
 
@@ -234,83 +232,99 @@ def _read_signals(
     names the subdivision field, and the country beside it still counts.
     """
     found: list[signals.Signal] = []
+    declared_country, declared = _place(reader, "country", "subdivision")
+    _add(found, "declared", declared)
 
-    def add(source: str, jurisdictions: tuple[str, ...] | None) -> None:
-        if jurisdictions:
-            found.append(signals.Signal(source, jurisdictions))
+    billing_country, billing = _place(reader, "billing_country", "billing_subdivision")
+    # A postal code is read in the billing country, else the declared one.
+    billing = _with_postal(reader, billing, billing_country or declared_country)
+    _add(found, "billing", billing)
 
-    def place(
-        country_field: str, subdivision_field: str
-    ) -> tuple[str | None, tuple[str, ...]]:
-        country_text = reader.text(country_field, Reason.COUNTRY_UNKNOWN)
-        subdivision_text = reader.text(subdivision_field, Reason.SUBDIVISION_UNKNOWN)
-        # A withdrawn code (SU, YU, TP, ...) stands for today's countries on
-        # its territory; with a subdivision it is refused below, as the
-        # subdivision could belong to any of them.
-        if (
-            country_text is not None
-            and subdivision_text is None
-            and (withdrawn := codes.successors(country_text))
-        ):
-            return None, withdrawn
-        country: str | None = None
-        if country_text is not None:
-            country = reader.attempt(
-                country_field, lambda: signals.country_code(country_text)
-            )
-        subdivision: str | None = None
-        # A subdivision name means nothing once its country could not be read;
-        # a full code such as US-AL still does.
-        if subdivision_text is not None and (
-            country is not None or country_text is None or "-" in subdivision_text
-        ):
-            subdivision = reader.attempt(
-                subdivision_field,
-                lambda: signals.subdivision_code(subdivision_text, country),
-            )
-        if country is None and subdivision is not None:
-            country = codes.country_of(subdivision)
-        return country, signals.combine(country, subdivision)
-
-    declared_country, declared = place("country", "subdivision")
-    add("declared", declared)
-
-    billing_country, billing = place("billing_country", "billing_subdivision")
-    postal = reader.text("billing_postal_code", Reason.POSTAL_CODE_UNKNOWN)
-    if postal is not None:
-        # A postal code is read in the billing country, else the declared one.
-        postal_country = billing_country or declared_country
-        from_postal = reader.attempt(
-            "billing_postal_code", lambda: signals.postal_code(postal, postal_country)
-        )
-        if from_postal:
-            billing = tuple(dict.fromkeys(billing + from_postal))
-    add("billing", billing)
-
-    before = len(reader.problems)
-    number = reader.text("phone", Reason.PHONE_MALFORMED)
-    if number is not None:
-        region = declared_country or billing_country
-        add(
-            "phone",
-            reader.attempt("phone", lambda: phone.jurisdictions(number, region)),
-        )
-    if policy.phone_optional:
-        del reader.problems[before:]
+    _add(found, "phone", _phone(reader, policy, declared_country or billing_country))
 
     if trusted_country is not None:
-        add(
+        _add(
+            found,
             "ip_country",
-            reader.attempt(
-                "ip_country",
-                lambda: (
-                    (code,)
-                    if (code := signals.trusted_country_code(trusted_country))
-                    else ()
-                ),
-            ),
+            reader.attempt("ip_country", lambda: _trusted(trusted_country)),
         )
     return found
+
+
+def _add(
+    found: list[signals.Signal], source: str, jurisdictions: tuple[str, ...] | None
+) -> None:
+    if jurisdictions:
+        found.append(signals.Signal(source, jurisdictions))
+
+
+def _place(
+    reader: _Reader, country_field: str, subdivision_field: str
+) -> tuple[str | None, tuple[str, ...]]:
+    """A country and subdivision pair: the country read, and the codes both give."""
+    country_text = reader.text(country_field, Reason.COUNTRY_UNKNOWN)
+    subdivision_text = reader.text(subdivision_field, Reason.SUBDIVISION_UNKNOWN)
+    # A withdrawn code (SU, YU, TP, ...) stands for today's countries on
+    # its territory; with a subdivision it is refused below, as the
+    # subdivision could belong to any of them.
+    if (
+        country_text is not None
+        and subdivision_text is None
+        and (withdrawn := codes.successors(country_text))
+    ):
+        return None, withdrawn
+    country: str | None = None
+    if country_text is not None:
+        country = reader.attempt(
+            country_field, lambda: signals.country_code(country_text)
+        )
+    subdivision: str | None = None
+    # A subdivision name means nothing once its country could not be read;
+    # a full code such as US-AL still does.
+    if subdivision_text is not None and (
+        country is not None or country_text is None or "-" in subdivision_text
+    ):
+        subdivision = reader.attempt(
+            subdivision_field,
+            lambda: signals.subdivision_code(subdivision_text, country),
+        )
+    if country is None and subdivision is not None:
+        country = codes.country_of(subdivision)
+    return country, signals.combine(country, subdivision)
+
+
+def _with_postal(
+    reader: _Reader, billing: tuple[str, ...], country: str | None
+) -> tuple[str, ...]:
+    """The billing codes with those the billing postal code points to."""
+    postal = reader.text("billing_postal_code", Reason.POSTAL_CODE_UNKNOWN)
+    if postal is None:
+        return billing
+    from_postal = reader.attempt(
+        "billing_postal_code", lambda: signals.postal_code(postal, country)
+    )
+    if from_postal:
+        return tuple(dict.fromkeys(billing + from_postal))
+    return billing
+
+
+def _phone(
+    reader: _Reader, policy: Policy, region: str | None
+) -> tuple[str, ...] | None:
+    """The codes a phone number points to, read in the region given."""
+    before = len(reader.problems)
+    number = reader.text("phone", Reason.PHONE_MALFORMED)
+    found: tuple[str, ...] | None = None
+    if number is not None:
+        found = reader.attempt("phone", lambda: phone.jurisdictions(number, region))
+    if policy.phone_optional:
+        del reader.problems[before:]
+    return found
+
+
+def _trusted(country: str) -> tuple[str, ...]:
+    code = signals.trusted_country_code(country)
+    return (code,) if code else ()
 
 
 _KINDS = {
@@ -429,7 +443,7 @@ def _youngest(reading: Reading, on: date, problems: list[Problem]) -> _Youngest 
         birth = birth.as_of(on)
         try:
             check_plausible(birth, on)
-        except BirthProblem as problem:
+        except InputProblem as problem:
             problems.append(Problem(key, problem.reason))
             continue
         earliest, latest = birth.span(on)
@@ -469,21 +483,77 @@ def decide(
     rules = rules if rules is not None else load_rules()
     problems = list(reading.problems)
     youngest = _youngest(reading, on, problems)
+    required = _required(reading.jurisdictions, policy, rules, on)
+    reasons = _notes(reading.jurisdictions, youngest)
+    missing = _missing(reading, youngest, problems, policy, reasons)
 
-    reasons: list[str] = []
-    considered = reading.jurisdictions
+    def decision(
+        outcome: Outcome, listed: list[Problem], extra: tuple[str, ...] = ()
+    ) -> Decision:
+        return Decision(
+            outcome=outcome,
+            required_age=required.age,
+            jurisdiction=required.jurisdiction,
+            reasons=extra + tuple(p.reason for p in listed) + tuple(reasons),
+            jurisdictions=reading.jurisdictions,
+            fields=tuple(dict.fromkeys(p.field for p in listed)),
+            on=on,
+            reading=policy.readings if required.contested else None,
+        )
+
+    # Adding a signal never lowers the required age, so a person already
+    # under it is blocked whatever else is wrong with the record.
+    if youngest is not None and youngest.age < required.age:
+        return decision(Outcome.BLOCK, problems + missing, (Reason.UNDERAGE,))
+    if problems:
+        return decision(Outcome.INVALID, problems + missing)
+    if missing:
+        return decision(Outcome.NEEDS_INFO, missing)
+    return decision(Outcome.ALLOW, [])
+
+
+@attrs.frozen
+class _Required:
+    """The age required, the jurisdiction that sets it, and whether a
+    contested rule's reading gave one of the thresholds."""
+
+    age: int
+    jurisdiction: str | None
+    contested: bool
+
+
+def _required(
+    considered: tuple[str, ...], policy: Policy, rules: Rules, on: date
+) -> _Required:
     found = {code: _threshold(code, policy, rules, on) for code in considered}
     thresholds = {code: threshold.age for code, threshold in found.items()}
-    required = max([policy.minimum_age, *thresholds.values()])
-    jurisdiction = max(considered, key=thresholds.__getitem__, default=None)
-    contested = any(threshold.contested for threshold in found.values())
+    return _Required(
+        age=max([policy.minimum_age, *thresholds.values()]),
+        jurisdiction=max(considered, key=thresholds.__getitem__, default=None),
+        contested=any(threshold.contested for threshold in found.values()),
+    )
+
+
+def _notes(considered: tuple[str, ...], youngest: _Youngest | None) -> list[str]:
+    """Reasons that qualify a decision without deciding it."""
+    reasons: list[str] = []
     if len({codes.country_of(code) for code in considered}) > 1:
         reasons.append(Reason.SIGNALS_CONFLICT)
     if youngest is not None and youngest.conflict:
         reasons.append(Reason.BIRTH_FIELDS_CONFLICT)
     if youngest is not None and youngest.partial:
         reasons.append(Reason.BIRTHDATE_PARTIAL)
+    return reasons
 
+
+def _missing(
+    reading: Reading,
+    youngest: _Youngest | None,
+    problems: list[Problem],
+    policy: Policy,
+    reasons: list[str],
+) -> list[Problem]:
+    """The required inputs absent; a jurisdiction defaulted to is a reason."""
     missing: list[Problem] = []
     if (
         youngest is None
@@ -491,35 +561,12 @@ def decide(
         and not any(p.reason in BIRTH_REASONS for p in problems)
     ):
         missing.append(Problem(reading.birthdate_key, Reason.BIRTHDATE_MISSING))
-    if not considered and all(p.reason in BIRTH_REASONS for p in problems):
+    if not reading.jurisdictions and all(p.reason in BIRTH_REASONS for p in problems):
         if policy.when_no_jurisdiction == "needs_info":
             missing.append(Problem(reading.country_key, Reason.JURISDICTION_MISSING))
         else:
             reasons.append(Reason.JURISDICTION_DEFAULTED)
-
-    def decision(
-        outcome: Outcome, listed: list[Problem], extra: tuple[str, ...] = ()
-    ) -> Decision:
-        return Decision(
-            outcome=outcome,
-            required_age=required,
-            jurisdiction=jurisdiction,
-            reasons=extra + tuple(p.reason for p in listed) + tuple(reasons),
-            jurisdictions=considered,
-            fields=tuple(dict.fromkeys(p.field for p in listed)),
-            on=on,
-            reading=policy.readings if contested else None,
-        )
-
-    # Adding a signal never lowers the required age, so a person already
-    # under it is blocked whatever else is wrong with the record.
-    if youngest is not None and youngest.age < required:
-        return decision(Outcome.BLOCK, problems + missing, (Reason.UNDERAGE,))
-    if problems:
-        return decision(Outcome.INVALID, problems + missing)
-    if missing:
-        return decision(Outcome.NEEDS_INFO, missing)
-    return decision(Outcome.ALLOW, [])
+    return missing
 
 
 def screen(

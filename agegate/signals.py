@@ -16,13 +16,8 @@ import attrs
 import pycountry
 
 from . import codes
-from .decision import Reason
-
-
-class SignalProblem(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+from .errors import InputProblem
+from .reasons import Reason
 
 
 @attrs.frozen
@@ -65,7 +60,7 @@ def country_code(text: str) -> str:
         code = _country_code(*_country_key(cleaned))
         if code is not None:
             return code
-    raise SignalProblem(Reason.COUNTRY_UNKNOWN)
+    raise InputProblem(Reason.COUNTRY_UNKNOWN)
 
 
 def _country_key(cleaned: str) -> tuple[str, str]:
@@ -103,16 +98,16 @@ def subdivision_code(text: str, country: str | None) -> str:
     """ISO 3166-2 code from a full code, the part after the dash, or a name."""
     cleaned = text.strip()
     if len(cleaned) > LONGEST_NAME:
-        raise SignalProblem(Reason.SUBDIVISION_UNKNOWN)
+        raise InputProblem(Reason.SUBDIVISION_UNKNOWN)
     upper = cleaned.upper()
     if "-" in upper and codes.is_subdivision(upper):
         return upper
     if country is None:
-        raise SignalProblem(Reason.SUBDIVISION_WITHOUT_COUNTRY)
+        raise InputProblem(Reason.SUBDIVISION_WITHOUT_COUNTRY)
     part = upper if upper.isascii() and upper.isalnum() else ""
     code = _subdivision_code(country, part, _fold(cleaned))
     if code is None:
-        raise SignalProblem(Reason.SUBDIVISION_UNKNOWN)
+        raise InputProblem(Reason.SUBDIVISION_UNKNOWN)
     return code
 
 
@@ -155,7 +150,7 @@ def trusted_country_code(text: str) -> str | None:
     if not upper or upper in UNKNOWN_COUNTRY_MARKERS:
         return None
     if not (upper.isascii() and codes.is_country(upper)):
-        raise SignalProblem(Reason.COUNTRY_UNKNOWN)
+        raise InputProblem(Reason.COUNTRY_UNKNOWN)
     return upper
 
 
@@ -222,17 +217,17 @@ def postal_code(text: str, country: str | None) -> tuple[str, ...]:
         and cleaned[0::2].isalpha()
         and cleaned[1::2].isdigit()
     ):
-        raise SignalProblem(Reason.POSTAL_CODE_UNKNOWN)
+        raise InputProblem(Reason.POSTAL_CODE_UNKNOWN)
     areas = _CANADIAN_POSTAL_AREAS.get(cleaned[0])
     if areas is None:
-        raise SignalProblem(Reason.POSTAL_CODE_UNKNOWN)
+        raise InputProblem(Reason.POSTAL_CODE_UNKNOWN)
     return areas
 
 
 def _us_zip_code(text: str) -> tuple[str, ...]:
     match = _ZIP.fullmatch(text.strip())
     if match is None:
-        raise SignalProblem(Reason.POSTAL_CODE_UNKNOWN)
+        raise InputProblem(Reason.POSTAL_CODE_UNKNOWN)
     prefix = int(match.group(1))
     for prefixes, code in _ZIP_PREFIX_AREAS.items():
         if prefix in prefixes:

@@ -17,7 +17,7 @@ import pytest
 
 from agegate import codes, screen, signals
 from agegate.decision import Reason
-from agegate.signals import SignalProblem
+from agegate.errors import InputProblem
 
 CACHES: tuple[Any, ...] = (
     codes._is_country,
@@ -26,7 +26,6 @@ CACHES: tuple[Any, ...] = (
     codes._successors,
     signals._country_code,
     signals._subdivision_code,
-    signals._subdivision_names,
 )
 
 
@@ -56,7 +55,7 @@ def long_values(count: int, length: int = 2_000) -> Iterator[str]:
 def reason_of(function: Callable[..., Any], *args: Any) -> str | None:
     try:
         function(*args)
-    except SignalProblem as problem:
+    except InputProblem as problem:
         return problem.reason
     return None
 

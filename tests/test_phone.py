@@ -10,11 +10,11 @@ from phonenumbers.geodata import GEOCODE_DATA
 
 from agegate import phone, phone_data
 from agegate.decision import Reason
-from agegate.signals import SignalProblem
+from agegate.errors import InputProblem
 
 
 def _reason(text: str, region: str | None = None) -> str:
-    with pytest.raises(SignalProblem) as caught:
+    with pytest.raises(InputProblem) as caught:
         phone.jurisdictions(text, region)
     return caught.value.reason
 
@@ -97,13 +97,13 @@ def test_malformed_and_invalid_numbers(
     text: str, region: str | None, reason: str
 ) -> None:
     assert _reason(text, region) == reason
-    with pytest.raises(SignalProblem) as caught:
+    with pytest.raises(InputProblem) as caught:
         phone.jurisdictions_by_parse(text, region)
     assert caught.value.reason == reason
 
 
 def test_a_refused_number_is_not_repeated_in_the_error() -> None:
-    with pytest.raises(SignalProblem) as caught:
+    with pytest.raises(InputProblem) as caught:
         phone.jurisdictions("+1 601 555 CALL", None)
     assert "601" not in str(caught.value)
 

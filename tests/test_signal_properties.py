@@ -12,7 +12,7 @@ from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneNumberType
 
 from agegate import Policy, load_rules, screen
 from agegate import phone as phone_module
-from agegate.signals import SignalProblem
+from agegate.errors import InputProblem
 
 REGIONS = sorted(phonenumbers.SUPPORTED_REGIONS)
 TYPES = (
@@ -73,7 +73,7 @@ random_numbers = st.builds(
 def _answer(reader: object, text: str, region: str | None) -> tuple[str, ...] | str:
     try:
         return reader(text, region)  # type: ignore[operator, no-any-return]
-    except SignalProblem as problem:
+    except InputProblem as problem:
         return problem.reason
 
 

@@ -14,8 +14,8 @@ import pytest
 from agegate import Decision, FieldMap, Outcome, Policy, load_rules, screen
 from agegate.codes import WITHDRAWN
 from agegate.decision import Reason
+from agegate.errors import InputProblem
 from agegate.signals import (
-    SignalProblem,
     country_code,
     postal_code,
     subdivision_code,
@@ -343,7 +343,7 @@ def test_subdivision_names_and_codes(
 
 
 def test_a_subdivision_name_without_a_country_is_refused() -> None:
-    with pytest.raises(SignalProblem) as caught:
+    with pytest.raises(InputProblem) as caught:
         subdivision_code("Alabama", None)
     assert caught.value.reason == Reason.SUBDIVISION_WITHOUT_COUNTRY
 
@@ -388,7 +388,7 @@ def test_us_zip_codes(text: str, expected: tuple[str, ...]) -> None:
 
 @pytest.mark.parametrize("text", ["3520", "352031", "35203-12", "ABCDE", "３５２０３"])
 def test_malformed_zip_codes(text: str) -> None:
-    with pytest.raises(SignalProblem) as caught:
+    with pytest.raises(InputProblem) as caught:
         postal_code(text, "US")
     assert caught.value.reason == Reason.POSTAL_CODE_UNKNOWN
 
@@ -411,7 +411,7 @@ def test_a_zip_code_raises_the_age_of_a_declared_state() -> None:
 
 @pytest.mark.parametrize("text", ["D1A 1A1", "V6B", "V6B 1A1 9", "123456", "V６B 1A1"])
 def test_malformed_canadian_postal_codes(text: str) -> None:
-    with pytest.raises(SignalProblem) as caught:
+    with pytest.raises(InputProblem) as caught:
         postal_code(text, "CA")
     assert caught.value.reason == Reason.POSTAL_CODE_UNKNOWN
 
@@ -419,7 +419,7 @@ def test_malformed_canadian_postal_codes(text: str) -> None:
 def test_trusted_country_codes() -> None:
     assert trusted_country_code(" gb ") == "GB"
     assert trusted_country_code("XX") is None
-    with pytest.raises(SignalProblem):
+    with pytest.raises(InputProblem):
         trusted_country_code("GBR")
 
 

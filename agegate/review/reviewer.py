@@ -30,10 +30,11 @@ import attrs
 
 from ..age import age_on, live_today
 from ..decision import BIRTH_REASONS, Decision, Outcome, Reason
+from ..errors import InputProblem
 from ..flags.store import Action, Flag, FlagCode
 from ..policy import SCREENED_FIELDS, FieldMap, Policy
 from ..rules import Rules, load_rules
-from ..screen import Reading, decide, lookup, read
+from ..screen import MISSING, Reading, decide, lookup, read
 from .readers import Item, Row
 
 SOURCE = "review"
@@ -256,9 +257,9 @@ class Reviewer:
             if "." in key:
                 try:
                     value = lookup(record, key)
-                except Exception:  # an ambiguous dotted key
+                except InputProblem:  # an ambiguous dotted key
                     return None
-                if type(value) is object:  # screen's marker for "absent"
+                if value is MISSING:
                     continue
             else:
                 value = record.get(key)
@@ -342,9 +343,9 @@ class Reviewer:
             return record.get(key)
         try:
             value = lookup(record, key)
-        except Exception:  # an ambiguous dotted key
+        except InputProblem:  # an ambiguous dotted key
             return None
-        return None if type(value) is object else value
+        return None if value is MISSING else value
 
     def _fingerprint(
         self, record: Mapping[str, Any], flat: dict[str, Any] | None
