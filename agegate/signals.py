@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 
 import attrs
 import pycountry
 
-from . import codes
+from . import codes, place_names
 from .errors import InputProblem
 from .reasons import Reason
 
@@ -28,38 +27,20 @@ class Signal:
     codes: tuple[str, ...]
 
 
-def _fold(text: str) -> str:
-    """Case-, accent-, punctuation- and spacing-insensitive form of a name."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    # Punctuation varies between spellings ("Cote d'Ivoire", "Cote d Ivoire").
-    spaced = "".join(c if c.isalnum() else " " for c in stripped.casefold())
-    return " ".join(spaced.split())
-
-
-@functools.cache
-def _country_names() -> dict[str, str]:
-    names: dict[str, str] = {}
-    for country in pycountry.countries:
-        for attribute in ("name", "official_name", "common_name"):
-            value = getattr(country, attribute, None)
-            if value:
-                names[_fold(value)] = country.alpha_2
-    return names
-
-
 # No country or subdivision name is this long (the longest ISO names have
 # about 50 characters): longer text is unknown, and never reaches a cache.
 LONGEST_NAME = 100
 
 
 def country_code(text: str) -> str:
-    """Alpha-2 code from an alpha-2 or alpha-3 code or an English name."""
+    """Alpha-2 code from an alpha-2 or alpha-3 code or an English or French name."""
     cleaned = text.strip()
     if len(cleaned) <= LONGEST_NAME:
-        code = _country_code(*_country_key(cleaned))
-        if code is not None:
-            return code
+        match = _country_code(*_country_key(cleaned))
+        if match.ambiguous:
+            raise InputProblem(Reason.COUNTRY_AMBIGUOUS)
+        if match.code is not None:
+            return match.code
     raise InputProblem(Reason.COUNTRY_UNKNOWN)
 
 
@@ -69,29 +50,18 @@ def _country_key(cleaned: str) -> tuple[str, str]:
     Spellings that differ only in case, accents or punctuation share a key.
     """
     code = cleaned.upper() if cleaned.isascii() and cleaned.isalpha() else ""
-    return (code if len(code) in (2, 3) else ""), _fold(cleaned)
+    return (code if len(code) in (2, 3) else ""), place_names.fold(cleaned)
 
 
 @functools.lru_cache(maxsize=1024)
-def _country_code(code: str, folded: str) -> str | None:
+def _country_code(code: str, folded: str) -> place_names.Match:
     if len(code) == 2 and codes.is_country(code):
-        return code
+        return place_names.Match(frozenset({code}))
     if len(code) == 3:
         found = pycountry.countries.get(alpha_3=code)
         if found is not None:
-            return str(found.alpha_2)
-    return _country_names().get(folded)
-
-
-@functools.lru_cache(maxsize=256)
-def _subdivision_names(country: str) -> dict[str, str]:
-    names: dict[str, str] = {}
-    for subdivision in pycountry.subdivisions.get(country_code=country) or ():
-        names[_fold(subdivision.name)] = subdivision.code
-        # pycountry writes some names with a bracketed local form.
-        bare = subdivision.name.split("[", 1)[0].split(",", 1)[0]
-        names.setdefault(_fold(bare), subdivision.code)
-    return names
+            return place_names.Match(frozenset({str(found.alpha_2)}))
+    return place_names.country(folded)
 
 
 def subdivision_code(text: str, country: str | None) -> str:
@@ -105,19 +75,19 @@ def subdivision_code(text: str, country: str | None) -> str:
     if country is None:
         raise InputProblem(Reason.SUBDIVISION_WITHOUT_COUNTRY)
     part = upper if upper.isascii() and upper.isalnum() else ""
-    code = _subdivision_code(country, part, _fold(cleaned))
-    if code is None:
+    match = _subdivision_code(country, part, place_names.fold(cleaned))
+    if match.ambiguous:
+        raise InputProblem(Reason.SUBDIVISION_AMBIGUOUS)
+    if match.code is None:
         raise InputProblem(Reason.SUBDIVISION_UNKNOWN)
-    return code
+    return match.code
 
 
 @functools.lru_cache(maxsize=1024)
-def _subdivision_code(country: str, part: str, folded: str) -> str | None:
+def _subdivision_code(country: str, part: str, folded: str) -> place_names.Match:
     if part and codes.is_subdivision(f"{country}-{part}"):
-        return f"{country}-{part}"
-    if not codes.is_country(country):
-        return None
-    return _subdivision_names(country).get(folded)
+        return place_names.Match(frozenset({f"{country}-{part}"}))
+    return place_names.subdivision(folded, country)
 
 
 def combine(country: str | None, subdivision: str | None) -> tuple[str, ...]:

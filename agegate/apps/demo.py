@@ -43,7 +43,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pycountry
 from starlette.applications import Starlette
 from starlette.authentication import (
     AuthCredentials,
@@ -60,6 +59,7 @@ from starlette.routing import Mount, Route
 from ..asgi.middleware import AgeGateMiddleware
 from ..asgi.pages import page
 from ..flags.store import SqliteFlagStore, flag_to_dict
+from ..place_names import Language, country_choices
 from ..policy import FieldMap, Policy
 from ..rules import Rules
 from .report import RateLimit, report_app
@@ -216,11 +216,11 @@ def _page(title: str, body: str) -> str:
     return page(title, body, style=_STYLE)
 
 
-def _country_options() -> str:
-    countries = sorted(pycountry.countries, key=lambda c: str(c.name))
+def _country_options(language: Language = "en") -> str:
+    # Sorted as the reader reads, accents folded: not by code point.
     return '<option value="">Choose a country</option>' + "".join(
-        f'<option value="{c.alpha_2}">{html.escape(str(c.name))}</option>'
-        for c in countries
+        f'<option value="{code}">{html.escape(name)}</option>'
+        for code, name in country_choices(language)
     )
 
 

@@ -56,7 +56,9 @@ _PLACE_REASONS = frozenset(
     {
         Reason.JURISDICTION_MISSING,
         Reason.COUNTRY_UNKNOWN,
+        Reason.COUNTRY_AMBIGUOUS,
         Reason.SUBDIVISION_UNKNOWN,
+        Reason.SUBDIVISION_AMBIGUOUS,
         Reason.SUBDIVISION_WITHOUT_COUNTRY,
         Reason.POSTAL_CODE_UNKNOWN,
         Reason.PHONE_MALFORMED,

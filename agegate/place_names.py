@@ -1,0 +1,239 @@
+"""Country and subdivision names in English and French, and English exonyms.
+
+People type the place they live in the language they speak: "Colombie-
+Britannique", "Bavaria", "quebec". Names come from pycountry's ISO 3166
+names and its own French gettext catalogues, plus a short table of English
+names where ISO gives only the local one. Matching ignores case, accents,
+punctuation and spacing. A name that stands for two places in one country
+is ambiguous, and is answered as such rather than guessed.
+
+The index is built once, on first use, under a lock. Its size is fixed by
+pycountry's data: client text only ever reads it.
+"""
+
+from __future__ import annotations
+
+import gettext
+import threading
+import unicodedata
+from collections.abc import Callable, Iterable
+from typing import Literal
+
+import attrs
+import pycountry
+
+Language = Literal["en", "fr"]
+
+
+def fold(text: str) -> str:
+    """Case-, accent-, punctuation- and spacing-insensitive form of a name."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    # Punctuation varies between spellings ("Cote d'Ivoire", "Cote d Ivoire").
+    spaced = "".join(c if c.isalnum() else " " for c in stripped.casefold())
+    return " ".join(spaced.split())
+
+
+def sort_key(name: str) -> tuple[str, str]:
+    """Order names as a reader expects: accents and case folded, not code points.
+
+    "Åland Islands" sorts among the A's and "Côte d'Ivoire" after "Costa
+    Rica"; the name itself breaks ties so the order is total.
+    """
+    return fold(name), name
+
+
+# English names of subdivisions whose ISO 3166-2 name is only the local one,
+# as Unicode CLDR lists them (common/subdivisions/en.xml). Only names that
+# differ from the ISO name after folding are listed.
+ENGLISH_EXONYMS: dict[str, tuple[str, ...]] = {
+    # Austria: Länder.
+    "AT-2": ("Carinthia",),
+    "AT-3": ("Lower Austria",),
+    "AT-4": ("Upper Austria",),
+    "AT-6": ("Styria",),
+    "AT-7": ("Tyrol",),
+    "AT-9": ("Vienna",),
+    # Belgium: regions.
+    "BE-BRU": ("Brussels", "Brussels-Capital Region"),
+    "BE-VLG": ("Flanders", "Flemish Region"),
+    "BE-WAL": ("Wallonia", "Walloon Region"),
+    "BE-VAN": ("Antwerp",),
+    "BE-VOV": ("East Flanders",),
+    "BE-VWV": ("West Flanders",),
+    "BE-VBR": ("Flemish Brabant",),
+    "BE-WBR": ("Walloon Brabant",),
+    # Switzerland: cantons.
+    "CH-BE": ("Bern",),
+    "CH-BL": ("Basel-Landschaft",),
+    "CH-BS": ("Basel-Stadt",),
+    "CH-GE": ("Geneva",),
+    "CH-GR": ("Grisons",),
+    "CH-LU": ("Lucerne",),
+    "CH-SG": ("St. Gallen", "Saint Gallen"),
+    "CH-ZH": ("Zurich",),
+    # Germany: Länder.
+    "DE-BY": ("Bavaria",),
+    "DE-HE": ("Hesse",),
+    "DE-MV": ("Mecklenburg-Western Pomerania",),
+    "DE-NI": ("Lower Saxony",),
+    "DE-NW": ("North Rhine-Westphalia",),
+    "DE-RP": ("Rhineland-Palatinate",),
+    "DE-SN": ("Saxony",),
+    "DE-ST": ("Saxony-Anhalt",),
+    "DE-TH": ("Thuringia",),
+    # Italy: regions.
+    "IT-21": ("Piedmont",),
+    "IT-23": ("Aosta Valley",),
+    "IT-25": ("Lombardy",),
+    "IT-32": ("Trentino-South Tyrol", "Trentino-Alto Adige/Südtirol"),
+    "IT-52": ("Tuscany",),
+    "IT-75": ("Apulia",),
+    "IT-82": ("Sicily",),
+    "IT-88": ("Sardinia",),
+    # Spain: autonomous communities.
+    "ES-AN": ("Andalusia",),
+    "ES-AR": ("Aragon",),
+    "ES-CL": ("Castile and León",),
+    "ES-CM": ("Castile-La Mancha",),
+    "ES-CT": ("Catalonia",),
+    "ES-PV": ("Basque Country",),
+    "ES-NC": ("Navarre",),
+    "ES-IB": ("Balearic Islands",),
+    "ES-CN": ("Canary Islands",),
+}
+
+# French names that pycountry's catalogue misspells or leaves out, as the
+# Office québécois de la langue française and the French government's list
+# of names of states and territories write them. Canadian and US names only.
+FRENCH_NAMES: dict[str, tuple[str, ...]] = {
+    "CA-NB": ("Nouveau-Brunswick",),
+    "CA-PE": ("Île-du-Prince-Édouard",),
+    "US-HI": ("Hawaï",),
+    "US-WV": ("Virginie-Occidentale",),
+    "US-DC": ("District de Columbia",),
+}
+
+
+@attrs.frozen
+class Match:
+    """What a name stands for: no code, one code, or several (ambiguous)."""
+
+    codes: frozenset[str]
+
+    @property
+    def code(self) -> str | None:
+        return next(iter(self.codes)) if len(self.codes) == 1 else None
+
+    @property
+    def ambiguous(self) -> bool:
+        return len(self.codes) > 1
+
+
+NO_MATCH = Match(frozenset())
+
+
+@attrs.frozen
+class _Index:
+    countries: dict[str, frozenset[str]]
+    subdivisions: dict[str, dict[str, frozenset[str]]]
+
+
+_lock = threading.Lock()
+_index: _Index | None = None
+
+
+def _get_index() -> _Index:
+    global _index
+    if _index is None:
+        with _lock:
+            if _index is None:
+                _index = _build()
+    return _index
+
+
+def country(text: str) -> Match:
+    """The countries a country name (English, French or official) stands for."""
+    return Match(_get_index().countries.get(fold(text), frozenset()))
+
+
+def subdivision(text: str, country_code: str) -> Match:
+    """The subdivisions of one country a name stands for."""
+    names = _get_index().subdivisions.get(country_code, {})
+    return Match(names.get(fold(text), frozenset()))
+
+
+def country_choices(language: Language) -> list[tuple[str, str]]:
+    """(alpha-2, name) for every country, named and sorted in `language`."""
+    translate = _translator("iso3166-1", language)
+    named = [(str(c.alpha_2), translate(str(c.name))) for c in pycountry.countries]
+    return sorted(named, key=lambda pair: sort_key(pair[1]))
+
+
+def _translator(domain: str, language: Language) -> Callable[[str], str]:
+    if language == "en":
+        return str
+    catalogue = gettext.translation(
+        domain, pycountry.LOCALES_DIR, languages=[language], fallback=True
+    )
+    return catalogue.gettext
+
+
+def _bare(name: str) -> str:
+    """A name without its bracketed or inverted part.
+
+    ISO writes some names with a bracketed local form ("Berne [Bern]") or
+    inverted ("Madrid, Comunidad de").
+    """
+    return name.split("[", 1)[0].split("(", 1)[0].split(",", 1)[0]
+
+
+@attrs.frozen
+class _Table:
+    """Full names, and bare forms that count only where no full name does.
+
+    "Madrid" is the full name of a province and the bare form of the
+    community around it: it means the province. Two full names, or two bare
+    forms, that fold alike are ambiguous.
+    """
+
+    full: dict[str, set[str]] = attrs.Factory(dict)
+    bare: dict[str, set[str]] = attrs.Factory(dict)
+
+    def add(self, names: Iterable[str], code: str) -> None:
+        for name in names:
+            for table, form in ((self.full, name), (self.bare, _bare(name))):
+                key = fold(form)
+                if key:
+                    table.setdefault(key, set()).add(code)
+
+    def frozen(self) -> dict[str, frozenset[str]]:
+        merged = {**self.bare, **self.full}
+        return {name: frozenset(found) for name, found in merged.items()}
+
+
+def _build() -> _Index:
+    french_countries = _translator("iso3166-1", "fr")
+    french_subdivisions = _translator("iso3166-2", "fr")
+    countries = _Table()
+    for entry in pycountry.countries:
+        english = [
+            str(value)
+            for attribute in ("name", "official_name", "common_name")
+            if (value := getattr(entry, attribute, None))
+        ]
+        countries.add(english + [french_countries(n) for n in english], entry.alpha_2)
+    per_country: dict[str, _Table] = {}
+    for entry in pycountry.subdivisions:
+        name = str(entry.name)
+        names = (
+            name,
+            french_subdivisions(name),
+            *ENGLISH_EXONYMS.get(entry.code, ()),
+            *FRENCH_NAMES.get(entry.code, ()),
+        )
+        per_country.setdefault(entry.country_code, _Table()).add(names, entry.code)
+    return _Index(
+        countries=countries.frozen(),
+        subdivisions={c: t.frozen() for c, t in per_country.items()},
+    )
