@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sqlite3
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TextIO
 
 from ..errors import InputError
-from ..flags.store import (
-    FLAG_COLUMNS,
-    STATUSES,
-    SqliteFlagStore,
-    StoredFlag,
-    flag_to_dict,
+from ..flags.model import STATUSES, Status, StoredFlag
+from ..flags.output import (
+    EXPORT_COLUMNS,
+    FlagFile,
+    FlagFormat,
+    RecordWriter,
+    stored_to_dict,
 )
-from ..safe_text import csv_row, printable
+
+__all__ = ["EXPORT_COLUMNS", "HELP", "configure", "run", "stored_to_dict"]
+from ..flags.store import SqliteFlagStore
+from ..safe_text import printable
 from .main import EXIT_OK
 
 HELP = "list, show, resolve and export the flags kept in a flag store"
@@ -39,12 +41,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         return sub
 
     listing = with_store("list", "list flags (open ones unless --status says)")
-    listing.add_argument(
-        "--status",
-        choices=(*STATUSES, "all"),
-        default="open",
-        help="which flags (default: open)",
-    )
+    _status_filter(listing, "open")
     listing.add_argument(
         "--format",
         choices=("table", "csv", "json"),
@@ -80,15 +77,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
     resolve.add_argument("--why", required=True, metavar="TEXT", help="why (required)")
 
     export = with_store("export", "write flags with their resolution as JSONL or CSV")
-    export.add_argument(
-        "--status",
-        choices=(*STATUSES, "all"),
-        default="all",
-        help="which flags (default: all)",
-    )
+    _status_filter(export, "all")
     export.add_argument(
         "--out", metavar="PATH", help=".jsonl or .csv (default: JSONL on stdout)"
     )
+
+
+def _status_filter(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument(
+        "--status",
+        choices=(*STATUSES, "all"),
+        default=default,
+        help=f"which flags (default: {default})",
+    )
+
+
+def _chosen_status(args: argparse.Namespace) -> Status | None:
+    return None if args.status == "all" else args.status
 
 
 def _open(path: str) -> SqliteFlagStore:
@@ -100,42 +105,8 @@ def _open(path: str) -> SqliteFlagStore:
         raise InputError("not a SQLite flag store", where=path) from None
 
 
-def stored_to_dict(stored: StoredFlag) -> dict[str, Any]:
-    record = flag_to_dict(stored.flag)
-    record.update(
-        status=stored.status,
-        updated_at=stored.updated_at.isoformat(),
-        resolved_by=stored.resolved_by,
-        resolved_at=stored.resolved_at.isoformat() if stored.resolved_at else None,
-        resolution_note=stored.resolution_note,
-    )
-    return record
-
-
-EXPORT_COLUMNS = (
-    *FLAG_COLUMNS,
-    "status",
-    "updated_at",
-    "resolved_by",
-    "resolved_at",
-    "resolution_note",
-)
-
-
-def _write(flags: Iterable[StoredFlag], out: TextIO, as_csv: bool) -> int:
-    count = 0
-    writer = csv.writer(out) if as_csv else None
-    if writer is not None:
-        writer.writerow(EXPORT_COLUMNS)
-    for stored in flags:
-        record = stored_to_dict(stored)
-        if writer is not None:
-            record["codes"] = ";".join(record["codes"])
-            writer.writerow(csv_row([record[c] for c in EXPORT_COLUMNS]))
-        else:
-            out.write(json.dumps(record, sort_keys=True) + "\n")
-        count += 1
-    return count
+def _write(flags: Iterable[StoredFlag], writer: RecordWriter | FlagFile) -> int:
+    return writer.write_all(stored_to_dict(stored) for stored in flags)
 
 
 TABLE_COLUMNS = (
@@ -174,15 +145,15 @@ def _line(stored: StoredFlag) -> str:
 
 
 def _list(store: SqliteFlagStore, args: argparse.Namespace) -> None:
-    status = None if args.status == "all" else args.status
-    flags = store.list(status=status)
+    flags = store.list(status=_chosen_status(args))
     chosen = "json" if args.json else args.format
     if chosen == "table":
         print("\t".join(TABLE_COLUMNS))
         for stored in flags:
             print(_line(stored))
     else:
-        _write(flags, sys.stdout, as_csv=chosen == "csv")
+        fmt: FlagFormat = "csv" if chosen == "csv" else "jsonl"
+        _write(flags, RecordWriter(sys.stdout, fmt, EXPORT_COLUMNS))
 
 
 def _ids(args: argparse.Namespace) -> list[str]:
@@ -222,30 +193,28 @@ def _resolve(store: SqliteFlagStore, args: argparse.Namespace) -> None:
         print(f"{len(ids)} accounts: {changed} flag(s) marked {args.status}")
 
 
+def _show(store: SqliteFlagStore, args: argparse.Namespace) -> None:
+    found = list(store.list(account_id=args.account_id))
+    if not found:
+        raise InputError("no flag for this account", where=printable(args.account_id))
+    for stored in found:
+        print(json.dumps(stored_to_dict(stored), indent=2, sort_keys=True))
+
+
+def _export(store: SqliteFlagStore, args: argparse.Namespace) -> None:
+    flags = store.list(status=_chosen_status(args))
+    if not args.out:
+        _write(flags, RecordWriter(sys.stdout, "jsonl", EXPORT_COLUMNS))
+        return
+    with FlagFile(args.out, option="--out", columns=EXPORT_COLUMNS) as out:
+        count = _write(flags, out)
+    print(f"{count} flag(s) written to {args.out}", file=sys.stderr)
+
+
+_ACTIONS = {"list": _list, "show": _show, "resolve": _resolve, "export": _export}
+
+
 def run(args: argparse.Namespace) -> int:
     with _open(args.store) as store:
-        if args.action == "list":
-            _list(store, args)
-        elif args.action == "show":
-            found = list(store.list(account_id=args.account_id))
-            if not found:
-                raise InputError(
-                    "no flag for this account", where=printable(args.account_id)
-                )
-            for stored in found:
-                print(json.dumps(stored_to_dict(stored), indent=2, sort_keys=True))
-        elif args.action == "resolve":
-            _resolve(store, args)
-        else:
-            status = None if args.status == "all" else args.status
-            flags = store.list(status=status)
-            if args.out:
-                suffix = Path(args.out).suffix.lower()
-                if suffix not in (".jsonl", ".csv"):
-                    raise InputError("--out must end in .jsonl or .csv", where=args.out)
-                with open(args.out, "w", encoding="utf-8", newline="") as out:
-                    count = _write(flags, out, as_csv=suffix == ".csv")
-                print(f"{count} flag(s) written to {args.out}", file=sys.stderr)
-            else:
-                _write(flags, sys.stdout, as_csv=False)
+        _ACTIONS[args.action](store, args)
     return EXIT_OK

@@ -23,11 +23,12 @@ import attrs
 
 from ..age import live_today
 from ..errors import InputError
+from ..flags.output import FlagFile, flag_format
 from ..flags.store import SqliteFlagStore
 from ..policy import FIELDS, FieldMap, Policy
 from ..review.readers import FORMATS, SAMPLE, STDIN, Stream, Unreadable, read
 from ..review.reviewer import ReviewSettings
-from ..review.run import FlagFile, Tally, render, write_json
+from ..review.run import Tally, render, write_json
 from ..review.run import run as run_review
 from ..tables_version import tables_version
 from .main import (
@@ -246,13 +247,8 @@ def check_outputs(args: argparse.Namespace) -> None:
                     f"{second} is the same file as {first}; nothing was written",
                     where=second_path,
                 )
-    flags_out = args.flags_out
-    if (
-        flags_out
-        and flags_out != STDIN
-        and not flags_out.lower().endswith((".jsonl", ".ndjson", ".csv"))
-    ):
-        raise InputError("--flags-out must end in .jsonl or .csv")
+    if args.flags_out:
+        flag_format(args.flags_out, "--flags-out")
 
 
 def _listed(columns: tuple[str, ...]) -> str:

@@ -1,10 +1,7 @@
-"""Removal flags and where they are kept.
-
-A flag says that an account's data should be removed (or its holder's age
-verified) and why: account id, stable codes, jurisdiction, required age and
-when. It never holds a birthdate or any other personal data. The middleware
-(profile updates), the batch review and the minor-report intake all write
-the same flags, to a JSON Lines file or to the embedded SQLite store.
+"""Where removal flags are kept: a JSON Lines file or the embedded SQLite
+store. What a flag is lives in `model`, how it is written out in `output`;
+their names are re-exported here for the callers that import them from the
+store.
 """
 
 from __future__ import annotations
@@ -15,114 +12,41 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import attrs
-
-from ..errors import AccountIdInvalid
-
-Action = Literal["remove", "verify"]
-# cleared: a review screened the account again and no longer found the
-# condition (the data was corrected); the flag is kept, closed.
-Status = Literal["open", "removed", "dismissed", "cleared"]
-STATUSES: tuple[Status, ...] = ("open", "removed", "dismissed", "cleared")
-# Ids come from URLs, request bodies and account stores: a store keeps none
-# longer than this, so no client can make one row arbitrarily large.
-MAX_ACCOUNT_ID = 256
-
-
-class FlagCode:
-    """Stable flag codes."""
-
-    MINOR_AT_COLLECTION = "MINOR_AT_COLLECTION"
-    MINOR_NOW = "MINOR_NOW"
-    BIRTHDATE_MISSING = "BIRTHDATE_MISSING"
-    BIRTHDATE_INVALID = "BIRTHDATE_INVALID"
-    JURISDICTION_UNKNOWN = "JURISDICTION_UNKNOWN"
-    SIGNALS_CONFLICT = "SIGNALS_CONFLICT"
-    COLLECTED_AT_INVALID = "COLLECTED_AT_INVALID"
-    PROFILE_UNDERAGE = "PROFILE_UNDERAGE"
-    REPORTED = "REPORTED"
-
-
-def _codes(value: Iterable[str]) -> tuple[str, ...]:
-    return tuple(value)
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-@attrs.frozen
-class Flag:
-    """One account to act on. `fingerprint` is a keyed hash of the screened
-    data, so a store can tell a re-run on unchanged data from changed data."""
-
-    account_id: str
-    codes: tuple[str, ...] = attrs.field(converter=_codes)
-    action: Action
-    jurisdiction: str | None = None
-    required_age: int | None = None
-    source: str = "review"
-    raised_at: datetime = attrs.field(factory=_utc_now)
-    fingerprint: str | None = None
-    # Where a review found the account: the line its record starts on (CSV,
-    # JSON Lines, 1-based, header included) or its SQLite rowid.
-    line: int | None = None
-    rowid: int | None = None
-
-
-# The columns of a flag written as a table row (flag_to_dict's keys).
-FLAG_COLUMNS = (
-    "account_id",
-    "codes",
-    "action",
-    "jurisdiction",
-    "required_age",
-    "source",
-    "raised_at",
-    "line",
-    "rowid",
+from .model import (
+    MAX_ACCOUNT_ID,
+    STATUSES,
+    Action,
+    Flag,
+    FlagCode,
+    Status,
+    StoredFlag,
+    account_id_problem,
+    check_account_ids,
 )
+from .model import utc_now as _utc_now
+from .output import FLAG_COLUMNS, JSONL_SUFFIXES, flag_to_dict, json_line
 
-
-def account_id_problem(account_id: str) -> str | None:
-    """Why a store refuses this account id, or None when it keeps it."""
-    if not account_id:
-        return "is empty"
-    if len(account_id) > MAX_ACCOUNT_ID:
-        return f"is longer than {MAX_ACCOUNT_ID} characters"
-    try:
-        account_id.encode("utf-8")
-    except UnicodeEncodeError:
-        return "is not encodable as UTF-8"
-    return None
-
-
-def check_account_ids(flags: Iterable[Flag]) -> list[Flag]:
-    """The flags as a list, or AccountIdInvalid for the first unusable id."""
-    checked = list(flags)
-    for flag in checked:
-        why = account_id_problem(flag.account_id)
-        if why is not None:
-            raise AccountIdInvalid(why)
-    return checked
-
-
-def flag_to_dict(flag: Flag) -> dict[str, Any]:
-    return {
-        "account_id": flag.account_id,
-        "codes": list(flag.codes),
-        "action": flag.action,
-        "jurisdiction": flag.jurisdiction,
-        "required_age": flag.required_age,
-        "source": flag.source,
-        "raised_at": flag.raised_at.isoformat(),
-        "line": flag.line,
-        "rowid": flag.rowid,
-    }
+__all__ = [
+    "FLAG_COLUMNS",
+    "MAX_ACCOUNT_ID",
+    "STATUSES",
+    "Action",
+    "Flag",
+    "FlagCode",
+    "FlagSink",
+    "JsonlFlagSink",
+    "SqliteFlagStore",
+    "Status",
+    "StoredFlag",
+    "account_id_problem",
+    "check_account_ids",
+    "flag_to_dict",
+    "open_sink",
+]
 
 
 class FlagSink(Protocol):
@@ -162,9 +86,7 @@ class JsonlFlagSink:
         checked = check_account_ids(flags)
         with self._lock:
             fresh = self._fresh(checked)
-            lines = "".join(
-                json.dumps(flag_to_dict(f), sort_keys=True) + "\n" for f in fresh
-            )
+            lines = "".join(json_line(flag_to_dict(f)) for f in fresh)
             if lines:
                 self._append(lines)
             for flag in fresh:
@@ -187,18 +109,6 @@ class JsonlFlagSink:
             out.write(lines)
             out.flush()
             os.fsync(out.fileno())
-
-
-@attrs.frozen
-class StoredFlag:
-    """A flag as the store keeps it, with its resolution."""
-
-    flag: Flag
-    status: Status
-    updated_at: datetime
-    resolved_by: str | None = None
-    resolved_at: datetime | None = None
-    resolution_note: str | None = None
 
 
 _SCHEMA = """
@@ -443,6 +353,6 @@ def _stored(row: dict[str, Any]) -> StoredFlag:
 
 def open_sink(path: str | os.PathLike[str]) -> FlagSink:
     """A JSON Lines sink for a `.jsonl` path, the SQLite store otherwise."""
-    if str(path).endswith((".jsonl", ".ndjson")):
+    if str(path).endswith(JSONL_SUFFIXES):
         return JsonlFlagSink(path)
     return SqliteFlagStore(path)

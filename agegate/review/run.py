@@ -12,7 +12,6 @@ on the same content.
 from __future__ import annotations
 
 import collections
-import csv
 import json
 import logging
 import multiprocessing
@@ -22,16 +21,28 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import attrs
 import tqdm
 
-from ..errors import InputError
-from ..flags.store import FLAG_COLUMNS, Flag, SqliteFlagStore, flag_to_dict
-from ..safe_text import csv_row
-from .readers import STDIN, Item, Stream, Unreadable
+from ..flags.model import Flag
+from ..flags.output import FlagFile
+from ..flags.store import SqliteFlagStore
+from .readers import Item, Stream, Unreadable
 from .reviewer import Batch, Reviewer, ReviewSettings
+
+__all__ = [
+    "BATCH_SIZE",
+    "FlagFile",
+    "Tally",
+    "chunks",
+    "render",
+    "run",
+    "screen_batch",
+    "screen_batches",
+    "write_json",
+]
 
 log = logging.getLogger("agegate.review")
 
@@ -207,49 +218,6 @@ def render(tally: Tally) -> str:
 
 
 # -- writing ---------------------------------------------------------------
-
-
-class FlagFile:
-    """Flags to a `.jsonl` or `.csv` file, written afresh on each run."""
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        # `-`: JSON Lines to standard output, for a pipe.
-        self._stdout = str(path) == STDIN
-        suffix = ".jsonl" if self._stdout else self.path.suffix.lower()
-        if suffix not in (".jsonl", ".ndjson", ".csv"):
-            raise InputError("--flags-out must end in .jsonl or .csv", where=str(path))
-        self._csv = suffix == ".csv"
-        try:
-            self._out: TextIO = (
-                sys.stdout
-                if self._stdout
-                else self.path.open("w", encoding="utf-8", newline="")
-            )
-        except OSError as error:
-            raise InputError(
-                f"cannot write ({error.strerror})", where=str(path)
-            ) from None
-        self._writer = csv.writer(self._out) if self._csv else None
-        if self._writer is not None:
-            self._writer.writerow(FLAG_COLUMNS)
-
-    def add_many(self, flags: Iterable[Flag]) -> None:
-        for flag in flags:
-            record = flag_to_dict(flag)
-            if self._writer is not None:
-                record["codes"] = ";".join(record["codes"])
-                self._writer.writerow(csv_row([record[c] for c in FLAG_COLUMNS]))
-            else:
-                self._out.write(json.dumps(record, sort_keys=True) + "\n")
-        self._out.flush()
-
-    def close(self) -> None:
-        self._out.flush()
-        if self._stdout:
-            return
-        os.fsync(self._out.fileno())
-        self._out.close()
 
 
 def write_json(path: str | os.PathLike[str], data: Any) -> None:

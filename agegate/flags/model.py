@@ -1,0 +1,101 @@
+"""What a removal flag is: the account, stable codes, the action and why.
+
+A flag never holds a birthdate or any other personal data. The middleware
+(profile updates), the batch review and the minor-report intake all raise
+the same flags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Literal
+
+import attrs
+
+from ..errors import AccountIdInvalid
+
+Action = Literal["remove", "verify"]
+# cleared: a review screened the account again and no longer found the
+# condition (the data was corrected); the flag is kept, closed.
+Status = Literal["open", "removed", "dismissed", "cleared"]
+STATUSES: tuple[Status, ...] = ("open", "removed", "dismissed", "cleared")
+# Ids come from URLs, request bodies and account stores: a store keeps none
+# longer than this, so no client can make one row arbitrarily large.
+MAX_ACCOUNT_ID = 256
+
+
+class FlagCode:
+    """Stable flag codes."""
+
+    MINOR_AT_COLLECTION = "MINOR_AT_COLLECTION"
+    MINOR_NOW = "MINOR_NOW"
+    BIRTHDATE_MISSING = "BIRTHDATE_MISSING"
+    BIRTHDATE_INVALID = "BIRTHDATE_INVALID"
+    JURISDICTION_UNKNOWN = "JURISDICTION_UNKNOWN"
+    SIGNALS_CONFLICT = "SIGNALS_CONFLICT"
+    COLLECTED_AT_INVALID = "COLLECTED_AT_INVALID"
+    PROFILE_UNDERAGE = "PROFILE_UNDERAGE"
+    REPORTED = "REPORTED"
+
+
+def _codes(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@attrs.frozen
+class Flag:
+    """One account to act on. `fingerprint` is a keyed hash of the screened
+    data, so a store can tell a re-run on unchanged data from changed data."""
+
+    account_id: str
+    codes: tuple[str, ...] = attrs.field(converter=_codes)
+    action: Action
+    jurisdiction: str | None = None
+    required_age: int | None = None
+    source: str = "review"
+    raised_at: datetime = attrs.field(factory=utc_now)
+    fingerprint: str | None = None
+    # Where a review found the account: the line its record starts on (CSV,
+    # JSON Lines, 1-based, header included) or its SQLite rowid.
+    line: int | None = None
+    rowid: int | None = None
+
+
+@attrs.frozen
+class StoredFlag:
+    """A flag as the store keeps it, with its resolution."""
+
+    flag: Flag
+    status: Status
+    updated_at: datetime
+    resolved_by: str | None = None
+    resolved_at: datetime | None = None
+    resolution_note: str | None = None
+
+
+def account_id_problem(account_id: str) -> str | None:
+    """Why a store refuses this account id, or None when it keeps it."""
+    if not account_id:
+        return "is empty"
+    if len(account_id) > MAX_ACCOUNT_ID:
+        return f"is longer than {MAX_ACCOUNT_ID} characters"
+    try:
+        account_id.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not encodable as UTF-8"
+    return None
+
+
+def check_account_ids(flags: Iterable[Flag]) -> list[Flag]:
+    """The flags as a list, or AccountIdInvalid for the first unusable id."""
+    checked = list(flags)
+    for flag in checked:
+        why = account_id_problem(flag.account_id)
+        if why is not None:
+            raise AccountIdInvalid(why)
+    return checked
