@@ -19,11 +19,12 @@ from urllib.parse import parse_qsl
 
 import attrs
 from python_multipart.multipart import parse_options_header
-from starlette.datastructures import FormData, Headers, UploadFile
-from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
+from starlette.datastructures import Headers
+from starlette.formparsers import FormParser, MultiPartException
 from starlette.types import Receive
 
 from ..reasons import Refusal
+from .multipart import MultipartError, Part, read_parts
 
 BodyKind = Literal["json", "form", "multipart", "empty"]
 
@@ -38,7 +39,9 @@ Code = Refusal
 class Refused(Exception):
     """The gate cannot read the request with certainty: answer `status`."""
 
-    def __init__(self, status: int, code: str, fields: Sequence[str] = ()) -> None:
+    def __init__(
+        self, status: int, code: Refusal | str, fields: Sequence[str] = ()
+    ) -> None:
         super().__init__(code)
         self.status = status
         self.code = code
@@ -315,19 +318,6 @@ async def read_urlencoded(
 _ALLOWED_PART_HEADERS = frozenset({b"content-disposition", b"content-type"})
 
 
-class _GatedMultiPartParser(MultiPartParser):
-    """Starlette's parser, noting the headers of every part."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.part_headers: list[tuple[str, list[tuple[bytes, bytes]]]] = []
-
-    def on_headers_finished(self) -> None:
-        super().on_headers_finished()
-        part = self._current_part
-        self.part_headers.append((part.field_name, list(part.item_headers)))
-
-
 def _check_part(headers: list[tuple[bytes, bytes]]) -> bool:
     """Whether a gated part can be read only one way."""
     names = [name for name, _ in headers]
@@ -352,32 +342,41 @@ async def read_multipart(
 ) -> dict[str, Any]:
     if _readable_as_json(body):
         raise Refused(400, Code.BODY_AMBIGUOUS)
-    parser = _GatedMultiPartParser(
-        headers,
-        _once(body),
-        max_files=limits.max_files,
-        max_fields=limits.max_fields,
-        max_part_size=limits.max_body_size,
-    )
     try:
-        form: FormData = await parser.parse()
-    except MultiPartException:
-        raise Refused(400, Code.BODY_MALFORMED) from None
-    try:
-        for name, part_headers in parser.part_headers:
-            if name in gated and not _check_part(part_headers):
-                raise Refused(400, Code.PART_AMBIGUOUS, (name,))
-        items = form.multi_items()
-        not_text = sorted(
-            {k for k, v in items if k in gated and isinstance(v, UploadFile)}
+        parts = read_parts(
+            headers.get("content-type", ""),
+            body,
+            max_fields=limits.max_fields,
+            max_files=limits.max_files,
+            max_part_size=limits.max_body_size,
         )
-        if not_text:
-            raise Refused(400, Code.FIELD_NOT_TEXT, not_text)
-        return _form_record(items, gated)
-    finally:
-        for _, value in form.multi_items():
-            if isinstance(value, UploadFile):
-                value.file.close()
+    except MultipartError:
+        raise Refused(400, Code.BODY_MALFORMED) from None
+    return multipart_record(parts, gated)
+
+
+def multipart_record(parts: Sequence[Part], gated: frozenset[str]) -> dict[str, Any]:
+    """The record of multipart parts; a gated part must be plain text, readable
+    one way only. A file's value is `UPLOAD`: never text to screen."""
+    for part in parts:
+        if part.name in gated and not _check_part(list(part.headers)):
+            raise Refused(400, Code.PART_AMBIGUOUS, (part.name,))
+    not_text = sorted({p.name for p in parts if p.name in gated and p.text is None})
+    if not_text:
+        raise Refused(400, Code.FIELD_NOT_TEXT, not_text)
+    return _form_record(
+        ((p.name, p.text if p.text is not None else UPLOAD) for p in parts), gated
+    )
+
+
+class _Upload:
+    """The value of a file part: the gate keeps none of its bytes."""
+
+    def __repr__(self) -> str:
+        return "<file>"
+
+
+UPLOAD = _Upload()
 
 
 # -- the whole request ----------------------------------------------------------

@@ -90,6 +90,7 @@ from .body import (
     single_header,
 )
 from .cookie import DEFAULT_MAX_AGE, BlockCookie, SameSite
+from .negotiate import choose_language, prefers_html
 from .routes import Match, Route, Router
 
 logger = logging.getLogger("agegate.middleware")
@@ -396,7 +397,7 @@ class AgeGateMiddleware:
         response = notice.problem(
             422,
             decision.outcome.value,
-            notice.choose_language(headers),
+            choose_language(headers.get("accept-language")),
             fields=decision.fields,
             reasons=decision.reasons,
         )
@@ -456,7 +457,7 @@ class AgeGateMiddleware:
             response = notice.problem(
                 503,
                 "UNAVAILABLE",
-                notice.choose_language(headers),
+                choose_language(headers.get("accept-language")),
                 code="FLAG_NOT_RECORDED",
                 headers={"Retry-After": "60"},
             )
@@ -530,8 +531,8 @@ class AgeGateMiddleware:
             https = scope.get("scheme") in ("https", "wss")
             extra["Set-Cookie"] = self.cookie.set_cookie_header(https=https)
         response = notice.block(
-            notice.choose_language(headers),
-            as_html=notice.prefers_html(headers),
+            choose_language(headers.get("accept-language")),
+            as_html=prefers_html(headers.get("accept")),
             minimum_age=self.policy.minimum_age,
             headers=extra,
         )
@@ -556,7 +557,7 @@ class AgeGateMiddleware:
         response: Response = notice.problem(
             refused.status,
             _KINDS.get(refused.status, "BODY_UNREADABLE"),
-            notice.choose_language(headers),
+            choose_language(headers.get("accept-language")),
             code=refused.code,
             fields=refused.fields,
         )
@@ -612,7 +613,7 @@ async def _refuse_websocket(
         response = notice.problem(
             403,
             "MEDIA_TYPE_UNSUPPORTED",
-            notice.choose_language(Headers(scope=scope)),
+            choose_language(Headers(scope=scope).get("accept-language")),
             code="WEBSOCKET_REFUSED",
         )
         await response(scope, receive, send)

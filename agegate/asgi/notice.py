@@ -11,19 +11,13 @@ submitted value; 422 and 400 bodies name configured fields and codes only.
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Sequence
-from typing import Any, Literal
 
-from starlette.datastructures import Headers
 from starlette.responses import Response
 
+from .negotiate import Lang
 from .pages import page
-
-Lang = Literal["en", "fr"]
-LANGS: tuple[Lang, ...] = ("en", "fr")
-PROBLEM_JSON = "application/problem+json"
-_TYPE_PREFIX = "urn:agegate:problem:"
+from .problem import problem_body, problem_response
 
 # Every gate answer is about one submission and may carry a block cookie:
 # no cache may keep or share it.
@@ -88,13 +82,6 @@ _DETAILS: dict[str, dict[Lang, str]] = {
 }
 
 
-_PAGE_STYLE = (
-    "body{font:1.125rem/1.5 system-ui,sans-serif;margin:0;color:#1b1b1b}"
-    "main{max-width:38rem;margin:3rem auto;padding:0 1.25rem}"
-    "h1{font-size:1.6rem;line-height:1.25}"
-)
-
-
 def _block_text(lang: Lang, minimum_age: int) -> list[str]:
     if lang == "fr":
         return [
@@ -117,60 +104,6 @@ def _block_text(lang: Lang, minimum_age: int) -> list[str]:
     ]
 
 
-def _quality(item: str) -> tuple[str, float]:
-    name, *params = (part.strip() for part in item.split(";"))
-    weight = 1.0
-    for param in params:
-        key, _, value = param.partition("=")
-        if key.strip().lower() == "q":
-            try:
-                weight = float(value)
-            except ValueError:
-                weight = 0.0
-            if not 0.0 <= weight <= 1.0:
-                weight = 0.0
-    return name.lower(), weight
-
-
-def _weights(header: str | None) -> dict[str, float]:
-    weights: dict[str, float] = {}
-    for item in (header or "").split(","):
-        if item.strip():
-            name, weight = _quality(item)
-            weights.setdefault(name, weight)
-    return weights
-
-
-def choose_language(headers: Headers) -> Lang:
-    """English or French, by Accept-Language; English when neither is asked for."""
-    best: tuple[float, int] = (0.0, 0)
-    chosen: Lang = "en"
-    for position, (tag, weight) in enumerate(
-        _weights(headers.get("accept-language")).items()
-    ):
-        primary = tag.split("-", 1)[0]
-        if primary in LANGS and weight > 0 and (weight, -position) > best:
-            best = (weight, -position)
-            chosen = "fr" if primary == "fr" else "en"
-    return chosen
-
-
-def prefers_html(headers: Headers) -> bool:
-    """Whether the client ranks text/html above JSON (a browser, not an API)."""
-    weights = _weights(headers.get("accept"))
-
-    def weight(media: str) -> float:
-        kind = media.split("/", 1)[0]
-        for name in (media, f"{kind}/*", "*/*"):
-            if name in weights:
-                return weights[name]
-        return 0.0
-
-    html_weight = weight("text/html")
-    json_weight = max(weight(PROBLEM_JSON), weight("application/json"))
-    return html_weight > 0 and html_weight > json_weight
-
-
 def _headers(lang: Lang, extra: dict[str, str] | None) -> dict[str, str]:
     return {**BASE_HEADERS, "Content-Language": lang, **(extra or {})}
 
@@ -186,25 +119,16 @@ def problem(
     headers: dict[str, str] | None = None,
 ) -> Response:
     """An RFC 9457 problem: type, title, status, detail, and stable codes."""
-    body: dict[str, Any] = {
-        "type": _TYPE_PREFIX + (code or kind).lower().replace("_", "-"),
-        "title": _TITLES[kind][lang],
-        "status": status,
-    }
-    if kind in _DETAILS:
-        body["detail"] = _DETAILS[kind][lang]
-    if code is not None:
-        body["code"] = code
-    if fields:
-        body["fields"] = list(fields)
-    if reasons:
-        body["reasons"] = list(reasons)
-    return Response(
-        json.dumps(body, ensure_ascii=False).encode("utf-8"),
-        status_code=status,
-        media_type=PROBLEM_JSON,
-        headers=_headers(lang, headers),
+    body = problem_body(
+        status,
+        code or kind,
+        _TITLES[kind][lang],
+        detail=_DETAILS[kind][lang] if kind in _DETAILS else None,
+        code=code,
+        fields=fields,
+        reasons=reasons,
     )
+    return problem_response(body, headers=_headers(lang, headers))
 
 
 def block(
@@ -218,23 +142,13 @@ def block(
     paragraphs = _block_text(lang, minimum_age)
     title = _TITLES["UNDERAGE"][lang]
     if not as_html:
-        body = {
-            "type": _TYPE_PREFIX + "underage",
-            "title": title,
-            "status": 403,
-            "detail": " ".join(paragraphs),
-        }
-        return Response(
-            json.dumps(body, ensure_ascii=False).encode("utf-8"),
-            status_code=403,
-            media_type=PROBLEM_JSON,
-            headers=_headers(lang, headers),
-        )
+        body = problem_body(403, "UNDERAGE", title, detail=" ".join(paragraphs))
+        return problem_response(body, headers=_headers(lang, headers))
     content = f"<h1>{html.escape(title)}</h1>" + "".join(
         f"<p>{html.escape(p)}</p>" for p in paragraphs
     )
     return Response(
-        page(title, content, style=_PAGE_STYLE, lang=lang).encode("utf-8"),
+        page(title, content, lang=lang).encode("utf-8"),
         status_code=403,
         media_type="text/html; charset=utf-8",
         headers=_headers(lang, headers),
