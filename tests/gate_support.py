@@ -3,15 +3,11 @@ parsers read, birthdates relative to today, and a real uvicorn server."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, suppress
 from datetime import date
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -19,6 +15,7 @@ from starlette.routing import Route
 
 from agegate import AgeGateMiddleware, load_rules
 from agegate.age import age_on, live_today
+from agegate.apps.serve import serve
 
 SECRET = "test-secret-that-is-long-enough-0123456789"
 
@@ -166,39 +163,8 @@ def bc(birthdate: str, **extra: Any) -> dict[str, Any]:
     return {"birthdate": birthdate, "country": "CA", "subdivision": "BC", **extra}
 
 
-def free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-@contextmanager
-def uvicorn_server(app: Any, ws: str = "none") -> Iterator[str]:
+def uvicorn_server(app: Any, ws: str = "none") -> AbstractContextManager[str]:
     """A real uvicorn server on a free loopback port; yields its base URL.
 
     `ws` picks uvicorn's websocket implementation ("none": no websockets)."""
-    sock = free_socket()
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        log_level="warning",
-        lifespan="on",
-        http="h11",
-        ws=ws,
-        access_log=False,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]})
-    thread.start()
-    try:
-        deadline = time.monotonic() + 15
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
+    return serve(app, lifespan="on", http="h11", ws=ws, access_log=False)

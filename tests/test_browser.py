@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from agegate.apps.demo import create_app
-from agegate.qa.replay import serve
+from agegate.apps.serve import serve
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"

@@ -18,11 +18,12 @@ import pytest
 
 from agegate.apps.demo import create_app
 from agegate.apps.report import identifier_hash
+from agegate.apps.serve import free_port, serve
 from agegate.cli.main import main
-from agegate.qa.replay import free_port, run, serve, table
+from agegate.qa.replay import run, table
 
 ROOT = Path(__file__).resolve().parent.parent
-REQUESTS = ROOT / "examples" / "requests"
+REQUESTS = ROOT / "agegate" / "qa" / "catalogue"
 SECRET = "example-app-test-secret-0123"
 ADMIN = "example-app-admin-token-0123"
 AS_ADMIN = {"Authorization": f"Bearer {ADMIN}"}
@@ -182,6 +183,37 @@ def test_demo_refuses_a_bad_port(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--port" in capsys.readouterr().err
 
 
+def test_a_failed_demo_start_leaves_no_directory(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import socket
+    import tempfile
+
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        assert main(["demo", "--port", port]) == 2
+        assert main(["demo", "--port", port, "--data-dir", str(tmp_path / "d")]) == 2
+    assert "not free" in capsys.readouterr().err
+    assert list(temporary.iterdir()) == []
+    assert not (tmp_path / "d").exists()
+
+
+def test_qa_without_a_path_replays_the_shipped_catalogue(
+    base: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["qa", "--base-url", base, "--var", f"adminToken={ADMIN}"]) == 0
+    out = capsys.readouterr().out
+    assert "01-signup-adult-json.http" in out
+    assert " 0 failed" in out
+
+
 @pytest.mark.slow
 def test_agegate_demo_serves_and_qa_passes(tmp_path: Path) -> None:
     """The README's two commands, as a user runs them."""
@@ -230,7 +262,6 @@ def test_agegate_demo_serves_and_qa_passes(tmp_path: Path) -> None:
                 "-m",
                 "agegate.cli",
                 "qa",
-                str(REQUESTS),
                 "--base-url",
                 base,
                 "--var",
@@ -243,17 +274,68 @@ def test_agegate_demo_serves_and_qa_passes(tmp_path: Path) -> None:
         )
         assert qa.returncode == 0, qa.stdout + qa.stderr
         assert " 0 failed" in qa.stdout
+        admin = httpx.get(base + "/admin/flags", params={"token": found.group(1)})
+        assert admin.status_code == 200
     finally:
         demo.send_signal(signal.SIGINT)
         try:
-            out, _ = demo.communicate(timeout=20)
+            out, err = demo.communicate(timeout=20)
         except subprocess.TimeoutExpired:
             demo.kill()
-            out, _ = demo.communicate()
+            out, err = demo.communicate()
     out = "".join(banner) + out
     assert f"http://127.0.0.1:{port}/" in out
-    assert "agegate qa examples/requests" in out
+    assert f"agegate qa --base-url http://127.0.0.1:{port}" in out
     assert (tmp_path / "accounts.db").exists()
+    # Request lines are logged, as plain uvicorn logs them (to stdout),
+    # without the query string: the admin token in `?token=` stays out.
+    log = out.replace("".join(banner), "") + err
+    assert '"GET / HTTP/1.1" 200' in log
+    assert '"POST /api/signup HTTP/1.1" 403' in log
+    assert '"GET /admin/flags?... HTTP/1.1" 200' in log
+    assert found.group(1) not in log
+    assert f"the data stays in {tmp_path}" in err
+
+
+def _start_demo(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """`agegate demo` on a free port, once it answers; and its base URL."""
+    port = free_port()
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "agegate.cli", "demo", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(base + "/").status_code == 200:
+                return demo, base
+        except httpx.TransportError:
+            pass
+        assert demo.poll() is None, demo.stderr.read() if demo.stderr else ""
+        assert time.monotonic() < deadline, "the demo did not start"
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_ctrl_c_removes_the_demos_temporary_directory(tmp_path: Path) -> None:
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(temporary)}
+    demo, base = _start_demo(env)
+    try:
+        assert httpx.post(base + "/api/signup", json={}).status_code in (400, 422)
+        (made,) = temporary.iterdir()
+        assert (made / "accounts.db").exists()
+    finally:
+        demo.send_signal(signal.SIGINT)
+        _, err = demo.communicate(timeout=20)
+    assert demo.returncode == 130
+    assert f"removed {made}" in err
+    assert list(temporary.iterdir()) == []
 
 
 def test_admin_flags_needs_the_admin_token(base: str) -> None:

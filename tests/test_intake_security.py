@@ -16,8 +16,8 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from agegate.apps.report import RateLimit, client_key, form_token, report_app
+from agegate.apps.serve import serve
 from agegate.flags.store import SqliteFlagStore
-from agegate.qa.replay import serve
 
 SECRET = "intake-security-secret-0123456789"
 

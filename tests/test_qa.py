@@ -12,9 +12,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from agegate.apps.serve import serve
 from agegate.cli.main import main
 from agegate.errors import InputError
-from agegate.qa.replay import parse, run_file, serve, shift
+from agegate.qa.parser import parse
+from agegate.qa.replay import run_file, shift
 
 
 async def echo(request: Request) -> Response:
@@ -184,3 +186,35 @@ def test_cli_qa_usage_errors(
     with pytest.raises(SystemExit) as exit_info:
         main(["qa", str(bad)])
     assert exit_info.value.code == 2
+
+
+def test_cli_qa_var_must_be_name_equals_value(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = write(tmp_path, "ok.http", "# @expect status 200\nGET /echo\n")
+    for bad in ("novalue", "1x=2", "=v"):
+        assert main(["qa", str(good), "--base-url", "http://x", "--var", bad]) == 2
+        assert "--var takes NAME=VALUE" in capsys.readouterr().err
+
+
+def test_without_a_path_qa_reads_the_shipped_catalogue() -> None:
+    from agegate.qa.parser import CATALOGUE, catalogue
+
+    found = catalogue()
+    assert found == sorted(CATALOGUE.glob("*.http"))
+    assert len(found) >= 30
+    # Inside the package, so that a wheel carries it.
+    assert CATALOGUE.parent == Path(__import__("agegate.qa").qa.__file__).parent
+    assert catalogue([found[0]]) == [found[0]]
+
+
+def test_a_long_chain_of_variables_parses_and_a_cycle_is_named() -> None:
+    chain = "".join(f"@v{i} = {{{{v{i + 1}}}}}\n" for i in range(3000))
+    text = chain + "@v3000 = end\n# @expect status 200\nGET /{{v0}}\n"
+    [request] = parse(text, where="chain.http")
+    assert dict(request.variables)["v3000"] == "end"
+    with pytest.raises(InputError, match=r"cycle.http:2: variable b refers to itself"):
+        parse(
+            "@a = {{b}}\n@b = {{c}}\n@c = {{b}}\n# @expect status 200\nGET /\n",
+            where="cycle.http",
+        )

@@ -13,8 +13,8 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from agegate.apps.report import RateLimit, form_token, identifier_hash, report_app
+from agegate.apps.serve import serve
 from agegate.flags.store import FlagCode, SqliteFlagStore
-from agegate.qa.replay import serve
 
 SECRET = "report-test-secret-0123456789"
 EMAIL = "Young.Person@Example.org"

@@ -17,8 +17,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from agegate.apps.serve import serve
 from agegate.flags.store import Flag, SqliteFlagStore
-from agegate.qa.replay import serve
 from agegate.safe_text import csv_cell, printable
 
 FORMULAS = [

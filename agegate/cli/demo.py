@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import socket
+import contextlib
+import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
-from .main import EXIT_OK, EXIT_USAGE
+from ..errors import InputError
+from .main import EXIT_OK
 
 HELP = "run the example gated signup app on 127.0.0.1"
 HOST = "127.0.0.1"
@@ -25,7 +28,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",
         metavar="DIR",
-        help="where accounts.db and flags.db go (default: a new temporary directory)",
+        help="where accounts.db and flags.db go, kept after the demo stops"
+        " (default: a new temporary directory, removed when it stops)",
     )
 
 
@@ -43,46 +47,70 @@ Try it from another terminal:
   curl -i {base}/api/signup -H 'Content-Type: application/json' \\
        -d '{{"birthdate": "2015-06-01", "country": "CA", "subdivision": "BC",
             "email": "kid@example.com"}}'          # 403: blocked, nothing stored
-  agegate qa examples/requests --base-url {base} --var adminToken={admin_token}
+  agegate qa --base-url {base} --var adminToken={admin_token}
 
 Press Ctrl+C to stop."""
 
 
+@contextlib.contextmanager
+def _data_dir(given: str | None) -> Iterator[Path]:
+    """The directory the demo's files go to while it runs.
+
+    A temporary one is removed when the demo stops; a given one is kept, and
+    the demo says where. Either is removed if the demo fails before serving
+    and it was made for this run and is still empty.
+    """
+    if given is None:
+        directory = Path(tempfile.mkdtemp(prefix="agegate-demo-"))
+    else:
+        directory = Path(given)
+    existed = given is not None and directory.exists()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(
+            f"cannot create the data directory ({type(error).__name__})",
+            where=str(directory),
+        ) from None
+    try:
+        yield directory
+    finally:
+        _leave(directory, temporary=given is None, existed=existed)
+
+
+def _leave(directory: Path, *, temporary: bool, existed: bool) -> None:
+    if temporary:
+        shutil.rmtree(directory, ignore_errors=True)
+        print(f"agegate demo: removed {directory}", file=sys.stderr)
+    elif not existed and not any(directory.iterdir()):
+        directory.rmdir()
+    else:
+        print(f"agegate demo: the data stays in {directory}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     if not 0 <= args.port < 65536:
-        print(
-            "agegate demo: --port must be in 0..65535 (0: any free port)",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    if args.data_dir:
-        data_dir = Path(args.data_dir)
-    else:
-        data_dir = Path(tempfile.mkdtemp(prefix="agegate-demo-"))
+        raise InputError("--port must be in 0..65535 (0: any free port)")
+    from ..apps import serve
+
+    # Bind before anything is made or printed, so that a busy port is a
+    # clear usage error and leaves nothing behind.
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        print(
-            f"agegate demo: cannot create {data_dir} ({type(error).__name__})",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    # Bind before anything is printed, so a busy port is a clear usage error.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        sock.bind((HOST, args.port))
+        sock = serve.bind(HOST, args.port)
     except OSError:
+        raise InputError(f"port {args.port} is not free") from None
+    try:
+        with _data_dir(args.data_dir) as data_dir:
+            from ..apps.demo import create_app
+
+            app = create_app(data_dir)
+            port = sock.getsockname()[1]
+            admin_token = str(app.state.admin_token)
+            base = f"http://{HOST}:{port}"
+            print(_usage_text(base, data_dir, admin_token), flush=True)
+            # Request lines are logged as plain uvicorn logs them, without
+            # query strings (see apps.serve).
+            serve.run(app, sock, log_level="info", access_log=True)
+    finally:
         sock.close()
-        print(f"agegate demo: port {args.port} is not free", file=sys.stderr)
-        return EXIT_USAGE
-    import uvicorn
-
-    from ..apps.demo import create_app
-
-    app = create_app(data_dir)
-    port = sock.getsockname()[1]
-    admin_token = str(app.state.admin_token)
-    print(_usage_text(f"http://{HOST}:{port}", data_dir, admin_token), flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    server.run(sockets=[sock])
     return EXIT_OK

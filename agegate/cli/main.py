@@ -2,6 +2,10 @@
 
 Library errors become exit codes here, in one place: 0 done, 1 done with
 findings where a command's option asks for it, 2 usage or input error.
+Commands say "bad input" by raising `errors.InputError` (never by printing
+and returning 2 themselves); it and the library's other `AgeGateError`s (an
+unknown jurisdiction code, a malformed table) are turned into exit 2 by
+`main` below.
 """
 
 from __future__ import annotations

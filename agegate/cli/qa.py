@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
-from datetime import date
 from urllib.parse import urlsplit
 
+from ..errors import InputError
 from ..qa.replay import run as replay
 from ..qa.replay import table
-from .main import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+from .main import EXIT_FINDINGS, EXIT_OK, iso_date
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -19,7 +18,11 @@ HELP = "replay .http example requests against a running app; exit 1 on a failure
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "paths", nargs="+", metavar="PATH", help=".http files or directories of them"
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help=".http files or directories of them (default: the catalogue shipped"
+        " with agegate, which runs against `agegate demo`)",
     )
     parser.add_argument(
         "--base-url",
@@ -29,8 +32,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--today",
-        type=date.fromisoformat,
-        metavar="D",
+        type=iso_date,
+        metavar="YYYY-MM-DD",
         help="the date {{$datetime ...}} counts from (default: today)",
     )
     parser.add_argument(
@@ -50,12 +53,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _variables(given: list[str]) -> dict[str, str] | None:
+def _variables(given: list[str]) -> dict[str, str]:
     variables: dict[str, str] = {}
     for entry in given:
         name, equals, value = entry.partition("=")
         if not equals or not _NAME.fullmatch(name):
-            return None
+            raise InputError("--var takes NAME=VALUE")
         variables[name] = value
     return variables
 
@@ -63,13 +66,8 @@ def _variables(given: list[str]) -> dict[str, str] | None:
 def run(args: argparse.Namespace) -> int:
     parts = urlsplit(args.base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        print("agegate qa: --base-url must be http(s)://host[:port]", file=sys.stderr)
-        return EXIT_USAGE
+        raise InputError("--base-url must be http(s)://host[:port]")
     variables = _variables(args.var)
-    if variables is None:
-        print("agegate qa: --var takes NAME=VALUE", file=sys.stderr)
-        return EXIT_USAGE
-    # InputError (a missing path, a malformed file) becomes exit 2 in cli.main.
     results = replay(
         args.paths,
         args.base_url,

@@ -1,23 +1,17 @@
-"""Replay example requests written in the `.http` format against a running app.
+"""Replay example requests read from `.http` files against a running app.
 
-The files are the ones editors' REST clients run (VS Code REST Client,
-JetBrains HTTP Client); examples/requests/README.md describes the subset read
-here and the `# @expect` comments that state what each request must get back.
-Requests in one file share a cookie jar, as in those clients; each file starts
-with an empty one.
+Requests in one file share a cookie jar, as in editors' REST clients; each
+file starts with an empty one. `parser` reads the files; this module fills
+their `{{...}}` placeholders, sends them and checks the `# @expect` lines.
 """
 
 from __future__ import annotations
 
 import calendar
-import contextlib
 import http.client
 import json
 import re
-import socket
-import threading
-import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
@@ -28,16 +22,8 @@ import attrs
 
 from ..errors import InputError
 from ..safe_text import printable
+from .parser import PLACEHOLDER, HttpRequest, body_path, catalogue, parse_file
 
-_SEPARATOR = re.compile(r"^###")
-_FILE_VARIABLE = re.compile(r"^@([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
-_NAME = re.compile(r"^(?:#|//)\s*@name\s+([A-Za-z_][A-Za-z0-9_\-]*)\s*$")
-_EXPECT = re.compile(r"^(?:#|//)\s*@expect\s+(.*)$")
-_REQUEST_LINE = re.compile(
-    r"^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\s+(\S+)(?:\s+HTTP/[0-9.]+)?\s*$"
-)
-_HEADER = re.compile(r"^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):\s*(.*)$")
-_PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}")
 _DATETIME = re.compile(
     r'^\$datetime\s+(?:"([^"]*)"|(iso8601))(?:\s+(-?[0-9]+)\s+(y|M|w|d))?$'
 )
@@ -47,51 +33,6 @@ _RESPONSE_REF = re.compile(
 _TIMEOUT = 15.0
 _FILLED_LIMIT = 1 << 20
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-@attrs.frozen
-class Expect:
-    """One `# @expect` line: `status N`, `header NAME TEXT` or `body TEXT`."""
-
-    kind: str
-    name: str
-    value: str
-    line: int
-
-    @classmethod
-    def from_text(cls, text: str, *, where: str, line: int) -> Expect:
-        parts = text.strip().split(None, 2)
-        if parts and parts[0] == "status" and len(parts) == 2 and parts[1].isdigit():
-            return cls("status", "", parts[1], line)
-        if parts and parts[0] == "header" and len(parts) == 3:
-            return cls("header", parts[1].lower(), parts[2], line)
-        if parts and parts[0] == "body" and len(parts) >= 2:
-            return cls("body", "", text.strip()[len("body") :].strip(), line)
-        raise InputError(
-            "expected `@expect status N`, `@expect header NAME TEXT`"
-            " or `@expect body TEXT`",
-            where=f"{where}:{line}",
-        )
-
-
-@attrs.frozen
-class HttpRequest:
-    """One request of a file, before its `{{...}}` placeholders are filled."""
-
-    file: str
-    line: int
-    name: str | None
-    method: str
-    url: str
-    headers: tuple[tuple[str, str], ...]
-    body: str | None
-    expects: tuple[Expect, ...]
-    variables: tuple[tuple[str, str], ...]
-    body_file: str | None = None
-
-    @property
-    def label(self) -> str:
-        return f"{Path(self.file).name}:{self.line}"
 
 
 @attrs.frozen
@@ -129,185 +70,6 @@ class Result:
         return found[0] if found else "-"
 
 
-def parse(text: str, *, where: str) -> list[HttpRequest]:
-    """All requests of one file, in order; InputError names the file and line."""
-    requests: list[HttpRequest] = []
-    variables: dict[str, str] = {}
-    defined_at: dict[str, int] = {}
-    lines = text.splitlines()
-    block: list[tuple[int, str]] = []
-
-    def flush() -> None:
-        request = _parse_block(block, where, variables, defined_at)
-        if request is not None:
-            _refuse_cycles(variables, defined_at, where)
-            requests.append(request)
-        block.clear()
-
-    for number, line in enumerate(lines, start=1):
-        if _SEPARATOR.match(line):
-            flush()
-            continue
-        block.append((number, line))
-    flush()
-    if not requests:
-        raise InputError("no request in file", where=where)
-    return requests
-
-
-def _refuse_cycles(
-    variables: Mapping[str, str], defined_at: Mapping[str, int], where: str
-) -> None:
-    """A variable that reaches itself through others would never finish
-    filling: refuse it where it is defined."""
-    refers = {
-        name: [m.group(1) for m in _PLACEHOLDER.finditer(value)]
-        for name, value in variables.items()
-    }
-    done: set[str] = set()
-    for start in sorted(variables, key=lambda n: defined_at.get(n, 0)):
-        path: list[str] = []
-        on_path: set[str] = set()
-        stack: list[tuple[str, Iterator[str]]] = []
-        if start in done:
-            continue
-        stack.append((start, iter(refers[start])))
-        path.append(start)
-        on_path.add(start)
-        while stack:
-            name, children = stack[-1]
-            child = next(children, None)
-            if child is None:
-                stack.pop()
-                path.pop()
-                on_path.discard(name)
-                done.add(name)
-                continue
-            if child in on_path:
-                raise InputError(
-                    f"variable {child} refers to itself"
-                    f" (through {' -> '.join([*path[path.index(child) :], child])})",
-                    where=f"{where}:{defined_at.get(child, 0)}",
-                )
-            if child in refers and child not in done:
-                stack.append((child, iter(refers[child])))
-                path.append(child)
-                on_path.add(child)
-
-
-def _parse_block(
-    block: list[tuple[int, str]],
-    where: str,
-    variables: dict[str, str],
-    defined_at: dict[str, int],
-) -> HttpRequest | None:
-    name: str | None = None
-    expects: list[Expect] = []
-    index = 0
-    request_line: tuple[int, str, str] | None = None
-    while index < len(block):
-        number, line = block[index]
-        index += 1
-        stripped = line.strip()
-        if not stripped:
-            continue
-        if match := _FILE_VARIABLE.match(stripped):
-            variables[match.group(1)] = match.group(2).strip()
-            defined_at[match.group(1)] = number
-            continue
-        if match := _NAME.match(stripped):
-            name = match.group(1)
-            continue
-        if match := _EXPECT.match(stripped):
-            expects.append(Expect.from_text(match.group(1), where=where, line=number))
-            continue
-        if stripped.startswith(("#", "//")):
-            continue
-        match = _REQUEST_LINE.match(stripped)
-        if match is None:
-            raise InputError(
-                "expected a request line `METHOD URL`", where=f"{where}:{number}"
-            )
-        request_line = (number, match.group(1), match.group(2))
-        break
-    if request_line is None:
-        if expects or name:
-            raise InputError(
-                "@expect or @name without a request", where=f"{where}:{block[0][0]}"
-            )
-        return None
-    headers: list[tuple[str, str]] = []
-    while index < len(block):
-        number, line = block[index]
-        index += 1
-        if not line.strip():
-            break
-        if match := _EXPECT.match(line.strip()):
-            expects.append(Expect.from_text(match.group(1), where=where, line=number))
-            continue
-        match = _HEADER.match(line.strip())
-        if match is None:
-            raise InputError(
-                "expected a header `Name: value`", where=f"{where}:{number}"
-            )
-        headers.append((match.group(1), match.group(2).strip()))
-    body_lines = [line for _, line in block[index:]]
-    while body_lines and not body_lines[-1].strip():
-        body_lines.pop()
-    if not any(e.kind == "status" for e in expects):
-        raise InputError(
-            "every request needs an `# @expect status N` line",
-            where=f"{where}:{request_line[0]}",
-        )
-    body_file = None
-    if len(body_lines) == 1 and body_lines[0].startswith("< "):
-        body_file = body_lines[0][2:].strip()
-        body_lines = []
-    return HttpRequest(
-        file=where,
-        line=request_line[0],
-        name=name,
-        method=request_line[1],
-        url=request_line[2],
-        headers=tuple(headers),
-        body="\n".join(body_lines) if body_lines else None,
-        expects=tuple(expects),
-        variables=tuple(sorted(variables.items())),
-        body_file=body_file,
-    )
-
-
-def parse_file(path: str | Path) -> list[HttpRequest]:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(
-            f"cannot read ({type(error).__name__})", where=str(path)
-        ) from None
-    requests = parse(text, where=str(path))
-    for request in requests:
-        if request.body_file is not None:
-            body_path(request)
-    return requests
-
-
-def catalogue(paths: Iterable[str | Path]) -> list[Path]:
-    """The `.http` files named, or found (sorted) in the directories named."""
-    found: list[Path] = []
-    for entry in paths:
-        path = Path(entry)
-        if path.is_dir():
-            found.extend(sorted(path.glob("*.http")))
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise InputError("no such file or directory", where=str(path))
-    if not found:
-        raise InputError("no .http files found")
-    return found
-
-
 def shift(today: date, amount: int, unit: str) -> date:
     """`today` moved by whole years, months, weeks or days; a day that does
     not exist in the target month (29 February) becomes its month's last."""
@@ -343,7 +105,7 @@ class _Filler:
         self._filling: set[str] = set()
 
     def fill(self, text: str, where: str) -> str:
-        filled = _PLACEHOLDER.sub(lambda m: self._value(m.group(1), where), text)
+        filled = PLACEHOLDER.sub(lambda m: self._value(m.group(1), where), text)
         if len(filled) > _FILLED_LIMIT:
             raise InputError("variables fill more than 1 MiB", where=where)
         return filled
@@ -471,28 +233,6 @@ def send(
         connection.close()
 
 
-def body_path(request: HttpRequest) -> Path:
-    """The file a `< path` body names, which must lie inside the directory of
-    the `.http` file: a catalogue from elsewhere must not read (and send) the
-    replaying user's files."""
-    name = request.body_file or ""
-    where = request.label
-    if not name or Path(name).is_absolute() or name.startswith(("~", "\\")):
-        raise InputError("a body file is named relative to the .http file", where=where)
-    directory = Path(request.file).parent.resolve()
-    try:
-        # Symbolic links are followed, so a link pointing out is caught too.
-        path = (directory / name).resolve(strict=True)
-    except (OSError, RuntimeError):
-        raise InputError("no such body file", where=where) from None
-    if not path.is_relative_to(directory) or not path.is_file():
-        raise InputError(
-            "a body file must be inside the directory of the .http file",
-            where=where,
-        )
-    return path
-
-
 def _included(request: HttpRequest) -> str:
     """A body given as `< path`, relative to the .http file, sent as is."""
     path = body_path(request)
@@ -596,53 +336,81 @@ def run_file(
     elsewhere fails without being sent. `variables` override the file's own,
     as `base_url` overrides `@baseUrl`.
     """
-    origins = Origins.of(base_url, allow_hosts)
-    requests = parse_file(path)
-    day = today if today is not None else date.today()
-    responses: dict[str, Response] = {}
-    jar = _Jar()
-    results: list[Result] = []
-    for request in requests:
-        known = {**dict(request.variables), **(variables or {})}
-        known["baseUrl"] = base_url.rstrip("/")
-        filler = _Filler(known, responses, day)
-        where = request.label
+    session = _Session(
+        base_url.rstrip("/"),
+        Origins.of(base_url, allow_hosts),
+        today if today is not None else date.today(),
+        dict(variables or {}),
+    )
+    return [session.replay(request) for request in parse_file(path)]
+
+
+@attrs.define
+class _Prepared:
+    url: str
+    headers: list[tuple[str, str]]
+    body: bytes | None
+
+
+@attrs.define
+class _Session:
+    """What the requests of one file share: where they may go, the day
+    their dates count from, the cookie jar and the named responses."""
+
+    base_url: str
+    origins: Origins
+    today: date
+    variables: dict[str, str]
+    jar: _Jar = attrs.field(factory=lambda: _Jar())
+    responses: dict[str, Response] = attrs.field(factory=dict)
+
+    def replay(self, request: HttpRequest) -> Result:
+        """Fill, send and check one request; a problem at any step is its
+        result, and the file goes on with the next request."""
+        filler = self._filler(request)
         try:
-            url = filler.fill(request.url, where)
-            if not urlsplit(url).scheme:
-                url = urljoin(base_url.rstrip("/") + "/", url.lstrip("/"))
-            headers = [(k, filler.fill(v, where)) for k, v in request.headers]
-            body = filler.fill(request.body, where) if request.body else None
-            if request.body_file is not None:
-                body = _included(request)
-            origins.check(url, where)
+            prepared = self._prepare(request, filler)
         except InputError as error:
-            results.append(Result(request, None, (str(error),)))
-            continue
-        cookie = jar.header()
-        if cookie and not any(k.lower() == "cookie" for k, _ in headers):
-            headers.append(("Cookie", cookie))
+            return Result(request, None, (str(error),))
         try:
-            response = send(request.method, url, headers, _encode_body(body, headers))
-        except (OSError, http.client.HTTPException) as error:
-            results.append(
-                Result(request, None, (f"no response ({type(error).__name__})",))
+            response = send(
+                request.method, prepared.url, prepared.headers, prepared.body
             )
-            continue
-        jar.store(response)
+        except (OSError, http.client.HTTPException) as error:
+            return Result(request, None, (f"no response ({type(error).__name__})",))
+        self.jar.store(response)
         if request.name:
-            responses[request.name] = response
+            self.responses[request.name] = response
         try:
+            # Expectations may name values of this very response.
             expects = tuple(
-                attrs.evolve(e, value=filler.fill(e.value, where))
+                attrs.evolve(e, value=filler.fill(e.value, request.label))
                 for e in request.expects
             )
         except InputError as error:
-            results.append(Result(request, response.status, (str(error),)))
-            continue
+            return Result(request, response.status, (str(error),))
         filled = attrs.evolve(request, expects=expects)
-        results.append(Result(request, response.status, check(filled, response)))
-    return results
+        return Result(request, response.status, check(filled, response))
+
+    def _filler(self, request: HttpRequest) -> _Filler:
+        known = {**dict(request.variables), **self.variables}
+        known["baseUrl"] = self.base_url
+        return _Filler(known, self.responses, self.today)
+
+    def _prepare(self, request: HttpRequest, filler: _Filler) -> _Prepared:
+        where = request.label
+        url = filler.fill(request.url, where)
+        if not urlsplit(url).scheme:
+            url = urljoin(self.base_url + "/", url.lstrip("/"))
+        headers = [(k, filler.fill(v, where)) for k, v in request.headers]
+        body = filler.fill(request.body, where) if request.body else None
+        if request.body_file is not None:
+            body = _included(request)
+        self.origins.check(url, where)
+        cookie = self.jar.header()
+        if cookie and not any(k.lower() == "cookie" for k, _ in headers):
+            headers.append(("Cookie", cookie))
+        return _Prepared(url, headers, _encode_body(body, headers))
 
 
 def run(
@@ -693,42 +461,3 @@ def table(results: Sequence[Result]) -> str:
     failed = sum(1 for r in results if not r.passed)
     lines.append(f"{len(results) - failed} passed, {failed} failed")
     return "\n".join(line.rstrip() for line in lines)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextlib.contextmanager
-def serve(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn in a thread; yields its base URL.
-
-    For test suites that replay a catalogue against their own app.
-    """
-    import uvicorn
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    bound = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="auto")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            sock.close()
-            raise RuntimeError("the server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://{host}:{bound}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-        sock.close()
