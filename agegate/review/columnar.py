@@ -1,0 +1,525 @@
+"""The columnar review: a record batch of accounts in, its flags as Arrow arrays out.
+
+It gives the flags `Reviewer` gives, row for row (fingerprints and lines
+included), by running Python once per distinct value rather than once per
+row:
+
+* birthdate text -> the date `read()` finds, as a yyyymmdd integer, so that
+  an age is `(on - born) // 10000` (the 29 February rule included);
+* collected_at text -> its collection date (`collection_date`);
+* the place fields -> their jurisdictions and problems, from `read()`, and
+  the region a phone in national form is read in; the phone itself, whose
+  validity depends on every digit, through `phone.jurisdictions`;
+* jurisdictions and a date -> the rules in force then;
+* what a decision depends on (jurisdictions, problems, rules in force,
+  age, on both dates) -> the flag's codes, action, jurisdiction and required
+  age, found by `Reviewer.review` on the first row that has them.
+
+A row with anything unusual (a birthdate `read()` does not take as one exact
+date, other birth fields, signals of more than one country, a value that
+is not text, a collected_at that raises) is screened by `Reviewer` itself,
+exactly as the row-at-a-time run would screen it.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import hmac
+from collections.abc import Callable, Iterable, Iterator
+from datetime import date
+from typing import Any
+
+import attrs
+import pyarrow as pa
+
+from .. import codes, phone, signals
+from ..birthdate import Birth
+from ..decision import Problem
+from ..errors import InputProblem
+from ..flags.model import Flag
+from ..policy import SCREENED_FIELDS, FieldMap
+from ..rules import Kind, Rules, load_rules
+from ..screen import read
+from .batches import AccountBatch, is_text
+from .readers import Row
+from .reviewer import (
+    SOURCE,
+    Batch,
+    CollectedAtInvalid,
+    Reviewer,
+    ReviewSettings,
+    collection_date,
+)
+from .run import screen_batch
+
+_IDENTITY = FieldMap()
+_PLACE_FIELDS = (
+    "country",
+    "subdivision",
+    "billing_country",
+    "billing_subdivision",
+    "billing_postal_code",
+)
+_OTHER_BIRTH_FIELDS = ("birth_year", "birth_month", "birth_day", "age")
+_KINDS = {
+    "majority": Kind.MAJORITY,
+    "digital_consent": Kind.DIGITAL_CONSENT,
+    "contract": Kind.CONTRACT,
+}
+# Caches are cleared past this many entries: memory stays bounded.
+_CACHE_LIMIT = 200_000
+_UNUSUAL = object()
+_FLAG_SCHEMA = pa.schema(
+    [
+        ("account_id", pa.string()),
+        ("codes", pa.list_(pa.string())),
+        ("action", pa.string()),
+        ("jurisdiction", pa.string()),
+        ("required_age", pa.int32()),
+        ("source", pa.string()),
+        ("fingerprint", pa.string()),
+        ("line", pa.int64()),
+        ("rowid", pa.int64()),
+    ]
+)
+
+Template = tuple[tuple[str, ...], str, str | None, int | None] | None
+
+
+@attrs.frozen
+class Screened:
+    """What screening one batch gave: the flags (`_FLAG_SCHEMA` columns, in
+    input order), the ids of accounts screened clean, and the counts."""
+
+    flags: pa.RecordBatch
+    clean: tuple[str, ...]
+    rows_screened: int
+    unreadable: tuple[tuple[int, str], ...]
+    by_code: collections.Counter[str]
+
+    @property
+    def rows_read(self) -> int:
+        return self.rows_screened + len(self.unreadable)
+
+    @property
+    def rows_unreadable(self) -> int:
+        return len(self.unreadable)
+
+
+class _Cache(dict[Any, Any]):
+    def get_or(self, key: Any, compute: Callable[[Any], Any]) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            pass
+        if len(self) >= _CACHE_LIMIT:
+            self.clear()
+        value = self[key] = compute(key)
+        return value
+
+
+def _yyyymmdd(day: date) -> int:
+    return day.year * 10000 + day.month * 100 + day.day
+
+
+class ColumnarReviewer:
+    """Screens record batches; one per process, holding its caches."""
+
+    def __init__(self, settings: ReviewSettings, rules: Rules | None = None) -> None:
+        self.settings = settings
+        self.rules = (
+            rules if rules is not None else load_rules(settings.rules_directory)
+        )
+        self.rows = Reviewer(settings, self.rules)
+        fields = settings.fields
+        self._keys = {
+            f: fields.keys_of(f)
+            for f in (*SCREENED_FIELDS, "account_id", "collected_at")
+        }
+        self._screened = tuple(
+            (f, k) for f in SCREENED_FIELDS for k in fields.keys_of(f)
+        )
+        every = [k for f, k in self._screened] + [
+            k for f in ("account_id", "collected_at") for k in self._keys[f]
+        ]
+        # One key per field and no dotted key: a row's fields are its columns.
+        self._plain = len(self._screened) == len(
+            {f for f, _ in self._screened}
+        ) and not any("." in k for k in every)
+        self._today = settings.today
+        self._today_int = _yyyymmdd(settings.today)
+        self._kind = _KINDS[settings.policy.threshold]
+        self._births = _Cache()
+        self._collected = _Cache()
+        self._places = _Cache()
+        self._phones = _Cache()
+        self._in_force = _Cache()
+        self._templates: dict[Any, Template] = {}
+        self._rule_sets: dict[tuple[Any, ...], int] = {}
+
+    # -- the batch ---------------------------------------------------------
+
+    def screen(self, batch: AccountBatch) -> Screened:
+        """The flags and counts of one batch, identical to `Reviewer`'s."""
+        records = batch.records
+        fast = self._fast_columns(records)
+        count = records.num_rows
+        out: list[tuple[int, Flag | None, str | None]] = []
+        slow: list[int] = []
+        if fast is None:
+            slow = list(range(count))
+        else:
+            for index, values in enumerate(zip(*fast.values(), strict=True)):
+                result = self._row(dict(zip(fast, values, strict=True)))
+                if result is _UNUSUAL:
+                    slow.append(index)
+                else:
+                    out.append((index, *result))
+        unreadable = list(batch.unreadable)
+        if slow:
+            self._screen_slowly(batch, slow, out, unreadable)
+        out.sort(key=lambda entry: entry[0])
+        unreadable.sort()
+        return self._assemble(batch, out, tuple(unreadable))
+
+    def _fast_columns(self, records: pa.RecordBatch) -> dict[str, list[Any]] | None:
+        """The row values by field, or None when the batch is for `Reviewer`."""
+        if not self._plain:
+            return None
+        names = set(records.schema.names)
+        found: dict[str, list[Any]] = {}
+        for field, keys in self._keys.items():
+            if not keys:
+                continue
+            if keys[0] not in names:
+                found[field] = [None] * records.num_rows
+                continue
+            column = records.column(keys[0])
+            if not is_text(column):
+                return None
+            found[field] = column.to_pylist()
+        return found
+
+    def _screen_slowly(
+        self,
+        batch: AccountBatch,
+        slow: list[int],
+        out: list[tuple[int, Flag | None, str | None]],
+        unreadable: list[tuple[int, str]],
+    ) -> None:
+        """Rows for `Reviewer`, one by one as a run retries a failed batch:
+        a row it cannot screen is unreadable, as in a run."""
+        listed = batch.records.to_pylist() if batch.rows is None else None
+        for index in slow:
+            row = self._row_of(batch, index, listed)
+            result: Batch = screen_batch(self.rows, [row])
+            if result.unreadable:
+                unreadable.extend(result.unreadable)
+                continue
+            flag = result.flags[0] if result.flags else None
+            out.append((index, flag, result.clean[0] if result.clean else None))
+
+    def _row_of(
+        self, batch: AccountBatch, index: int, listed: list[dict[str, Any]] | None
+    ) -> Row:
+        if batch.rows is not None:
+            return batch.rows[index]
+        if listed is None:  # pragma: no cover - the caller lists arrow-only rows
+            raise ValueError("rows to list")
+        rowid = batch.rowids[index] if batch.rowids is not None else None
+        return Row(batch.lines[index], listed[index], rowid)
+
+    def _assemble(
+        self,
+        batch: AccountBatch,
+        out: list[tuple[int, Flag | None, str | None]],
+        unreadable: tuple[tuple[int, str], ...],
+    ) -> Screened:
+        columns: dict[str, list[Any]] = {name: [] for name in _FLAG_SCHEMA.names}
+        clean: list[str] = []
+        by_code: collections.Counter[str] = collections.Counter()
+        rowid = self.settings.locator == "rowid"
+        for index, flag, given in out:
+            if flag is None:
+                if given is not None:
+                    clean.append(given)
+                continue
+            by_code.update(flag.codes)
+            columns["account_id"].append(flag.account_id)
+            columns["codes"].append(list(flag.codes))
+            columns["action"].append(flag.action)
+            columns["jurisdiction"].append(flag.jurisdiction)
+            columns["required_age"].append(flag.required_age)
+            columns["source"].append(flag.source)
+            columns["fingerprint"].append(flag.fingerprint)
+            columns["line"].append(None if rowid else batch.lines[index])
+            row_id = batch.rowids[index] if batch.rowids is not None else None
+            columns["rowid"].append(row_id if rowid else None)
+        flags = pa.RecordBatch.from_pydict(columns, schema=_FLAG_SCHEMA)
+        return Screened(flags, tuple(clean), len(out), unreadable, by_code)
+
+    # -- one row, from the caches -----------------------------------------
+
+    def _row(self, values: dict[str, Any]) -> Any:
+        """(flag without its line, given id) for one row, or _UNUSUAL."""
+        for field in _OTHER_BIRTH_FIELDS:
+            # A blank value is no value to read() as to the fingerprint.
+            other = values.get(field)
+            if other is not None and other.strip():
+                return _UNUSUAL
+        born = self._births.get_or(values.get("birthdate"), self._birth)
+        if born is _UNUSUAL:
+            return _UNUSUAL
+        collected = self._collected.get_or(values.get("collected_at"), self._collection)
+        if collected is _UNUSUAL:
+            return _UNUSUAL
+        place = self._places.get_or(
+            tuple(values.get(f) for f in _PLACE_FIELDS), self._place
+        )
+        jurisdictions, problems = self._with_phone(place, values.get("phone"))
+        if jurisdictions is _UNUSUAL:
+            return _UNUSUAL
+        now = self._in_force.get_or((jurisdictions, self._today), self._rules_on)
+        key: tuple[Any, ...] = (
+            jurisdictions,
+            problems,
+            now,
+            (self._today_int - born) // 10000,
+        )
+        if isinstance(collected, date):
+            then = self._in_force.get_or((jurisdictions, collected), self._rules_on)
+            key += (then, (_yyyymmdd(collected) - born) // 10000)
+        else:
+            key += (collected,)
+        try:
+            template = self._templates[key]
+        except KeyError:
+            if len(self._templates) >= _CACHE_LIMIT:
+                self._templates.clear()
+            template = self._templates[key] = self._template(values)
+        given = self._given(values.get("account_id"))
+        if template is None:
+            return None, given
+        return self._flag(values, template, given), given
+
+    def _birth(self, text: Any) -> Any:
+        """yyyymmdd of a birthdate `read()` takes as one exact date."""
+        reading = read(
+            {"birthdate": text},
+            policy=self.settings.policy,
+            fields=_IDENTITY,
+            rules=self.rules,
+        )
+        births = reading.births
+        if (
+            reading.problems
+            or reading.parts_conflict
+            or reading.birth_unread
+            or len(births) != 1
+        ):
+            return _UNUSUAL
+        key, birth = births[0]
+        if key != "birthdate" or birth != Birth(born=birth.born) or birth.born is None:
+            return _UNUSUAL
+        return _yyyymmdd(birth.born)
+
+    def _collection(self, value: Any) -> Any:
+        """A date, or "absent", or "invalid", as `Reviewer._collection` finds."""
+        if value is None:
+            return "absent"
+        text = value.strip()
+        if not text:
+            return "absent"
+        try:
+            return collection_date(text, self._today)
+        except CollectedAtInvalid:
+            return "invalid"
+        except Exception:  # the row engine reports such a row itself
+            return _UNUSUAL
+
+    def _place(
+        self, key: tuple[Any, ...]
+    ) -> tuple[tuple[str, ...], tuple[Problem, ...], str | None]:
+        record = {
+            f: v for f, v in zip(_PLACE_FIELDS, key, strict=True) if v is not None
+        }
+        reading = read(
+            record, policy=self.settings.policy, fields=_IDENTITY, rules=self.rules
+        )
+        # The problems `read()` adds for a missing birthdate are none here:
+        # a reading without birth fields reports none.
+        return reading.jurisdictions, reading.problems, _phone_region(key)
+
+    def _with_phone(
+        self, place: tuple[tuple[str, ...], tuple[Problem, ...], str | None], text: Any
+    ) -> tuple[Any, tuple[Problem, ...]]:
+        jurisdictions, problems, region = place
+        number = text.strip() if text is not None else ""
+        if number:
+            found = self._phones.get_or((number, region), self._phone)
+            if isinstance(found, str):
+                if not self.settings.policy.phone_optional:
+                    problems = (*problems, Problem("phone", found))
+            elif found:
+                jurisdictions = tuple(dict.fromkeys((*jurisdictions, *found)))
+        if len({codes.country_of(code) for code in jurisdictions}) > 1:
+            return _UNUSUAL, problems
+        return jurisdictions, problems
+
+    def _phone(self, key: tuple[str, str | None]) -> tuple[str, ...] | str:
+        number, region = key
+        try:
+            found = phone.jurisdictions(number, region)
+        except InputProblem as problem:
+            return problem.reason
+        return tuple(self.rules.canonical(code) for code in found)
+
+    def _rules_on(self, key: tuple[tuple[str, ...], date]) -> int:
+        """The rules in force for these jurisdictions on that date, as a
+        number that is equal exactly when the rules are."""
+        jurisdictions, on = key
+        found = tuple(self.rules.rule(code, self._kind, on) for code in jurisdictions)
+        return self._rule_sets.setdefault(found, len(self._rule_sets))
+
+    def _template(self, values: dict[str, Any]) -> Template:
+        record = {k: v for f, v in values.items() if (k := self._key(f)) is not None}
+        flag = self.rows.review(record)
+        if flag is None:
+            return None
+        return flag.codes, flag.action, flag.jurisdiction, flag.required_age
+
+    def _key(self, field: str) -> str | None:
+        keys = self._keys.get(field, ())
+        return keys[0] if keys else None
+
+    @staticmethod
+    def _given(value: Any) -> str | None:
+        if value is None:
+            return None
+        text: str = value.strip()
+        return text or None
+
+    def _flag(self, values: dict[str, Any], template: Any, given: str | None) -> Flag:
+        parts = [(values.get(field) or "").strip() for field, _ in self._screened]
+        if self._keys["collected_at"]:
+            parts.append((values.get("collected_at") or "").strip())
+        secret = self.settings.secret
+        message = "\x1f".join(parts).encode("utf-8", "surrogatepass")
+        fingerprint = hmac.new(secret, message, hashlib.sha256).hexdigest()
+        if given is None:
+            digest = hmac.new(
+                secret, b"account\x00" + fingerprint.encode(), hashlib.sha256
+            )
+            given = "anon-" + digest.hexdigest()[:24]
+        found_codes, action, jurisdiction, required_age = template
+        return Flag(
+            account_id=given,
+            codes=found_codes,
+            action=action,
+            jurisdiction=jurisdiction,
+            required_age=required_age,
+            source=SOURCE,
+            fingerprint=fingerprint,
+        )
+
+
+def _phone_region(key: tuple[Any, ...]) -> str | None:
+    """The region a phone in national form is read in: the declared country,
+    else the billing one, each found as `read()` finds it (withdrawn codes,
+    and a country taken from a full subdivision code, included)."""
+    country, subdivision, billing_country, billing_subdivision, _ = key
+    return _country(country, subdivision) or _country(
+        billing_country, billing_subdivision
+    )
+
+
+def _text(value: Any) -> str | None:
+    return (value.strip() or None) if value is not None else None
+
+
+def _country(country_value: Any, subdivision_value: Any) -> str | None:
+    country_text = _text(country_value)
+    subdivision_text = _text(subdivision_value)
+    if (
+        country_text is not None
+        and subdivision_text is None
+        and codes.successors(country_text)
+    ):
+        return None
+    country: str | None = None
+    if country_text is not None:
+        try:
+            country = signals.country_code(country_text)
+        except InputProblem:
+            country = None
+    if (
+        country is None
+        and subdivision_text is not None
+        and (country_text is None or "-" in subdivision_text)
+    ):
+        try:
+            country = codes.country_of(signals.subdivision_code(subdivision_text, None))
+        except InputProblem:
+            country = None
+    return country
+
+
+# -- the function of a batch, and its use by a run ------------------------------
+
+
+def screen_record_batch(
+    batch: AccountBatch | pa.RecordBatch,
+    settings: ReviewSettings,
+    rules: Rules | None = None,
+    *,
+    reviewer: ColumnarReviewer | None = None,
+    first_line: int = 2,
+) -> Screened:
+    """Screen one batch of accounts under `settings` (field map, policy,
+    screening date) and `rules`. A bare RecordBatch is numbered from
+    `first_line`. Pass a `reviewer` to keep its caches across batches."""
+    if isinstance(batch, pa.RecordBatch):
+        lines = tuple(range(first_line, first_line + batch.num_rows))
+        batch = AccountBatch(batch, lines)
+    engine = reviewer if reviewer is not None else ColumnarReviewer(settings, rules)
+    return engine.screen(batch)
+
+
+def flags_of(screened: Screened) -> list[Flag]:
+    """The flags of a screened batch as `Flag` values, for the writers."""
+    return [
+        Flag(
+            account_id=row["account_id"],
+            codes=tuple(row["codes"]),
+            action=row["action"],
+            jurisdiction=row["jurisdiction"],
+            required_age=row["required_age"],
+            source=row["source"],
+            fingerprint=row["fingerprint"],
+            line=row["line"],
+            rowid=row["rowid"],
+        )
+        for row in screened.flags.to_pylist()
+    ]
+
+
+def as_batch(screened: Screened) -> Batch:
+    """A screened batch in the form `run` writes and counts."""
+    return Batch(
+        screened.rows_screened,
+        tuple(flags_of(screened)),
+        screened.unreadable,
+        screened.clean,
+    )
+
+
+def review_batches(
+    batches: Iterable[AccountBatch],
+    settings: ReviewSettings,
+    rules: Rules | None = None,
+) -> Iterator[Batch]:
+    """Every batch screened, in input order, as `run` consumes them."""
+    engine = ColumnarReviewer(settings, rules)
+    for batch in batches:
+        yield as_batch(engine.screen(batch))
