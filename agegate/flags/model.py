@@ -14,6 +14,20 @@ from typing import Literal
 import attrs
 
 from ..errors import AccountIdInvalid
+from ..reasons import FlagCode
+
+__all__ = [
+    "MAX_ACCOUNT_ID",
+    "STATUSES",
+    "Action",
+    "Flag",
+    "FlagCode",
+    "Status",
+    "StoredFlag",
+    "account_id_problem",
+    "check_account_ids",
+    "utc_now",
+]
 
 Action = Literal["remove", "verify"]
 # cleared: a review screened the account again and no longer found the
@@ -25,22 +39,9 @@ STATUSES: tuple[Status, ...] = ("open", "removed", "dismissed", "cleared")
 MAX_ACCOUNT_ID = 256
 
 
-class FlagCode:
-    """Stable flag codes."""
-
-    MINOR_AT_COLLECTION = "MINOR_AT_COLLECTION"
-    MINOR_NOW = "MINOR_NOW"
-    BIRTHDATE_MISSING = "BIRTHDATE_MISSING"
-    BIRTHDATE_INVALID = "BIRTHDATE_INVALID"
-    JURISDICTION_UNKNOWN = "JURISDICTION_UNKNOWN"
-    SIGNALS_CONFLICT = "SIGNALS_CONFLICT"
-    COLLECTED_AT_INVALID = "COLLECTED_AT_INVALID"
-    PROFILE_UNDERAGE = "PROFILE_UNDERAGE"
-    REPORTED = "REPORTED"
-
-
 def _codes(value: Iterable[str]) -> tuple[str, ...]:
-    return tuple(value)
+    # Plain strings, as a flag read back from a store holds them.
+    return tuple(str(code) for code in value)
 
 
 def utc_now() -> datetime:

@@ -23,7 +23,6 @@ import contextlib
 import csv
 import io
 import itertools
-import json
 import os
 import re
 import sqlite3
@@ -34,7 +33,9 @@ from typing import Any, BinaryIO, Literal
 
 import attrs
 
-from ..errors import InputError
+from .. import jsonkeys
+from ..errors import InputError, InputProblem
+from ..screen import MISSING, lookup
 
 Format = Literal["csv", "jsonl", "sqlite"]
 FORMATS: tuple[Format, ...] = ("csv", "jsonl", "sqlite")
@@ -166,14 +167,10 @@ class Stream(Iterator[Item]):
 
 
 def _holds(values: Mapping[str, Any], key: str) -> bool:
-    if key in values:
+    try:
+        return lookup(values, key) is not MISSING
+    except InputProblem:  # held two ways, literally and nested: held all the same
         return True
-    node: Any = values
-    for part in key.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return False
-        node = node[part]
-    return True
 
 
 def detect_format(path: str | Path) -> Format:
@@ -356,17 +353,6 @@ def _csv_rows(
 # -- JSON Lines ----------------------------------------------------------
 
 
-class _DuplicateKey(ValueError):
-    pass
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise _DuplicateKey
-    return result
-
-
 def read_jsonl(path: str | Path, *, encoding: str = "utf-8-sig") -> Stream:
     """One JSON object per line; blank lines are skipped, lines numbered from 1."""
     handle, size = _open_binary(path)
@@ -393,8 +379,8 @@ def _jsonl_rows(handle: Any, codec: str) -> Iterator[Item]:
                 yield Unreadable(number, _not_readable(codec))
                 continue
             try:
-                value = json.loads(text, object_pairs_hook=_unique_keys)
-            except _DuplicateKey:
+                value = jsonkeys.loads(text)
+            except jsonkeys.DuplicateKey:
                 yield Unreadable(number, "a key appears twice")
                 continue
             except (ValueError, RecursionError):

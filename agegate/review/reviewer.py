@@ -29,10 +29,11 @@ from typing import Any, Literal
 import attrs
 
 from ..age import age_on, live_today
-from ..decision import BIRTH_REASONS, Decision, Outcome, Reason
-from ..errors import InputProblem
-from ..flags.store import Action, Flag, FlagCode
-from ..policy import SCREENED_FIELDS, FieldMap, Policy
+from ..decision import BIRTH_REASONS, Decision, Outcome
+from ..errors import AgeGateError, InputProblem
+from ..flags.model import Action, Flag
+from ..policy import BIRTH_FIELDS, SCREENED_FIELDS, FieldMap, Policy
+from ..reasons import FlagCode, Reason
 from ..rules import Rules, load_rules
 from ..screen import MISSING, Reading, decide, lookup, read
 from .readers import Item, Row
@@ -65,7 +66,6 @@ _PLACE_REASONS = frozenset(
         Reason.PHONE_INVALID,
     }
 )
-_BIRTH_FIELDS = ("birthdate", "birth_year", "birth_month", "birth_day", "age")
 # Fields that point to a place, grouped by the signal they make; used to ask
 # whether one signal alone would have decided otherwise.
 _SIGNAL_GROUPS = (
@@ -83,8 +83,10 @@ _TIMESTAMP = re.compile(
 )
 
 
-class CollectedAtInvalid(ValueError):
+class CollectedAtInvalid(AgeGateError, ValueError):
     """A collection timestamp that cannot be read, or lies in the future."""
+
+    code = FlagCode.COLLECTED_AT_INVALID
 
 
 def collection_date(text: str, today: date) -> date:
@@ -317,7 +319,7 @@ class Reviewer:
         if reasons & _PLACE_REASONS:
             found.add(FlagCode.JURISDICTION_UNKNOWN)
         if Reason.FIELD_AMBIGUOUS in reasons:
-            birth_keys = set(self.settings.fields.birth_keys()) | set(_BIRTH_FIELDS)
+            birth_keys = set(self.settings.fields.birth_keys()) | set(BIRTH_FIELDS)
             if set(decision.fields) & birth_keys:
                 found.add(FlagCode.BIRTHDATE_INVALID)
             if set(decision.fields) - birth_keys:

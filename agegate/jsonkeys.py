@@ -1,0 +1,47 @@
+"""JSON objects read with every key once.
+
+`json.loads` keeps the last of two equal keys, while other readers keep the
+first or refuse: a record that names a key twice could be read two ways, so
+every door refuses it. Pass `unique_keys` as `object_pairs_hook`; it raises
+`DuplicateKey` at the first key seen twice, at any depth.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .errors import AgeGateError
+
+
+class DuplicateKey(AgeGateError, ValueError):
+    """A JSON object (or a list of form pairs) names one key twice.
+
+    `key` is the key's name, for a caller that may show the names it gates;
+    the message never repeats it.
+    """
+
+    code = "KEY_REPEATED"
+
+    def __init__(self, key: str) -> None:
+        super().__init__("a key appears twice")
+        self.key = key
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (DuplicateKey, (self.key,))
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """The pairs as a dict, or DuplicateKey for the first key seen twice."""
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise DuplicateKey(key)
+        result[key] = value
+    return result
+
+
+def loads(text: str | bytes) -> Any:
+    """`json.loads` refusing duplicate keys; raises DuplicateKey, ValueError
+    or RecursionError (deep nesting exhausts the parser)."""
+    return json.loads(text, object_pairs_hook=unique_keys)
