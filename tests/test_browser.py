@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import select
 import shutil
 import subprocess
@@ -223,16 +224,34 @@ def _accounts(base: str) -> int:
     return count
 
 
-def test_signup_page_warns_minors_before_the_form(base: str, browser: Browser) -> None:
+# An age, or a word that hints at the age that passes, anywhere in the text.
+AGE_HINT = re.compile(
+    r"\b(1[0-9]|2[0-5])\b|\b(under|over|adults?|minors?|older|younger|age|aged)\b",
+    re.IGNORECASE,
+)
+
+
+def test_signup_page_is_a_neutral_age_screen(base: str, browser: Browser) -> None:
     browser.goto(base + "/")
     assert browser.run("document.documentElement.lang") == "en"
-    notice = browser.run("document.getElementById('minors-notice').innerText")
-    assert "not for you" in notice
-    assert "do not send us any personal information" in notice
-    # The notice is shown above the first field, so it is read first.
+    # The country list holds place names ("Minor Outlying Islands"): read
+    # apart, they carry no number.
+    countries = set(
+        browser.run("[...document.querySelectorAll('option')].map(o => o.text)")
+    )
+    assert not any(re.search(r"[0-9]", name) for name in countries)
+    rendered = browser.run("document.body.innerText").splitlines()
+    text = "\n".join(line for line in rendered if line not in countries)
+    title = browser.run("document.title")
+    assert "Date of birth" in text
+    # Nothing on the page before submission tells which age passes.
+    assert AGE_HINT.search(text) is None, AGE_HINT.search(text)
+    assert AGE_HINT.search(title) is None
+    # No pre-filled date, no bounds that give the cut-off away.
+    assert browser.run("document.getElementById('birthdate').value") == ""
     assert browser.run(
-        "document.getElementById('minors-notice').getBoundingClientRect().bottom"
-        " <= document.getElementById('birthdate').getBoundingClientRect().top"
+        "['value', 'min', 'max', 'placeholder', 'aria-describedby']"
+        ".every(a => !document.getElementById('birthdate').hasAttribute(a))"
     )
     labelled = browser.run(
         "[...document.querySelectorAll('#signup input, #signup select')]"
@@ -240,6 +259,23 @@ def test_signup_page_warns_minors_before_the_form(base: str, browser: Browser) -
     )
     assert labelled is True
     assert browser.screenshot("signup-page").stat().st_size > 1000
+
+
+def test_who_can_use_the_service_is_one_click_away(base: str, browser: Browser) -> None:
+    browser.goto(base + "/")
+    link = "document.getElementById('who-link')"
+    assert browser.run(f"{link}.innerText") == "Who can use this service"
+    browser._events.clear()
+    browser.run(f"{link}.click()")
+    browser.wait_for("Page.loadEventFired")
+    assert browser.run("location.pathname") == "/who-can-use"
+    text = browser.run("document.body.innerText")
+    assert "18 or older" in text
+    assert "do not send us any personal information" in text
+    assert browser.run(
+        "document.querySelector('a[href=\"/report-a-minor/\"]') !== null"
+    )
+    browser.screenshot("who-can-use")
 
 
 def test_minor_submitting_the_form_sees_the_block_notice(

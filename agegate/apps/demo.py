@@ -2,8 +2,9 @@
 serves and QA's example requests run against.
 
 Routes:
-  GET  /                      the signup page; it tells minors, before the form,
-                              that the service is not for them
+  GET  /                      the signup page: a neutral age screen (no hint of
+                              the age that passes) that links to /who-can-use
+  GET  /who-can-use           who may use the service, and what a minor should do
   POST /signup                the page's form (HTML answers)
   POST /api/signup            the JSON signup API (JSON answers)
   PATCH /accounts/{id}        a profile update by the account's holder (the
@@ -43,6 +44,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import attrs
 from starlette.applications import Starlette
 from starlette.authentication import (
     AuthCredentials,
@@ -54,7 +56,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from ..asgi.middleware import AgeGateMiddleware
 from ..asgi.pages import page
@@ -70,6 +72,7 @@ SERVICE = "Example Voice"
 SIGNUP_PATHS = ("/signup", "/api/signup")
 PROFILE_PATH = "/accounts/{account_id}"
 REPORT_PATH = "/report-a-minor"
+WHO_PATH = "/who-can-use"
 MAX_BODY = 8 * 1024
 _SECRET_FILE = "secret.key"  # noqa: S105 (a file name, not a secret)
 _FIELDS = ("birthdate", "country", "subdivision", "phone", "email")
@@ -201,19 +204,8 @@ def load_or_create_secret(data_dir: Path) -> str:
     return value
 
 
-_STYLE = """
-body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;
-line-height:1.5;color:#1a1a1a}
-label{display:block;font-weight:600;margin-top:1rem}
-input,select{font-size:1rem;padding:.4rem;width:100%;box-sizing:border-box}
-button{margin-top:1.2rem;font-size:1rem;padding:.5rem 1.2rem}
-.notice{border:3px solid #8a4b00;background:#fff6e5;padding:.5rem 1rem}
-.hint{color:#444;font-size:.9rem;margin:.2rem 0 0}
-"""
-
-
 def _page(title: str, body: str) -> str:
-    return page(title, body, style=_STYLE)
+    return page(title, body)
 
 
 def _country_options(language: Language = "en") -> str:
@@ -224,38 +216,55 @@ def _country_options(language: Language = "en") -> str:
     )
 
 
+# The signup page is a neutral age screen, as the FTC's COPPA guidance asks:
+# the date of birth is asked with no hint of the age that passes and no
+# pre-filled date, so that it does not invite a child to lie. Who may use the
+# service is one plainly linked click away (WHO_PATH), and the gate's block
+# notice tells a minor, after the screen, not to send personal data.
+_FIELDS_HTML = (
+    '<label for="birthdate">Date of birth</label>'
+    '<input id="birthdate" name="birthdate" type="date" required'
+    ' autocomplete="bday">'
+    '<label for="country">Country where you live</label>'
+    '<select id="country" name="country" required>{countries}</select>'
+    '<label for="subdivision">Province, state or region</label>'
+    '<input id="subdivision" name="subdivision" aria-describedby="subdivision-hint"'
+    ' autocomplete="address-level1">'
+    '<p class="hint" id="subdivision-hint">For example BC, Ontario or MS.</p>'
+    '<label for="phone">Phone number</label>'
+    '<input id="phone" name="phone" type="tel" autocomplete="tel"'
+    ' aria-describedby="phone-hint">'
+    '<p class="hint" id="phone-hint">International form, for example'
+    " +1 604 555 0100.</p>"
+    '<label for="email">E-mail address</label>'
+    '<input id="email" name="email" type="email" required autocomplete="email">'
+)
+
+
 def signup_page() -> str:
-    fields = (
-        '<label for="birthdate">Date of birth</label>'
-        '<input id="birthdate" name="birthdate" type="date" required'
-        ' autocomplete="bday">'
-        '<label for="country">Country where you live</label>'
-        f'<select id="country" name="country" required>{_country_options()}</select>'
-        '<label for="subdivision">Province, state or region</label>'
-        '<input id="subdivision" name="subdivision" aria-describedby="subdivision-hint"'
-        ' autocomplete="address-level1">'
-        '<p class="hint" id="subdivision-hint">For example BC, Ontario or MS.</p>'
-        '<label for="phone">Phone number</label>'
-        '<input id="phone" name="phone" type="tel" autocomplete="tel"'
-        ' aria-describedby="phone-hint">'
-        '<p class="hint" id="phone-hint">International form, for example'
-        " +1 604 555 0100.</p>"
-        '<label for="email">E-mail address</label>'
-        '<input id="email" name="email" type="email" required autocomplete="email">'
-    )
+    fields = _FIELDS_HTML.format(countries=_country_options())
     return _page(
         f"Sign up - {SERVICE}",
         f"<h1>Sign up for {SERVICE}</h1>"
-        '<section class="notice" id="minors-notice" aria-labelledby="minors-title">'
-        '<h2 id="minors-title">Under 18? This service is not for you</h2>'
-        f"<p>{SERVICE} is only for adults: you must be 18 or older, or older"
-        " still if the legal age where you live is higher. If you are younger,"
-        " please stop here and do not send us any personal information, not"
-        " even your e-mail address or phone number.</p>"
-        f'<p>If a minor has already given us their details, <a href="{REPORT_PATH}/">'
-        "tell us</a> and we will delete them.</p></section>"
+        f'<p><a href="{WHO_PATH}" id="who-link">Who can use this service</a></p>'
         f'<form method="post" action="/signup" id="signup">{fields}'
         '<button type="submit">Create my account</button></form>',
+    )
+
+
+def who_page() -> str:
+    """Who may use the service, and what a younger person should do."""
+    return _page(
+        f"Who can use {SERVICE}",
+        f'<h1 id="who">Who can use {SERVICE}</h1>'
+        f"<p>{SERVICE} is only for adults: you must be 18 or older, or older"
+        " still if the legal age where you live is higher.</p>"
+        "<p>If you are younger, please do not sign up and do not send us any"
+        " personal information, not even your e-mail address or phone"
+        " number.</p>"
+        f'<p>If a minor has already given us their details, <a href="{REPORT_PATH}/">'
+        "tell us</a> and we will delete them.</p>"
+        '<p><a href="/">Back to the sign-up page</a></p>',
     )
 
 
@@ -341,6 +350,105 @@ async def _fields(request: Request) -> dict[str, str] | None:
     }
 
 
+@attrs.frozen
+class _Handlers:
+    """The app's own routes, over its account table and flag store."""
+
+    accounts: Accounts
+    flags: SqliteFlagStore
+    admin_token: str
+
+    async def home(self, request: Request) -> Response:
+        return HTMLResponse(signup_page())
+
+    async def who(self, request: Request) -> Response:
+        return HTMLResponse(who_page())
+
+    async def signup(self, request: Request) -> Response:
+        wants_json = request.url.path == "/api/signup"
+        data = await _fields(request)
+        if data is None or "email" not in data:
+            body = {
+                "type": "about:blank",
+                "title": "e-mail address missing",
+                "status": 422,
+                "fields": ["email"],
+            }
+            return JSONResponse(
+                body, status_code=422, media_type="application/problem+json"
+            )
+        account_id, token = await run_in_threadpool(self.accounts.create, data)
+        logger.info("account created: id=%s", account_id)
+        if wants_json:
+            return JSONResponse({"id": account_id, "token": token}, status_code=201)
+        return HTMLResponse(created_page(account_id, token), status_code=201)
+
+    async def update(self, request: Request) -> Response:
+        account_id = request.path_params["account_id"]
+        if not request.user.is_authenticated:
+            return _unauthorized("sign in with the token signup gave")
+        if request.user.identity != account_id:
+            # Not the holder: said as "no such account", to hide which exist.
+            return JSONResponse({"title": "no such account"}, status_code=404)
+        data = await _fields(request)
+        if data is None:
+            return JSONResponse({"title": "unreadable body"}, status_code=400)
+        found = await run_in_threadpool(self.accounts.update, account_id, data)
+        if not found:
+            return JSONResponse({"title": "no such account"}, status_code=404)
+        logger.info("account updated: id=%s fields=%s", account_id, ",".join(data))
+        return JSONResponse({"id": account_id, "updated": sorted(data)})
+
+    async def show(self, request: Request) -> Response:
+        account = await run_in_threadpool(
+            self.accounts.public, request.path_params["account_id"]
+        )
+        if account is None:
+            return JSONResponse({"title": "no such account"}, status_code=404)
+        return JSONResponse(account)
+
+    async def stats(self, request: Request) -> Response:
+        return JSONResponse(
+            {
+                "accounts": await run_in_threadpool(self.accounts.count),
+                "flags_open": await run_in_threadpool(self.flags.count, "open"),
+            }
+        )
+
+    async def open_flags(self, request: Request) -> Response:
+        if not admin_allowed(request, self.admin_token):
+            return _unauthorized("the admin token is needed")
+        found = await run_in_threadpool(lambda: list(self.flags.list(status="open")))
+        return JSONResponse([flag_to_dict(s.flag) for s in found])
+
+    def routes(self, intake: Any) -> list[BaseRoute]:
+        return [
+            Route("/", self.home, methods=["GET"]),
+            Route(WHO_PATH, self.who, methods=["GET"]),
+            Route("/signup", self.signup, methods=["POST"]),
+            Route("/api/signup", self.signup, methods=["POST"]),
+            Route(PROFILE_PATH, self.update, methods=["PATCH"]),
+            Route(PROFILE_PATH, self.show, methods=["GET"]),
+            Route("/admin/stats", self.stats, methods=["GET"]),
+            Route("/admin/flags", self.open_flags, methods=["GET"]),
+            Mount(REPORT_PATH, app=intake),
+        ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        yield
+        self.accounts.close()
+        self.flags.close()
+
+
+def _checked_admin_token(admin_token: str | None) -> str:
+    if admin_token is None:
+        return secrets.token_urlsafe(24)
+    if not isinstance(admin_token, str) or len(admin_token) < 16:
+        raise ValueError("admin_token must be a string of at least 16 characters")
+    return admin_token
+
+
 def create_app(
     data_dir: str | os.PathLike[str],
     *,
@@ -355,99 +463,17 @@ def create_app(
     random one is kept in the data directory. `admin_token` opens
     `/admin/flags`; by default a new random one, in `app.state.admin_token`.
     """
+    token_of_admin = _checked_admin_token(admin_token)
     directory = Path(data_dir)
     directory.mkdir(parents=True, exist_ok=True)
     key = secret if secret is not None else load_or_create_secret(directory)
-    if admin_token is None:
-        admin_token = secrets.token_urlsafe(24)
-    if not isinstance(admin_token, str) or len(admin_token) < 16:
-        raise ValueError("admin_token must be a string of at least 16 characters")
-    token_of_admin = admin_token
     accounts = Accounts(directory / "accounts.db")
     flags = SqliteFlagStore(directory / "flags.db")
-
-    async def home(request: Request) -> Response:
-        return HTMLResponse(signup_page())
-
-    async def signup(request: Request) -> Response:
-        wants_json = request.url.path == "/api/signup"
-        data = await _fields(request)
-        if data is None or "email" not in data:
-            body = {
-                "type": "about:blank",
-                "title": "e-mail address missing",
-                "status": 422,
-                "fields": ["email"],
-            }
-            return JSONResponse(
-                body, status_code=422, media_type="application/problem+json"
-            )
-        account_id, token = await run_in_threadpool(accounts.create, data)
-        logger.info("account created: id=%s", account_id)
-        if wants_json:
-            return JSONResponse({"id": account_id, "token": token}, status_code=201)
-        return HTMLResponse(created_page(account_id, token), status_code=201)
-
-    async def update(request: Request) -> Response:
-        account_id = request.path_params["account_id"]
-        if not request.user.is_authenticated:
-            return _unauthorized("sign in with the token signup gave")
-        if request.user.identity != account_id:
-            # Not the holder: said as "no such account", to hide which exist.
-            return JSONResponse({"title": "no such account"}, status_code=404)
-        data = await _fields(request)
-        if data is None:
-            return JSONResponse({"title": "unreadable body"}, status_code=400)
-        found = await run_in_threadpool(accounts.update, account_id, data)
-        if not found:
-            return JSONResponse({"title": "no such account"}, status_code=404)
-        logger.info("account updated: id=%s fields=%s", account_id, ",".join(data))
-        return JSONResponse({"id": account_id, "updated": sorted(data)})
-
-    async def show(request: Request) -> Response:
-        account = await run_in_threadpool(
-            accounts.public, request.path_params["account_id"]
-        )
-        if account is None:
-            return JSONResponse({"title": "no such account"}, status_code=404)
-        return JSONResponse(account)
-
-    async def stats(request: Request) -> Response:
-        return JSONResponse(
-            {
-                "accounts": await run_in_threadpool(accounts.count),
-                "flags_open": await run_in_threadpool(flags.count, "open"),
-            }
-        )
-
-    async def open_flags(request: Request) -> Response:
-        if not admin_allowed(request, token_of_admin):
-            return _unauthorized("the admin token is needed")
-        found = await run_in_threadpool(lambda: list(flags.list(status="open")))
-        return JSONResponse([flag_to_dict(s.flag) for s in found])
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        accounts.close()
-        flags.close()
-
+    handlers = _Handlers(accounts, flags, token_of_admin)
     # Generous enough for QA to replay the catalogue again and again.
     limit = report_limit if report_limit is not None else RateLimit(30, 60)
     intake = report_app(store=flags, secret=key, rate_limit=limit, service_name=SERVICE)
-    app = Starlette(
-        routes=[
-            Route("/", home, methods=["GET"]),
-            Route("/signup", signup, methods=["POST"]),
-            Route("/api/signup", signup, methods=["POST"]),
-            Route(PROFILE_PATH, update, methods=["PATCH"]),
-            Route(PROFILE_PATH, show, methods=["GET"]),
-            Route("/admin/stats", stats, methods=["GET"]),
-            Route("/admin/flags", open_flags, methods=["GET"]),
-            Mount(REPORT_PATH, app=intake),
-        ],
-        lifespan=lifespan,
-    )
+    app = Starlette(routes=handlers.routes(intake), lifespan=handlers.lifespan)
     app.add_middleware(
         AgeGateMiddleware,
         paths=list(SIGNUP_PATHS),
@@ -465,7 +491,7 @@ def create_app(
     # scope["user"] and files a profile flag only for them.
     app.add_middleware(AuthenticationMiddleware, backend=AccountTokens(accounts))
     app.state.accounts = accounts
-    app.state.admin_token = admin_token
+    app.state.admin_token = token_of_admin
     app.state.flags = flags
     app.state.data_dir = directory
     return app
