@@ -25,6 +25,7 @@ from ..age import live_today
 from ..errors import InputError
 from ..flags.output import FlagFile, flag_format
 from ..flags.store import SqliteFlagStore
+from ..keys import secret_bytes
 from ..policy import FIELDS, FieldMap, Policy
 from ..review.readers import FORMATS, SAMPLE, STDIN, Stream, Unreadable, read
 from ..review.reviewer import ReviewSettings
@@ -69,6 +70,13 @@ flagged, 2 usage or input error (nothing screened included), 130 interrupted
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    _input_options(parser)
+    _output_options(parser)
+    _run_options(parser)
+
+
+def _input_options(parser: argparse.ArgumentParser) -> None:
+    """What to read, and how: format, table, delimiter, encoding, columns."""
     parser.add_argument(
         "input",
         metavar="INPUT",
@@ -114,6 +122,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="column holding FIELD, once per field (default: the field's own"
         f" name); fields: {' '.join(FIELDS)}",
     )
+
+
+def _output_options(parser: argparse.ArgumentParser) -> None:
+    """Where the flags and the counts go, and the key of the hashes."""
     parser.add_argument(
         "--flags-out",
         metavar="PATH",
@@ -134,6 +146,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help=f"key of the hashes that identify rows (default: ${SECRET_ENV}, "
         "else a random key kept in --store)",
     )
+
+
+def _run_options(parser: argparse.ArgumentParser) -> None:
+    """How to screen (the policy, the workers) and what to say."""
     parser.add_argument(
         "--workers",
         type=int,
@@ -207,9 +223,10 @@ def _delimiter(given: str | None) -> str | None:
 def _secret(args: argparse.Namespace, store: SqliteFlagStore | None) -> bytes:
     given = args.secret or os.environ.get(SECRET_ENV)
     if given:
-        if len(given.encode()) < 16:
-            raise InputError("the secret must be at least 16 bytes")
-        return given.encode()
+        try:
+            return secret_bytes(given)
+        except ValueError as error:
+            raise InputError(str(error)) from None
     if store is not None:
         return store.secret()
     # Without a store nothing outlives the run, so a fresh key will do; the
@@ -348,83 +365,6 @@ def _map(fields: FieldMap) -> dict[str, str | list[str]]:
     return found
 
 
-def _write_summary(
-    args: argparse.Namespace, tally: Tally, about: dict[str, Any]
-) -> None:
-    if args.summary:
-        write_json(args.summary, {**tally.to_dict(), **about, "finished_at": _now()})
-
-
-def run(args: argparse.Namespace) -> int:
-    started_at = _now()
-    if args.workers < 1 or args.batch_size < 1:
-        raise InputError("--workers and --batch-size must be at least 1")
-    fields, mapping = field_map(args.map)
-    policy = _policy(args)
-    warn_threshold(args)
-    check_outputs(args)
-    today: date = args.today or live_today()
-    items = read(
-        args.input,
-        args.format,
-        table=args.table,
-        delimiter=_delimiter(args.delimiter),
-        encoding=args.encoding,
-    )
-    human = sys.stderr if args.flags_out == STDIN else sys.stdout
-    tally = Tally()
-    with contextlib.ExitStack() as stack:
-        stack.callback(items.close)
-        check_input(items, mapping, args.input)
-        check_account_ids(items, fields, args)
-        store = stack.enter_context(open_store(args.store)) if args.store else None
-        settings = ReviewSettings(
-            today=today,
-            secret=_secret(args, store),
-            fields=fields,
-            policy=policy,
-            locator="rowid" if items.format == "sqlite" else "line",
-        )
-        about = context(args, items, settings, started_at)
-        flag_file = FlagFile(args.flags_out) if args.flags_out else None
-        if flag_file is not None:
-            stack.callback(flag_file.close)
-        report = UnreadableReport(args.input)
-        try:
-            run_review(
-                items,
-                settings,
-                flag_file=flag_file,
-                store=store,
-                workers=args.workers,
-                batch_size=args.batch_size,
-                on_unreadable=report,
-                progress=args.progress,
-                tally=tally,
-                started_at=datetime.fromisoformat(started_at),
-            )
-        except KeyboardInterrupt:
-            _write_summary(args, tally, about)
-            raise
-    if report.printed > UNREADABLE_PRINTED:
-        print(
-            f"... and {report.printed - UNREADABLE_PRINTED} more unreadable rows",
-            file=sys.stderr,
-        )
-    _write_summary(args, tally, about)
-    if not args.quiet:
-        print(render(tally), file=human)
-    if tally.rows_read and not tally.rows_screened:
-        raise InputError(
-            f"none of the {tally.rows_read} rows read could be screened;"
-            " check --format, --encoding and --delimiter",
-            where=args.input,
-        )
-    if args.fail_on_flags and tally.accounts_flagged:
-        return EXIT_FINDINGS
-    return EXIT_OK
-
-
 class UnreadableReport:
     """Prints the first unreadable rows by line; counts them all."""
 
@@ -436,3 +376,131 @@ class UnreadableReport:
         self.printed += 1
         if self.printed <= UNREADABLE_PRINTED:
             print(f"{self.where}:{row.line}: {row.reason}", file=sys.stderr)
+
+
+def _options(args: argparse.Namespace) -> tuple[FieldMap, dict[str, str], Policy]:
+    """The column map (as a FieldMap and as given) and the policy, once
+    every option and output path is checked."""
+    if args.workers < 1 or args.batch_size < 1:
+        raise InputError("--workers and --batch-size must be at least 1")
+    fields, mapping = field_map(args.map)
+    policy = _policy(args)
+    warn_threshold(args)
+    check_outputs(args)
+    return fields, mapping, policy
+
+
+def _open_input(args: argparse.Namespace) -> Stream:
+    return read(
+        args.input,
+        args.format,
+        table=args.table,
+        delimiter=_delimiter(args.delimiter),
+        encoding=args.encoding,
+    )
+
+
+def _settings(
+    args: argparse.Namespace,
+    items: Stream,
+    store: SqliteFlagStore | None,
+    fields: FieldMap,
+    policy: Policy,
+) -> ReviewSettings:
+    today: date = args.today or live_today()
+    return ReviewSettings(
+        today=today,
+        secret=_secret(args, store),
+        fields=fields,
+        policy=policy,
+        locator="rowid" if items.format == "sqlite" else "line",
+    )
+
+
+@attrs.define
+class _Run:
+    """One review: its options, its input, and what it has counted so far."""
+
+    args: argparse.Namespace
+    items: Stream
+    started_at: str = attrs.field(factory=_now)
+    tally: Tally = attrs.field(factory=Tally)
+    # What was run, for the summary; known once the input is open.
+    about: dict[str, Any] = attrs.field(factory=dict)
+    report: UnreadableReport = attrs.field(
+        default=attrs.Factory(lambda self: UnreadableReport(self.args.input), True)
+    )
+
+    def screen(
+        self,
+        settings: ReviewSettings,
+        store: SqliteFlagStore | None,
+        flag_file: FlagFile | None,
+    ) -> None:
+        args = self.args
+        try:
+            run_review(
+                self.items,
+                settings,
+                flag_file=flag_file,
+                store=store,
+                workers=args.workers,
+                batch_size=args.batch_size,
+                on_unreadable=self.report,
+                progress=args.progress,
+                tally=self.tally,
+                started_at=datetime.fromisoformat(self.started_at),
+            )
+        except KeyboardInterrupt:
+            # The counts so far, marked incomplete, for whoever resumes.
+            self.write_summary()
+            raise
+
+    def write_summary(self) -> None:
+        if self.args.summary:
+            write_json(
+                self.args.summary,
+                {**self.tally.to_dict(), **self.about, "finished_at": _now()},
+            )
+
+    def finish(self) -> int:
+        """Reports the run and returns its exit status."""
+        args, tally = self.args, self.tally
+        if self.report.printed > UNREADABLE_PRINTED:
+            print(
+                f"... and {self.report.printed - UNREADABLE_PRINTED} more"
+                " unreadable rows",
+                file=sys.stderr,
+            )
+        self.write_summary()
+        if not args.quiet:
+            human = sys.stderr if args.flags_out == STDIN else sys.stdout
+            print(render(tally), file=human)
+        if tally.rows_read and not tally.rows_screened:
+            raise InputError(
+                f"none of the {tally.rows_read} rows read could be screened;"
+                " check --format, --encoding and --delimiter",
+                where=args.input,
+            )
+        if args.fail_on_flags and tally.accounts_flagged:
+            return EXIT_FINDINGS
+        return EXIT_OK
+
+
+def run(args: argparse.Namespace) -> int:
+    started_at = _now()
+    fields, mapping, policy = _options(args)
+    review = _Run(args, _open_input(args), started_at)
+    items = review.items
+    with contextlib.ExitStack() as stack:
+        stack.callback(items.close)
+        check_input(items, mapping, args.input)
+        check_account_ids(items, fields, args)
+        store = stack.enter_context(open_store(args.store)) if args.store else None
+        settings = _settings(args, items, store, fields, policy)
+        review.about = context(args, items, settings, started_at)
+        flag_file = (
+            stack.enter_context(FlagFile(args.flags_out)) if args.flags_out else None
+        )
+        review.screen(settings, store, flag_file)
+    return review.finish()

@@ -32,6 +32,7 @@ from ..age import age_on, live_today
 from ..decision import BIRTH_REASONS, Decision, Outcome
 from ..errors import AgeGateError, InputProblem
 from ..flags.model import Action, Flag
+from ..keys import secret_bytes
 from ..policy import BIRTH_FIELDS, SCREENED_FIELDS, FieldMap, Policy
 from ..reasons import FlagCode, Reason
 from ..rules import Rules, load_rules
@@ -130,7 +131,8 @@ class ReviewSettings:
     """What a review needs besides its input; picklable for worker processes."""
 
     today: date
-    secret: bytes = attrs.field(repr=False)
+    # str or bytes; kept as bytes, refused when too short to key an HMAC.
+    secret: bytes = attrs.field(repr=False, converter=secret_bytes)
     fields: FieldMap = attrs.field(factory=FieldMap)
     policy: Policy = attrs.field(factory=Policy)
     rules_directory: str | None = None
@@ -139,10 +141,6 @@ class ReviewSettings:
     locator: Locator = attrs.field(
         default="line", validator=attrs.validators.in_(("line", "rowid"))
     )
-
-    def __attrs_post_init__(self) -> None:
-        if not isinstance(self.secret, bytes) or len(self.secret) < 16:
-            raise ValueError("secret must be at least 16 bytes")
 
 
 @attrs.frozen
