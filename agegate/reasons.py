@@ -76,6 +76,11 @@ class Refusal(enum.StrEnum):
     ACCOUNT_ID_MISSING = "ACCOUNT_ID_MISSING"
     ACCOUNT_ID_INVALID = "ACCOUNT_ID_INVALID"
     FLAG_NOT_RECORDED = "FLAG_NOT_RECORDED"
+    # The report intake: a browser post from another site, a form post without
+    # a token the intake served, too many reports from one address.
+    CROSS_SITE_REFUSED = "CROSS_SITE_REFUSED"
+    FORM_TOKEN_INVALID = "FORM_TOKEN_INVALID"
+    RATE_LIMITED = "RATE_LIMITED"
     # Field problems of the report intake.
     IDENTIFIER_MISSING = "IDENTIFIER_MISSING"
     ACCOUNT_ID_MALFORMED = "ACCOUNT_ID_MALFORMED"

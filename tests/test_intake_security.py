@@ -41,10 +41,11 @@ def base(store: SqliteFlagStore) -> Iterator[str]:
         yield url
 
 
-def _is_problem(response: httpx.Response, status: int) -> None:
+def _is_problem(response: httpx.Response, status: int, code: str) -> None:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["status"] == status
+    assert response.json()["code"] == code
 
 
 # -- bodies that used to answer 500 ------------------------------------------
@@ -56,12 +57,12 @@ def test_deeply_nested_json_is_400_not_500(base: str, store: SqliteFlagStore) ->
         content=b"[" * 5000,
         headers={"Content-Type": "application/json"},
     )
-    _is_problem(response, 400)
+    _is_problem(response, 400, "BODY_MALFORMED")
     nested = b'{"a": ' * 3000 + b"1" + b"}" * 3000
     response = httpx.post(
         base + "/report/", content=nested, headers={"Content-Type": "application/json"}
     )
-    assert response.status_code in (400, 413)
+    _is_problem(response, 413, "BODY_TOO_LARGE")
     assert store.count() == 0
 
 
@@ -113,6 +114,7 @@ async def test_a_content_length_of_other_digits_is_400(
     assert answer["status"] == 400
     assert answer["headers"][b"content-type"] == b"application/problem+json"
     assert json.loads(answer["body"])["status"] == 400
+    assert json.loads(answer["body"])["code"] == "HEADER_AMBIGUOUS"
     assert store.count() == 0
 
 
@@ -185,7 +187,7 @@ def test_cross_site_json_files_no_report(
     response = httpx.post(
         base + "/report/", json={"account_id": "victim"}, headers=headers
     )
-    _is_problem(response, 403)
+    _is_problem(response, 403, "CROSS_SITE_REFUSED")
     assert store.count() == 0
 
 
@@ -197,7 +199,7 @@ def test_cross_site_form_files_no_report_even_with_a_token(
     token = httpx.get(base + "/report/", headers={"Accept": "application/json"})
     data = {"account_id": "victim", "form_token": token.json()["form_token"]}
     response = httpx.post(base + "/report/", data=data, headers=headers)
-    _is_problem(response, 403)
+    _is_problem(response, 403, "CROSS_SITE_REFUSED")
     assert store.count() == 0
 
 
@@ -258,9 +260,9 @@ def test_a_form_post_without_a_valid_token_is_refused(
     data = {"account_id": "victim"}
     if token is not None:
         data["form_token"] = token
-    _is_problem(httpx.post(base + "/report/", data=data), 403)
+    _is_problem(httpx.post(base + "/report/", data=data), 403, "FORM_TOKEN_INVALID")
     files = {k: (None, v) for k, v in data.items()}
-    _is_problem(httpx.post(base + "/report/", files=files), 403)
+    _is_problem(httpx.post(base + "/report/", files=files), 403, "FORM_TOKEN_INVALID")
     assert store.count() == 0
 
 
@@ -293,7 +295,7 @@ def test_trusted_origins_are_taken_as_the_intakes_own(
             json={"account_id": "acct-1"},
             headers={"Origin": "https://example.org"},
         )
-        assert response.status_code == 403
+        _is_problem(response, 403, "CROSS_SITE_REFUSED")
 
 
 @pytest.mark.parametrize(

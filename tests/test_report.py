@@ -14,6 +14,7 @@ from starlette.routing import Mount
 
 from agegate.apps.report import RateLimit, form_token, identifier_hash, report_app
 from agegate.apps.serve import serve
+from agegate.asgi.negotiate import prefers_html
 from agegate.flags.store import FlagCode, SqliteFlagStore
 
 SECRET = "report-test-secret-0123456789"
@@ -169,25 +170,46 @@ def test_accepted_html_report_thanks_the_reporter(base: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("content", "content_type", "status"),
+    ("content", "content_type", "status", "code"),
     [
-        (b'{"account_id": "a", "account_id": "b"}', "application/json", 400),
-        (b"[1, 2]", "application/json", 400),
-        (b"{not json", "application/json", 400),
-        (b"\xff\xfe", "application/x-www-form-urlencoded", 400),
-        (b"account_id=a&account_id=b", "application/x-www-form-urlencoded", 400),
-        (b"account_id=a", "text/plain", 415),
-        (b"account_id=a", "", 415),
-        (b'{"account_id": "' + b"a" * 2000 + b'"}', "application/json", 413),
+        (
+            b'{"account_id": "a", "account_id": "b"}',
+            "application/json",
+            400,
+            "KEY_REPEATED",
+        ),
+        (b"[1, 2]", "application/json", 400, "BODY_NOT_OBJECT"),
+        (b"{not json", "application/json", 400, "BODY_MALFORMED"),
+        (b"\xff\xfe", "application/x-www-form-urlencoded", 400, "BODY_ENCODING"),
+        (
+            b"account_id=a&account_id=b",
+            "application/x-www-form-urlencoded",
+            400,
+            "FIELD_REPEATED",
+        ),
+        (b"account_id=a", "text/plain", 415, "MEDIA_TYPE_UNSUPPORTED"),
+        (b"account_id=a", "", 415, "MEDIA_TYPE_UNSUPPORTED"),
+        (
+            b'{"account_id": "' + b"a" * 2000 + b'"}',
+            "application/json",
+            413,
+            "BODY_TOO_LARGE",
+        ),
     ],
 )
 def test_unreadable_bodies_are_refused(
-    base: str, store: SqliteFlagStore, content: bytes, content_type: str, status: int
+    base: str,
+    store: SqliteFlagStore,
+    content: bytes,
+    content_type: str,
+    status: int,
+    code: str,
 ) -> None:
     headers = {"Content-Type": content_type} if content_type else {}
     response = httpx.post(base, content=content, headers=headers)
     assert response.status_code == status
     assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == code
     assert store.count() == 0
 
 
@@ -202,6 +224,7 @@ def test_chunked_body_over_the_cap_is_413(base: str, store: SqliteFlagStore) -> 
         base, content=chunks(), headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 413
+    assert response.json()["code"] == "BODY_TOO_LARGE"
     assert store.count() == 0
 
 
@@ -212,6 +235,7 @@ def test_rate_limit_per_client_address(
         assert httpx.post(base, json={"account_id": f"a{number}"}).status_code == 202
     limited = httpx.post(base, json={"account_id": "a3"})
     assert limited.status_code == 429
+    assert limited.json()["code"] == "RATE_LIMITED"
     assert limited.headers["retry-after"] == "60"
     assert store.count() == 3
     # Malformed reports do not use up the allowance, nor are they limited
@@ -273,3 +297,22 @@ def test_identifier_hash_refuses_unusable_values_without_echoing_them() -> None:
     assert "no-at-sign" not in str(caught.value)
     with pytest.raises(ValueError, match="kind"):
         identifier_hash("account_id", "x", SECRET)
+
+
+@pytest.mark.parametrize(
+    ("accept", "html"),
+    [
+        ("application/json;q=0.1, text/html;q=0.9", True),
+        ("text/html;q=0, application/json", False),
+        ("*/*", False),
+    ],
+)
+def test_the_intake_negotiates_as_the_gate_does(
+    base: str, accept: str, html: bool
+) -> None:
+    response = httpx.post(
+        base, json={"account_id": "acct-7"}, headers={"Accept": accept}
+    )
+    assert response.status_code == 202
+    assert response.headers["content-type"].startswith("text/html") is html
+    assert prefers_html(accept) is html

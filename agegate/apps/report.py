@@ -24,7 +24,6 @@ import hashlib
 import hmac
 import html
 import ipaddress
-import json
 import logging
 import re
 import threading
@@ -33,20 +32,33 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 import attrs
 import phonenumbers
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
-from starlette.requests import ClientDisconnect, Request
+from starlette.datastructures import Headers
+from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from ..asgi.body import (
+    BodyKind,
+    Disconnected,
+    Limits,
+    Refused,
+    classify,
+    declared_length,
+    read_body,
+    read_record,
+)
+from ..asgi.negotiate import asks_for_json, prefers_html
 from ..asgi.pages import page
+from ..asgi.problem import problem_body, problem_response
 from ..flags.store import Flag, FlagCode, FlagSink
 from ..keys import secret_bytes
+from ..reasons import Refusal
 
 logger = logging.getLogger("agegate.report")
 
@@ -60,11 +72,6 @@ _ACCOUNT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}", re.ASCII)
 _EMAIL = re.compile(r"[^\s@<>\"']{1,64}@[^\s@<>\"']+\.[^\s@<>\"'.]{2,}")
 _PHONE_TEXT = re.compile(r"\+[0-9 ().\-/]{6,40}", re.ASCII)
 _FIELD_LIMIT = 320
-
-_FORM_TYPE = "application/x-www-form-urlencoded"
-_MULTIPART_TYPE = "multipart/form-data"
-_JSON_TYPE = "application/json"
-_PROBLEM_TYPE = "application/problem+json"
 
 
 @attrs.frozen
@@ -164,13 +171,6 @@ class FieldProblem:
     reason: str
 
 
-class _BodyError(Exception):
-    def __init__(self, status: int, title: str) -> None:
-        super().__init__(title)
-        self.status = status
-        self.title = title
-
-
 _KINDS = {
     400: "body-unreadable",
     403: "cross-site-refused",
@@ -180,110 +180,61 @@ _KINDS = {
     429: "rate-limited",
 }
 
+_TITLES = {
+    400: "the request body cannot be read",
+    413: "request body too large",
+    415: "content type not accepted",
+}
+
 
 def _problem(
-    status: int, title: str, problems: tuple[FieldProblem, ...] = ()
-) -> JSONResponse:
-    # The same shape as the gate's problems, so clients read both alike.
-    body: dict[str, Any] = {
-        "type": "urn:agegate:problem:" + _KINDS.get(status, "report-invalid"),
-        "title": title,
-        "status": status,
-    }
-    if problems:
-        body["fields"] = list(dict.fromkeys(p.field for p in problems))
-        body["reasons"] = [p.reason for p in problems]
-        body["errors"] = [{"field": p.field, "reason": p.reason} for p in problems]
-    return JSONResponse(body, status_code=status, media_type=_PROBLEM_TYPE)
-
-
-def _prefers_html(request: Request) -> bool:
-    accept = request.headers.get("accept", "")
-    if "text/html" not in accept:
-        return False
-    html_at = accept.find("text/html")
-    json_at = min(
-        (i for i in (accept.find("application/json"), accept.find("+json")) if i >= 0),
-        default=len(accept),
+    status: int,
+    title: str,
+    *,
+    code: str | None = None,
+    problems: tuple[FieldProblem, ...] = (),
+) -> Response:
+    # The same shape as the gate's problems, so clients read both alike; a
+    # field problem also lists each field with its reason.
+    body = problem_body(
+        status,
+        _KINDS.get(status, "report-invalid"),
+        title,
+        code=code,
+        fields=list(dict.fromkeys(p.field for p in problems)),
+        reasons=[p.reason for p in problems],
     )
-    return html_at < json_at
+    if problems:
+        body["errors"] = [{"field": p.field, "reason": p.reason} for p in problems]
+    return problem_response(body)
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _BodyError(400, "a field is given more than once")
-        result[key] = value
-    return result
+def _refusal(refused: Refused) -> Response:
+    title = _TITLES.get(refused.status, "the request cannot be read")
+    body = problem_body(
+        refused.status,
+        _KINDS.get(refused.status, "body-unreadable"),
+        title,
+        code=refused.code,
+        fields=refused.fields,
+    )
+    return problem_response(body)
 
 
-async def _read_body(request: Request, max_body: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        # isdigit() alone takes "²" and other non-ASCII digits, which int()
-        # refuses; a length of more digits than any body has is refused
-        # before int() meets its own limit on long numbers.
-        if not (declared.isascii() and declared.isdigit()) or len(declared) > 18:
-            raise _BodyError(400, "bad Content-Length")
-        if int(declared) > max_body:
-            raise _BodyError(413, "request body too large")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_body:
-            raise _BodyError(413, "request body too large")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def _read_fields(request: Request, max_body: int) -> dict[str, Any]:
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media not in (_JSON_TYPE, _FORM_TYPE, _MULTIPART_TYPE):
-        raise _BodyError(415, "content type not accepted")
-    body = await _read_body(request, max_body)
-    if media == _JSON_TYPE:
-        try:
-            data = json.loads(body.decode("utf-8"), object_pairs_hook=_no_duplicates)
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            # Deep nesting ("[[[[...") exhausts the parser's recursion.
-            raise _BodyError(400, "body is not valid JSON") from None
-        if not isinstance(data, dict):
-            raise _BodyError(400, "body must be a JSON object")
-        return data
-    if media == _FORM_TYPE:
-        try:
-            text = body.decode("utf-8")
-            pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text))
-        except (UnicodeDecodeError, ValueError):
-            raise _BodyError(400, "body is not a valid form") from None
-        return _no_duplicates(pairs)
-    return await _read_multipart(request, body)
-
-
-async def _read_multipart(request: Request, body: bytes) -> dict[str, Any]:
-    sent = False
-
-    async def replay() -> dict[str, Any]:
-        nonlocal sent
-        if sent:
-            return {"type": "http.request", "body": b"", "more_body": False}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    again = Request(request.scope, replay)
-    try:
-        async with again.form(max_files=0, max_fields=len(IDENTIFIERS) + 8) as form:
-            if any(isinstance(v, UploadFile) for _, v in form.multi_items()):
-                raise _BodyError(400, "files are not accepted")
-            return _no_duplicates(list(form.multi_items()))
-    except _BodyError:
-        raise
-    except Exception:
-        # Starlette raises several types for a malformed multipart body; all
-        # of them mean the same thing here.
-        raise _BodyError(400, "body is not a valid multipart form") from None
+async def _read_fields(
+    request: Request, max_body: int
+) -> tuple[BodyKind, dict[str, Any]]:
+    """The body's fields, read by the gate's own reader: the same limits,
+    encodings and refusals. Raises Refused or Disconnected."""
+    raw: list[tuple[bytes, bytes]] = list(request.scope.get("headers", []))
+    declared_length(raw, max_body)
+    body = await read_body(request.receive, max_body)
+    kind = classify(raw, body)
+    if kind == "empty":
+        raise Refused(415, Refusal.MEDIA_TYPE_UNSUPPORTED)
+    # A report has a few fields and never a file.
+    limits = Limits(max_body, max_fields=len(_READ_KEYS) + 8, max_files=0)
+    return kind, await read_record(kind, Headers(raw=raw), body, _READ_KEYS, limits)
 
 
 @attrs.frozen
@@ -332,16 +283,6 @@ def validate(
     return Report(account_ids=tuple(found)), ()
 
 
-_STYLE = """
-body{font-family:system-ui,sans-serif;max-width:38rem;margin:2rem auto;padding:0 1rem;
-line-height:1.5;color:#1a1a1a}
-label{display:block;font-weight:600;margin-top:1rem}
-input{font-size:1rem;padding:.4rem;width:100%;box-sizing:border-box}
-button{margin-top:1.2rem;font-size:1rem;padding:.5rem 1.2rem}
-.hint{color:#444;font-size:.9rem}
-.problem{border:2px solid #b00020;padding:.5rem 1rem;margin:1rem 0}
-"""
-
 _MESSAGES = {
     "IDENTIFIER_MISSING": "Give at least one of: account id, e-mail address, phone.",
     "ACCOUNT_ID_MALFORMED": "This account id is not in a form we use.",
@@ -358,8 +299,49 @@ _LABELS = {
 }
 
 
-def _page(title: str, body: str) -> str:
-    return page(title, body, style=_STYLE)
+_HINTS = {
+    "account_id": "As shown on the profile, if you know it.",
+    "email": "Used only to find the account; we keep a one-way code of it.",
+    "phone": "International form, for example +44 20 7946 0000.",
+}
+
+
+def _summary(problems: tuple[FieldProblem, ...], notice: str) -> str:
+    """The alert at the top of the form: its field problems, else the notice."""
+    if problems:
+        items = "".join(
+            f'<li><a href="#{p.field}">{html.escape(_LABELS[p.field])}</a>: '
+            f"{html.escape(_MESSAGES.get(p.reason, p.reason))}</li>"
+            for p in problems
+            if p.field in _LABELS
+        )
+        text = f"<p>Please check the form:</p><ul>{items}</ul>"
+    elif notice:
+        text = f"<p>{html.escape(notice)}</p>"
+    else:
+        return ""
+    return f'<div class="problem" role="alert" id="problems">{text}</div>'
+
+
+def _inputs(by_field: Mapping[str, str]) -> str:
+    """The labelled inputs, each described by its hint and its problem."""
+    fields = ""
+    for name, label in _LABELS.items():
+        kind = {"email": "email", "phone": "tel"}.get(name, "text")
+        described = f"{name}-hint"
+        invalid = problem = ""
+        if name in by_field:
+            invalid = ' aria-invalid="true"'
+            described += f" {name}-problem"
+            message = _MESSAGES.get(by_field[name], by_field[name])
+            problem = f'<p class="hint" id="{name}-problem">{html.escape(message)}</p>'
+        fields += (
+            f'<label for="{name}">{label}</label>'
+            f'<input id="{name}" name="{name}" type="{kind}" autocomplete="off"'
+            f' maxlength="{_FIELD_LIMIT}" aria-describedby="{described}"{invalid}>'
+            f'<p class="hint" id="{name}-hint">{_HINTS[name]}</p>{problem}'
+        )
+    return fields
 
 
 def _form_page(
@@ -369,53 +351,11 @@ def _form_page(
     token: str,
     notice: str = "",
 ) -> str:
-    by_field = {p.field: p.reason for p in problems}
-    summary = ""
-    if notice:
-        summary = (
-            '<div class="problem" role="alert" id="problems">'
-            f"<p>{html.escape(notice)}</p></div>"
-        )
-    if problems:
-        items = "".join(
-            f'<li><a href="#{p.field}">{html.escape(_LABELS[p.field])}</a>: '
-            f"{html.escape(_MESSAGES.get(p.reason, p.reason))}</li>"
-            for p in problems
-            if p.field in _LABELS
-        )
-        summary = (
-            '<div class="problem" role="alert" id="problems">'
-            f"<p>Please check the form:</p><ul>{items}</ul></div>"
-        )
-    fields = ""
-    for name, label in _LABELS.items():
-        kind = {"email": "email", "phone": "tel"}.get(name, "text")
-        described = f"{name}-hint"
-        invalid = ""
-        if name in by_field:
-            invalid = ' aria-invalid="true"'
-            described += f" {name}-problem"
-        hint = {
-            "account_id": "As shown on the profile, if you know it.",
-            "email": "Used only to find the account; we keep a one-way code of it.",
-            "phone": "International form, for example +44 20 7946 0000.",
-        }[name]
-        problem = (
-            f'<p class="hint" id="{name}-problem">'
-            f"{html.escape(_MESSAGES.get(by_field[name], by_field[name]))}</p>"
-            if name in by_field
-            else ""
-        )
-        fields += (
-            f'<label for="{name}">{label}</label>'
-            f'<input id="{name}" name="{name}" type="{kind}" autocomplete="off"'
-            f' maxlength="{_FIELD_LIMIT}" aria-describedby="{described}"{invalid}>'
-            f'<p class="hint" id="{name}-hint">{hint}</p>{problem}'
-        )
     name = html.escape(service)
-    return _page(
+    return page(
         f"Report an account that belongs to a minor - {service}",
-        f"<h1>Report an account that belongs to a minor</h1>{summary}"
+        "<h1>Report an account that belongs to a minor</h1>"
+        f"{_summary(problems, notice)}"
         f"<p>{name} is not meant for anyone under 18, or under the legal age"
         " where they live if that is higher. We do not knowingly collect"
         " personal information from minors.</p>"
@@ -426,13 +366,14 @@ def _form_page(
         " following.</p>"
         f'<form method="post" action="{html.escape(action)}" novalidate>'
         f'<input type="hidden" name="{FORM_TOKEN}" value="{html.escape(token)}">'
-        f"<fieldset><legend>The account</legend>{fields}</fieldset>"
+        "<fieldset><legend>The account</legend>"
+        f"{_inputs({p.field: p.reason for p in problems})}</fieldset>"
         '<button type="submit">Send the report</button></form>',
     )
 
 
 def _thanks_page(service: str) -> str:
-    return _page(
+    return page(
         "Report received",
         '<h1 id="received">Thank you, we received your report</h1>'
         f"<p>A person on the {html.escape(service)} team will review the account."
@@ -462,6 +403,8 @@ def _client_address(request: Request) -> str:
 # -- cross-site requests ----------------------------------------------------
 
 FORM_TOKEN = "form_token"  # noqa: S105 (a field name, not a secret)
+# The keys a report is read by: one of them given twice is refused.
+_READ_KEYS = frozenset((*IDENTIFIERS, FORM_TOKEN))
 _TOKEN_PURPOSE = b"agegate report form token\x00"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _SAME_SITE = ("same-origin", "none")
@@ -571,7 +514,7 @@ class _Intake:
         return _form_page(action, self.service_name, problems, token, notice)
 
     async def show(self, request: Request) -> Response:
-        if not _prefers_html(request) and "json" in request.headers.get("accept", ""):
+        if asks_for_json(request.headers.get("accept")):
             # For clients that post the form without a browser (QA's
             # examples): the token the HTML form would carry.
             return JSONResponse(
@@ -580,21 +523,32 @@ class _Intake:
         return HTMLResponse(self.form(request))
 
     async def receive(self, request: Request) -> Response:
-        wants_html = _prefers_html(request)
+        """Read a report (refusing what cannot be read one way), then judge it."""
+        wants_html = prefers_html(request.headers.get("accept"))
         if cross_site(request, self.trusted):
             logger.info("report refused: cross-site request")
-            return _problem(403, "cross-site report refused")
+            return _problem(
+                403, "cross-site report refused", code=Refusal.CROSS_SITE_REFUSED
+            )
         try:
-            data = await _read_fields(request, self.max_body)
-        except _BodyError as error:
-            logger.info("report refused: status=%d", error.status)
-            return _problem(error.status, error.title)
-        except ClientDisconnect:
+            kind, data = await _read_fields(request, self.max_body)
+        except Refused as refused:
+            logger.info(
+                "report refused: status=%d code=%s", refused.status, refused.code
+            )
+            return _refusal(refused)
+        except Disconnected:
             return Response(status_code=400)
-        if _is_form(request) and not _token_valid(
+        if kind != "json" and not _token_valid(
             self.key, data.pop(FORM_TOKEN, None), self.token_ttl, time.time()
         ):
             return self.refuse_token(request, wants_html)
+        return await self.judge(request, data, wants_html)
+
+    async def judge(
+        self, request: Request, data: dict[str, Any], wants_html: bool
+    ) -> Response:
+        """File a well-formed report within the rate limit; refuse any other."""
         report, problems = validate(data, self.key)
         if report is None:
             return self.refuse_report(request, problems, wants_html)
@@ -602,7 +556,9 @@ class _Intake:
         # correcting a typo is not locked out.
         if not self.limiter.allow(_client_address(request)):
             logger.info("report refused: rate limited")
-            response = _problem(429, "too many reports from this address")
+            response = _problem(
+                429, "too many reports from this address", code=Refusal.RATE_LIMITED
+            )
             response.headers["Retry-After"] = str(int(self.rate_limit.seconds))
             return response
         count = await self.file(report)
@@ -615,7 +571,11 @@ class _Intake:
         if wants_html:
             notice = "This form has expired. Please fill it in and send it again."
             return HTMLResponse(self.form(request, notice=notice), status_code=403)
-        return _problem(403, "form token missing or expired; get the form again")
+        return _problem(
+            403,
+            "form token missing or expired; get the form again",
+            code=Refusal.FORM_TOKEN_INVALID,
+        )
 
     def refuse_report(
         self, request: Request, problems: tuple[FieldProblem, ...], wants_html: bool
@@ -625,7 +585,7 @@ class _Intake:
         )
         if wants_html:
             return HTMLResponse(self.form(request, problems), status_code=422)
-        return _problem(422, "the report cannot be read", problems)
+        return _problem(422, "the report cannot be read", problems=problems)
 
     async def file(self, report: Report) -> int:
         today = datetime.now(UTC).date().isoformat()
@@ -650,9 +610,24 @@ class _Intake:
         return len(flags)
 
 
-def _is_form(request: Request) -> bool:
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    return media in (_FORM_TYPE, _MULTIPART_TYPE)
+def _checked_rate_limit(
+    store: FlagSink,
+    rate_limit: RateLimit | None,
+    max_body: int,
+    form_token_ttl: float,
+) -> RateLimit:
+    """The rate limit to apply, once every option of `report_app` is checked."""
+    if not hasattr(store, "add_many"):
+        raise TypeError("store must be a flag sink (with add_many)")
+    if rate_limit is None:
+        rate_limit = RateLimit()
+    if not isinstance(rate_limit, RateLimit):
+        raise TypeError("rate_limit must be a RateLimit")
+    if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 256:
+        raise ValueError("max_body must be an int of at least 256 bytes")
+    if not isinstance(form_token_ttl, int | float) or not form_token_ttl >= 60:
+        raise ValueError("form_token_ttl must be at least 60 seconds")
+    return rate_limit
 
 
 def report_app(
@@ -678,16 +653,7 @@ def report_app(
     taken as the intake's own, for a proxy that rewrites the Host header.
     """
     key = secret_bytes(secret)
-    if not hasattr(store, "add_many"):
-        raise TypeError("store must be a flag sink (with add_many)")
-    if rate_limit is None:
-        rate_limit = RateLimit()
-    if not isinstance(rate_limit, RateLimit):
-        raise TypeError("rate_limit must be a RateLimit")
-    if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 256:
-        raise ValueError("max_body must be an int of at least 256 bytes")
-    if not isinstance(form_token_ttl, int | float) or not form_token_ttl >= 60:
-        raise ValueError("form_token_ttl must be at least 60 seconds")
+    rate_limit = _checked_rate_limit(store, rate_limit, max_body, form_token_ttl)
     intake = _Intake(
         store=store,
         key=key,

@@ -23,6 +23,7 @@ from starlette.datastructures import Headers
 from starlette.formparsers import FormParser, MultiPartException
 from starlette.types import Receive
 
+from .. import jsonkeys
 from ..reasons import Refusal
 from .multipart import MultipartError, Part, read_parts
 
@@ -215,20 +216,6 @@ def _kind(media_type: str) -> BodyKind | None:
 # -- JSON ---------------------------------------------------------------------
 
 
-class _DuplicateKey(Exception):
-    def __init__(self, key: str) -> None:
-        self.key = key
-
-
-def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _DuplicateKey(key)
-        result[key] = value
-    return result
-
-
 def read_json(body: bytes, gated: frozenset[str]) -> dict[str, Any]:
     """A JSON object, read as `json.loads(body)` reads it, or Refused(400).
 
@@ -242,8 +229,8 @@ def read_json(body: bytes, gated: frozenset[str]) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise Refused(400, Code.BODY_ENCODING) from None
     try:
-        value = json.loads(text, object_pairs_hook=_refuse_duplicates)
-    except _DuplicateKey as duplicate:
+        value = jsonkeys.loads(text)
+    except jsonkeys.DuplicateKey as duplicate:
         named = (duplicate.key,) if duplicate.key in gated else ()
         raise Refused(400, Code.KEY_REPEATED, named) from None
     except (ValueError, RecursionError):

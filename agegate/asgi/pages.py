@@ -21,16 +21,13 @@ STYLE = (
 )
 
 
-def page(title: str, body: str, *, lang: str = "en", style: str = "") -> str:
-    """A whole document around `body` (already escaped HTML).
-
-    `style` adds rules after the shared stylesheet, for a page that needs one
-    more; the pages agegate ships use the shared one alone.
-    """
+def page(title: str, body: str, *, lang: str = "en") -> str:
+    """A whole document around `body` (already escaped HTML), styled by the
+    shared stylesheet."""
     return (
         f'<!doctype html>\n<html lang="{html.escape(lang)}">'
         '<head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title><style>{STYLE}{style}</style></head>"
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>"
         f"<body><main>{body}</main></body></html>\n"
     )
