@@ -5,18 +5,19 @@ rows that could not be read, so a run counts rows exactly as the row-at-a-time
 readers do.
 
 A CSV file is read by pyarrow's streaming reader only when that reader must
-split it exactly as Python's `csv` module does: UTF-8, no quote character, no
-carriage return, no NUL byte, no blank line, every line as wide as the header
-and no field over the `csv` module's size limit. Then row k (from 0) stands
-on line k + 2. Anything else (standard input, another encoding, quoting,
-ragged rows, bad bytes) is read by `readers.read_csv` and its rows gathered
-into batches, so that the line numbers and the unreadable rows are its own.
-JSON Lines and SQLite inputs are gathered from their readers in the same way;
-Parquet files are read by `pyarrow.parquet` row group by row group.
+split it exactly as Python's `csv` module does: UTF-8, no quote character,
+no carriage return outside CRLF, no NUL byte, no blank line, every line as
+wide as the header and no field over the `csv` module's size limit. Then
+row k (from 0) stands on line k + 2. Anything else (standard input, another
+encoding, quoting, ragged rows, bad bytes) is read by `readers.read_csv` and
+its rows gathered into batches, so that the line numbers and the unreadable
+rows are its own. JSON Lines and SQLite inputs are gathered from their
+readers in the same way; Parquet files are read by `pyarrow.parquet`.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 from collections.abc import Iterator
 from pathlib import Path
@@ -94,15 +95,30 @@ def plain_csv(path: str | Path, stream: Stream, encoding: str) -> bool:
 
 
 def _plain_bytes(path: Path) -> bool:
-    """No byte on which the two readers could disagree, and no blank line."""
+    """No byte on which the two readers could disagree, and no blank line.
+    A carriage return is taken only as the first half of CRLF."""
     previous = b""
+    decoder = codecs.getincrementaldecoder("utf-8")()
     with path.open("rb") as handle:
         while block := handle.read(_BLOCK):
-            if b'"' in block or b"\r" in block or b"\x00" in block:
+            if block.endswith(b"\r"):
+                block += handle.read(1)
+            if b'"' in block or b"\x00" in block:
                 return False
-            if b"\n\n" in previous[-1:] + block:
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError:
+                return False
+            if block.count(b"\r") != block.count(b"\r\n"):
+                return False
+            joined = previous[-2:] + block
+            if b"\n\n" in joined or b"\n\r\n" in joined:
                 return False
             previous = block
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
     return True
 
 

@@ -34,12 +34,12 @@ import attrs
 import pyarrow as pa
 
 from .. import codes, phone, signals
-from ..birthdate import Birth
+from ..birthdate import OLDEST_PLAUSIBLE_AGE, Birth
 from ..decision import Problem
 from ..errors import InputProblem
 from ..flags.model import Flag
 from ..policy import SCREENED_FIELDS, FieldMap
-from ..rules import Kind, Rules, load_rules
+from ..rules import MAX_TABLE_AGE, Kind, Rules, load_rules
 from ..screen import read
 from .batches import AccountBatch, is_text
 from .readers import Row
@@ -70,6 +70,7 @@ _KINDS = {
 # Caches are cleared past this many entries: memory stays bounded.
 _CACHE_LIMIT = 200_000
 _UNUSUAL = object()
+_MISS = object()
 _FLAG_SCHEMA = pa.schema(
     [
         ("account_id", pa.string()),
@@ -109,10 +110,9 @@ class Screened:
 
 class _Cache(dict[Any, Any]):
     def get_or(self, key: Any, compute: Callable[[Any], Any]) -> Any:
-        try:
-            return self[key]
-        except KeyError:
-            pass
+        found = self.get(key, _MISS)
+        if found is not _MISS:
+            return found
         if len(self) >= _CACHE_LIMIT:
             self.clear()
         value = self[key] = compute(key)
@@ -157,6 +157,12 @@ class ColumnarReviewer:
         self._in_force = _Cache()
         self._templates: dict[Any, Template] = {}
         self._rule_sets: dict[tuple[Any, ...], int] = {}
+        # No age a decision requires exceeds this: the tables stop at
+        # MAX_TABLE_AGE, overrides and the policy's floor at their own ages.
+        policy = settings.policy
+        self._adult = max(
+            MAX_TABLE_AGE, policy.minimum_age, *(age for _, age in policy.overrides)
+        )
 
     # -- the batch ---------------------------------------------------------
 
@@ -289,7 +295,7 @@ class ColumnarReviewer:
         )
         if isinstance(collected, date):
             then = self._in_force.get_or((jurisdictions, collected), self._rules_on)
-            key += (then, (_yyyymmdd(collected) - born) // 10000)
+            key += (then, self._bucket((_yyyymmdd(collected) - born) // 10000))
         else:
             key += (collected,)
         try:
@@ -302,6 +308,13 @@ class ColumnarReviewer:
         if template is None:
             return None, given
         return self._flag(values, template, given), given
+
+    def _bucket(self, age: int) -> int:
+        """The age, or one age for every plausible age no rule can require:
+        decide() tells those apart only by plausibility."""
+        if self._adult <= age <= OLDEST_PLAUSIBLE_AGE:
+            return self._adult
+        return age
 
     def _birth(self, text: Any) -> Any:
         """yyyymmdd of a birthdate `read()` takes as one exact date."""
