@@ -40,7 +40,25 @@ def configure(parser: argparse.ArgumentParser) -> None:
         )
         return sub
 
-    listing = with_store("list", "list flags (open ones unless --status says)")
+    _list_options(with_store("list", "list flags (open ones unless --status says)"))
+
+    show = with_store("show", "show every flag of one account, with its resolution")
+    show.add_argument("account_id", metavar="ACCOUNT_ID", help="the account")
+
+    _resolve_options(
+        with_store(
+            "resolve", "mark accounts' open flags removed or dismissed, all or none"
+        )
+    )
+
+    export = with_store("export", "write flags with their resolution as JSONL or CSV")
+    _status_filter(export, "all")
+    export.add_argument(
+        "--out", metavar="PATH", help=".jsonl or .csv (default: JSONL on stdout)"
+    )
+
+
+def _list_options(listing: argparse.ArgumentParser) -> None:
     _status_filter(listing, "open")
     listing.add_argument(
         "--format",
@@ -51,12 +69,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     listing.add_argument("--json", action="store_true", help="same as --format json")
 
-    show = with_store("show", "show every flag of one account, with its resolution")
-    show.add_argument("account_id", metavar="ACCOUNT_ID", help="the account")
 
-    resolve = with_store(
-        "resolve", "mark accounts' open flags removed or dismissed, all or none"
-    )
+def _resolve_options(resolve: argparse.ArgumentParser) -> None:
     resolve.add_argument(
         "account_ids", nargs="*", metavar="ACCOUNT_ID", help="accounts to resolve"
     )
@@ -75,12 +89,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     resolve.add_argument("--by", required=True, metavar="WHO", help="who (required)")
     resolve.add_argument("--why", required=True, metavar="TEXT", help="why (required)")
-
-    export = with_store("export", "write flags with their resolution as JSONL or CSV")
-    _status_filter(export, "all")
-    export.add_argument(
-        "--out", metavar="PATH", help=".jsonl or .csv (default: JSONL on stdout)"
-    )
 
 
 def _status_filter(parser: argparse.ArgumentParser, default: str) -> None:

@@ -190,23 +190,12 @@ class Reviewer:
         found: set[str] = set()
         if collected_invalid:
             found.add(FlagCode.COLLECTED_AT_INVALID)
-        for decision, minor_code in (
-            (then, FlagCode.MINOR_AT_COLLECTION),
-            (now, FlagCode.MINOR_NOW),
-        ):
-            if decision is None:
-                continue
-            found.update(self._codes(decision))
-            if decision.outcome is Outcome.BLOCK:
-                found.add(minor_code)
-                if decision.signals_conflict and self._conflict_decided(
-                    flat, decision.on or today
-                ):
-                    found.add(FlagCode.SIGNALS_CONFLICT)
+        found |= self._decision_codes(then, FlagCode.MINOR_AT_COLLECTION, flat)
+        found |= self._decision_codes(now, FlagCode.MINOR_NOW, flat)
         if not found:
             return None
-        codes = tuple(code for code in CODE_ORDER if code in found)
-        action: Action = "remove" if REMOVE_CODES & found else "verify"
+        # The decision a flag reports: today's, unless only the one at
+        # collection found a minor.
         basis = now
         if (
             then is not None
@@ -214,10 +203,35 @@ class Reviewer:
             and FlagCode.MINOR_NOW not in found
         ):
             basis = then
+        return self._flag(record, flat, found, basis)
+
+    def _decision_codes(
+        self, decision: Decision | None, minor_code: str, flat: dict[str, Any] | None
+    ) -> set[str]:
+        """The codes one decision raises; `minor_code` when it blocks."""
+        if decision is None:
+            return set()
+        found = self._codes(decision)
+        if decision.outcome is Outcome.BLOCK:
+            found.add(minor_code)
+            if decision.signals_conflict and self._conflict_decided(
+                flat, decision.on or self.settings.today
+            ):
+                found.add(FlagCode.SIGNALS_CONFLICT)
+        return found
+
+    def _flag(
+        self,
+        record: Mapping[str, Any],
+        flat: dict[str, Any] | None,
+        found: set[str],
+        basis: Decision,
+    ) -> Flag:
+        action: Action = "remove" if REMOVE_CODES & found else "verify"
         fingerprint = self._fingerprint(record, flat)
         return Flag(
             account_id=self._account_id(record, fingerprint),
-            codes=codes,
+            codes=tuple(code for code in CODE_ORDER if code in found),
             action=action,
             jurisdiction=basis.jurisdiction,
             required_age=basis.required_age,

@@ -269,20 +269,7 @@ def run(
     """
     tally = tally if tally is not None else Tally()
     flagged: set[str] = set()
-    show = sys.stderr.isatty() if progress is None else progress
-    # A Stream measures itself (bytes of a file, rows of a table): the bar
-    # then has a total and an ETA.
-    measured = isinstance(items, Stream) and items.total is not None
-    total = items.total if isinstance(items, Stream) else None
-    unit = items.unit if isinstance(items, Stream) else " rows"
-    with tqdm.tqdm(
-        total=total,
-        unit=unit,
-        unit_scale=unit == "B",
-        disable=not show,
-        file=sys.stderr,
-        dynamic_ncols=True,
-    ) as bar:
+    with _progress_bar(items, progress) as bar:
         for batch in screen_batches(
             items, settings, workers=workers, batch_size=batch_size
         ):
@@ -293,14 +280,42 @@ def run(
             if flag_file is not None and batch.flags:
                 flag_file.add_many(batch.flags)
             tally.add(batch)
-            for line, reason in batch.unreadable:
-                log.debug("line %d unreadable: %s", line, reason)
-                if on_unreadable is not None:
-                    on_unreadable(Unreadable(line, reason))
-            done = items.position() if isinstance(items, Stream) else None
-            if measured and done is not None:
-                bar.update(max(0, done - bar.n))
-            else:
-                bar.update(batch.screened + len(batch.unreadable))
+            _report_unreadable(batch, on_unreadable)
+            _advance(bar, items, batch)
     tally.completed = True
     return tally
+
+
+def _progress_bar(items: Iterable[Item], progress: bool | None) -> tqdm.tqdm[Any]:
+    """A bar on standard error, shown when asked (default: on a terminal).
+    A Stream measures itself (bytes of a file, rows of a table): the bar then
+    has a total and an ETA."""
+    show = sys.stderr.isatty() if progress is None else progress
+    total = items.total if isinstance(items, Stream) else None
+    unit = items.unit if isinstance(items, Stream) else " rows"
+    return tqdm.tqdm(
+        total=total,
+        unit=unit,
+        unit_scale=unit == "B",
+        disable=not show,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
+
+
+def _advance(bar: tqdm.tqdm[Any], items: Iterable[Item], batch: Batch) -> None:
+    measured = isinstance(items, Stream) and items.total is not None
+    done = items.position() if isinstance(items, Stream) else None
+    if measured and done is not None:
+        bar.update(max(0, done - bar.n))
+    else:
+        bar.update(batch.screened + len(batch.unreadable))
+
+
+def _report_unreadable(
+    batch: Batch, on_unreadable: Callable[[Unreadable], None] | None
+) -> None:
+    for line, reason in batch.unreadable:
+        log.debug("line %d unreadable: %s", line, reason)
+        if on_unreadable is not None:
+            on_unreadable(Unreadable(line, reason))
