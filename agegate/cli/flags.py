@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -20,7 +19,7 @@ from ..flags.output import (
 )
 
 __all__ = ["EXPORT_COLUMNS", "HELP", "configure", "run", "stored_to_dict"]
-from ..flags.store import SqliteFlagStore
+from ..flags.store import SqliteFlagStore, open_store
 from ..safe_text import printable
 from .main import EXIT_OK
 
@@ -102,15 +101,6 @@ def _status_filter(parser: argparse.ArgumentParser, default: str) -> None:
 
 def _chosen_status(args: argparse.Namespace) -> Status | None:
     return None if args.status == "all" else args.status
-
-
-def _open(path: str) -> SqliteFlagStore:
-    if not Path(path).is_file():
-        raise InputError("no such flag store", where=path)
-    try:
-        return SqliteFlagStore(path)
-    except sqlite3.DatabaseError:
-        raise InputError("not a SQLite flag store", where=path) from None
 
 
 def _write(flags: Iterable[StoredFlag], writer: RecordWriter | FlagFile) -> int:
@@ -223,6 +213,6 @@ _ACTIONS = {"list": _list, "show": _show, "resolve": _resolve, "export": _export
 
 
 def run(args: argparse.Namespace) -> int:
-    with _open(args.store) as store:
+    with open_store(args.store, existing=True) as store:
         _ACTIONS[args.action](store, args)
     return EXIT_OK

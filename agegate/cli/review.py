@@ -13,9 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import sqlite3
 import sys
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -24,7 +22,7 @@ import attrs
 from ..age import live_today
 from ..errors import InputError
 from ..flags.output import FlagFile, flag_format
-from ..flags.store import SqliteFlagStore
+from ..flags.store import SqliteFlagStore, open_store
 from ..keys import secret_bytes
 from ..policy import FIELDS, FieldMap, Policy
 from ..review.readers import FORMATS, SAMPLE, STDIN, Stream, Unreadable, read
@@ -313,18 +311,6 @@ def check_account_ids(
         " a keyed hash of their data (give --map account_id=COLUMN)",
         file=sys.stderr,
     )
-
-
-@contextlib.contextmanager
-def open_store(path: str) -> Iterator[SqliteFlagStore]:
-    try:
-        store = SqliteFlagStore(path)
-    except sqlite3.DatabaseError:
-        raise InputError("not a SQLite flag store", where=path) from None
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 # -- the run ---------------------------------------------------------------

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from ..errors import InputError
 from .model import (
     MAX_ACCOUNT_ID,
     STATUSES,
@@ -46,6 +47,7 @@ __all__ = [
     "check_account_ids",
     "flag_to_dict",
     "open_sink",
+    "open_store",
 ]
 
 
@@ -356,3 +358,14 @@ def open_sink(path: str | os.PathLike[str]) -> FlagSink:
     if str(path).endswith(JSONL_SUFFIXES):
         return JsonlFlagSink(path)
     return SqliteFlagStore(path)
+
+
+def open_store(path: str, *, existing: bool = False) -> SqliteFlagStore:
+    """The SQLite flag store at `path` (made there unless `existing`), or an
+    InputError when there is none to open or the file is not a store."""
+    if existing and not Path(path).is_file():
+        raise InputError("no such flag store", where=path)
+    try:
+        return SqliteFlagStore(path)
+    except sqlite3.DatabaseError:
+        raise InputError("not a SQLite flag store", where=path) from None
