@@ -51,16 +51,16 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Literal
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import anyio.to_thread
+import attrs
 from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..decision import Decision, Outcome, Reason
-from ..errors import AccountIdInvalid
 from ..flags.store import (
     Flag,
     FlagCode,
@@ -70,13 +70,13 @@ from ..flags.store import (
     open_sink,
 )
 from ..policy import FieldMap, Policy
-from ..rules import Rules, load_rules
+from ..reasons import Refusal
+from ..rules import Rules
 from ..screen import lookup, present_birth_keys, screen
 from . import notice
 from .body import (
     Code,
     Disconnected,
-    Limits,
     Refused,
     check_cookie_escapes,
     check_header_sizes,
@@ -89,44 +89,55 @@ from .body import (
     read_record,
     single_header,
 )
-from .cookie import DEFAULT_MAX_AGE, BlockCookie, SameSite
-from .negotiate import choose_language, prefers_html
-from .routes import Match, Route, Router
+from .config import AccountOf, GateConfig, WebsocketPolicy, starlette_user
+from .cookie import DEFAULT_MAX_AGE, SameSite
+from .negotiate import Lang, choose_language, prefers_html
+from .routes import Match, Route
 
 logger = logging.getLogger("agegate.middleware")
 
-# A birthdate is read from a full date, a birth year (with its parts) or an age.
-_BIRTH_SOURCES = ("birthdate", "birth_year", "age")
 _WHOLE_ON_THEIR_OWN = ("birthdate", "age")
 _DATE_PARTS = ("birth_year", "birth_month", "birth_day")
 _ALWAYS_SCREENED_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
-AccountOf = Callable[[Scope], "str | None"]
-WebsocketPolicy = Literal["refuse", "pass"]
 
+@attrs.define
+class _Exchange:
+    """One gated request on its way through the gate: what the client sent
+    and the channels to answer it or to hand it on."""
 
-def starlette_user(scope: Scope) -> str | None:
-    """The authenticated user's identity that Starlette's
-    `AuthenticationMiddleware` put in `scope["user"]`, or None."""
-    user = scope.get("user")
-    if user is None:
-        return None
-    try:
-        if getattr(user, "is_authenticated", False) is not True:
-            return None
-        identity = user.identity
-    except Exception:  # a user class of the app's own that cannot say
-        return None
-    return identity if isinstance(identity, str) and identity else None
+    match: Match
+    scope: Scope
+    receive: Receive
+    send: Send
+    raw_headers: list[tuple[bytes, bytes]]
+    body: bytes = b""
+    query: dict[str, str] = attrs.field(factory=dict)
 
+    @classmethod
+    def of(cls, match: Match, scope: Scope, receive: Receive, send: Send) -> _Exchange:
+        return cls(match, scope, receive, send, list(scope.get("headers", [])))
 
-def _paths(value: Any, name: str) -> tuple[Any, ...]:
-    if isinstance(value, str | bytes):
-        raise TypeError(f"{name} is a list of paths, e.g. {name}=['/signup']")
-    try:
-        return tuple(value)
-    except TypeError:
-        raise TypeError(f"{name} is a list of paths") from None
+    @property
+    def route(self) -> Route:
+        return self.match.route
+
+    @property
+    def headers(self) -> Headers:
+        return Headers(raw=self.raw_headers)
+
+    @property
+    def lang(self) -> Lang:
+        return choose_language(self.headers.get("accept-language"))
+
+    async def answer(self, response: Response) -> None:
+        await response(self.scope, self.receive, self.send)
+
+    async def hand_on(self, app: ASGIApp, decision: Decision | None = None) -> None:
+        """Pass the request to the app with the exact bytes the client sent."""
+        if decision is not None:
+            self.scope.setdefault("state", {})["agegate"] = decision
+        await app(self.scope, _replay(self.body, self.receive), self.send)
 
 
 class AgeGateMiddleware:
@@ -150,8 +161,13 @@ class AgeGateMiddleware:
         account id. Default: `starlette_user` (Starlette's `scope["user"]`).
     websockets: "refuse" (default) closes a websocket handshake on a gated
         path before it is accepted; "pass" hands it to the app ungated.
+
+    The options are checked by `GateConfig.from_options` and kept in
+    `self.config`.
     """
 
+    # One keyword per documented option, with its default: a reason for the
+    # long signature.
     def __init__(
         self,
         app: ASGIApp,
@@ -178,37 +194,29 @@ class AgeGateMiddleware:
         websockets: WebsocketPolicy = "refuse",
     ) -> None:
         self.app = app
-        if websockets not in ("refuse", "pass"):
-            raise ValueError('websockets is "refuse" or "pass"')
-        self.websockets = websockets
-        if account_of is not None and not callable(account_of):
-            raise TypeError("account_of is a callable: scope -> account id or None")
-        self.account_of: AccountOf = (
-            account_of if account_of is not None else starlette_user
+        self.config = GateConfig.from_options(
+            paths=paths,
+            fields=fields,
+            policy=policy,
+            secret=secret,
+            rules=rules,
+            profile_paths=profile_paths,
+            account_id_param=account_id_param,
+            block_cookie=block_cookie,
+            cookie_name=cookie_name,
+            cookie_max_age=cookie_max_age,
+            cookie_same_site=cookie_same_site,
+            cookie_secure=cookie_secure,
+            trusted_country_header=trusted_country_header,
+            max_body_size=max_body_size,
+            max_fields=max_fields,
+            max_files=max_files,
+            max_header_size=max_header_size,
+            account_of=account_of,
+            websockets=websockets,
         )
-        self.fields = fields if fields is not None else FieldMap()
-        self.policy = policy if policy is not None else Policy()
-        if not isinstance(self.fields, FieldMap):
-            raise TypeError("fields must be a FieldMap")
-        if not isinstance(self.policy, Policy):
-            raise TypeError("policy must be a Policy")
-        if rules is not None and not isinstance(rules, Rules):
-            raise TypeError("rules must be a Rules (see load_rules)")
-        self.rules = rules if rules is not None else load_rules()
-
-        signup = [Route.from_template(p, "signup") for p in _paths(paths, "paths")]
-        profile = [
-            Route.from_template(p, "profile")
-            for p in _paths(profile_paths, "profile_paths")
-        ]
-        if not signup and not profile:
-            raise ValueError("give at least one gated path (paths or profile_paths)")
-        self.router = Router(signup + profile)
-        self.account_id_param = account_id_param
-        for route in profile:
-            self._check_account_source(route)
-
-        if profile and flag_sink is None:
+        self.gated = self.config.gated
+        if self.config.has_profile_routes and flag_sink is None:
             raise ValueError("profile_paths need a flag_sink (a FlagSink or a path)")
         # A store opened here from a path is closed here, at lifespan shutdown.
         self._opened_sink: FlagSink | None = None
@@ -216,258 +224,201 @@ class AgeGateMiddleware:
             flag_sink = self._opened_sink = open_sink(flag_sink)
         self.flag_sink = flag_sink
 
-        if block_cookie:
-            if secret is None:
-                raise ValueError(
-                    "the block cookie needs a secret: pass secret=..., or "
-                    "block_cookie=False to run without it"
-                )
-            self.cookie: BlockCookie | None = BlockCookie(
-                secret,
-                name=cookie_name,
-                max_age=cookie_max_age,
-                same_site=cookie_same_site,
-                secure=cookie_secure,
-            )
-        else:
-            self.cookie = None
-
-        if trusted_country_header is not None and (
-            not isinstance(trusted_country_header, str)
-            or not trusted_country_header.strip()
-        ):
-            raise ValueError("trusted_country_header is a header name")
-        self.trusted_country_header = (
-            trusted_country_header.strip().lower().encode("latin-1")
-            if trusted_country_header
-            else None
-        )
-        for name, limit in (
-            ("max_body_size", max_body_size),
-            ("max_fields", max_fields),
-            ("max_files", max_files),
-            ("max_header_size", max_header_size),
-        ):
-            if isinstance(limit, bool) or not isinstance(limit, int):
-                raise TypeError(f"{name} must be an int")
-            if limit < (1 if name != "max_files" else 0):
-                raise ValueError(f"{name} is too small")
-        self.limits = Limits(max_body_size, max_fields, max_files)
-        self.max_header_size = max_header_size
-        self.gated = frozenset(self.fields.screened_keys())
-        if not any(self.fields.keys_of(f) for f in _BIRTH_SOURCES):
-            raise ValueError("fields must map birthdate, birth_year or age")
-
-    def _check_account_source(self, route: Route) -> None:
-        param = self.account_id_param
-        if param is not None and param not in route.params:
-            raise ValueError(f"profile path {route.template} has no {{{param}}}")
-        if param is None and len(route.params) > 1:
-            raise ValueError(
-                f"profile path {route.template} has several parameters: "
-                "name the account's with account_id_param"
-            )
-        if not route.params and self.fields.account_id is None:
-            raise ValueError(
-                f"profile path {route.template} has no parameter and "
-                "fields.account_id is None: no account id to flag"
-            )
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan" and isinstance(
             self._opened_sink, SqliteFlagStore
         ):
             await self.app(scope, receive, _closing(send, self._opened_sink))
             return
-        if scope["type"] == "websocket" and self.websockets == "refuse":
-            match = self.router.match(scope)
+        if scope["type"] == "websocket" and self.config.websockets == "refuse":
+            match = self.config.router.match(scope)
             if match is not None:
                 await _refuse_websocket(match.route, scope, receive, send)
                 return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        match = self.router.match(scope)
+        match = self.config.router.match(scope)
         if match is None:
             await self.app(scope, receive, send)
             return
-        await self._gate(match, scope, receive, send)
+        await self._gate(_Exchange.of(match, scope, receive, send))
 
-    async def _gate(
-        self, match: Match, scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        raw_headers: list[tuple[bytes, bytes]] = list(scope.get("headers", []))
-        headers = Headers(raw=raw_headers)
-        route = match.route
+    # -- the gate: read, screen, answer ---------------------------------------
+
+    async def _gate(self, ex: _Exchange) -> None:
         try:
-            check_header_sizes(raw_headers, self.max_header_size)
-            check_cookie_escapes(raw_headers)
-            declared_length(raw_headers, self.limits.max_body_size)
-            query = read_query(scope.get("query_string", b""), self.gated)
-            body = await read_body(receive, self.limits.max_body_size)
+            await self._read(ex)
         except Disconnected:
             return
         except Refused as refused:
-            await self._refuse(refused, route, scope, receive, send, headers)
+            await self._refuse(ex, refused)
             return
-
-        method = scope.get("method", "GET").upper()
-        if not body and not query and method not in _ALWAYS_SCREENED_METHODS:
-            await self.app(scope, _replay(body, receive), send)
+        method = ex.scope.get("method", "GET").upper()
+        if not ex.body and not ex.query and method not in _ALWAYS_SCREENED_METHODS:
+            await ex.hand_on(self.app)
             return
-
-        if (
-            route.kind == "signup"
-            and self.cookie is not None
-            and self.cookie.blocks(header_values(raw_headers, b"cookie"))
-        ):
-            self._log("BLOCK", ("BLOCK_COOKIE",), None, None, route)
-            await self._block(scope, receive, send, headers, set_cookie=False)
+        if self._blocked_by_cookie(ex):
+            self._log("BLOCK", ("BLOCK_COOKIE",), None, None, ex.route)
+            await self._block(ex, set_cookie=False)
             return
-
         try:
-            kind = classify(raw_headers, body)
-            record = merge(
-                await read_record(kind, headers, body, self.gated, self.limits),
-                query,
-                self.gated,
-            )
-            if route.kind == "profile" and not self._touches_birth(record):
-                # The update does not touch the birthdate: nothing to screen.
-                await self.app(scope, _replay(body, receive), send)
-                return
-            trusted = self._trusted_country(raw_headers)
-            decision = screen(
-                record,
-                policy=self.policy,
-                fields=self.fields,
-                rules=self.rules,
-                trusted_country=trusted,
-            )
+            screened = await self._screen(ex)
         except Refused as refused:
-            await self._refuse(refused, route, scope, receive, send, headers)
+            await self._refuse(ex, refused)
             return
         except Exception as error:  # a bug in reading or screening: never a 5xx
             logger.error(
                 "refused status=400 code=BODY_UNREADABLE route=%s error=%s",
-                route.template,
+                ex.route.template,
                 type(error).__name__,
             )
-            await self._refuse(
-                Refused(400, "BODY_UNREADABLE"), route, scope, receive, send, headers
-            )
+            await self._refuse(ex, Refused(400, Refusal.BODY_UNREADABLE))
             return
+        if screened is None:
+            # A profile update that does not touch the birthdate.
+            await ex.hand_on(self.app)
+            return
+        await self._answer(ex, *screened)
+
+    async def _read(self, ex: _Exchange) -> None:
+        """Check the headers and read the query and the whole body into `ex`."""
+        limits = self.config.limits
+        check_header_sizes(ex.raw_headers, self.config.max_header_size)
+        check_cookie_escapes(ex.raw_headers)
+        declared_length(ex.raw_headers, limits.max_body_size)
+        ex.query = read_query(ex.scope.get("query_string", b""), self.gated)
+        ex.body = await read_body(ex.receive, limits.max_body_size)
+
+    def _blocked_by_cookie(self, ex: _Exchange) -> bool:
+        cookie = self.config.cookie
+        return (
+            ex.route.kind == "signup"
+            and cookie is not None
+            and cookie.blocks(header_values(ex.raw_headers, b"cookie"))
+        )
+
+    async def _screen(self, ex: _Exchange) -> tuple[dict[str, Any], Decision] | None:
+        """The record the app will read and its decision; None for a profile
+        update that does not touch the birthdate. Raises Refused."""
+        config = self.config
+        kind = classify(ex.raw_headers, ex.body)
+        record = merge(
+            await read_record(kind, ex.headers, ex.body, self.gated, config.limits),
+            ex.query,
+            self.gated,
+        )
+        if ex.route.kind == "profile" and not self._touches_birth(record):
+            return None
+        decision = screen(
+            record,
+            policy=config.policy,
+            fields=config.fields,
+            rules=config.rules,
+            trusted_country=self._trusted_country(ex.raw_headers),
+        )
+        return record, decision
+
+    async def _answer(
+        self, ex: _Exchange, record: Mapping[str, Any], decision: Decision
+    ) -> None:
+        """Hand an allowed request on; block, refuse or ask for more otherwise."""
         self._log(
             decision.outcome.value,
             decision.reasons,
             decision.jurisdiction,
             decision.required_age,
-            route,
+            ex.route,
         )
-
         if decision.outcome is Outcome.ALLOW:
-            scope.setdefault("state", {})["agegate"] = decision
-            await self.app(scope, _replay(body, receive), send)
-            return
-        if decision.outcome is Outcome.BLOCK:
-            if route.kind == "profile":
-                await self._block_profile(
-                    match, record, decision, scope, receive, send, headers
+            await ex.hand_on(self.app, decision)
+        elif decision.outcome is Outcome.BLOCK and ex.route.kind == "profile":
+            await self._block_profile(ex, record, decision)
+        elif decision.outcome is Outcome.BLOCK:
+            await self._block_signup(ex)
+        elif ex.route.kind == "profile" and Reason.FIELD_AMBIGUOUS in decision.reasons:
+            fields = self.config.fields
+            ambiguous = [k for k in fields.birth_keys() if _two_ways(record, k)]
+            await self._refuse(ex, Refused(400, Reason.FIELD_AMBIGUOUS, ambiguous))
+        else:
+            await ex.answer(
+                notice.problem(
+                    422,
+                    decision.outcome.value,
+                    ex.lang,
+                    fields=decision.fields,
+                    reasons=decision.reasons,
                 )
-                return
-            cross_site = _cross_site(raw_headers)
-            if cross_site and self.cookie is not None:
-                logger.info(
-                    "block cookie not set: cross-site request route=%s",
-                    route.template,
-                )
-            await self._block(scope, receive, send, headers, set_cookie=not cross_site)
-            return
-        if route.kind == "profile" and Reason.FIELD_AMBIGUOUS in decision.reasons:
-            ambiguous = [k for k in self.fields.birth_keys() if _two_ways(record, k)]
-            await self._refuse(
-                Refused(400, Reason.FIELD_AMBIGUOUS, ambiguous),
-                route,
-                scope,
-                receive,
-                send,
-                headers,
             )
-            return
-        response = notice.problem(
-            422,
-            decision.outcome.value,
-            choose_language(headers.get("accept-language")),
-            fields=decision.fields,
-            reasons=decision.reasons,
-        )
-        await response(scope, receive, send)
 
     # -- pieces ------------------------------------------------------------
 
     def _touches_birth(self, record: Mapping[str, Any]) -> bool:
         """Whether a profile update carries a birth key; Refused(422) when it
         carries only part of a birthdate."""
-        keys = set(present_birth_keys(record, self.fields))
+        fields = self.config.fields
+        keys = set(present_birth_keys(record, fields))
         if not keys:
             return False
         sent = {
             field
             for field in (*_WHOLE_ON_THEIR_OWN, *_DATE_PARTS)
-            if keys.intersection(self.fields.keys_of(field))
+            if keys.intersection(fields.keys_of(field))
         }
         whole = sent.intersection(_WHOLE_ON_THEIR_OWN) or all(
-            part in sent for part in _DATE_PARTS if self.fields.keys_of(part)
+            part in sent for part in _DATE_PARTS if fields.keys_of(part)
         )
         if not whole:
             raise Refused(
                 422,
                 Reason.BIRTHDATE_PARTIAL,
-                self.fields.keys_of("birthdate") or self.fields.keys_of("birth_year"),
+                fields.keys_of("birthdate") or fields.keys_of("birth_year"),
             )
         return True
 
+    async def _block_signup(self, ex: _Exchange) -> None:
+        cross_site = _cross_site(ex.raw_headers)
+        if cross_site and self.config.cookie is not None:
+            logger.info(
+                "block cookie not set: cross-site request route=%s", ex.route.template
+            )
+        await self._block(ex, set_cookie=not cross_site)
+
     async def _block_profile(
-        self,
-        match: Match,
-        record: Mapping[str, Any],
-        decision: Decision,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        headers: Headers,
+        self, ex: _Exchange, record: Mapping[str, Any], decision: Decision
     ) -> None:
         """Block an underage profile update; flag it when its holder sent it."""
-        route = match.route
-        account = self._account_id(match, record)
-        if account is None or account_id_problem(account) is not None:
-            refusal = (
-                Refused(422, "ACCOUNT_ID_MISSING", (self.fields.account_id or "",))
-                if account is None
-                else Refused(400, AccountIdInvalid.code)
-            )
-            await self._refuse(refusal, route, scope, receive, send, headers)
+        account = self._account_id(ex.match, record)
+        if account is None:
+            missing = (self.config.fields.account_id or "",)
+            await self._refuse(ex, Refused(422, Refusal.ACCOUNT_ID_MISSING, missing))
             return
-        why_not = self._why_no_flag(scope, account)
+        if account_id_problem(account) is not None:
+            await self._refuse(ex, Refused(400, Refusal.ACCOUNT_ID_INVALID))
+            return
+        why_not = self._why_no_flag(ex.scope, account)
         if why_not is not None:
             # Anyone can send an update naming any account: only the
             # account's own holder may cause a removal flag.
-            logger.info("flag not filed: reason=%s route=%s", why_not, route.template)
-        elif not await self._flag(account, decision):
-            response = notice.problem(
-                503,
-                "UNAVAILABLE",
-                choose_language(headers.get("accept-language")),
-                code="FLAG_NOT_RECORDED",
-                headers={"Retry-After": "60"},
+            logger.info(
+                "flag not filed: reason=%s route=%s", why_not, ex.route.template
             )
-            await response(scope, receive, send)
+        elif not await self._flag(account, decision):
+            await ex.answer(
+                notice.problem(
+                    503,
+                    "UNAVAILABLE",
+                    ex.lang,
+                    code=Refusal.FLAG_NOT_RECORDED,
+                    headers={"Retry-After": "60"},
+                )
+            )
             return
-        await self._block(scope, receive, send, headers, set_cookie=False)
+        await self._block(ex, set_cookie=False)
 
     def _why_no_flag(self, scope: Scope, account: str) -> str | None:
         try:
-            holder = self.account_of(scope)
+            holder = self.config.account_of(scope)
         except Exception as error:
             logger.error("account_of failed error=%s", type(error).__name__)
             return "ACCOUNT_OF_FAILED"
@@ -478,17 +429,18 @@ class AgeGateMiddleware:
         return None
 
     def _trusted_country(self, raw_headers: list[tuple[bytes, bytes]]) -> str | None:
-        if self.trusted_country_header is None:
+        name = self.config.trusted_country_header
+        if name is None:
             return None
-        value = single_header(raw_headers, self.trusted_country_header)
+        value = single_header(raw_headers, name)
         return value.strip() if value is not None and value.strip() else None
 
     def _account_id(self, match: Match, record: Mapping[str, Any]) -> str | None:
         params = match.params
         if params:
-            name = self.account_id_param or next(iter(params))
+            name = self.config.account_id_param or next(iter(params))
             return params[name]
-        key = self.fields.account_id
+        key = self.config.fields.account_id
         try:
             value = lookup(record, key) if key is not None else None
         except Exception:
@@ -517,51 +469,38 @@ class AgeGateMiddleware:
             return False
         return True
 
-    async def _block(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        headers: Headers,
-        *,
-        set_cookie: bool,
-    ) -> None:
+    async def _block(self, ex: _Exchange, *, set_cookie: bool) -> None:
         extra: dict[str, str] = {}
-        if set_cookie and self.cookie is not None:
-            https = scope.get("scheme") in ("https", "wss")
-            extra["Set-Cookie"] = self.cookie.set_cookie_header(https=https)
-        response = notice.block(
-            choose_language(headers.get("accept-language")),
-            as_html=prefers_html(headers.get("accept")),
-            minimum_age=self.policy.minimum_age,
-            headers=extra,
+        cookie = self.config.cookie
+        if set_cookie and cookie is not None:
+            https = ex.scope.get("scheme") in ("https", "wss")
+            extra["Set-Cookie"] = cookie.set_cookie_header(https=https)
+        await ex.answer(
+            notice.block(
+                ex.lang,
+                as_html=prefers_html(ex.headers.get("accept")),
+                minimum_age=self.config.policy.minimum_age,
+                headers=extra,
+            )
         )
-        await response(scope, receive, send)
 
-    async def _refuse(
-        self,
-        refused: Refused,
-        route: Route,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        headers: Headers,
-    ) -> None:
-        if refused.code != "BODY_UNREADABLE":
+    async def _refuse(self, ex: _Exchange, refused: Refused) -> None:
+        if refused.code != Refusal.BODY_UNREADABLE:
             logger.info(
                 "refused status=%s code=%s route=%s",
                 refused.status,
                 refused.code,
-                route.template,
+                ex.route.template,
             )
-        response: Response = notice.problem(
-            refused.status,
-            _KINDS.get(refused.status, "BODY_UNREADABLE"),
-            choose_language(headers.get("accept-language")),
-            code=refused.code,
-            fields=refused.fields,
+        await ex.answer(
+            notice.problem(
+                refused.status,
+                _KINDS.get(refused.status, "BODY_UNREADABLE"),
+                ex.lang,
+                code=refused.code,
+                fields=refused.fields,
+            )
         )
-        await response(scope, receive, send)
 
     @staticmethod
     def _log(
@@ -614,7 +553,7 @@ async def _refuse_websocket(
             403,
             "MEDIA_TYPE_UNSUPPORTED",
             choose_language(Headers(scope=scope).get("accept-language")),
-            code="WEBSOCKET_REFUSED",
+            code=Refusal.WEBSOCKET_REFUSED,
         )
         await response(scope, receive, send)
         return
@@ -672,4 +611,4 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-__all__ = ["AgeGateMiddleware", "Code"]
+__all__ = ["AgeGateMiddleware", "Code", "GateConfig", "starlette_user"]
