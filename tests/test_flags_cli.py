@@ -104,3 +104,42 @@ def test_every_command_is_documented_in_help(
             main([*command, "--help"])
         assert done.value.code == 0
         assert "usage: agegate" in capsys.readouterr().out
+
+
+def test_every_flag_writer_neutralises_formula_cells(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "formula.sqlite"
+    with SqliteFlagStore(path) as flags:
+        flags.add(Flag("=HYPERLINK(1)", ("MINOR_NOW",), "remove", "US", 18))
+    out = tmp_path / "export.csv"
+    assert main(["flags", "export", "--store", str(path), "--out", str(out)]) == 0
+    with out.open(newline="") as f:
+        exported = list(csv.DictReader(f))
+    capsys.readouterr()
+    assert main(["flags", "list", "--store", str(path), "--format", "csv"]) == 0
+    listed = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+    assert exported[0]["account_id"] == listed[0]["account_id"] == "'=HYPERLINK(1)"
+    assert list(exported[0]) == list(listed[0])
+
+
+def test_export_takes_ndjson_and_refuses_other_suffixes_before_writing(
+    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "export.ndjson"
+    assert main(["flags", "export", "--store", str(store), "--out", str(out)]) == 0
+    assert [json.loads(x)["account_id"] for x in out.read_text().splitlines()] == [
+        "a1",
+        "a2",
+        "a3",
+    ]
+    bad = tmp_path / "export.xlsx"
+    assert main(["flags", "export", "--store", str(store), "--out", str(bad)]) == 2
+    assert "--out must end in .jsonl or .csv" in capsys.readouterr().err
+    assert not bad.exists()
+
+
+def test_a_file_that_is_no_store_is_an_input_error(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"not a database" * 100)
+    assert main(["flags", "list", "--store", str(junk)]) == 2

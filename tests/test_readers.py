@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pickle
 import sqlite3
 from pathlib import Path
 
 import pytest
 
+from agegate import jsonkeys
 from agegate.errors import InputError
 from agegate.review.readers import Row, Unreadable, detect_format, read
 
@@ -130,3 +132,30 @@ def test_format_and_file_checks(tmp_path: Path) -> None:
     assert list(read(path, "csv")) == [Row(2, {"id": "1"})]
     with pytest.raises(InputError, match="SQLite inputs only"):
         read(path, "csv", table="t")
+
+
+def test_a_key_twice_at_any_depth_is_refused_as_the_gate_refuses_it(
+    tmp_path: Path,
+) -> None:
+    path = _write(tmp_path / "a.jsonl", b'{"id": "1", "user": {"dob": 1, "dob": 2}}\n')
+    assert list(read(path)) == [Unreadable(1, "a key appears twice")]
+    with pytest.raises(jsonkeys.DuplicateKey) as caught:
+        jsonkeys.loads('{"user": {"dob": "2000-01-01", "dob": "2010-01-01"}}')
+    assert caught.value.key == "dob"
+    # The message names no key and no value; the error pickles for workers.
+    assert str(caught.value) == "a key appears twice"
+    assert pickle.loads(pickle.dumps(caught.value)).key == "dob"
+
+
+def test_dotted_columns_of_json_lines_are_found_as_screening_finds_them(
+    tmp_path: Path,
+) -> None:
+    path = _write(
+        tmp_path / "a.jsonl",
+        b'{"id": "1", "user": {"dob": "2000-01-01"}}\n{"id": "2", "a.b": 1}\n',
+    )
+    with read(path) as stream:
+        assert stream.has_key("user.dob")
+        assert stream.has_key("a.b")
+        assert not stream.has_key("user.name")
+        assert not stream.has_key("id.x")
