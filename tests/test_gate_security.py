@@ -173,7 +173,7 @@ def test_profile_update_with_part_of_a_birthdate_is_422(
             assert body["fields"] == ["birthdate"]
         # A null birthdate still touches the birthdate: screened, not passed.
         response = client.patch(url, json={"birthdate": None}, headers=BOB)
-        assert response.status_code == 422
+        assert "BIRTHDATE_MISSING" in problem(response, 422)["reasons"]
         # The whole date in parts is screened like a date.
         year, month, day = AGE_17.split("-")
         whole = {**parts, "birth_year": year, "birth_month": month, "birth_day": day}
@@ -325,6 +325,7 @@ def test_broken_content_length_is_400(length: str) -> None:
     with pytest.raises(Refused) as refused:
         declared_length(headers, 1024)
     assert refused.value.status == 400
+    assert refused.value.code == "HEADER_AMBIGUOUS"
 
 
 @pytest.mark.anyio
@@ -353,6 +354,7 @@ async def test_broken_content_length_through_the_gate() -> None:
     }
     await gate(scope, receive, send)
     assert sent[0]["status"] == 400
+    assert json.loads(sent[1]["body"])["code"] == "HEADER_AMBIGUOUS"
 
 
 # -- cross-site requests plant no block cookie -----------------------------------
@@ -459,5 +461,8 @@ def test_unusual_content_types_are_415(
             content=json.dumps(bc(years_ago(17))),
             headers={"content-type": content_type},
         )
-    assert response.status_code == 415
+    code = (
+        "CHARSET_UNSUPPORTED" if "utf-16" in content_type else "MEDIA_TYPE_UNSUPPORTED"
+    )
+    assert problem(response, 415)["code"] == code
     assert served.reached == []

@@ -261,6 +261,7 @@ def test_done_when_british_columbia(client: httpx2.Client, recorder: Recorder) -
         "/signup", content=b"\x00\x01", headers={"content-type": "image/png"}
     )
     assert response.status_code == 415
+    assert response.json()["code"] == "MEDIA_TYPE_UNSUPPORTED"
     assert len(recorder.requests) == 1
     assert not recorder.saw_underage()
 
@@ -492,6 +493,7 @@ def test_fastapi_app_is_gated() -> None:
             "/signup", content=json.dumps(bc(AGE_17)), headers={"content-type": ""}
         )
         assert response.status_code == 415
+        assert response.json()["code"] == "MEDIA_TYPE_UNSUPPORTED"
     assert seen == [bc(AGE_19)]
 
 
