@@ -44,8 +44,11 @@ def sort_key(name: str) -> tuple[str, str]:
 
 
 # English names of subdivisions whose ISO 3166-2 name is only the local one,
-# as Unicode CLDR lists them (common/subdivisions/en.xml). Only names that
-# differ from the ISO name after folding are listed.
+# spelled as Unicode CLDR's common/subdivisions/en.xml spells them (the 2019
+# copy at commit 085f46b), checked entry by entry. Only names that differ
+# from the ISO name after folding are listed: CLDR's "Zürich", "Graubünden",
+# "Basel-Stadt", "Basel-Landschaft" and "Mecklenburg-Vorpommern" are the ISO
+# names already.
 ENGLISH_EXONYMS: dict[str, tuple[str, ...]] = {
     # Austria: Länder.
     "AT-2": ("Carinthia",),
@@ -54,10 +57,10 @@ ENGLISH_EXONYMS: dict[str, tuple[str, ...]] = {
     "AT-6": ("Styria",),
     "AT-7": ("Tyrol",),
     "AT-9": ("Vienna",),
-    # Belgium: regions.
-    "BE-BRU": ("Brussels", "Brussels-Capital Region"),
-    "BE-VLG": ("Flanders", "Flemish Region"),
-    "BE-WAL": ("Wallonia", "Walloon Region"),
+    # Belgium: regions and provinces.
+    "BE-BRU": ("Brussels",),
+    "BE-VLG": ("Flanders",),
+    "BE-WAL": ("Wallonia",),
     "BE-VAN": ("Antwerp",),
     "BE-VOV": ("East Flanders",),
     "BE-VWV": ("West Flanders",),
@@ -65,17 +68,12 @@ ENGLISH_EXONYMS: dict[str, tuple[str, ...]] = {
     "BE-WBR": ("Walloon Brabant",),
     # Switzerland: cantons.
     "CH-BE": ("Bern",),
-    "CH-BL": ("Basel-Landschaft",),
-    "CH-BS": ("Basel-Stadt",),
     "CH-GE": ("Geneva",),
-    "CH-GR": ("Grisons",),
     "CH-LU": ("Lucerne",),
-    "CH-SG": ("St. Gallen", "Saint Gallen"),
-    "CH-ZH": ("Zurich",),
+    "CH-SG": ("St. Gallen",),
     # Germany: Länder.
     "DE-BY": ("Bavaria",),
     "DE-HE": ("Hesse",),
-    "DE-MV": ("Mecklenburg-Western Pomerania",),
     "DE-NI": ("Lower Saxony",),
     "DE-NW": ("North Rhine-Westphalia",),
     "DE-RP": ("Rhineland-Palatinate",),
@@ -86,7 +84,7 @@ ENGLISH_EXONYMS: dict[str, tuple[str, ...]] = {
     "IT-21": ("Piedmont",),
     "IT-23": ("Aosta Valley",),
     "IT-25": ("Lombardy",),
-    "IT-32": ("Trentino-South Tyrol", "Trentino-Alto Adige/Südtirol"),
+    "IT-32": ("Trentino-South Tyrol",),
     "IT-52": ("Tuscany",),
     "IT-75": ("Apulia",),
     "IT-82": ("Sicily",),
@@ -98,9 +96,9 @@ ENGLISH_EXONYMS: dict[str, tuple[str, ...]] = {
     "ES-CM": ("Castile-La Mancha",),
     "ES-CT": ("Catalonia",),
     "ES-PV": ("Basque Country",),
-    "ES-NC": ("Navarre",),
+    "ES-NC": ("Navarra Chartered Community",),
     "ES-IB": ("Balearic Islands",),
-    "ES-CN": ("Canary Islands",),
+    "ES-CN": ("Canary Islands",),  # CLDR en.xml's 2018 copy, commit 9937f41
 }
 
 # French names that pycountry's catalogue misspells or leaves out, as the
