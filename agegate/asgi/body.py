@@ -2,11 +2,13 @@
 
 The app reads JSON with Starlette's `request.json()` (`json.loads` on the raw
 bytes, whatever the content type says) or FastAPI's body reader, and forms
-with Starlette's own parsers. The gate reads with the same parsers, and
-refuses every body that a second common reader could see differently: a byte
-order mark, a charset other than UTF-8, a repeated key, a form body that is
-also valid JSON, a multipart part with headers a reader may honour. Refusals
-name only configured field keys, never anything the client sent.
+with Starlette's own parsers. The gate reads with the same parsers (its
+public FormParser; for multipart, python-multipart's callback parser that
+Starlette drives, see multipart.py), and refuses every body that a second
+common reader could see differently: a byte order mark, a charset other than
+UTF-8, a repeated key, a form body that is also valid JSON, a multipart part
+with headers a reader may honour. Refusals name only configured field keys,
+never anything the client sent.
 """
 
 from __future__ import annotations
