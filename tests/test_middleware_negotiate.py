@@ -4,6 +4,8 @@ Accept and Accept-Language read with their q-values."""
 from __future__ import annotations
 
 import pytest
+from gate_support import Recorder, bc, make_app, years_ago
+from starlette.testclient import TestClient
 
 from agegate.asgi.negotiate import (
     asks_for_json,
@@ -91,3 +93,20 @@ def test_media_weight_takes_the_most_specific_entry() -> None:
 )
 def test_choose_language(header: str | None, lang: str) -> None:
     assert choose_language(header) == lang
+
+
+@pytest.mark.parametrize(
+    ("accept", "html"),
+    [
+        ("application/json;q=0.1, text/html;q=0.9", True),
+        ("text/html;q=0, application/json", False),
+    ],
+)
+def test_the_gates_block_notice_negotiates_so(accept: str, html: bool) -> None:
+    app = make_app(Recorder(), block_cookie=False, secret=None)
+    with TestClient(app) as client:
+        response = client.post(
+            "/signup", json=bc(years_ago(17)), headers={"Accept": accept}
+        )
+    assert response.status_code == 403
+    assert response.headers["content-type"].startswith("text/html") is html
