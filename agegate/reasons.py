@@ -79,7 +79,7 @@ class Refusal(enum.StrEnum):
     # The report intake: a browser post from another site, a form post without
     # a token the intake served, too many reports from one address.
     CROSS_SITE_REFUSED = "CROSS_SITE_REFUSED"
-    FORM_TOKEN_INVALID = "FORM_TOKEN_INVALID"
+    FORM_TOKEN_INVALID = "FORM_TOKEN_INVALID"  # noqa: S105 (a code, not a secret)
     RATE_LIMITED = "RATE_LIMITED"
     # Field problems of the report intake.
     IDENTIFIER_MISSING = "IDENTIFIER_MISSING"

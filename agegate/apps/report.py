@@ -32,7 +32,6 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import attrs
 import phonenumbers
@@ -58,6 +57,7 @@ from ..asgi.pages import page
 from ..asgi.problem import problem_body, problem_response
 from ..flags.store import Flag, FlagCode, FlagSink
 from ..keys import secret_bytes
+from ..origins import origin_of
 from ..reasons import Refusal
 
 logger = logging.getLogger("agegate.report")
@@ -406,7 +406,6 @@ FORM_TOKEN = "form_token"  # noqa: S105 (a field name, not a secret)
 # The keys a report is read by: one of them given twice is refused.
 _READ_KEYS = frozenset((*IDENTIFIERS, FORM_TOKEN))
 _TOKEN_PURPOSE = b"agegate report form token\x00"
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 _SAME_SITE = ("same-origin", "none")
 
 
@@ -434,24 +433,13 @@ def _token_valid(key: bytes, token: object, ttl: float, now: float) -> bool:
     return -60 <= now - int(stamp) <= ttl
 
 
-def _origin_of(url: str) -> tuple[str, str, int] | None:
-    parts = urlsplit(url.strip())
-    try:
-        port = parts.port
-    except ValueError:
-        return None
-    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
-        return None
-    return parts.scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[parts.scheme]
-
-
 def _same_origin(origin: str, host: str | None) -> bool:
     """Whether `Origin` names the host the request was sent to; the Host
     header omits the port of the scheme the browser used."""
-    found = _origin_of(origin)
+    found = origin_of(origin)
     if found is None or not host or any(c in host for c in "/@?#\\"):
         return False
-    return _origin_of(f"{found[0]}://{host}") == found
+    return origin_of(f"{found[0]}://{host}") == found
 
 
 def cross_site(request: Request, trusted: frozenset[tuple[str, str, int]]) -> bool:
@@ -469,7 +457,7 @@ def cross_site(request: Request, trusted: frozenset[tuple[str, str, int]]) -> bo
         return True
     if not origins:
         return False
-    found = _origin_of(origins[0])
+    found = origin_of(origins[0])
     return found not in trusted and not _same_origin(
         origins[0], request.headers.get("host")
     )
@@ -480,7 +468,7 @@ def _trusted_origins(origins: Iterable[str]) -> frozenset[tuple[str, str, int]]:
         raise TypeError("trusted_origins must be a list of origins, not one string")
     found = set()
     for origin in origins:
-        parsed = _origin_of(origin) if isinstance(origin, str) else None
+        parsed = origin_of(origin) if isinstance(origin, str) else None
         if parsed is None:
             raise ValueError("trusted_origins holds origins like https://example.org")
         found.add(parsed)

@@ -21,6 +21,7 @@ from urllib.parse import urljoin, urlsplit
 import attrs
 
 from ..errors import InputError
+from ..origins import origin_of
 from ..safe_text import printable
 from .parser import PLACEHOLDER, HttpRequest, body_path, catalogue, parse_file
 
@@ -32,7 +33,6 @@ _RESPONSE_REF = re.compile(
 )
 _TIMEOUT = 15.0
 _FILLED_LIMIT = 1 << 20
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @attrs.frozen
@@ -252,17 +252,6 @@ def _encode_body(body: str | None, headers: Sequence[tuple[str, str]]) -> bytes 
     return body.encode("utf-8")
 
 
-def _origin(url: str) -> tuple[str, str, int] | None:
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        return None
-    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
-        return None
-    return parts.scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[parts.scheme]
-
-
 @attrs.frozen
 class Origins:
     """Where a replay may send requests: the base URL's scheme, host and
@@ -275,7 +264,7 @@ class Origins:
 
     @classmethod
     def of(cls, base_url: str, allow_hosts: Iterable[str] = ()) -> Origins:
-        base = _origin(base_url)
+        base = origin_of(base_url)
         if base is None:
             raise InputError("the base URL must be http(s)://host[:port]")
         hosts: set[tuple[str, int | None]] = set()
@@ -291,7 +280,7 @@ class Origins:
         return cls(base, frozenset(hosts))
 
     def allows(self, url: str) -> bool:
-        origin = _origin(url)
+        origin = origin_of(url)
         if origin is None:
             return False
         if origin == self.base:
