@@ -3,6 +3,7 @@ into a real SQLite store."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,11 +16,26 @@ from starlette.routing import Mount
 from agegate.apps.report import RateLimit, form_token, identifier_hash, report_app
 from agegate.apps.serve import serve
 from agegate.asgi.negotiate import prefers_html
-from agegate.flags.store import FlagCode, SqliteFlagStore
+from agegate.flags.output import flag_to_dict
+from agegate.flags.store import Flag, FlagCode, JsonlFlagSink, SqliteFlagStore
 
 SECRET = "report-test-secret-0123456789"
 EMAIL = "Young.Person@Example.org"
 PHONE = "+44 20 7946 0321"
+REPORT_ID = re.compile(r"rep-[0-9a-f]{16}")
+
+
+class _ReportId:
+    """Equal to any well-formed report id."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and REPORT_ID.fullmatch(other) is not None
+
+    def __hash__(self) -> int:
+        return 0
+
+
+ANY_REPORT_ID = _ReportId()
 
 
 class Clock:
@@ -73,7 +89,8 @@ def test_json_report_by_account_id_files_a_verify_flag(
 ) -> None:
     response = httpx.post(base, json={"account_id": "acct-42"})
     assert response.status_code == 202
-    assert response.json() == {"status": "accepted", "flags": 1}
+    answer = response.json()
+    assert answer == {"status": "accepted", "flags": 1, "report_id": ANY_REPORT_ID}
     [stored] = list(store.list())
     assert stored.flag.account_id == "acct-42"
     assert stored.flag.codes == (FlagCode.REPORTED,)
@@ -316,3 +333,114 @@ def test_the_intake_negotiates_as_the_gate_does(
     assert response.status_code == 202
     assert response.headers["content-type"].startswith("text/html") is html
     assert prefers_html(accept) is html
+
+
+def test_one_report_links_its_flags_by_one_report_id(
+    base: str, store: SqliteFlagStore
+) -> None:
+    response = httpx.post(base, json={"account_id": "acct-5", "email": EMAIL})
+    assert response.status_code == 202
+    answer = response.json()
+    assert answer["flags"] == 2
+    assert REPORT_ID.fullmatch(answer["report_id"])
+    flags = {s.flag.account_id: s.flag for s in store.list()}
+    assert set(flags) == {"acct-5", identifier_hash("email", EMAIL, SECRET)}
+    assert {f.report_id for f in flags.values()} == {answer["report_id"]}
+    # The id names no one: neither the e-mail address nor the account.
+    assert "acct" not in answer["report_id"]
+    assert "example" not in answer["report_id"].lower()
+
+
+def test_a_form_report_with_three_identifiers_files_three_linked_flags(
+    base: str, store: SqliteFlagStore
+) -> None:
+    fields = {
+        "account_id": "acct-6",
+        "email": EMAIL,
+        "phone": PHONE,
+        "form_token": form_token(SECRET),
+    }
+    assert httpx.post(base, data=fields).status_code == 202
+    ids = {s.flag.report_id for s in store.list()}
+    assert store.count() == 3
+    assert len(ids) == 1
+    assert REPORT_ID.fullmatch(str(ids.pop()))
+
+
+def test_separate_reports_get_separate_ids(base: str, store: SqliteFlagStore) -> None:
+    first = httpx.post(base, json={"account_id": "acct-a", "phone": PHONE})
+    second = httpx.post(base, json={"account_id": "acct-b"})
+    assert first.status_code == second.status_code == 202
+    assert first.json()["report_id"] != second.json()["report_id"]
+    by_account = {s.flag.account_id: s.flag.report_id for s in store.list()}
+    assert by_account["acct-a"] == first.json()["report_id"]
+    assert (
+        by_account[identifier_hash("phone", PHONE, SECRET)]
+        == (first.json()["report_id"])
+    )
+    assert by_account["acct-b"] == second.json()["report_id"]
+
+
+def test_a_repeated_report_links_the_flags_of_the_latest(
+    base: str, store: SqliteFlagStore
+) -> None:
+    first = httpx.post(base, json={"account_id": "acct-r"}).json()["report_id"]
+    second = httpx.post(base, json={"account_id": "acct-r", "email": EMAIL})
+    latest = second.json()["report_id"]
+    assert latest != first
+    # The account named again the same day keeps its flag as it was (no
+    # reopening) but is linked to the e-mail address of the latest report.
+    assert {s.flag.report_id for s in store.list()} == {latest}
+    assert store.count() == 2
+
+
+def test_the_store_round_trips_the_report_id(store: SqliteFlagStore) -> None:
+    store.add_many(
+        [
+            Flag("acct-1", ("REPORTED",), "verify", source="report", report_id="rep-1"),
+            Flag("acct-2", ("MINOR_NOW",), "remove"),
+        ]
+    )
+    found = {s.flag.account_id: s.flag.report_id for s in store.list()}
+    assert found == {"acct-1": "rep-1", "acct-2": None}
+
+
+def test_flag_writers_carry_the_report_id(tmp_path: Path) -> None:
+    flag = Flag("acct-1", ("REPORTED",), "verify", source="report", report_id="rep-9")
+    assert flag_to_dict(flag)["report_id"] == "rep-9"
+    sink = JsonlFlagSink(tmp_path / "flags.jsonl")
+    sink.add(flag)
+    assert '"report_id": "rep-9"' in (tmp_path / "flags.jsonl").read_text()
+
+
+def test_a_store_made_before_report_ids_opens_and_gains_the_column(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE flags (account_id TEXT NOT NULL, source TEXT NOT NULL,"
+            " codes TEXT NOT NULL, action TEXT NOT NULL, jurisdiction TEXT,"
+            " required_age INTEGER, fingerprint TEXT,"
+            " status TEXT NOT NULL DEFAULT 'open', raised_at TEXT NOT NULL,"
+            " updated_at TEXT NOT NULL, resolved_by TEXT, resolved_at TEXT,"
+            " resolution_note TEXT, PRIMARY KEY (account_id, source))"
+        )
+        db.execute(
+            "INSERT INTO flags (account_id, source, codes, action, raised_at,"
+            " updated_at) VALUES ('old', 'report', '[\"REPORTED\"]', 'verify',"
+            " '2024-01-01T00:00:00+00:00', '2024-01-01T00:00:00+00:00')"
+        )
+    db.close()
+    with SqliteFlagStore(path) as flags:
+        [old] = list(flags.list())
+        assert old.flag.report_id is None
+        flags.add(
+            Flag("new", ("REPORTED",), "verify", source="report", report_id="rep-2")
+        )
+        found = {s.flag.account_id: s.flag.report_id for s in flags.list()}
+    assert found == {"old": None, "new": "rep-2"}
+    with sqlite3.connect(path) as db:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(flags)")}
+    db.close()
+    assert {"report_id", "line", "input_rowid"} <= columns

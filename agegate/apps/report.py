@@ -8,14 +8,16 @@ Mount it in any Starlette (or FastAPI) app::
 
 GET shows a short form; POST (HTML form, JSON or multipart) files a
 `REPORTED` flag with action `verify` for each identifier given, for a person to
-review. Nothing more than the flag is kept: an account id is stored as given;
-an e-mail address or phone number becomes a keyed hash (HMAC-SHA256 with the
-operator's secret), so the operator can match it against their own accounts
-with `identifier_hash` but the intake never holds it in clear.
+review; the flags of one report share a random `report_id`. Nothing more than
+the flag is kept: an account id is stored as given; an e-mail address or phone
+number becomes a keyed hash (HMAC-SHA256 with the operator's secret), so the
+operator can match it against their own accounts with `identifier_hash` but
+the intake never holds it in clear.
 
-Answers: 202 accepted, 422 (problem+json naming the field, or the form again
-with the problem shown), 400 unreadable body, 413 body too large, 415 content
-type not read, 429 too many reports from one client address.
+Answers: 202 accepted (in JSON with the report id), 422 (problem+json naming
+the field, or the form again with the problem shown), 400 unreadable body, 413
+body too large, 415 content type not read, 429 too many reports from one
+client address.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import html
 import ipaddress
 import logging
 import re
+import secrets
 import threading
 import time
 from collections import OrderedDict, deque
@@ -549,10 +552,14 @@ class _Intake:
             )
             response.headers["Retry-After"] = str(int(self.rate_limit.seconds))
             return response
-        count = await self.file(report)
+        report_id, count = await self.file(report)
         if wants_html:
             return HTMLResponse(_thanks_page(self.service_name), status_code=202)
-        return JSONResponse({"status": "accepted", "flags": count}, status_code=202)
+        # The report id is random and names no one: a client may quote it.
+        return JSONResponse(
+            {"status": "accepted", "flags": count, "report_id": report_id},
+            status_code=202,
+        )
 
     def refuse_token(self, request: Request, wants_html: bool) -> Response:
         logger.info("report refused: form token missing, expired or not ours")
@@ -575,8 +582,11 @@ class _Intake:
             return HTMLResponse(self.form(request, problems), status_code=422)
         return _problem(422, "the report cannot be read", problems=problems)
 
-    async def file(self, report: Report) -> int:
+    async def file(self, report: Report) -> tuple[str, int]:
+        """File one flag per identifier, all carrying one new report id;
+        returns the id and how many flags."""
         today = datetime.now(UTC).date().isoformat()
+        report_id = new_report_id()
         flags = [
             Flag(
                 account_id=account_id,
@@ -588,6 +598,7 @@ class _Intake:
                 fingerprint=hmac.new(
                     self.key, f"{account_id}|{today}".encode(), hashlib.sha256
                 ).hexdigest(),
+                report_id=report_id,
             )
             for _, account_id in report.account_ids
         ]
@@ -595,7 +606,13 @@ class _Intake:
         logger.info(
             "report filed: kinds=%s", ",".join(kind for kind, _ in report.account_ids)
         )
-        return len(flags)
+        return report_id, len(flags)
+
+
+def new_report_id() -> str:
+    """A random id for one report; it links the report's flags and says
+    nothing of the reporter or the account."""
+    return f"rep-{secrets.token_hex(8)}"
 
 
 def _checked_rate_limit(

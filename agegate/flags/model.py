@@ -65,6 +65,9 @@ class Flag:
     # JSON Lines, 1-based, header included) or its SQLite rowid.
     line: int | None = None
     rowid: int | None = None
+    # The flags one report from the intake filed (an account id, an e-mail
+    # address, a phone) share this id, so a reviewer sees them as one report.
+    report_id: str | None = None
 
 
 @attrs.frozen

@@ -41,6 +41,7 @@ FLAG_COLUMNS = (
     "raised_at",
     "line",
     "rowid",
+    "report_id",
 )
 # A stored flag adds its resolution.
 EXPORT_COLUMNS = (
@@ -64,6 +65,7 @@ def flag_to_dict(flag: Flag) -> dict[str, Any]:
         "raised_at": flag.raised_at.isoformat(),
         "line": flag.line,
         "rowid": flag.rowid,
+        "report_id": flag.report_id,
     }
 
 

@@ -130,12 +130,17 @@ CREATE TABLE IF NOT EXISTS flags (
     resolution_note TEXT,
     line INTEGER,
     input_rowid INTEGER,
+    report_id TEXT,
     PRIMARY KEY (account_id, source)
 );
 CREATE INDEX IF NOT EXISTS flags_status ON flags (status);
 """
 # Columns added since the first schema: a store made before gains them.
-_ADDED_COLUMNS = (("line", "INTEGER"), ("input_rowid", "INTEGER"))
+_ADDED_COLUMNS = (
+    ("line", "INTEGER"),
+    ("input_rowid", "INTEGER"),
+    ("report_id", "TEXT"),
+)
 
 # On conflict: a flag raised again on the same data keeps its resolution; on
 # changed data (another fingerprint or other codes) it is updated and, if it
@@ -160,9 +165,12 @@ WHERE flags.codes IS NOT excluded.codes
    OR flags.fingerprint IS NOT excluded.fingerprint
    OR flags.status = 'cleared'
 """
-# Where the account was found moves with the input, without reopening a flag.
+# Where the account was found, and the report that last named it, move with
+# the input without reopening a flag: the flags of the latest report stay
+# linked even when some of them were already filed that day.
 _LOCATE = """
-UPDATE flags SET line = ?, input_rowid = ? WHERE account_id = ? AND source = ?
+UPDATE flags SET line = ?, input_rowid = ?, report_id = ?
+WHERE account_id = ? AND source = ?
 """
 _CLEAR = """
 UPDATE flags SET status = 'cleared', resolved_by = ?, resolved_at = ?,
@@ -224,7 +232,9 @@ class SqliteFlagStore:
             )
             for f in checked
         ]
-        places = [(f.line, f.rowid, f.account_id, f.source) for f in checked]
+        places = [
+            (f.line, f.rowid, f.report_id, f.account_id, f.source) for f in checked
+        ]
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -344,6 +354,7 @@ def _stored(row: dict[str, Any]) -> StoredFlag:
             fingerprint=row["fingerprint"],
             line=row["line"],
             rowid=row["input_rowid"],
+            report_id=row["report_id"],
         ),
         status=row["status"],
         updated_at=datetime.fromisoformat(row["updated_at"]),
