@@ -327,3 +327,26 @@ def test_report_form_files_a_report(base: str, browser: Browser) -> None:
     flags = httpx.get(base + "/admin/flags", params={"token": ADMIN}).json()
     assert [f["codes"] for f in flags] == [["REPORTED"]]
     assert flags[0]["account_id"].startswith("email-hmac:")
+
+
+def test_block_notice_links_the_report_intake(base: str, browser: Browser) -> None:
+    browser.goto(base + "/")
+    browser.submit(
+        {
+            "birthdate": "2014-09-09",
+            "country": "CA",
+            "subdivision": "BC",
+            "email": "kid@example.com",
+        },
+        form="#signup",
+    )
+    text = browser.run("document.body.innerText")
+    assert "Example Voice is not meant for anyone" in text
+    link = "document.getElementById('contact-url')"
+    assert browser.run(f"{link}.getAttribute('href')") == "/report-a-minor/"
+    browser.screenshot("block-notice-contact")
+    browser._events.clear()
+    browser.run(f"{link}.click()")
+    browser.wait_for("Page.loadEventFired")
+    assert browser.run("location.pathname") == "/report-a-minor/"
+    assert "Report an account" in browser.run("document.querySelector('h1').innerText")

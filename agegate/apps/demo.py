@@ -59,6 +59,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from ..asgi.middleware import AgeGateMiddleware
+from ..asgi.notice import Notice
 from ..asgi.pages import page
 from ..flags.store import SqliteFlagStore, flag_to_dict
 from ..place_names import Language, country_choices
@@ -486,6 +487,9 @@ def create_app(
         # A signup form is well under 1 KiB; a small cap keeps QA's
         # oversized example small too.
         max_body_size=MAX_BODY,
+        # The block notice says where to ask for a minor's data to go: the
+        # demo's own report intake.
+        notice=Notice(service_name=SERVICE, contact_url=f"{REPORT_PATH}/"),
     )
     # Added last, so it runs first: the gate then finds the holder in
     # scope["user"] and files a profile flag only for them.

@@ -18,6 +18,7 @@ from ..policy import FieldMap, Policy
 from ..rules import Rules, load_rules
 from .body import Limits
 from .cookie import DEFAULT_MAX_AGE, BlockCookie, SameSite
+from .notice import Notice
 from .routes import Route, Router
 
 AccountOf = Callable[[Scope], "str | None"]
@@ -116,6 +117,9 @@ class GateConfig:
     websockets: WebsocketPolicy = attrs.field(
         validator=attrs.validators.in_(("refuse", "pass"))
     )
+    notice: Notice = attrs.field(
+        default=Notice(), validator=attrs.validators.instance_of(Notice)
+    )
 
     @property
     def gated(self) -> frozenset[str]:
@@ -151,11 +155,14 @@ class GateConfig:
         max_header_size: int = 8 * 1024,
         account_of: AccountOf | None = None,
         websockets: WebsocketPolicy = "refuse",
+        notice: Notice | None = None,
     ) -> GateConfig:
         if websockets not in ("refuse", "pass"):
             raise ValueError('websockets is "refuse" or "pass"')
         if rules is not None and not isinstance(rules, Rules):
             raise TypeError("rules must be a Rules (see load_rules)")
+        if notice is not None and not isinstance(notice, Notice):
+            raise TypeError("notice must be a Notice")
         limits = Limits(
             _size("max_body_size", max_body_size, 1),
             _size("max_fields", max_fields, 1),
@@ -187,6 +194,7 @@ class GateConfig:
             max_header_size=_size("max_header_size", max_header_size, 1),
             account_of=account_of if account_of is not None else starlette_user,
             websockets=websockets,
+            notice=notice if notice is not None else Notice(),
         )
 
 

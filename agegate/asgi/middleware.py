@@ -92,6 +92,7 @@ from .body import (
 from .config import AccountOf, GateConfig, WebsocketPolicy, starlette_user
 from .cookie import DEFAULT_MAX_AGE, SameSite
 from .negotiate import Lang, choose_language, prefers_html
+from .notice import Notice
 from .routes import Match, Route
 
 logger = logging.getLogger("agegate.middleware")
@@ -161,6 +162,9 @@ class AgeGateMiddleware:
         account id. Default: `starlette_user` (Starlette's `scope["user"]`).
     websockets: "refuse" (default) closes a websocket handshake on a gated
         path before it is accepted; "pass" hands it to the app ungated.
+    notice: a Notice naming the service and where to ask for a minor's data
+        to be removed (`contact_url`, `contact_email`), shown in the block
+        notice; unset, the notice says "contact us" with no address.
 
     The options are checked by `GateConfig.from_options` and kept in
     `self.config`.
@@ -192,6 +196,7 @@ class AgeGateMiddleware:
         max_header_size: int = 8 * 1024,
         account_of: AccountOf | None = None,
         websockets: WebsocketPolicy = "refuse",
+        notice: Notice | None = None,
     ) -> None:
         self.app = app
         self.config = GateConfig.from_options(
@@ -214,6 +219,7 @@ class AgeGateMiddleware:
             max_header_size=max_header_size,
             account_of=account_of,
             websockets=websockets,
+            notice=notice,
         )
         self.gated = self.config.gated
         if self.config.has_profile_routes and flag_sink is None:
@@ -481,6 +487,7 @@ class AgeGateMiddleware:
                 as_html=prefers_html(ex.headers.get("accept")),
                 minimum_age=self.config.policy.minimum_age,
                 headers=extra,
+                settings=self.config.notice,
             )
         )
 
@@ -611,4 +618,4 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-__all__ = ["AgeGateMiddleware", "Code", "GateConfig", "starlette_user"]
+__all__ = ["AgeGateMiddleware", "Code", "GateConfig", "Notice", "starlette_user"]

@@ -11,8 +11,11 @@ submitted value; 422 and 400 bodies name configured fields and codes only.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
+from typing import Any
 
+import attrs
 from starlette.responses import Response
 
 from .negotiate import Lang
@@ -82,10 +85,59 @@ _DETAILS: dict[str, dict[Lang, str]] = {
 }
 
 
-def _block_text(lang: Lang, minimum_age: int) -> list[str]:
+# A simple shape, not RFC 5322: one @, a dot in the domain, nothing that
+# would need quoting in a mailto: link or in HTML.
+_EMAIL = re.compile(r"[^@\s<>\"'(),;:\\]+@[^@\s<>\"'(),;:\\/?#]+\.[A-Za-z0-9-]+")
+
+
+def _text(name: str, value: str | None) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str")
+    if not value.strip() or len(value) > 200:
+        raise ValueError(f"{name} must be 1 to 200 characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError(f"{name} must not hold control characters")
+
+
+def _check_name(instance: Any, attribute: Any, value: str | None) -> None:
+    _text("service_name", value)
+
+
+def _check_url(instance: Any, attribute: Any, value: str | None) -> None:
+    _text("contact_url", value)
+    if value is None:
+        return
+    # "//host" and "/\\host" are read by browsers as another site.
+    local = value.startswith("/") and not value.startswith(("//", "/\\"))
+    web = value.lower().startswith(("http://", "https://"))
+    if not (local or web) or any(c in value for c in ' \\<>"'):
+        raise ValueError('contact_url must be an http(s) URL or a path from "/"')
+
+
+def _check_email(instance: Any, attribute: Any, value: str | None) -> None:
+    _text("contact_email", value)
+    if value is not None and _EMAIL.fullmatch(value) is None:
+        raise ValueError("contact_email must be an e-mail address")
+
+
+@attrs.frozen
+class Notice:
+    """What the block notice says about the service that shows it: its name,
+    and where to ask for a minor's data to be removed (a page, an address).
+    Unset parts keep the notice's plain wording."""
+
+    service_name: str | None = attrs.field(default=None, validator=_check_name)
+    contact_url: str | None = attrs.field(default=None, validator=_check_url)
+    contact_email: str | None = attrs.field(default=None, validator=_check_email)
+
+
+def _block_text(lang: Lang, minimum_age: int, service: str | None = None) -> list[str]:
     if lang == "fr":
         return [
-            f"Ce service n'est pas destiné aux personnes de moins de {minimum_age}"
+            f"{service or 'Ce service'} n'est pas destiné aux personnes de"
+            f" moins de {minimum_age}"
             " ans, ni à celles qui n'ont pas atteint l'âge de la majorité là où"
             " elles vivent.",
             "Si c'est votre cas, ne nous transmettez aucun renseignement"
@@ -95,7 +147,8 @@ def _block_text(lang: Lang, minimum_age: int) -> list[str]:
             " supprimerons.",
         ]
     return [
-        f"This service is not meant for anyone under {minimum_age}, or for"
+        f"{service or 'This service'} is not meant for anyone under"
+        f" {minimum_age}, or for"
         " anyone who has not reached the legal age where they live.",
         "If that is you, please do not send us any personal information, here"
         " or in reply to our advertising.",
@@ -131,25 +184,72 @@ def problem(
     return problem_response(body, headers=_headers(lang, headers))
 
 
+def _contact(lang: Lang, settings: Notice) -> tuple[str, str] | None:
+    """The sentence that says where to write, as text and as HTML; None when
+    no contact is set."""
+    url, email = settings.contact_url, settings.contact_email
+    if url is None and email is None:
+        return None
+    words = {
+        "en": ("report it at ", "write to ", " or "),
+        "fr": ("signalez-le à l'adresse ", "écrivez à ", " ou "),
+    }[lang]
+    text: list[str] = []
+    markup: list[str] = []
+    if url is not None:
+        text.append(words[0] + url)
+        link = html.escape(url)
+        markup.append(
+            html.escape(words[0]) + f'<a id="contact-url" href="{link}">{link}</a>'
+        )
+    if email is not None:
+        text.append(words[1] + email)
+        address = html.escape(email)
+        markup.append(
+            html.escape(words[1])
+            + f'<a id="contact-email" href="mailto:{address}">{address}</a>'
+        )
+    sentence, rich = words[2].join(text), html.escape(words[2]).join(markup)
+    return sentence[0].upper() + sentence[1:] + ".", rich[0].upper() + rich[1:] + "."
+
+
 def block(
     lang: Lang,
     *,
     as_html: bool,
     minimum_age: int,
     headers: dict[str, str] | None = None,
+    settings: Notice | None = None,
 ) -> Response:
     """The 403 notice, as problem+json or as a small accessible HTML page."""
-    paragraphs = _block_text(lang, minimum_age)
+    settings = settings or Notice()
+    paragraphs = _block_text(lang, minimum_age, settings.service_name)
+    contact = _contact(lang, settings)
     title = _TITLES["UNDERAGE"][lang]
     if not as_html:
-        body = problem_body(403, "UNDERAGE", title, detail=" ".join(paragraphs))
+        detail = " ".join(paragraphs + ([contact[0]] if contact else []))
+        body = problem_body(403, "UNDERAGE", title, detail=detail)
+        body.update(_contact_members(settings))
         return problem_response(body, headers=_headers(lang, headers))
     content = f"<h1>{html.escape(title)}</h1>" + "".join(
         f"<p>{html.escape(p)}</p>" for p in paragraphs
     )
+    if contact:
+        content += f'<p id="contact">{contact[1]}</p>'
     return Response(
         page(title, content, lang=lang).encode("utf-8"),
         status_code=403,
         media_type="text/html; charset=utf-8",
         headers=_headers(lang, headers),
     )
+
+
+def _contact_members(settings: Notice) -> dict[str, str]:
+    """Extension members of the 403 problem, for a client that shows its own
+    notice and needs where to send a person."""
+    members = {
+        "service_name": settings.service_name,
+        "contact_url": settings.contact_url,
+        "contact_email": settings.contact_email,
+    }
+    return {key: value for key, value in members.items() if value is not None}
