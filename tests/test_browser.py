@@ -350,3 +350,29 @@ def test_block_notice_links_the_report_intake(base: str, browser: Browser) -> No
     browser.wait_for("Page.loadEventFired")
     assert browser.run("location.pathname") == "/report-a-minor/"
     assert "Report an account" in browser.run("document.querySelector('h1').innerText")
+
+
+def test_bad_province_shows_a_page_with_a_way_back(base: str, browser: Browser) -> None:
+    browser.goto(base + "/")
+    browser.submit(
+        {
+            "birthdate": "1984-04-04",
+            "country": "CA",
+            "subdivision": "Atlantis",
+            "email": "adult@example.com",
+        },
+        form="#signup",
+    )
+    assert browser.run("location.pathname") == "/signup"
+    text = browser.run("document.body.innerText")
+    assert "Please correct these fields" in text
+    assert browser.run("document.querySelector('#fields').innerText") == "subdivision"
+    assert "Atlantis" not in text
+    assert "adult@example.com" not in text
+    browser.screenshot("form-error")
+    browser._events.clear()
+    browser.run("document.getElementById('back').click()")
+    browser.wait_for("Page.loadEventFired")
+    assert browser.run("location.pathname") == "/"
+    assert browser.run("document.getElementById('signup') !== null")
+    assert _accounts(base) == 0

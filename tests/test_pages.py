@@ -122,3 +122,102 @@ def test_the_gate_refuses_a_notice_that_is_not_one() -> None:
             notice={"contact_url": "/report"},  # type: ignore[arg-type]
         )
     Notice(contact_url="/report-a-minor/", contact_email="a.b+c@example.co.uk")
+
+
+# -- a refused form, for a browser and for a script --------------------------
+
+ATLANTIS = {"birthdate": "1980-01-01", "country": "CA", "subdivision": "Atlantis"}
+
+
+@pytest.fixture(scope="module")
+def form_gate() -> Iterator[str]:
+    with uvicorn_server(make_app(Recorder(), form_url="/join")) as url:
+        yield url
+
+
+def test_browser_gets_a_page_naming_the_field(form_gate: str) -> None:
+    referer = form_gate + "/signup?step=1"
+    response = httpx2.post(
+        form_gate + "/signup", data=ATLANTIS, headers={**HTML, "referer": referer}
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("text/html")
+    assert "<li><code>subdivision</code></li>" in response.text
+    assert f'<a id="back" href="{referer}">Back to the form</a>' in response.text
+    assert "Atlantis" not in response.text
+    assert "1980" not in response.text
+
+
+def test_french_page_and_form_url_without_referer(form_gate: str) -> None:
+    headers = {**HTML, "accept-language": "fr"}
+    response = httpx2.post(form_gate + "/signup", data=ATLANTIS, headers=headers)
+    assert '<html lang="fr">' in response.text
+    assert "Veuillez corriger ces champs" in response.text
+    assert '<a id="back" href="/join">Retour au formulaire</a>' in response.text
+
+
+def test_a_cross_origin_referer_is_not_linked(form_gate: str) -> None:
+    for referer in ("https://evil.example/phish", form_gate.replace("http:", "https:")):
+        response = httpx2.post(
+            form_gate + "/signup", data=ATLANTIS, headers={**HTML, "referer": referer}
+        )
+        assert referer not in response.text
+        assert '<a id="back" href="/join">' in response.text
+    with uvicorn_server(make_app(Recorder())) as url:
+        response = httpx2.post(
+            url + "/signup",
+            data=ATLANTIS,
+            headers={**HTML, "referer": "https://evil.example/"},
+        )
+    assert response.status_code == 422
+    assert 'id="back"' not in response.text
+
+
+@pytest.mark.parametrize(
+    ("status", "content_type", "body"),
+    [
+        (415, "text/plain", b"hello"),
+        (413, "application/x-www-form-urlencoded", b"a=" + b"x" * 70_000),
+    ],
+)
+def test_other_refusals_are_pages_too(
+    form_gate: str, status: int, content_type: str, body: bytes
+) -> None:
+    response = httpx2.post(
+        form_gate + "/signup",
+        content=body,
+        headers={**HTML, "content-type": content_type},
+    )
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("text/html")
+    assert 'href="/join"' in response.text
+
+
+@pytest.mark.parametrize(
+    "accept", [None, "application/json", "*/*", "application/problem+json"]
+)
+def test_a_json_client_keeps_problem_json(form_gate: str, accept: str | None) -> None:
+    headers = {"referer": form_gate + "/signup"}
+    if accept is not None:
+        headers["accept"] = accept
+    response = httpx2.post(form_gate + "/signup", data=ATLANTIS, headers=headers)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json() == {
+        "type": "urn:agegate:problem:invalid",
+        "title": "Some information could not be used",
+        "status": 422,
+        "detail": "Please correct the fields listed in `fields`.",
+        "fields": ["subdivision"],
+        "reasons": ["SUBDIVISION_UNKNOWN"],
+    }
+
+
+def test_form_url_is_checked_at_start_up() -> None:
+    with pytest.raises(ValueError, match="form_url"):
+        AgeGateMiddleware(
+            make_app(Recorder()),
+            paths=["/signup"],
+            secret=SECRET,
+            form_url="javascript:history.back()",
+        )

@@ -490,6 +490,8 @@ def create_app(
         # The block notice says where to ask for a minor's data to go: the
         # demo's own report intake.
         notice=Notice(service_name=SERVICE, contact_url=f"{REPORT_PATH}/"),
+        # A refused form links back to the signup page.
+        form_url="/",
     )
     # Added last, so it runs first: the gate then finds the holder in
     # scope["user"] and files a profile flag only for them.

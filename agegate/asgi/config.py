@@ -18,7 +18,7 @@ from ..policy import FieldMap, Policy
 from ..rules import Rules, load_rules
 from .body import Limits
 from .cookie import DEFAULT_MAX_AGE, BlockCookie, SameSite
-from .notice import Notice
+from .notice import Notice, check_link
 from .routes import Route, Router
 
 AccountOf = Callable[[Scope], "str | None"]
@@ -100,6 +100,10 @@ def _check_router(instance: GateConfig, attribute: Any, value: Router) -> None:
             )
 
 
+def _check_form_url(instance: Any, attribute: Any, value: str | None) -> None:
+    check_link("form_url", value)
+
+
 @attrs.frozen
 class GateConfig:
     """What the gate screens, with which rules, and how it answers."""
@@ -120,6 +124,7 @@ class GateConfig:
     notice: Notice = attrs.field(
         default=Notice(), validator=attrs.validators.instance_of(Notice)
     )
+    form_url: str | None = attrs.field(default=None, validator=_check_form_url)
 
     @property
     def gated(self) -> frozenset[str]:
@@ -156,6 +161,7 @@ class GateConfig:
         account_of: AccountOf | None = None,
         websockets: WebsocketPolicy = "refuse",
         notice: Notice | None = None,
+        form_url: str | None = None,
     ) -> GateConfig:
         if websockets not in ("refuse", "pass"):
             raise ValueError('websockets is "refuse" or "pass"')
@@ -195,6 +201,7 @@ class GateConfig:
             account_of=account_of if account_of is not None else starlette_user,
             websockets=websockets,
             notice=notice if notice is not None else Notice(),
+            form_url=form_url,
         )
 
 

@@ -69,6 +69,7 @@ from ..flags.store import (
     account_id_problem,
     open_sink,
 )
+from ..origins import origin_of
 from ..policy import FieldMap, Policy
 from ..reasons import Refusal
 from ..rules import Rules
@@ -197,6 +198,7 @@ class AgeGateMiddleware:
         account_of: AccountOf | None = None,
         websockets: WebsocketPolicy = "refuse",
         notice: Notice | None = None,
+        form_url: str | None = None,
     ) -> None:
         self.app = app
         self.config = GateConfig.from_options(
@@ -220,6 +222,7 @@ class AgeGateMiddleware:
             account_of=account_of,
             websockets=websockets,
             notice=notice,
+            form_url=form_url,
         )
         self.gated = self.config.gated
         if self.config.has_profile_routes and flag_sink is None:
@@ -354,6 +357,7 @@ class AgeGateMiddleware:
                     ex.lang,
                     fields=decision.fields,
                     reasons=decision.reasons,
+                    **self._page_options(ex),
                 )
             )
 
@@ -506,8 +510,15 @@ class AgeGateMiddleware:
                 ex.lang,
                 code=refused.code,
                 fields=refused.fields,
+                **self._page_options(ex),
             )
         )
+
+    def _page_options(self, ex: _Exchange) -> dict[str, Any]:
+        """Whether a refusal is a page for a person, and where it links back."""
+        if not prefers_html(ex.headers.get("accept")):
+            return {}
+        return {"as_html": True, "back": _back_link(ex, self.config.form_url)}
 
     @staticmethod
     def _log(
@@ -592,6 +603,21 @@ def _hostname(authority: str) -> str:
     if authority.startswith("["):
         return authority.partition("]")[0] + "]"
     return authority.partition(":")[0]
+
+
+def _back_link(ex: _Exchange, form_url: str | None) -> str | None:
+    """The page the form was on (`Referer`) when it is on this origin, else
+    the configured form URL: a page never links a person to another site
+    the request merely named."""
+    referers = header_values(ex.raw_headers, b"referer")
+    hosts = header_values(ex.raw_headers, b"host")
+    if len(referers) == 1 and len(hosts) == 1:
+        scheme = "https" if ex.scope.get("scheme") == "https" else "http"
+        here = origin_of(f"{scheme}://{hosts[0].strip()}/")
+        referer = referers[0].strip()
+        if here is not None and origin_of(referer) == here:
+            return referer
+    return form_url
 
 
 def _two_ways(record: Mapping[str, Any], key: str) -> bool:

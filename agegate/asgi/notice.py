@@ -105,15 +105,21 @@ def _check_name(instance: Any, attribute: Any, value: str | None) -> None:
     _text("service_name", value)
 
 
-def _check_url(instance: Any, attribute: Any, value: str | None) -> None:
-    _text("contact_url", value)
+def check_link(name: str, value: str | None) -> None:
+    """Refuse a link the gate would print that is not an http(s) URL or a
+    path on the same site (ValueError naming the option)."""
+    _text(name, value)
     if value is None:
         return
     # "//host" and "/\\host" are read by browsers as another site.
     local = value.startswith("/") and not value.startswith(("//", "/\\"))
     web = value.lower().startswith(("http://", "https://"))
     if not (local or web) or any(c in value for c in ' \\<>"'):
-        raise ValueError('contact_url must be an http(s) URL or a path from "/"')
+        raise ValueError(f'{name} must be an http(s) URL or a path from "/"')
+
+
+def _check_url(instance: Any, attribute: Any, value: str | None) -> None:
+    check_link("contact_url", value)
 
 
 def _check_email(instance: Any, attribute: Any, value: str | None) -> None:
@@ -157,6 +163,31 @@ def _block_text(lang: Lang, minimum_age: int, service: str | None = None) -> lis
     ]
 
 
+# What a person reads on the HTML error page, in place of the `fields` and
+# `code` members a script reads.
+_HTML_DETAILS: dict[str, dict[Lang, str]] = {
+    "NEEDS_INFO": {
+        "en": "Please fill in these fields:",
+        "fr": "Veuillez remplir ces champs :",
+    },
+    "INVALID": {
+        "en": "Please correct these fields:",
+        "fr": "Veuillez corriger ces champs :",
+    },
+    "BODY_UNREADABLE": {
+        "en": "Please check these fields and send the form again:",
+        "fr": "Veuillez vérifier ces champs et renvoyer le formulaire :",
+    },
+}
+_BACK = {"en": "Back to the form", "fr": "Retour au formulaire"}
+_AGAIN = {
+    "en": "Please send the form again.",
+    "fr": "Veuillez renvoyer le formulaire.",
+}
+# The refusals a person filling in a form can meet and fix.
+HTML_STATUSES = frozenset({400, 413, 415, 422})
+
+
 def _headers(lang: Lang, extra: dict[str, str] | None) -> dict[str, str]:
     return {**BASE_HEADERS, "Content-Language": lang, **(extra or {})}
 
@@ -170,8 +201,15 @@ def problem(
     fields: Sequence[str] = (),
     reasons: Sequence[str] = (),
     headers: dict[str, str] | None = None,
+    as_html: bool = False,
+    back: str | None = None,
 ) -> Response:
-    """An RFC 9457 problem: type, title, status, detail, and stable codes."""
+    """An RFC 9457 problem: type, title, status, detail, and stable codes.
+
+    With `as_html` (a browser), a 400, 413, 415 or 422 is a page instead that
+    names the fields to fix and links `back` to the form when given."""
+    if as_html and status in HTML_STATUSES:
+        return _problem_page(status, kind, lang, fields, back, headers)
     body = problem_body(
         status,
         code or kind,
@@ -182,6 +220,39 @@ def problem(
         reasons=reasons,
     )
     return problem_response(body, headers=_headers(lang, headers))
+
+
+def _problem_page(
+    status: int,
+    kind: str,
+    lang: Lang,
+    fields: Sequence[str],
+    back: str | None,
+    headers: dict[str, str] | None,
+) -> Response:
+    """A refusal as a page: the title, the fields to fix (names only, never
+    what was typed) and the way back to the form."""
+    title = _TITLES[kind][lang]
+    content = f'<h1>{html.escape(title)}</h1><div class="problem" id="problem">'
+    if fields:
+        lead = _HTML_DETAILS.get(kind, _HTML_DETAILS["BODY_UNREADABLE"])[lang]
+        items = "".join(f"<li><code>{html.escape(f)}</code></li>" for f in fields)
+        content += f'<p>{html.escape(lead)}</p><ul id="fields">{items}</ul>'
+    else:
+        detail = _DETAILS.get(kind, {}).get(lang) if kind != "BODY_UNREADABLE" else None
+        content += f"<p>{html.escape(detail or _AGAIN[lang])}</p>"
+    content += "</div>"
+    if back is not None:
+        content += (
+            f'<p><a id="back" href="{html.escape(back)}">'
+            f"{html.escape(_BACK[lang])}</a></p>"
+        )
+    return Response(
+        page(title, content, lang=lang).encode("utf-8"),
+        status_code=status,
+        media_type="text/html; charset=utf-8",
+        headers=_headers(lang, headers),
+    )
 
 
 def _contact(lang: Lang, settings: Notice) -> tuple[str, str] | None:
