@@ -19,7 +19,7 @@ from ..flags.output import (
 )
 
 __all__ = ["EXPORT_COLUMNS", "HELP", "configure", "run", "stored_to_dict"]
-from ..flags.store import SqliteFlagStore, open_store
+from ..flags.store import FlagStore, open_store
 from ..safe_text import printable
 from .main import EXIT_OK
 
@@ -35,7 +35,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
             "--store",
             required=True,
             metavar="PATH",
-            help="the SQLite flag store (required)",
+            help="the SQLite flag store, or a postgresql:// URL (required)",
         )
         return sub
 
@@ -142,7 +142,7 @@ def _line(stored: StoredFlag) -> str:
     return "\t".join(printable(cell) for cell in cells)
 
 
-def _list(store: SqliteFlagStore, args: argparse.Namespace) -> None:
+def _list(store: FlagStore, args: argparse.Namespace) -> None:
     flags = store.list(status=_chosen_status(args))
     chosen = "json" if args.json else args.format
     if chosen == "table":
@@ -173,7 +173,7 @@ def _ids(args: argparse.Namespace) -> list[str]:
     return ids
 
 
-def _resolve(store: SqliteFlagStore, args: argparse.Namespace) -> None:
+def _resolve(store: FlagStore, args: argparse.Namespace) -> None:
     ids = _ids(args)
     # Every id is checked before any is changed: a typo resolves nothing.
     unknown = [a for a in ids if not any(store.list(status="open", account_id=a))]
@@ -191,7 +191,7 @@ def _resolve(store: SqliteFlagStore, args: argparse.Namespace) -> None:
         print(f"{len(ids)} accounts: {changed} flag(s) marked {args.status}")
 
 
-def _show(store: SqliteFlagStore, args: argparse.Namespace) -> None:
+def _show(store: FlagStore, args: argparse.Namespace) -> None:
     found = list(store.list(account_id=args.account_id))
     if not found:
         raise InputError("no flag for this account", where=printable(args.account_id))
@@ -199,7 +199,7 @@ def _show(store: SqliteFlagStore, args: argparse.Namespace) -> None:
         print(json.dumps(stored_to_dict(stored), indent=2, sort_keys=True))
 
 
-def _export(store: SqliteFlagStore, args: argparse.Namespace) -> None:
+def _export(store: FlagStore, args: argparse.Namespace) -> None:
     flags = store.list(status=_chosen_status(args))
     if not args.out:
         _write(flags, RecordWriter(sys.stdout, "jsonl", EXPORT_COLUMNS))

@@ -22,9 +22,11 @@ import attrs
 from ..age import live_today
 from ..errors import InputError
 from ..flags.output import FlagFile, flag_format
-from ..flags.store import SqliteFlagStore, open_store
+from ..flags.postgres import is_postgres_url, masked
+from ..flags.store import FlagStore, open_store
 from ..keys import secret_bytes
 from ..policy import FIELDS, FieldMap, Policy
+from ..review.postgres import PostgresStream, open_source
 from ..review.readers import FORMATS, SAMPLE, STDIN, Stream, Unreadable, read
 from ..review.reviewer import ReviewSettings
 from ..review.run import Tally, render, write_json
@@ -88,7 +90,20 @@ def _input_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--table",
         metavar="NAME",
-        help="table or view of a SQLite input (default: its only table)",
+        help="table or view of a SQLite input (default: its only table), or of"
+        " a postgresql:// input",
+    )
+    parser.add_argument(
+        "--query",
+        metavar="SQL",
+        help="a postgresql:// input: read what this query returns, in a"
+        " read-only transaction, instead of a --table",
+    )
+    parser.add_argument(
+        "--key",
+        metavar="COLUMN",
+        help="a postgresql:// input: the column rows are read in the order of;"
+        " an integer key is each flag's rowid (default: the table's primary key)",
     )
     parser.add_argument(
         "--delimiter",
@@ -136,7 +151,8 @@ def _output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store",
         metavar="PATH",
-        help="upsert flags into this SQLite flag store (default: none)",
+        help="upsert flags into this SQLite flag store, or a postgresql:// URL"
+        " (default: none)",
     )
     parser.add_argument(
         "--secret",
@@ -218,7 +234,7 @@ def _delimiter(given: str | None) -> str | None:
     return "\t" if given.lower() in ("tab", "\\t") else given
 
 
-def _secret(args: argparse.Namespace, store: SqliteFlagStore | None) -> bytes:
+def _secret(args: argparse.Namespace, store: FlagStore | None) -> bytes:
     given = args.secret or os.environ.get(SECRET_ENV)
     if given:
         try:
@@ -254,7 +270,11 @@ def check_outputs(args: argparse.Namespace) -> None:
         ("--summary", args.summary),
         ("--store", args.store),
     ]
-    paths = [(name, path) for name, path in named if path and path != STDIN]
+    paths = [
+        (name, path)
+        for name, path in named
+        if path and path != STDIN and not is_postgres_url(path)
+    ]
     for index, (first, first_path) in enumerate(paths):
         for second, second_path in paths[index + 1 :]:
             if same_file(first_path, second_path):
@@ -331,8 +351,8 @@ def context(
         "agegate_version": version(),
         "tables_version": tables_version(settings.rules_directory),
         "today": settings.today.isoformat(),
-        "input": STDIN if args.input == STDIN else os.path.abspath(args.input),
-        "format": items.format,
+        "input": _shown_input(args.input),
+        "format": "postgresql" if isinstance(items, PostgresStream) else items.format,
         "table": items.table,
         "delimiter": items.delimiter,
         "encoding": args.encoding,
@@ -376,7 +396,28 @@ def _options(args: argparse.Namespace) -> tuple[FieldMap, dict[str, str], Policy
     return fields, mapping, policy
 
 
+def _shown_input(given: str) -> str:
+    if given == STDIN or is_postgres_url(given):
+        return given  # a URL is masked once its input is open
+    return os.path.abspath(given)
+
+
+def _open_postgres(args: argparse.Namespace) -> Stream:
+    """A postgresql:// input: its columns checked against --map before a row
+    is read; from here on the URL is shown with its password masked."""
+    fields, mapping = field_map(args.map)
+    source = open_source(args.input, table=args.table, query=args.query, key=args.key)
+    args.input = masked(args.input)
+    source.check_columns(mapping)
+    wanted = tuple(key for field in FIELDS for key in fields.keys_of(field))
+    return source.stream(wanted, args.batch_size)
+
+
 def _open_input(args: argparse.Namespace) -> Stream:
+    if is_postgres_url(args.input):
+        return _open_postgres(args)
+    if args.query is not None or args.key is not None:
+        raise InputError("--query and --key apply to postgresql:// inputs only")
     return read(
         args.input,
         args.format,
@@ -389,7 +430,7 @@ def _open_input(args: argparse.Namespace) -> Stream:
 def _settings(
     args: argparse.Namespace,
     items: Stream,
-    store: SqliteFlagStore | None,
+    store: FlagStore | None,
     fields: FieldMap,
     policy: Policy,
 ) -> ReviewSettings:
@@ -399,8 +440,14 @@ def _settings(
         secret=_secret(args, store),
         fields=fields,
         policy=policy,
-        locator="rowid" if items.format == "sqlite" else "line",
+        locator="rowid" if _by_rowid(items) else "line",
     )
+
+
+def _by_rowid(items: Stream) -> bool:
+    if isinstance(items, PostgresStream):
+        return items.source.integer_key
+    return items.format == "sqlite"
 
 
 @attrs.define
@@ -420,7 +467,7 @@ class _Run:
     def screen(
         self,
         settings: ReviewSettings,
-        store: SqliteFlagStore | None,
+        store: FlagStore | None,
         flag_file: FlagFile | None,
     ) -> None:
         args = self.args
@@ -482,7 +529,9 @@ def run(args: argparse.Namespace) -> int:
         stack.callback(items.close)
         check_input(items, mapping, args.input)
         check_account_ids(items, fields, args)
-        store = stack.enter_context(open_store(args.store)) if args.store else None
+        store = open_store(args.store) if args.store else None
+        if store is not None:
+            stack.callback(store.close)
         settings = _settings(args, items, store, fields, policy)
         review.about = context(args, items, settings, started_at)
         flag_file = (

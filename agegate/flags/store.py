@@ -30,6 +30,7 @@ from .model import (
 )
 from .model import utc_now as _utc_now
 from .output import FLAG_COLUMNS, JSONL_SUFFIXES, flag_to_dict, json_line
+from .postgres import PostgresFlagStore, is_postgres_url, open_postgres_store
 
 __all__ = [
     "FLAG_COLUMNS",
@@ -39,7 +40,9 @@ __all__ = [
     "Flag",
     "FlagCode",
     "FlagSink",
+    "FlagStore",
     "JsonlFlagSink",
+    "PostgresFlagStore",
     "SqliteFlagStore",
     "Status",
     "StoredFlag",
@@ -338,6 +341,10 @@ class SqliteFlagStore:
         return bytes(row[0])
 
 
+# What `agegate review --store` and `agegate flags` work with.
+FlagStore = SqliteFlagStore | PostgresFlagStore
+
+
 def _stored(row: dict[str, Any]) -> StoredFlag:
     def when(text: str | None) -> datetime | None:
         return datetime.fromisoformat(text) if text else None
@@ -365,15 +372,21 @@ def _stored(row: dict[str, Any]) -> StoredFlag:
 
 
 def open_sink(path: str | os.PathLike[str]) -> FlagSink:
-    """A JSON Lines sink for a `.jsonl` path, the SQLite store otherwise."""
+    """A JSON Lines sink for a `.jsonl` path, the PostgreSQL store for a
+    `postgresql://` URL (connected on first use), the SQLite store otherwise."""
+    if isinstance(path, str) and is_postgres_url(path):
+        return PostgresFlagStore(path)
     if str(path).endswith(JSONL_SUFFIXES):
         return JsonlFlagSink(path)
     return SqliteFlagStore(path)
 
 
-def open_store(path: str, *, existing: bool = False) -> SqliteFlagStore:
-    """The SQLite flag store at `path` (made there unless `existing`), or an
-    InputError when there is none to open or the file is not a store."""
+def open_store(path: str, *, existing: bool = False) -> FlagStore:
+    """The SQLite flag store at `path` or the PostgreSQL one at a
+    `postgresql://` URL (made there unless `existing`), or an InputError when
+    there is none to open or the file is not a store."""
+    if is_postgres_url(path):
+        return open_postgres_store(path, existing=existing)
     if existing and not Path(path).is_file():
         raise InputError("no such flag store", where=path)
     try:

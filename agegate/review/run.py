@@ -28,7 +28,7 @@ import tqdm
 
 from ..flags.model import Flag
 from ..flags.output import FlagFile
-from ..flags.store import SqliteFlagStore
+from ..flags.store import FlagStore
 from .readers import Item, Stream, Unreadable
 from .reviewer import Batch, Reviewer, ReviewSettings
 
@@ -233,7 +233,7 @@ def write_json(path: str | os.PathLike[str], data: Any) -> None:
 
 
 def _update_store(
-    store: SqliteFlagStore, batch: Batch, flagged: set[str], at: datetime
+    store: FlagStore, batch: Batch, flagged: set[str], at: datetime
 ) -> int:
     """Upsert the batch's flags and close the open flags of the accounts it
     screened clean; returns how many were closed. An account flagged
@@ -253,7 +253,7 @@ def run(
     settings: ReviewSettings,
     *,
     flag_file: FlagFile | None = None,
-    store: SqliteFlagStore | None = None,
+    store: FlagStore | None = None,
     workers: int = 1,
     batch_size: int = BATCH_SIZE,
     on_unreadable: Callable[[Unreadable], None] | None = None,

@@ -1,0 +1,493 @@
+"""The PostgreSQL flag store: the SQLite store's schema, upserts and
+lifecycle in a database that several gates and reviews share.
+
+One row per (account, source), upserted with `INSERT ... ON CONFLICT` on the
+primary key: concurrent writers of the same flag queue on its row, so none
+is lost or doubled. A batch is one transaction, its rows taken in key order
+so that two batches cannot deadlock on each other (and a deadlock the server
+reports anyway is retried). The tables are created on first use under an
+advisory lock, with a `schema_version` table for later migrations.
+
+Writes go through ADBC's PostgreSQL driver, the one the review reads with; a
+store object holds one connection, used by one thread at a time, and opens
+it again after a failure, so a server that was down is used again once back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from typing import Any, Literal, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import pyarrow as pa
+
+from ..errors import InputError
+from .model import Flag, Status, StoredFlag, check_account_ids
+from .model import utc_now as _utc_now
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "SCHEMES",
+    "PostgresFlagStore",
+    "connection_problem",
+    "is_postgres_url",
+    "masked",
+    "open_postgres_store",
+]
+
+SCHEMES = ("postgresql://", "postgres://")
+_MASK = "***"
+_SECRET_PARAMETERS = ("password", "sslpassword")
+SCHEMA_VERSION = 1
+# Seconds libpq waits for the server: a gate answers 503 rather than hang.
+CONNECT_TIMEOUT = 5
+# Deadlocks and serialization failures are retried this many times.
+_RETRIES = 3
+_RETRIED_STATES = ("40P01", "40001")
+# Any constant the project's writers agree on: it serialises schema creation.
+_SCHEMA_LOCK = 7_470_611
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS flags (
+        account_id text NOT NULL,
+        source text NOT NULL,
+        codes text NOT NULL,
+        action text NOT NULL,
+        jurisdiction text,
+        required_age integer,
+        fingerprint text,
+        status text NOT NULL DEFAULT 'open',
+        raised_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL,
+        resolved_by text,
+        resolved_at timestamptz,
+        resolution_note text,
+        line bigint,
+        input_rowid bigint,
+        report_id text,
+        PRIMARY KEY (account_id, source)
+    )""",
+    "CREATE INDEX IF NOT EXISTS flags_status ON flags (status)",
+    "CREATE TABLE IF NOT EXISTS store_keys"
+    " (name text PRIMARY KEY, value bytea NOT NULL)",
+)
+
+# The SQLite store's rules: a flag raised again on the same data keeps its
+# resolution; on changed data it is updated and reopened; a cleared flag
+# raised again is reopened whatever the data.
+_UPSERT = """
+INSERT INTO flags (account_id, source, codes, action, jurisdiction, required_age,
+                   fingerprint, status, raised_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9)
+ON CONFLICT (account_id, source) DO UPDATE SET
+    codes = excluded.codes,
+    action = excluded.action,
+    jurisdiction = excluded.jurisdiction,
+    required_age = excluded.required_age,
+    fingerprint = excluded.fingerprint,
+    status = 'open',
+    updated_at = excluded.updated_at,
+    resolved_by = NULL,
+    resolved_at = NULL,
+    resolution_note = NULL
+WHERE flags.codes IS DISTINCT FROM excluded.codes
+   OR flags.fingerprint IS DISTINCT FROM excluded.fingerprint
+   OR flags.status = 'cleared'
+"""
+_LOCATE = """
+UPDATE flags SET line = $1, input_rowid = $2, report_id = $3
+WHERE account_id = $4 AND source = $5
+"""
+_CLEAR = """
+WITH changed AS (
+    UPDATE flags SET status = 'cleared', resolved_by = $1, resolved_at = $2,
+        resolution_note = $3, updated_at = $2
+    WHERE source = $4 AND status = 'open'
+      AND account_id IN (SELECT jsonb_array_elements_text($5::jsonb))
+    RETURNING 1
+)
+SELECT count(*) FROM changed
+"""
+_RESOLVE = """
+WITH changed AS (
+    UPDATE flags SET status = $1, resolved_by = $2, resolved_at = $3,
+        resolution_note = $4, updated_at = $3
+    WHERE account_id = $5 AND status = 'open' AND ($6::text IS NULL OR source = $6)
+    RETURNING 1
+)
+SELECT count(*) FROM changed
+"""
+_COLUMNS = (
+    "account_id, source, codes, action, jurisdiction, required_age, fingerprint,"
+    " status, raised_at, updated_at, resolved_by, resolved_at, resolution_note,"
+    " line, input_rowid, report_id"
+)
+_UPSERT_TYPES = pa.schema(
+    [
+        ("account_id", pa.string()),
+        ("source", pa.string()),
+        ("codes", pa.string()),
+        ("action", pa.string()),
+        ("jurisdiction", pa.string()),
+        ("required_age", pa.int32()),
+        ("fingerprint", pa.string()),
+        ("raised_at", pa.timestamp("us", tz="UTC")),
+        ("updated_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+_LOCATE_TYPES = pa.schema(
+    [
+        ("line", pa.int64()),
+        ("input_rowid", pa.int64()),
+        ("report_id", pa.string()),
+        ("account_id", pa.string()),
+        ("source", pa.string()),
+    ]
+)
+
+T = TypeVar("T")
+
+
+def is_postgres_url(text: str | os.PathLike[str]) -> bool:
+    return isinstance(text, str) and text.startswith(SCHEMES)
+
+
+def masked(url: str) -> str:
+    """The URL with any password in it replaced by ***."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if parts.password is not None:
+            user, _, host = netloc.rpartition("@")
+            name = user.partition(":")[0]
+            netloc = f"{name}:{_MASK}@{host}"
+        query = urlencode(
+            [
+                (k, _MASK if k.lower() in _SECRET_PARAMETERS else v)
+                for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            ],
+            safe="*",
+        )
+        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    except ValueError:
+        # Unparseable: show nothing that could hold a secret.
+        return url.partition("://")[0] + "://" + _MASK
+
+
+def connection_problem(message: str) -> str:
+    """A fixed phrase for libpq's reason: the message itself may echo
+    what the user typed, so it is never shown."""
+    reasons = (
+        ("password authentication failed", "password authentication failed"),
+        ("no password supplied", "no password supplied"),
+        ("does not exist", "no such database or user"),
+        ("Connection refused", "connection refused"),
+        ("could not translate host name", "unknown host"),
+        ("timeout", "timed out"),
+    )
+    for needle, phrase in reasons:
+        if needle.lower() in message.lower():
+            return phrase
+    return "the server refused the connection or could not be reached"
+
+
+def _with_timeout(url: str) -> str:
+    """The URL with libpq's connect_timeout, unless it sets one."""
+    given = {k.lower() for k, _ in parse_qsl(urlsplit(url).query)}
+    if "connect_timeout" in given:
+        return url
+    joiner = "&" if urlsplit(url).query else "?"
+    return f"{url}{joiner}connect_timeout={CONNECT_TIMEOUT}"
+
+
+class PostgresFlagStore:
+    """The flag store in a PostgreSQL database (see the module doc).
+
+    Made with `create=False`, it refuses a database without the tables
+    instead of creating them (`agegate flags` reads an existing store).
+    """
+
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        self.url = url
+        self.create = create
+        self._lock = threading.Lock()
+        self._db: Any = None
+
+    @property
+    def shown(self) -> str:
+        return masked(self.url)
+
+    # -- the connection ------------------------------------------------------
+
+    def _connection(self) -> Any:
+        if self._db is None:
+            import adbc_driver_postgresql.dbapi as adbc
+
+            db = adbc.connect(_with_timeout(self.url))
+            try:
+                self._prepare(db)
+            except BaseException:
+                db.close()
+                raise
+            self._db = db
+        return self._db
+
+    def _prepare(self, db: Any) -> None:
+        with db.cursor() as cursor:
+            self._make_tables(db, cursor)
+
+    def _make_tables(self, db: Any, cursor: Any) -> None:
+        if not self.create:
+            cursor.execute("SELECT to_regclass('flags') IS NOT NULL")
+            found = cursor.fetchone()
+            db.rollback()
+            if not found or not found[0]:
+                raise InputError("no flag store in this database", where=self.shown)
+            return
+        cursor.execute("SELECT pg_advisory_xact_lock($1)", (_SCHEMA_LOCK,))
+        for statement in _SCHEMA:
+            cursor.execute(statement)
+        cursor.execute("SELECT count(*) FROM schema_version")
+        row = cursor.fetchone()
+        if row is not None and row[0] == 0:
+            cursor.execute(
+                "INSERT INTO schema_version (version) VALUES ($1)", (SCHEMA_VERSION,)
+            )
+        db.commit()
+
+    def _drop(self) -> None:
+        if self._db is not None:
+            # A broken connection is dropped all the same.
+            with contextlib.suppress(Exception):
+                self._db.close()
+            self._db = None
+
+    def _transaction(self, work: Callable[[Any], T]) -> T:
+        """Run `work(cursor)` in one transaction, retried on a deadlock; any
+        other failure drops the connection (the next call opens a new one)
+        and is raised."""
+        import adbc_driver_manager
+
+        with self._lock:
+            for attempt in range(_RETRIES + 1):
+                db = self._connection()
+                try:
+                    with db.cursor() as cursor:
+                        result = work(cursor)
+                    db.commit()
+                except adbc_driver_manager.Error as error:
+                    self._drop()
+                    state = getattr(error, "sqlstate", None)
+                    if state in _RETRIED_STATES and attempt < _RETRIES:
+                        continue
+                    raise
+                except BaseException:
+                    self._drop()
+                    raise
+                return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def connect(self) -> None:
+        """Open the connection now (and make the tables): a store that cannot
+        be used is an InputError naming the URL, its password masked."""
+        import adbc_driver_manager
+
+        with self._lock:
+            try:
+                self._connection()
+            except adbc_driver_manager.Error as error:
+                why = connection_problem(str(error))
+                raise InputError(
+                    f"cannot use the PostgreSQL flag store: {why}",
+                    where=self.shown,
+                ) from None
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+    def __enter__(self) -> PostgresFlagStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- writing -------------------------------------------------------------
+
+    def add(self, flag: Flag) -> None:
+        self.add_many([flag])
+
+    def add_many(self, flags: Iterable[Flag]) -> None:
+        checked = check_account_ids(flags)
+        if not checked:
+            return
+        # Key order: two writers lock shared rows in the same order.
+        checked.sort(key=lambda f: (f.account_id, f.source))
+        now = _utc_now()
+        upserts = pa.Table.from_pylist(
+            [
+                {
+                    "account_id": f.account_id,
+                    "source": f.source,
+                    "codes": json.dumps(list(f.codes)),
+                    "action": f.action,
+                    "jurisdiction": f.jurisdiction,
+                    "required_age": f.required_age,
+                    "fingerprint": f.fingerprint,
+                    "raised_at": f.raised_at,
+                    "updated_at": now,
+                }
+                for f in checked
+            ],
+            schema=_UPSERT_TYPES,
+        )
+        places = pa.Table.from_pylist(
+            [
+                {
+                    "line": f.line,
+                    "input_rowid": f.rowid,
+                    "report_id": f.report_id,
+                    "account_id": f.account_id,
+                    "source": f.source,
+                }
+                for f in checked
+            ],
+            schema=_LOCATE_TYPES,
+        )
+
+        def write(cursor: Any) -> None:
+            cursor.executemany(_UPSERT, upserts)
+            cursor.executemany(_LOCATE, places)
+
+        self._transaction(write)
+
+    def resolve(
+        self,
+        account_id: str,
+        status: Literal["removed", "dismissed"],
+        *,
+        by: str,
+        why: str = "",
+        source: str | None = None,
+    ) -> int:
+        """Mark the account's open flags removed or dismissed; returns how many."""
+        if status not in ("removed", "dismissed"):
+            raise ValueError("status must be removed or dismissed")
+        params = (status, by, _utc_now(), why, account_id, source)
+        return self._transaction(lambda cursor: _count(cursor, _RESOLVE, params))
+
+    def clear(
+        self,
+        account_ids: Iterable[str],
+        *,
+        at: datetime,
+        source: str = "review",
+        by: str = "agegate review",
+    ) -> int:
+        """Close the open flags of accounts screened again without the
+        condition (see `SqliteFlagStore.clear`); returns how many."""
+        ids = sorted(set(account_ids))
+        if not ids:
+            return 0
+        note = "condition no longer found"
+        params = (by, at, note, source, json.dumps(ids))
+        return self._transaction(lambda cursor: _count(cursor, _CLEAR, params))
+
+    # -- reading -------------------------------------------------------------
+
+    def list(
+        self, *, status: Status | None = None, account_id: str | None = None
+    ) -> Iterator[StoredFlag]:
+        # Byte order, as the SQLite store sorts.
+        query = (
+            f"SELECT {_COLUMNS} FROM flags"  # noqa: S608 - fixed column list
+            " WHERE ($1::text IS NULL OR status = $1)"
+            " AND ($2::text IS NULL OR account_id = $2)"
+            ' ORDER BY account_id COLLATE "C", source COLLATE "C"'
+        )
+
+        def read(cursor: Any) -> list[tuple[Any, ...]]:
+            cursor.execute(query, (status, account_id))
+            return list(cursor.fetchall())
+
+        rows = self._transaction(read)
+        return (_stored(row) for row in rows)
+
+    def count(self, status: Status | None = None) -> int:
+        return sum(1 for _ in self.list(status=status))
+
+    def secret(self) -> bytes:
+        """This store's random key for fingerprints and anonymous account ids,
+        made on first use and kept in the store, so re-runs hash alike."""
+
+        def keep(cursor: Any) -> bytes:
+            cursor.execute(
+                "INSERT INTO store_keys (name, value) VALUES ('fingerprint', $1)"
+                " ON CONFLICT (name) DO NOTHING",
+                (os.urandom(32),),
+            )
+            cursor.execute("SELECT value FROM store_keys WHERE name = 'fingerprint'")
+            row = cursor.fetchone()
+            return bytes(row[0])
+
+        return self._transaction(keep)
+
+
+def _count(cursor: Any, query: str, params: tuple[Any, ...]) -> int:
+    cursor.execute(query, params)
+    row = cursor.fetchone()
+    return int(row[0]) if row is not None else 0
+
+
+def _stored(row: tuple[Any, ...]) -> StoredFlag:
+    (
+        account_id,
+        source,
+        codes,
+        action,
+        jurisdiction,
+        required_age,
+        fingerprint,
+        status,
+        raised_at,
+        updated_at,
+        resolved_by,
+        resolved_at,
+        resolution_note,
+        line,
+        input_rowid,
+        report_id,
+    ) = row
+    return StoredFlag(
+        flag=Flag(
+            account_id=account_id,
+            codes=tuple(json.loads(codes)),
+            action=action,
+            jurisdiction=jurisdiction,
+            required_age=required_age,
+            source=source,
+            raised_at=raised_at,
+            fingerprint=fingerprint,
+            line=line,
+            rowid=input_rowid,
+            report_id=report_id,
+        ),
+        status=status,
+        updated_at=updated_at,
+        resolved_by=resolved_by,
+        resolved_at=resolved_at,
+        resolution_note=resolution_note,
+    )
+
+
+def open_postgres_store(url: str, *, existing: bool = False) -> PostgresFlagStore:
+    """The store at `url`, connected now, or an InputError saying why not."""
+    store = PostgresFlagStore(url, create=not existing)
+    store.connect()
+    return store
