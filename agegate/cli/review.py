@@ -26,10 +26,11 @@ from ..flags.postgres import is_postgres_url, masked
 from ..flags.store import FlagStore, open_store
 from ..keys import secret_bytes
 from ..policy import FIELDS, FieldMap, Policy
+from ..review.batches import Source
 from ..review.postgres import PostgresStream, open_source
 from ..review.readers import FORMATS, SAMPLE, STDIN, Stream, Unreadable, read
 from ..review.reviewer import ReviewSettings
-from ..review.run import Tally, render, write_json
+from ..review.run import ENGINES, Tally, render, write_json
 from ..review.run import run as run_review
 from ..tables_version import tables_version
 from .main import (
@@ -169,7 +170,16 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=1,
         metavar="N",
-        help="processes that screen (default: 1)",
+        help="processes that screen; with the columnar engine each reads its"
+        " own share of the input (default: 1)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="columnar",
+        help="columnar screens Arrow record batches, Python once per distinct"
+        " value; rows screens row by row, for comparison: the flags are the"
+        " same (default: columnar)",
     )
     parser.add_argument(
         "--batch-size",
@@ -450,6 +460,15 @@ def _by_rowid(items: Stream) -> bool:
     return items.format == "sqlite"
 
 
+def _source(args: argparse.Namespace, items: Stream, fields: FieldMap) -> Source | None:
+    """The input as the columnar engine reads it; None for the row engine
+    (and for a PostgreSQL input, whose one stream the screeners share)."""
+    if args.engine != "columnar" or isinstance(items, PostgresStream):
+        return None
+    columns = tuple(key for field in FIELDS for key in fields.keys_of(field))
+    return Source.of(items, args.input, args.encoding, columns)
+
+
 @attrs.define
 class _Run:
     """One review: its options, its input, and what it has counted so far."""
@@ -475,6 +494,7 @@ class _Run:
             run_review(
                 self.items,
                 settings,
+                source=_source(args, self.items, settings.fields),
                 flag_file=flag_file,
                 store=store,
                 workers=args.workers,

@@ -17,11 +17,14 @@ readers in the same way; Parquet files are read by `pyarrow.parquet`.
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import csv
+import io
+import mmap
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, BinaryIO, cast
 
 import attrs
 import pyarrow as pa
@@ -50,6 +53,9 @@ class AccountBatch:
     rowids: tuple[int | None, ...] | None = None
     unreadable: tuple[tuple[int, str], ...] = ()
     rows: tuple[Row, ...] | None = None
+    # How far the batch moves a progress bar: bytes of a text file, rows of
+    # a table (the unit of the reader's `Stream`).
+    advanced: int = 0
 
     @property
     def rows_read(self) -> int:
@@ -69,12 +75,24 @@ def read_batches(
     """The accounts of `path` in batches. `columns`, if given, are the only
     columns the batches need (the mapped keys); a CSV read by pyarrow then
     converts no other."""
-    if fmt == "parquet" or (fmt is None and Path(path).suffix.lower() == ".parquet"):
+    if _is_parquet(path, fmt):
         return _parquet_batches(path, batch_rows)
     named = cast(readers.Format | None, fmt)
     stream = readers.read(
         path, named, table=table, delimiter=delimiter, encoding=encoding
     )
+    return stream_batches(stream, str(path), encoding, columns, batch_rows)
+
+
+def stream_batches(
+    stream: Stream,
+    path: str,
+    encoding: str,
+    columns: tuple[str, ...] | None = None,
+    batch_rows: int = BATCH_ROWS,
+) -> Iterator[AccountBatch]:
+    """The rows of an open `stream` (peeked rows included) in batches: by
+    pyarrow where it reads the file as `csv` does, else by the stream."""
     if stream.format == "csv" and plain_csv(path, stream, encoding):
         header, chosen = stream.columns, stream.delimiter or ","
         stream.close()
@@ -89,32 +107,35 @@ def plain_csv(path: str | Path, stream: Stream, encoding: str) -> bool:
     """Whether pyarrow's CSV reader splits `path` exactly as `csv` does."""
     if str(path) == readers.STDIN or readers._codec(encoding) != "utf-8-sig":
         return False
-    if len(stream.columns) < 2 or not _plain_bytes(Path(path)):
+    if len(stream.columns) < 2:
         return False
-    return _splits_evenly(path, stream.columns, stream.delimiter or ",")
+    with open(path, "rb") as handle:
+        if not _plain_bytes(handle):
+            return False
+    with open(path, "rb") as handle:
+        return _splits_evenly(handle, stream.columns, stream.delimiter or ",", 1)
 
 
-def _plain_bytes(path: Path) -> bool:
+def _plain_bytes(handle: BinaryIO, previous: bytes = b"") -> bool:
     """No byte on which the two readers could disagree, and no blank line.
-    A carriage return is taken only as the first half of CRLF."""
-    previous = b""
+    A carriage return is taken only as the first half of CRLF. `previous`
+    is what stands before the handle's first byte."""
     decoder = codecs.getincrementaldecoder("utf-8")()
-    with path.open("rb") as handle:
-        while block := handle.read(_BLOCK):
-            if block.endswith(b"\r"):
-                block += handle.read(1)
-            if b'"' in block or b"\x00" in block:
-                return False
-            try:
-                decoder.decode(block)
-            except UnicodeDecodeError:
-                return False
-            if block.count(b"\r") != block.count(b"\r\n"):
-                return False
-            joined = previous[-2:] + block
-            if b"\n\n" in joined or b"\n\r\n" in joined:
-                return False
-            previous = block
+    while block := handle.read(_BLOCK):
+        if block.endswith(b"\r"):
+            block += handle.read(1)
+        if b'"' in block or b"\x00" in block:
+            return False
+        try:
+            decoder.decode(block)
+        except UnicodeDecodeError:
+            return False
+        if block.count(b"\r") != block.count(b"\r\n"):
+            return False
+        joined = previous[-2:] + block
+        if b"\n\n" in joined or b"\n\r\n" in joined:
+            return False
+        previous = block
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
@@ -123,11 +144,16 @@ def _plain_bytes(path: Path) -> bool:
 
 
 def _csv_options(
-    header: tuple[str, ...], delimiter: str, columns: tuple[str, ...] | None
+    header: tuple[str, ...],
+    delimiter: str,
+    columns: tuple[str, ...] | None,
+    skip_rows: int = 1,
 ) -> tuple[pacsv.ReadOptions, pacsv.ParseOptions, pacsv.ConvertOptions]:
     kept = [name for name in header if columns is None or name in columns]
     return (
-        pacsv.ReadOptions(column_names=list(header), skip_rows=1, block_size=_BLOCK),
+        pacsv.ReadOptions(
+            column_names=list(header), skip_rows=skip_rows, block_size=_BLOCK
+        ),
         pacsv.ParseOptions(
             delimiter=delimiter, quote_char=False, ignore_empty_lines=False
         ),
@@ -140,7 +166,9 @@ def _csv_options(
     )
 
 
-def _splits_evenly(path: str | Path, header: tuple[str, ...], delimiter: str) -> bool:
+def _splits_evenly(
+    handle: BinaryIO, header: tuple[str, ...], delimiter: str, skip_rows: int
+) -> bool:
     """A first pass of pyarrow over every column: no ragged line, valid
     UTF-8, no field longer than `csv` accepts."""
     uneven: list[Any] = []
@@ -149,12 +177,14 @@ def _splits_evenly(path: str | Path, header: tuple[str, ...], delimiter: str) ->
         uneven.append(row)
         return "skip"
 
-    read_options, parse_options, convert_options = _csv_options(header, delimiter, None)
+    read_options, parse_options, convert_options = _csv_options(
+        header, delimiter, None, skip_rows
+    )
     parse_options.invalid_row_handler = ragged
     limit = csv.field_size_limit()
     try:
         with pacsv.open_csv(
-            path,
+            handle,
             read_options=read_options,
             parse_options=parse_options,
             convert_options=convert_options,
@@ -177,32 +207,50 @@ def _arrow_csv_batches(
     delimiter: str,
     columns: tuple[str, ...] | None,
 ) -> Iterator[AccountBatch]:
+    handle = open(path, "rb")  # noqa: SIM115 - closed by the generator
+    return _arrow_csv_range(handle, header, delimiter, columns, 2, 1)
+
+
+def _arrow_csv_range(
+    handle: BinaryIO,
+    header: tuple[str, ...],
+    delimiter: str,
+    columns: tuple[str, ...] | None,
+    line: int,
+    skip_rows: int,
+) -> Iterator[AccountBatch]:
+    """Rows by pyarrow from `handle` (its header skipped where `skip_rows`),
+    the first on `line`; the handle is closed at the end."""
     read_options, parse_options, convert_options = _csv_options(
-        header, delimiter, columns
+        header, delimiter, columns, skip_rows
     )
-    line = 2
-    try:
-        reader = pacsv.open_csv(
-            path,
-            read_options=read_options,
-            parse_options=parse_options,
-            convert_options=convert_options,
-        )
-    except (pa.ArrowInvalid, OSError):
-        raise InputError(
-            "the file changed while it was read", where=str(path)
-        ) from None
-    with reader:
-        for batch in reader:
-            count = batch.num_rows
-            yield AccountBatch(batch, tuple(range(line, line + count)))
-            line += count
+    with handle:
+        try:
+            reader = pacsv.open_csv(
+                handle,
+                read_options=read_options,
+                parse_options=parse_options,
+                convert_options=convert_options,
+            )
+        except (pa.ArrowInvalid, OSError):
+            raise InputError("the file changed while it was read") from None
+        with reader:
+            done = 0
+            for batch in reader:
+                count = batch.num_rows
+                position = handle.tell()
+                lines = tuple(range(line, line + count))
+                yield AccountBatch(batch, lines, advanced=position - done)
+                done = position
+                line += count
 
 
 # -- Parquet ----------------------------------------------------------------
 
 
-def _parquet_batches(path: str | Path, batch_rows: int) -> Iterator[AccountBatch]:
+def _parquet_batches(
+    path: str | Path, batch_rows: int, share: Share | None = None
+) -> Iterator[AccountBatch]:
     if str(path) == readers.STDIN:
         raise InputError("a Parquet input cannot be read from standard input")
     if not Path(path).is_file():
@@ -211,15 +259,19 @@ def _parquet_batches(path: str | Path, batch_rows: int) -> Iterator[AccountBatch
         handle = pq.ParquetFile(path)
     except (pa.ArrowException, OSError):
         raise InputError("not a readable Parquet file", where=str(path)) from None
-    return _parquet_rows(handle, batch_rows)
+    groups = None if share is None else range(share[0], share[1])
+    number = 1 if share is None else share[2]
+    return _parquet_rows(handle, batch_rows, groups, number)
 
 
-def _parquet_rows(handle: pq.ParquetFile, batch_rows: int) -> Iterator[AccountBatch]:
-    number = 1
+def _parquet_rows(
+    handle: pq.ParquetFile, batch_rows: int, groups: range | None, number: int
+) -> Iterator[AccountBatch]:
     with handle:
-        for batch in handle.iter_batches(batch_size=batch_rows):
+        for batch in handle.iter_batches(batch_size=batch_rows, row_groups=groups):
             count = batch.num_rows
-            yield AccountBatch(batch, tuple(range(number, number + count)))
+            lines = tuple(range(number, number + count))
+            yield AccountBatch(batch, lines, advanced=count)
             number += count
 
 
@@ -230,6 +282,7 @@ def item_batches(
     stream: Stream, batch_rows: int = BATCH_ROWS
 ) -> Iterator[AccountBatch]:
     """The rows of a `readers` stream gathered into batches."""
+    progress = _Progress(stream)
     with stream:
         rows: list[Row] = []
         unreadable: list[tuple[int, str]] = []
@@ -239,14 +292,33 @@ def item_batches(
             else:
                 rows.append(item)
             if len(rows) + len(unreadable) >= batch_rows:
-                yield _gathered(rows, unreadable, stream.columns)
+                yield _gathered(rows, unreadable, stream.columns, progress())
                 rows, unreadable = [], []
         if rows or unreadable:
-            yield _gathered(rows, unreadable, stream.columns)
+            yield _gathered(rows, unreadable, stream.columns, progress())
+
+
+class _Progress:
+    """How far a stream moved since last asked, in its own unit (0 where it
+    cannot say: the batch then counts its rows)."""
+
+    def __init__(self, stream: Stream) -> None:
+        self.stream = stream
+        self.done = 0
+
+    def __call__(self) -> int:
+        position = self.stream.position()
+        if position is None:
+            return 0
+        moved, self.done = position - self.done, position
+        return max(0, moved)
 
 
 def _gathered(
-    rows: list[Row], unreadable: list[tuple[int, str]], columns: tuple[str, ...]
+    rows: list[Row],
+    unreadable: list[tuple[int, str]],
+    columns: tuple[str, ...],
+    advanced: int,
 ) -> AccountBatch:
     names = list(dict.fromkeys([*columns, *(k for row in rows for k in row.values)]))
     arrays = []
@@ -265,8 +337,289 @@ def _gathered(
         tuple(row.rowid for row in rows),
         tuple(unreadable),
         tuple(rows),
+        advanced or len(rows) + len(unreadable),
     )
 
 
 def is_text(column: pa.Array) -> bool:
     return bool(column.type in _PLAIN_TEXT)
+
+
+# -- sources and shares: what each worker reads ------------------------------
+
+Share = tuple[int, int, int]
+"""(start, end, first): CSV bytes [start, end) (end -1: to the end) and the
+line of the first; Parquet row groups [start, end) and the number of the
+first row; SQLite rowids (start, end] and the number of the first row."""
+
+WHOLE: Share = (0, -1, 1)
+# A share of a file is at least this large, so that what a worker does once
+# per share stays small beside its reading.
+SHARE_BYTES = 1 << 23
+
+
+@attrs.frozen
+class Source:
+    """An input a run reads in batches, named by path, so that a worker
+    process opens its own share of it (nothing of the input is pickled)."""
+
+    path: str
+    format: str
+    table: str | None = None
+    delimiter: str | None = None
+    encoding: str = "utf-8"
+    # The CSV header; the keys the review needs (a CSV read by pyarrow
+    # converts no other column).
+    header: tuple[str, ...] = ()
+    columns: tuple[str, ...] | None = None
+
+    @classmethod
+    def of(
+        cls, stream: Stream, path: str, encoding: str, columns: tuple[str, ...]
+    ) -> Source:
+        """The source an open `stream` reads."""
+        header = stream.columns if stream.format == "csv" else ()
+        return cls(
+            path, stream.format, stream.table, stream.delimiter, encoding, header,
+            columns,
+        )  # fmt: skip
+
+
+def _is_parquet(path: str | Path, fmt: str | None) -> bool:
+    return fmt == "parquet" or (fmt is None and Path(path).suffix.lower() == ".parquet")
+
+
+def shares(source: Source, count: int, share_bytes: int = SHARE_BYTES) -> list[Share]:
+    """The input cut into shares for `count` workers, in input order; the
+    whole input as one share where no cut is proven safe."""
+    if count <= 1 or source.path == readers.STDIN:
+        return [WHOLE]
+    if source.format == "parquet":
+        return _parquet_shares(source.path, count)
+    if source.format == "sqlite":
+        found = readers.rowid_ranges(source.path, source.table, count * 4)
+        return found or [WHOLE]
+    delimiter = (source.delimiter or ",").encode("utf-8")
+    if (
+        source.format != "csv"
+        or readers._codec(source.encoding) != "utf-8-sig"
+        or len(delimiter) != 1
+    ):
+        return [WHOLE]
+    return _csv_shares(source.path, count, delimiter, share_bytes) or [WHOLE]
+
+
+def _parquet_shares(path: str, count: int) -> list[Share]:
+    try:
+        with pq.ParquetFile(path) as handle:
+            metadata = handle.metadata
+            sizes = [
+                metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)
+            ]
+    except (pa.ArrowException, OSError):
+        return [WHOLE]
+    per = max(1, -(-len(sizes) // (count * 4)))
+    found: list[Share] = []
+    first = 1
+    for start in range(0, len(sizes), per):
+        end = min(len(sizes), start + per)
+        found.append((start, end, first))
+        first += sum(sizes[start:end])
+    return found or [WHOLE]
+
+
+def _csv_shares(
+    path: str, count: int, delimiter: bytes, share_bytes: int
+) -> list[Share] | None:
+    """Byte ranges that each start where a record starts, or None."""
+    size = Path(path).stat().st_size
+    step = max(share_bytes, size // (count * 4))
+    if size < 2 * step:
+        return None
+    with (
+        open(path, "rb") as handle,
+        mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data,
+    ):
+        quoted = quoted_spans(data, delimiter[0])
+        if quoted is None:
+            return None
+        found: list[Share] = []
+        start, line = 0, 1
+        for cut in [*_cuts(data, step, quoted), size]:
+            found.append((start, cut, line))
+            line += _lines(data[start:cut])
+            start = cut
+    return found if len(found) > 1 else None
+
+
+def quoted_spans(data: bytes | mmap.mmap, delimiter: int) -> list[int] | None:
+    """[open, close, open, close, ...] offsets of the quoted fields that hold
+    a line end, as the `csv` module reads them, or None when it cannot be
+    told. A quote opens a field only at the start of a field; inside, `""`
+    is a quote and a lone one closes the field. A NUL byte, an unclosed
+    quote or a quoted field over the `csv` field limit makes the module
+    restart on the next line: the scan does not follow it there."""
+    if data.find(b"\x00") >= 0:
+        return None
+    limit = csv.field_size_limit()
+    starts = {delimiter, 0x0A, 0x0D}
+    spans: list[int] = []
+    at = data.find(b'"')
+    while at >= 0:
+        if at > 0 and data[at - 1] not in starts and not _after_bom(data, at):
+            at = data.find(b'"', at + 1)  # a quote within a field is text
+            continue
+        end = _closing_quote(data, at + 1)
+        if end < 0 or end - at > limit:
+            return None
+        if data.find(b"\n", at, end) >= 0 or data.find(b"\r", at, end) >= 0:
+            spans += (at, end)
+        at = data.find(b'"', end + 1)
+    return spans
+
+
+def _after_bom(data: bytes | mmap.mmap, at: int) -> bool:
+    return at == len(codecs.BOM_UTF8) and data[:at] == codecs.BOM_UTF8
+
+
+def _closing_quote(data: bytes | mmap.mmap, at: int) -> int:
+    """The offset of the quote that closes a quoted field, or -1."""
+    while True:
+        end = data.find(b'"', at)
+        if end < 0 or data[end + 1 : end + 2] != b'"':
+            return end
+        at = end + 2
+
+
+def _cuts(data: bytes | mmap.mmap, step: int, quoted: list[int]) -> list[int]:
+    """Offsets just after a line end outside quotes, about `step` apart."""
+    found: list[int] = []
+    target = step
+    while target < len(data):
+        end = data.find(b"\n", target)
+        # Odd: the line end lies between an opening and a closing quote.
+        while end >= 0 and bisect.bisect_right(quoted, end) % 2:
+            end = data.find(b"\n", end + 1)
+        if end < 0 or end + 1 >= len(data):
+            break
+        found.append(end + 1)
+        target = end + 1 + step
+    return found
+
+
+def _lines(chunk: bytes) -> int:
+    """Lines as the `csv` module counts them through a text file opened
+    with newline="": each ends at \\n, \\r or \\r\\n."""
+    return chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
+
+
+def read_share(
+    source: Source, share: Share, batch_rows: int = BATCH_ROWS
+) -> Iterator[AccountBatch]:
+    """The batches of one share of `source`, numbered as the whole input's."""
+    if source.format == "parquet":
+        return _parquet_batches(source.path, batch_rows, share)
+    if source.format == "sqlite":
+        stream = readers.read_sqlite(
+            source.path, source.table, encoding=source.encoding, rowids=share
+        )
+        return item_batches(stream, batch_rows)
+    if source.format == "csv" and share != WHOLE:
+        return _csv_share(source, share, batch_rows)
+    named = cast(readers.Format, source.format)
+    return read_batches(
+        source.path, named, table=source.table, delimiter=source.delimiter,
+        encoding=source.encoding, columns=source.columns, batch_rows=batch_rows,
+    )  # fmt: skip
+
+
+def _csv_share(source: Source, share: Share, batch_rows: int) -> Iterator[AccountBatch]:
+    """One byte range of a CSV file: by pyarrow where that reads it as `csv`
+    does, else by the `csv` module."""
+    start, end, line = share
+    header, delimiter = source.header, source.delimiter or ","
+    skip = 1 if start == 0 else 0
+    with _range(source.path, start, end) as handle:
+        plain = len(header) > 1 and _plain_bytes(handle, b"" if skip else b"\n")
+    if plain:
+        with _range(source.path, start, end) as handle:
+            plain = _splits_evenly(handle, header, delimiter, skip)
+    if plain:
+        handle = _range(source.path, start, end)
+        return _arrow_csv_range(
+            handle, header, delimiter, source.columns, line + skip, skip
+        )
+    return item_batches(_csv_module_share(source, share), batch_rows)
+
+
+def _csv_module_share(source: Source, share: Share) -> Stream:
+    start, end, line = share
+    raw = _range(source.path, start, end)
+    codec = readers._codec(source.encoding)
+    handle = io.TextIOWrapper(raw, encoding=codec, errors="surrogateescape", newline="")
+    reader = csv.reader(handle, delimiter=source.delimiter or ",")
+    if start == 0:
+        next(reader, None)  # the header, read already
+    header = list(source.header)
+    rows = readers._csv_rows(
+        handle, reader, header, readers._not_readable(codec), line - 1
+    )
+    return Stream(
+        rows,
+        handle,
+        columns=source.header,
+        total=end - start,
+        position=readers._tell(raw),
+    )
+
+
+def _range(path: str, start: int, end: int) -> io.BufferedReader:
+    return io.BufferedReader(_Range(path, start, end), _BLOCK)
+
+
+class _Range(io.RawIOBase):
+    """Bytes [start, end) of a file, read as a file of their own."""
+
+    def __init__(self, path: str, start: int, end: int) -> None:
+        self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self._file.seek(start)
+        self._left = (end - start) if end >= 0 else -1
+        self._done = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        wanted = len(view) if self._left < 0 else min(len(view), self._left)
+        count = self._file.readinto(view[:wanted]) or 0
+        if self._left >= 0:
+            self._left -= count
+        self._done += count
+        return count
+
+    def tell(self) -> int:
+        return self._done
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def sliced(batches: Iterator[AccountBatch], size: int) -> Iterator[AccountBatch]:
+    """Batches of at most `size` rows: what a run screens and writes at a
+    time. A batch gathered from a reader is of that size already."""
+    for batch in batches:
+        count = batch.records.num_rows
+        if count <= size or batch.rows is not None or batch.unreadable:
+            yield batch
+            continue
+        for start in range(0, count, size):
+            end = min(count, start + size)
+            # The whole batch's progress goes with its last slice.
+            yield AccountBatch(
+                batch.records.slice(start, end - start),
+                batch.lines[start:end],
+                None if batch.rowids is None else batch.rowids[start:end],
+                advanced=batch.advanced if end == count else 0,
+            )

@@ -98,6 +98,8 @@ class Screened:
     rows_screened: int
     unreadable: tuple[tuple[int, str], ...]
     by_code: collections.Counter[str]
+    # How far the batch moved a progress bar (see AccountBatch.advanced).
+    advanced: int = 0
 
     @property
     def rows_read(self) -> int:
@@ -263,7 +265,9 @@ class ColumnarReviewer:
             row_id = batch.rowids[index] if batch.rowids is not None else None
             columns["rowid"].append(row_id if rowid else None)
         flags = pa.RecordBatch.from_pydict(columns, schema=_FLAG_SCHEMA)
-        return Screened(flags, tuple(clean), len(out), unreadable, by_code)
+        return Screened(
+            flags, tuple(clean), len(out), unreadable, by_code, batch.advanced
+        )
 
     # -- one row, from the caches -----------------------------------------
 

@@ -325,12 +325,14 @@ def _csv_header(reader: Any, where: str, codec: str) -> list[str]:
 
 
 def _csv_rows(
-    handle: Any, reader: Any, header: list[str], not_readable: str
+    handle: Any, reader: Any, header: list[str], not_readable: str, offset: int = 0
 ) -> Iterator[Item]:
+    """Rows of `reader`; `offset` lines stand before its first (a share of
+    a file read by a worker)."""
     width = len(header)
     with handle:
         while True:
-            start = reader.line_num + 1
+            start = reader.line_num + 1 + offset
             try:
                 fields = next(reader)
             except StopIteration:
@@ -424,10 +426,16 @@ def _choose_table(db: sqlite3.Connection, table: str | None, path: str) -> str:
 
 
 def read_sqlite(
-    path: str | Path, table: str | None = None, *, encoding: str = "utf-8-sig"
+    path: str | Path,
+    table: str | None = None,
+    *,
+    encoding: str = "utf-8-sig",
+    rowids: tuple[int, int, int] | None = None,
 ) -> Stream:
     """Rows of one table or view, numbered from 1 in rowid order where it
-    has one; the only table of the database if none is named."""
+    has one; the only table of the database if none is named. `rowids`
+    (low, high, first) reads only the rows with low < rowid <= high, the
+    first numbered `first` (a share of the table, from `rowid_ranges`)."""
     codec = _codec(encoding)
     try:
         db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
@@ -441,10 +449,14 @@ def read_sqlite(
         raise InputError("not a readable SQLite database", where=str(path)) from None
     where = f"{path}:{chosen}"
     quoted = _quoted(chosen)
+    ranged = rowids is not None and rowids[1] >= 0
+    within = " WHERE _rowid_ > ? AND _rowid_ <= ?" if ranged else ""
+    bounds = rowids[:2] if rowids is not None and ranged else ()
     try:
-        total = int(db.execute(f"SELECT count(*) FROM {quoted}").fetchone()[0])  # noqa: S608 - quoted name
+        counted = f"SELECT count(*) FROM {quoted}{within}"  # noqa: S608 - quoted name
+        total = int(db.execute(counted, bounds).fetchone()[0])
         try:
-            cursor = db.execute(f"SELECT _rowid_, * FROM {quoted}")  # noqa: S608
+            cursor = db.execute(f"SELECT _rowid_, * FROM {quoted}{within}", bounds)  # noqa: S608
             with_rowid = True
         except sqlite3.OperationalError:  # a view, or a table WITHOUT ROWID
             cursor = db.execute(f"SELECT * FROM {quoted}")  # noqa: S608
@@ -454,8 +466,9 @@ def read_sqlite(
         raise InputError("table cannot be read", where=where) from None
     columns = [column[0] for column in cursor.description][1 if with_rowid else 0 :]
     counter = _Counter()
+    first = rowids[2] if rowids is not None else 1
     stream = Stream(
-        _sqlite_rows(db, cursor, columns, where, with_rowid, codec, counter),
+        _sqlite_rows(db, cursor, columns, where, with_rowid, codec, counter, first),
         db,
         fmt="sqlite",
         columns=tuple(columns),
@@ -465,6 +478,40 @@ def read_sqlite(
     )
     stream.table = chosen
     return stream
+
+
+def rowid_ranges(
+    path: str | Path, table: str | None, count: int
+) -> list[tuple[int, int, int]] | None:
+    """About `count` ranges of rowids (low, high, first) that cover a table,
+    for `read_sqlite(rowids=...)`; None for a view or a table without rowids."""
+    stream = read_sqlite(path, table)
+    stream.close()
+    try:
+        db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.DatabaseError:
+        return None
+    quoted = _quoted(stream.table or "")
+    try:
+        ends = f"SELECT min(_rowid_), max(_rowid_) FROM {quoted}"  # noqa: S608
+        low, high = db.execute(ends).fetchone()
+        if low is None:
+            return None
+        step = max(1, -(-(high - low + 1) // count))
+        found: list[tuple[int, int, int]] = []
+        first = 1
+        for start in range(low - 1, high, step):
+            end = min(high, start + step)
+            found.append((start, end, first))
+            first += db.execute(
+                f"SELECT count(*) FROM {quoted} WHERE _rowid_ > ? AND _rowid_ <= ?",  # noqa: S608
+                (start, end),
+            ).fetchone()[0]
+        return found
+    except sqlite3.DatabaseError:
+        return None
+    finally:
+        db.close()
 
 
 class _Counter:
@@ -483,9 +530,10 @@ def _sqlite_rows(
     with_rowid: bool,
     codec: str,
     counter: _Counter,
+    first: int = 1,
 ) -> Iterator[Item]:
     try:
-        number = 0
+        number = first - 1
         while True:
             try:
                 batch = cursor.fetchmany(1000)
@@ -497,7 +545,7 @@ def _sqlite_rows(
                 return
             for raw in batch:
                 number += 1
-                counter.count = number
+                counter.count = number - first + 1
                 rowid = raw[0] if with_rowid else None
                 try:
                     values = [

@@ -1,12 +1,17 @@
 """Running a batch review: rows in batches, through one or more processes, out
 to flag files, the flag store and a summary.
 
-The chain is: reader (Row | Unreadable) -> batches -> Reviewer.review_batch
-(in this process or in worker processes, results kept in input order) ->
-writers. Memory stays flat: only a few batches are in flight at a time. Each
-batch is written to the store in one transaction, so a run killed part-way
-leaves the store as it was after its last whole batch, and a re-run converges
-on the same content.
+Two engines give the same flags. The columnar one (the default) reads the
+input as Arrow record batches and screens each with `ColumnarReviewer`; with
+several workers each worker process reads its own share of the input (CSV
+byte ranges that start where a record starts, Parquet row groups, SQLite
+rowid ranges), so no row is pickled, and the results come back in input
+order. The row engine reads `Row | Unreadable` items and screens them with
+`Reviewer.review_batch`, in this process or in workers that are sent the
+rows. Then come the writers. Memory stays flat: only a few batches are in
+flight at a time. Each batch is written to the store in one transaction, so
+a run killed part-way leaves the store as it was after its last whole batch,
+and a re-run converges on the same content.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 import tqdm
@@ -32,8 +37,17 @@ from ..flags.store import FlagStore
 from .readers import Item, Stream, Unreadable
 from .reviewer import Batch, Reviewer, ReviewSettings
 
+if TYPE_CHECKING:  # the columnar engine imports this module
+    from .batches import Share, Source
+    from .columnar import ColumnarReviewer, Screened
+
+Engine = Literal["columnar", "rows"]
+ENGINES: tuple[Engine, ...] = ("columnar", "rows")
+
 __all__ = [
     "BATCH_SIZE",
+    "ENGINES",
+    "Engine",
     "FlagFile",
     "Tally",
     "chunks",
@@ -41,6 +55,7 @@ __all__ = [
     "run",
     "screen_batch",
     "screen_batches",
+    "screen_source",
     "write_json",
 ]
 
@@ -137,6 +152,78 @@ def screen_batches(
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+
+
+# -- the columnar engine ------------------------------------------------------
+
+_columnar: ColumnarReviewer | None = None
+
+
+def _start_columnar(settings: ReviewSettings) -> None:
+    global _columnar
+    from .columnar import ColumnarReviewer
+
+    _columnar = ColumnarReviewer(settings)
+
+
+def _screen_share(source: Source, share: Share, batch_rows: int) -> list[Screened]:
+    """A worker's task: read one share of the input and screen it."""
+    from .batches import read_share, sliced
+
+    if _columnar is None:  # pragma: no cover - the initializer always runs first
+        raise RuntimeError("worker not started")
+    engine = _columnar
+    found = sliced(read_share(source, share, batch_rows), batch_rows)
+    return [engine.screen(batch) for batch in found]
+
+
+def screen_source(
+    source: Source,
+    settings: ReviewSettings,
+    *,
+    stream: Stream | None = None,
+    workers: int = 1,
+    batch_size: int = BATCH_SIZE,
+) -> Iterator[tuple[Batch, int]]:
+    """The columnar engine: results of each batch, in input order, with how
+    far each moved a progress bar. `stream`, an open reader of `source`
+    (peeked rows included), is read when the input is not cut in shares."""
+    from . import batches
+    from .columnar import ColumnarReviewer, as_batch
+
+    if workers < 1 or batch_size < 1:
+        raise ValueError("workers and batch_size must be at least 1")
+    cut = batches.shares(source, workers)
+    if len(cut) == 1:
+        if stream is not None and source.format != "parquet":
+            found = batches.stream_batches(
+                stream, source.path, source.encoding, source.columns, batch_size
+            )
+        else:
+            found = batches.read_share(source, cut[0], batch_size)
+        engine = ColumnarReviewer(settings)
+        for batch in batches.sliced(found, batch_size):
+            screened = engine.screen(batch)
+            yield as_batch(screened), screened.advanced
+        return
+    if stream is not None:
+        stream.close()
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_columnar,
+        initargs=(settings,),
+    ) as pool:
+        pending: collections.deque[Future[list[Screened]]] = collections.deque()
+        for share in cut:
+            pending.append(pool.submit(_screen_share, source, share, batch_size))
+            # A bounded window keeps memory flat however long the input.
+            if len(pending) >= 2 * workers:
+                for screened in pending.popleft().result():
+                    yield as_batch(screened), screened.advanced
+        while pending:
+            for screened in pending.popleft().result():
+                yield as_batch(screened), screened.advanced
 
 
 # -- counting --------------------------------------------------------------
@@ -252,6 +339,7 @@ def run(
     items: Iterable[Item],
     settings: ReviewSettings,
     *,
+    source: Source | None = None,
     flag_file: FlagFile | None = None,
     store: FlagStore | None = None,
     workers: int = 1,
@@ -263,16 +351,25 @@ def run(
 ) -> Tally:
     """Review every item and write the flags; returns the counts.
 
-    `tally`, if given, is counted into as batches complete, so a caller
-    interrupted part-way still has the counts so far. `started_at` is the
-    run's time, given to the flags the store clears.
+    With `source` (the input `items` reads) the columnar engine screens it;
+    without, the row engine screens `items`. `tally`, if given, is counted
+    into as batches complete, so a caller interrupted part-way still has the
+    counts so far. `started_at` is the run's time, given to the flags the
+    store clears.
     """
     tally = tally if tally is not None else Tally()
     flagged: set[str] = set()
+    if source is not None:
+        stream = items if isinstance(items, Stream) else None
+        results = screen_source(
+            source, settings, stream=stream, workers=workers, batch_size=batch_size
+        )
+    else:
+        results = _counted(
+            screen_batches(items, settings, workers=workers, batch_size=batch_size)
+        )
     with _progress_bar(items, progress) as bar:
-        for batch in screen_batches(
-            items, settings, workers=workers, batch_size=batch_size
-        ):
+        for batch, advanced in results:
             if store is not None:
                 tally.flags_cleared += _update_store(
                     store, batch, flagged, started_at or datetime.now(UTC)
@@ -281,9 +378,14 @@ def run(
                 flag_file.add_many(batch.flags)
             tally.add(batch)
             _report_unreadable(batch, on_unreadable)
-            _advance(bar, items, batch)
+            _advance(bar, items, batch, advanced)
     tally.completed = True
     return tally
+
+
+def _counted(batches: Iterator[Batch]) -> Iterator[tuple[Batch, int]]:
+    for batch in batches:
+        yield batch, 0
 
 
 def _progress_bar(items: Iterable[Item], progress: bool | None) -> tqdm.tqdm[Any]:
@@ -303,8 +405,15 @@ def _progress_bar(items: Iterable[Item], progress: bool | None) -> tqdm.tqdm[Any
     )
 
 
-def _advance(bar: tqdm.tqdm[Any], items: Iterable[Item], batch: Batch) -> None:
+def _advance(
+    bar: tqdm.tqdm[Any], items: Iterable[Item], batch: Batch, advanced: int
+) -> None:
+    """Moves the bar by what the batch says it read, else by the stream's
+    position, else by its rows."""
     measured = isinstance(items, Stream) and items.total is not None
+    if advanced:
+        bar.update(advanced)
+        return
     done = items.position() if isinstance(items, Stream) else None
     if measured and done is not None:
         bar.update(max(0, done - bar.n))
