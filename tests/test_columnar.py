@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import sqlite3
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -15,16 +17,25 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agegate.policy import FieldMap, Policy
-from agegate.review.batches import plain_csv, read_batches
+from agegate.policy import FIELDS, FieldMap, Policy
+from agegate.review import batches
+from agegate.review.batches import (
+    WHOLE,
+    Source,
+    plain_csv,
+    read_batches,
+    read_share,
+    shares,
+)
 from agegate.review.columnar import (
     ColumnarReviewer,
+    as_batch,
     review_batches,
     screen_record_batch,
 )
 from agegate.review.readers import Row, read
 from agegate.review.reviewer import Batch, Reviewer, ReviewSettings
-from agegate.review.run import screen_batch, screen_batches
+from agegate.review.run import screen_batch, screen_batches, screen_source
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2026, 11, 28)
@@ -283,3 +294,151 @@ def read_batches_of(records: pa.RecordBatch) -> Any:
     from agegate.review.batches import AccountBatch
 
     return AccountBatch(records, tuple(range(2, 2 + records.num_rows)))
+
+
+# -- shares: what each worker reads ------------------------------------------
+
+
+def _shared(
+    source: Source, settings_: ReviewSettings, cut: list[Any]
+) -> tuple[Any, ...]:
+    engine = ColumnarReviewer(settings_)
+    return _essence(
+        [
+            as_batch(engine.screen(batch))
+            for share in cut
+            for batch in read_share(source, share, batch_rows=5)
+        ]
+    )
+
+
+def _csv_source(path: Path) -> Source:
+    fields = FieldMap.from_mapping(MAP)
+    columns = tuple(key for field in FIELDS for key in fields.keys_of(field))
+    with read(path) as stream:
+        return Source.of(stream, str(path), "utf-8", columns)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=messy_files(), share_bytes=st.integers(16, 400))
+def test_csv_shares_read_as_the_whole_file(
+    tmp_path_factory: pytest.TempPathFactory, data: bytes, share_bytes: int
+) -> None:
+    path = tmp_path_factory.mktemp("shares") / "accounts.csv"
+    path.write_bytes(data)
+    source = _csv_source(path)
+    cut = shares(source, 2, share_bytes)
+    settings_ = _settings(Policy())
+    assert _shared(source, settings_, cut) == _row_engine(path, settings_)
+
+
+QUOTED = [
+    b'u1,"2010-01-01",,US,"A\nL","+1 205 555 0100",2024-01-01\n',
+    b'u2,2010-01-01,,"U""S\n,x",AL,,2024-01-01\r\n',
+    b'u3,20"10-01-01,,US,AL,",\n"",2024-01-01\n',
+    b'"u4",2010-01-01,,US,AL,"""",2024-01-01\r',
+    b"u5,2012-03-04,,JP,,,2024-01-01\n",
+    b'u6,2012-03-04,,JP,,"a""\n""b",2024-01-01\n',
+    b"\n",
+    b"u7,2012-03-04,,JP\n",
+]
+
+
+@pytest.mark.parametrize("share_bytes", [8, 20, 33, 64])
+def test_quoted_line_ends_are_never_cut(tmp_path: Path, share_bytes: int) -> None:
+    path = tmp_path / "accounts.csv"
+    path.write_bytes(",".join(HEADER).encode() + b"\n" + b"".join(QUOTED * 6))
+    source = _csv_source(path)
+    cut = shares(source, 2, share_bytes)
+    assert len(cut) > 3
+    settings_ = _settings(Policy())
+    assert _shared(source, settings_, cut) == _row_engine(path, settings_)
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [b'u9,"2010-01-01\n,,US,AL,,\n', b"u9,\x00,,,,,\n" + b"".join(QUOTED)],
+    ids=["unclosed", "nul"],
+)
+def test_a_file_the_scan_cannot_follow_goes_whole(tmp_path: Path, tail: bytes) -> None:
+    path = tmp_path / "accounts.csv"
+    body = b"".join(QUOTED * 6)
+    path.write_bytes(",".join(HEADER).encode() + b"\n" + body + tail)
+    assert shares(_csv_source(path), 2, 16) == [WHOLE]
+
+
+def test_sqlite_rowid_ranges_number_rows_as_the_whole_table(tmp_path: Path) -> None:
+    path = tmp_path / "accounts.sqlite"
+    db = sqlite3.connect(path)
+    db.execute(f"CREATE TABLE accounts ({', '.join(HEADER)})")
+    rows = [
+        (f"u{n}", f"{2000 + n % 20}-01-01", "", "US", "AL", "", "2024-01-01")
+        for n in range(200)
+    ]
+    db.executemany(f"INSERT INTO accounts VALUES ({', '.join('?' * 7)})", rows)
+    db.execute("DELETE FROM accounts WHERE rowid % 7 = 0 OR rowid BETWEEN 50 AND 90")
+    db.execute("UPDATE accounts SET dob = CAST(x'ff' AS TEXT) WHERE rowid % 11 = 0")
+    db.commit()
+    db.close()
+    source = Source(str(path), "sqlite")
+    cut = shares(source, 3)
+    assert len(cut) > 3
+    settings_ = _settings(Policy(), "rowid")
+    expected = _row_engine(path, settings_)
+    assert expected[2], "some rows are unreadable"
+    assert _shared(source, settings_, cut) == expected
+
+
+def test_parquet_row_groups_number_rows_as_the_whole_file(tmp_path: Path) -> None:
+    with read(ROOT / "examples" / "accounts.csv") as stream:
+        values = [item.values for item in stream if isinstance(item, Row)]
+    path = tmp_path / "accounts.parquet"
+    pq.write_table(pa.Table.from_pylist(values), path, row_group_size=17)
+    source = Source(str(path), "parquet")
+    cut = shares(source, 2)
+    assert len(cut) > 2
+    settings_ = _settings(Policy())
+    assert _shared(source, settings_, cut) == _columnar(path, settings_)
+
+
+def test_two_workers_read_their_shares_and_merge_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "accounts.csv"
+    path.write_bytes(",".join(HEADER).encode() + b"\n" + b"".join(QUOTED * 40))
+    monkeypatch.setattr(batches, "SHARE_BYTES", 256)
+    source = _csv_source(path)
+    assert len(shares(source, 2)) > 4
+    settings_ = _settings(Policy())
+    found = [b for b, _ in screen_source(source, settings_, workers=2, batch_size=7)]
+    assert _essence(found) == _row_engine(path, settings_)
+
+
+@pytest.mark.parametrize("name", ["accounts.csv", "accounts.sqlite"])
+def test_the_cli_engines_write_the_same_flags_and_counts(
+    tmp_path: Path, name: str
+) -> None:
+    from agegate.cli.main import main
+
+    written = {}
+    for engine, workers in (("rows", "1"), ("columnar", "1"), ("columnar", "2")):
+        out, summary = tmp_path / f"{engine}{workers}.jsonl", tmp_path / "s.json"
+        status = main(
+            ["review", str(ROOT / "examples" / name), f"--today={TODAY}",
+             *(f"--map={field}={column}" for field, column in MAP.items()
+               if field != "age"),
+             f"--engine={engine}", f"--workers={workers}", f"--flags-out={out}",
+             f"--summary={summary}", "--secret=" + SECRET.decode(), "--quiet"]
+        )  # fmt: skip
+        assert status == 0
+        flags = [
+            {k: v for k, v in json.loads(line).items() if k != "raised_at"}
+            for line in out.read_text().splitlines()
+        ]
+        counts = json.loads(summary.read_text())
+        written[engine, workers] = (
+            flags,
+            {k: counts[k] for k in ("rows_read", "rows_screened", "by_code")},
+        )
+    assert written["rows", "1"][0], "the examples raise flags"
+    assert written["rows", "1"] == written["columnar", "1"] == written["columnar", "2"]

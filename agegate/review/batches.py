@@ -389,7 +389,7 @@ def _is_parquet(path: str | Path, fmt: str | None) -> bool:
     return fmt == "parquet" or (fmt is None and Path(path).suffix.lower() == ".parquet")
 
 
-def shares(source: Source, count: int, share_bytes: int = SHARE_BYTES) -> list[Share]:
+def shares(source: Source, count: int, share_bytes: int | None = None) -> list[Share]:
     """The input cut into shares for `count` workers, in input order; the
     whole input as one share where no cut is proven safe."""
     if count <= 1 or source.path == readers.STDIN:
@@ -406,7 +406,8 @@ def shares(source: Source, count: int, share_bytes: int = SHARE_BYTES) -> list[S
         or len(delimiter) != 1
     ):
         return [WHOLE]
-    return _csv_shares(source.path, count, delimiter, share_bytes) or [WHOLE]
+    least = SHARE_BYTES if share_bytes is None else share_bytes
+    return _csv_shares(source.path, count, delimiter, least) or [WHOLE]
 
 
 def _parquet_shares(path: str, count: int) -> list[Share]:
