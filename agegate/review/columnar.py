@@ -172,24 +172,18 @@ class ColumnarReviewer:
         """The flags and counts of one batch, identical to `Reviewer`'s."""
         records = batch.records
         fast = self._fast_columns(records)
-        count = records.num_rows
-        out: list[tuple[int, Flag | None, str | None]] = []
+        out: list[tuple[int, Any, str | None]] = []
         slow: list[int] = []
         if fast is None:
-            slow = list(range(count))
+            slow = list(range(records.num_rows))
         else:
-            for index, values in enumerate(zip(*fast.values(), strict=True)):
-                result = self._row(dict(zip(fast, values, strict=True)))
-                if result is _UNUSUAL:
-                    slow.append(index)
-                else:
-                    out.append((index, *result))
+            self._screen_fast(fast, out, slow)
         unreadable = list(batch.unreadable)
         if slow:
             self._screen_slowly(batch, slow, out, unreadable)
-        out.sort(key=lambda entry: entry[0])
+            out.sort(key=lambda entry: entry[0])
         unreadable.sort()
-        return self._assemble(batch, out, tuple(unreadable))
+        return self._assemble(batch, fast, out, tuple(unreadable))
 
     def _fast_columns(self, records: pa.RecordBatch) -> dict[str, list[Any]] | None:
         """The row values by field, or None when the batch is for `Reviewer`."""
@@ -198,9 +192,7 @@ class ColumnarReviewer:
         names = set(records.schema.names)
         found: dict[str, list[Any]] = {}
         for field, keys in self._keys.items():
-            if not keys:
-                continue
-            if keys[0] not in names:
+            if not keys or keys[0] not in names:
                 found[field] = [None] * records.num_rows
                 continue
             column = records.column(keys[0])
@@ -213,7 +205,7 @@ class ColumnarReviewer:
         self,
         batch: AccountBatch,
         slow: list[int],
-        out: list[tuple[int, Flag | None, str | None]],
+        out: list[tuple[int, Any, str | None]],
         unreadable: list[tuple[int, str]],
     ) -> None:
         """Rows for `Reviewer`, one by one as a run retries a failed batch:
@@ -241,29 +233,35 @@ class ColumnarReviewer:
     def _assemble(
         self,
         batch: AccountBatch,
-        out: list[tuple[int, Flag | None, str | None]],
+        fast: dict[str, list[Any]] | None,
+        out: list[tuple[int, Any, str | None]],
         unreadable: tuple[tuple[int, str], ...],
     ) -> Screened:
+        """The flag columns, built for the flagged rows alone."""
         columns: dict[str, list[Any]] = {name: [] for name in _FLAG_SCHEMA.names}
         clean: list[str] = []
         by_code: collections.Counter[str] = collections.Counter()
-        rowid = self.settings.locator == "rowid"
-        for index, flag, given in out:
-            if flag is None:
+        by_rowid = self.settings.locator == "rowid"
+        for index, found, given in out:
+            if found is None:
                 if given is not None:
                     clean.append(given)
                 continue
+            if isinstance(found, Flag):
+                flag = found
+            else:  # a template; the fingerprint and the id are the row's own
+                flag = self._flag(fast or {}, index, found, given)
             by_code.update(flag.codes)
             columns["account_id"].append(flag.account_id)
-            columns["codes"].append(list(flag.codes))
+            columns["codes"].append(flag.codes)
             columns["action"].append(flag.action)
             columns["jurisdiction"].append(flag.jurisdiction)
             columns["required_age"].append(flag.required_age)
-            columns["source"].append(flag.source)
             columns["fingerprint"].append(flag.fingerprint)
-            columns["line"].append(None if rowid else batch.lines[index])
-            row_id = batch.rowids[index] if batch.rowids is not None else None
-            columns["rowid"].append(row_id if rowid else None)
+            columns["line"].append(None if by_rowid else batch.lines[index])
+            rowid = batch.rowids[index] if batch.rowids is not None else None
+            columns["rowid"].append(rowid if by_rowid else None)
+        columns["source"] = [SOURCE] * len(columns["account_id"])
         flags = pa.RecordBatch.from_pydict(columns, schema=_FLAG_SCHEMA)
         return Screened(
             flags, tuple(clean), len(out), unreadable, by_code, batch.advanced
@@ -271,47 +269,91 @@ class ColumnarReviewer:
 
     # -- one row, from the caches -----------------------------------------
 
-    def _row(self, values: dict[str, Any]) -> Any:
-        """(flag without its line, given id) for one row, or _UNUSUAL."""
+    def _screen_fast(
+        self,
+        fast: dict[str, list[Any]],
+        out: list[tuple[int, Any, str | None]],
+        slow: list[int],
+    ) -> None:
+        """Rows from the caches: (index, template or None, given id) into
+        `out`; the index of an unusual row into `slow`."""
+        other = self._other_births(fast)
+        places = zip(*(fast[f] for f in _PLACE_FIELDS), strict=True)
+        rows = zip(
+            fast["birthdate"], fast["collected_at"], places, fast["phone"],
+            fast["account_id"], strict=True,
+        )  # fmt: skip
+        births, collections = self._births, self._collected
+        for index, (birth, collected_at, place_key, phone_text, given) in enumerate(
+            rows
+        ):
+            born = births.get(birth, _MISS)
+            if born is _MISS:
+                born = births.get_or(birth, self._birth)
+            collected = collections.get(collected_at, _MISS)
+            if collected is _MISS:
+                collected = collections.get_or(collected_at, self._collection)
+            template = (
+                _UNUSUAL
+                if born is _UNUSUAL or collected is _UNUSUAL or index in other
+                else self._decided(born, collected, place_key, phone_text, fast, index)
+            )
+            if template is _UNUSUAL:
+                slow.append(index)
+            else:
+                out.append((index, template, self._given(given)))
+
+    @staticmethod
+    def _other_births(fast: dict[str, list[Any]]) -> set[int]:
+        """Rows with a birth field besides birthdate (a blank value is no
+        value, to read() as to the fingerprint)."""
+        found: set[int] = set()
         for field in _OTHER_BIRTH_FIELDS:
-            # A blank value is no value to read() as to the fingerprint.
-            other = values.get(field)
-            if other is not None and other.strip():
-                return _UNUSUAL
-        born = self._births.get_or(values.get("birthdate"), self._birth)
-        if born is _UNUSUAL:
-            return _UNUSUAL
-        collected = self._collected.get_or(values.get("collected_at"), self._collection)
-        if collected is _UNUSUAL:
-            return _UNUSUAL
-        place = self._places.get_or(
-            tuple(values.get(f) for f in _PLACE_FIELDS), self._place
-        )
-        jurisdictions, problems = self._with_phone(place, values.get("phone"))
+            values = fast[field]
+            if values and (values[0] is not None or any(values)):
+                found.update(i for i, v in enumerate(values) if v and v.strip())
+        return found
+
+    def _decided(
+        self,
+        born: int,
+        collected: Any,
+        place_key: tuple[Any, ...],
+        phone_text: Any,
+        fast: dict[str, list[Any]],
+        index: int,
+    ) -> Any:
+        """The row's template (None: no flag), or _UNUSUAL."""
+        place = self._places.get(place_key, _MISS)
+        if place is _MISS:
+            place = self._places.get_or(place_key, self._place)
+        jurisdictions, problems = self._with_phone(place, phone_text)
         if jurisdictions is _UNUSUAL:
             return _UNUSUAL
-        now = self._in_force.get_or((jurisdictions, self._today), self._rules_on)
         key: tuple[Any, ...] = (
             jurisdictions,
             problems,
-            now,
+            self._in_force_on(jurisdictions, self._today),
             (self._today_int - born) // 10000,
         )
         if isinstance(collected, date):
-            then = self._in_force.get_or((jurisdictions, collected), self._rules_on)
+            then = self._in_force_on(jurisdictions, collected)
             key += (then, self._bucket((_yyyymmdd(collected) - born) // 10000))
         else:
             key += (collected,)
-        try:
-            template = self._templates[key]
-        except KeyError:
+        template = self._templates.get(key, _MISS)
+        if template is _MISS:
             if len(self._templates) >= _CACHE_LIMIT:
                 self._templates.clear()
+            values = {field: column[index] for field, column in fast.items()}
             template = self._templates[key] = self._template(values)
-        given = self._given(values.get("account_id"))
-        if template is None:
-            return None, given
-        return self._flag(values, template, given), given
+        return template
+
+    def _in_force_on(self, jurisdictions: tuple[str, ...], on: date) -> Any:
+        found = self._in_force.get((jurisdictions, on), _MISS)
+        if found is _MISS:
+            found = self._in_force.get_or((jurisdictions, on), self._rules_on)
+        return found
 
     def _bucket(self, age: int) -> int:
         """The age, or one age for every plausible age no rule can require:
@@ -417,10 +459,12 @@ class ColumnarReviewer:
         text: str = value.strip()
         return text or None
 
-    def _flag(self, values: dict[str, Any], template: Any, given: str | None) -> Flag:
-        parts = [(values.get(field) or "").strip() for field, _ in self._screened]
+    def _flag(
+        self, fast: dict[str, list[Any]], index: int, template: Any, given: str | None
+    ) -> Flag:
+        parts = [(fast[field][index] or "").strip() for field, _ in self._screened]
         if self._keys["collected_at"]:
-            parts.append((values.get("collected_at") or "").strip())
+            parts.append((fast["collected_at"][index] or "").strip())
         secret = self.settings.secret
         message = "\x1f".join(parts).encode("utf-8", "surrogatepass")
         fingerprint = hmac.new(secret, message, hashlib.sha256).hexdigest()
