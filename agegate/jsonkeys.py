@@ -67,16 +67,23 @@ def loads(text: str | bytes) -> Any:
 
 def _strings(value: Any) -> int:
     """How many keys and string values `value` holds, at any depth (without
-    recursion: the parser may have nested as deep as the stack allows)."""
+    recursion: the parser may have nested as deep as the stack allows).
+    `json.loads` makes exact dicts, lists and strs, so types are compared."""
     count = 0
     pending = [value]
     while pending:
         item = pending.pop()
-        if isinstance(item, str):
+        kind = type(item)
+        if kind is str:
             count += 1
-        elif isinstance(item, dict):
+        elif kind is dict:
             count += len(item)
-            pending.extend(item.values())
-        elif isinstance(item, list):
+            for inner in item.values():
+                inner_kind = type(inner)
+                if inner_kind is str:
+                    count += 1
+                elif inner_kind is dict or inner_kind is list:
+                    pending.append(inner)
+        elif kind is list:
             pending.extend(item)
     return count

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote_plus
 
@@ -23,7 +23,7 @@ import attrs
 from python_multipart.multipart import parse_options_header
 from starlette.datastructures import Headers
 from starlette.formparsers import FormParser, MultiPartException
-from starlette.types import Receive
+from starlette.types import Message, Receive
 
 from .. import jsonkeys
 from ..reasons import Refusal
@@ -64,7 +64,47 @@ class Limits:
     max_files: int = 16
 
 
+class HeaderIndex:
+    """A request's headers by lower-case name, gathered in one pass.
+
+    It is still the list of (name, value) pairs, so every reader here takes
+    either; with the index, each header is found without another pass.
+    """
+
+    __slots__ = ("_by_name", "longest", "raw")
+
+    def __init__(self, raw: Iterable[tuple[bytes, bytes]]) -> None:
+        self.raw = list(raw)
+        by_name: dict[bytes, list[bytes]] = {}
+        longest = 0
+        for name, value in self.raw:
+            key = name.lower()
+            if key in by_name:
+                by_name[key].append(value)
+            else:
+                by_name[key] = [value]
+            if len(value) > longest:
+                longest = len(value)
+        self._by_name = by_name
+        self.longest = longest
+
+    def __iter__(self) -> Iterator[tuple[bytes, bytes]]:
+        return iter(self.raw)
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    def __getitem__(self, index: int) -> tuple[bytes, bytes]:
+        return self.raw[index]
+
+    def get(self, name: bytes) -> list[bytes]:
+        """The raw values of header `name` (lower case), in order."""
+        return self._by_name.get(name, [])
+
+
 def header_values(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> list[str]:
+    if isinstance(headers, HeaderIndex):
+        return [value.decode("latin-1") for value in headers.get(name)]
     return [value.decode("latin-1") for key, value in headers if key.lower() == name]
 
 
@@ -83,7 +123,11 @@ def check_header_sizes(headers: Iterable[tuple[bytes, bytes]], limit: int) -> No
     parameter parser) take quadratic time on long crafted values; no honest
     client sends one this long to a signup form.
     """
-    if any(len(value) > limit for _, value in headers):
+    if isinstance(headers, HeaderIndex):
+        too_long = headers.longest > limit
+    else:
+        too_long = any(len(value) > limit for _, value in headers)
+    if too_long:
         raise Refused(431, Code.HEADER_TOO_LARGE)
 
 
@@ -95,9 +139,12 @@ MAX_COOKIE_ESCAPES = 128
 
 def check_cookie_escapes(headers: Iterable[tuple[bytes, bytes]]) -> None:
     """Refuse a Cookie header the app behind the gate would read slowly."""
-    for name, value in headers:
-        if name.lower() == b"cookie" and value.count(b"\\") > MAX_COOKIE_ESCAPES:
-            raise Refused(400, Code.COOKIE_UNREADABLE)
+    if isinstance(headers, HeaderIndex):
+        cookies = headers.get(b"cookie")
+    else:
+        cookies = [value for name, value in headers if name.lower() == b"cookie"]
+    if any(value.count(b"\\") > MAX_COOKIE_ESCAPES for value in cookies):
+        raise Refused(400, Code.COOKIE_UNREADABLE)
 
 
 # At most 18 digits: always below 2**63, and int() never sees a huge string.
@@ -123,25 +170,35 @@ async def read_body(receive: Receive, limit: int) -> bytes:
     The cap is enforced on the bytes received, so a body sent without a
     Content-Length (chunked) is held to it too.
     """
+    message = await receive()
+    if message["type"] == "http.request" and not message.get("more_body", False):
+        # The whole body in one message, as most servers send a small one.
+        body: bytes = message.get("body", b"")
+        if len(body) > limit:
+            raise Refused(413, Code.BODY_TOO_LARGE)
+        return body
+    return await _read_chunks(receive, limit, message)
+
+
+async def _read_chunks(receive: Receive, limit: int, message: Message) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
         if message["type"] == "http.disconnect":
             raise Disconnected
-        if message["type"] != "http.request":
-            continue
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise Refused(413, Code.BODY_TOO_LARGE)
-        if chunk:
-            chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise Refused(413, Code.BODY_TOO_LARGE)
+            if chunk:
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+        message = await receive()
 
 
-def classify(headers: Sequence[tuple[bytes, bytes]], body: bytes) -> BodyKind:
+def classify(headers: Iterable[tuple[bytes, bytes]], body: bytes) -> BodyKind:
     """Which reader applies, agreed on by Starlette's and FastAPI's views."""
     encoding = single_header(headers, b"content-encoding")
     if encoding is not None and encoding.strip().lower() not in ("", "identity"):
@@ -165,7 +222,26 @@ _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", re.ASCII)
 _QUOTED = re.compile(r'"[^"\\]*"', re.ASCII)
 
 
+# Clients send a handful of Content-Type values; their readings are kept
+# (short values only, a bounded number: the cache cannot grow with clients).
+_KIND_CACHE: dict[str, tuple[BodyKind | None, str | None]] = {}
+_KIND_CACHE_SIZE = 64
+_KIND_CACHE_VALUE = 128
+
+
 def _media_kind(content_type: str) -> tuple[BodyKind | None, str | None]:
+    found = _KIND_CACHE.get(content_type)
+    if found is not None:
+        return found
+    found = _read_media_kind(content_type)
+    if len(content_type) <= _KIND_CACHE_VALUE:
+        if len(_KIND_CACHE) >= _KIND_CACHE_SIZE:
+            _KIND_CACHE.clear()
+        _KIND_CACHE[content_type] = found
+    return found
+
+
+def _read_media_kind(content_type: str) -> tuple[BodyKind | None, str | None]:
     """The reader for a Content-Type value, or the code refusing it.
 
     Only the plain grammar is accepted (`type/subtype; name=value`, values as
@@ -432,6 +508,8 @@ def merge(
     body: Mapping[str, Any], query: Mapping[str, str], gated: frozenset[str]
 ) -> dict[str, Any]:
     """One record from body and query; a gated key in both is ambiguous."""
+    if not query:
+        return dict(body)
     both = sorted(k for k in query if k in body and k in gated)
     if both:
         raise Refused(400, Code.FIELD_IN_QUERY_AND_BODY, both)

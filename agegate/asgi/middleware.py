@@ -55,7 +55,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import anyio.to_thread
-import attrs
 from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -78,6 +77,7 @@ from . import notice
 from .body import (
     Code,
     Disconnected,
+    HeaderIndex,
     Refused,
     check_cookie_escapes,
     check_header_sizes,
@@ -86,6 +86,7 @@ from .body import (
     header_values,
     merge,
     read_body,
+    read_json,
     read_query,
     read_record,
     single_header,
@@ -103,22 +104,21 @@ _DATE_PARTS = ("birth_year", "birth_month", "birth_day")
 _ALWAYS_SCREENED_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
-@attrs.define
 class _Exchange:
     """One gated request on its way through the gate: what the client sent
-    and the channels to answer it or to hand it on."""
+    and the channels to answer it or to hand it on. Its headers are indexed
+    once, for every reader after."""
 
-    match: Match
-    scope: Scope
-    receive: Receive
-    send: Send
-    raw_headers: list[tuple[bytes, bytes]]
-    body: bytes = b""
-    query: dict[str, str] = attrs.field(factory=dict)
+    __slots__ = ("body", "match", "query", "raw_headers", "receive", "scope", "send")
 
-    @classmethod
-    def of(cls, match: Match, scope: Scope, receive: Receive, send: Send) -> _Exchange:
-        return cls(match, scope, receive, send, list(scope.get("headers", [])))
+    def __init__(self, match: Match, scope: Scope, receive: Receive, send: Send):
+        self.match = match
+        self.scope = scope
+        self.receive = receive
+        self.send = send
+        self.raw_headers = HeaderIndex(scope.get("headers", ()))
+        self.body = b""
+        self.query: dict[str, str] = {}
 
     @property
     def route(self) -> Route:
@@ -126,7 +126,7 @@ class _Exchange:
 
     @property
     def headers(self) -> Headers:
-        return Headers(raw=self.raw_headers)
+        return Headers(raw=self.raw_headers.raw)
 
     @property
     def lang(self) -> Lang:
@@ -225,6 +225,7 @@ class AgeGateMiddleware:
             form_url=form_url,
         )
         self.gated = self.config.gated
+        self._router = self.config.router
         if self.config.has_profile_routes and flag_sink is None:
             raise ValueError("profile_paths need a flag_sink (a FlagSink or a path)")
         # A store opened here from a path is closed here, at lifespan shutdown.
@@ -234,6 +235,13 @@ class AgeGateMiddleware:
         self.flag_sink = flag_sink
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            match = self._router.match(scope)
+            if match is None:
+                await self.app(scope, receive, send)
+            else:
+                await self._gate(_Exchange(match, scope, receive, send))
+            return
         if scope["type"] == "lifespan" and isinstance(
             self._opened_sink, SqliteFlagStore
         ):
@@ -244,14 +252,7 @@ class AgeGateMiddleware:
             if match is not None:
                 await _refuse_websocket(match.route, scope, receive, send)
                 return
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        match = self.config.router.match(scope)
-        if match is None:
-            await self.app(scope, receive, send)
-            return
-        await self._gate(_Exchange.of(match, scope, receive, send))
+        await self.app(scope, receive, send)
 
     # -- the gate: read, screen, answer ---------------------------------------
 
@@ -304,6 +305,7 @@ class AgeGateMiddleware:
         return (
             ex.route.kind == "signup"
             and cookie is not None
+            and bool(ex.raw_headers.get(b"cookie"))
             and cookie.blocks(header_values(ex.raw_headers, b"cookie"))
         )
 
@@ -312,11 +314,13 @@ class AgeGateMiddleware:
         update that does not touch the birthdate. Raises Refused."""
         config = self.config
         kind = classify(ex.raw_headers, ex.body)
-        record = merge(
-            await read_record(kind, ex.headers, ex.body, self.gated, config.limits),
-            ex.query,
-            self.gated,
-        )
+        if kind == "json":  # the common case needs no Starlette Headers
+            body = read_json(ex.body, self.gated)
+        else:
+            body = await read_record(
+                kind, ex.headers, ex.body, self.gated, config.limits
+            )
+        record = merge(body, ex.query, self.gated)
         if ex.route.kind == "profile" and not self._touches_birth(record):
             return None
         decision = screen(
@@ -438,7 +442,7 @@ class AgeGateMiddleware:
             return "NOT_ACCOUNT_HOLDER"
         return None
 
-    def _trusted_country(self, raw_headers: list[tuple[bytes, bytes]]) -> str | None:
+    def _trusted_country(self, raw_headers: HeaderIndex) -> str | None:
         name = self.config.trusted_country_header
         if name is None:
             return None
@@ -528,6 +532,8 @@ class AgeGateMiddleware:
         required_age: int | None,
         route: Route,
     ) -> None:
+        if not logger.isEnabledFor(logging.INFO):
+            return
         logger.info(
             "decision outcome=%s reasons=%s jurisdiction=%s required_age=%s route=%s",
             outcome,
@@ -578,7 +584,7 @@ async def _refuse_websocket(
     await send({"type": "websocket.close", "code": 1008})
 
 
-def _cross_site(raw_headers: list[tuple[bytes, bytes]]) -> bool:
+def _cross_site(raw_headers: HeaderIndex) -> bool:
     """Whether a browser says the request comes from another site.
 
     Hosts are compared without ports or schemes: behind a TLS proxy the

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any, Literal
 
 import attrs
@@ -91,28 +92,50 @@ class Router:
         templates = [r.template for r in self.routes]
         if len(set(templates)) != len(templates):
             raise ValueError("a path is gated twice")
-        # Routes without parameters are found with one dict lookup.
-        self._exact = {r.literal: r for r in self.routes if not r.params}
+        # Routes without parameters are found with one dict lookup, and
+        # their one Match is made once.
+        self._exact = {
+            r.literal: Match(r, MappingProxyType({}))
+            for r in self.routes
+            if not r.params
+        }
         self._templated = tuple(r for r in self.routes if r.params)
+        # The answers for the paths seen last, common spellings only: most
+        # requests go to a few paths, gated or not. Bounded, so a client
+        # sending endless paths only empties it.
+        self._seen: dict[str, Match | None] = {}
 
     def match(self, scope: Mapping[str, Any]) -> Match | None:
         path: str = scope.get("path", "")
         root: str = scope.get("root_path", "") or ""
-        candidates: set[str] | tuple[str]
-        if not root and "//" not in path and "." not in path and ";" not in path:
-            # The common spelling: only a trailing slash can differ.
-            candidates = (path.rstrip("/") or "/",)
-        else:
-            candidates = spellings(path)
-            if root and path.startswith(root):
-                candidates |= spellings(path[len(root) :])
+        if not root:
+            if path in self._seen:
+                return self._seen[path]
+            if "//" not in path and "." not in path and ";" not in path:
+                # The common spelling: only a trailing slash can differ.
+                found = self._find((path.rstrip("/") or "/",))
+                if len(path) <= _SEEN_PATH:
+                    if len(self._seen) >= _SEEN_SIZE:
+                        self._seen.clear()
+                    self._seen[path] = found
+                return found
+        candidates = spellings(path)
+        if root and path.startswith(root):
+            candidates |= spellings(path[len(root) :])
+        return self._find(candidates)
+
+    def _find(self, candidates: Iterable[str]) -> Match | None:
         for candidate in candidates:
-            route = self._exact.get(candidate.lower())
-            if route is not None:
-                return Match(route, {})
+            match = self._exact.get(candidate.lower())
+            if match is not None:
+                return match
         for candidate in candidates:
             for route in self._templated:
                 found = route.pattern.fullmatch(candidate)
                 if found is not None:
                     return Match(route, found.groupdict())
         return None
+
+
+_SEEN_SIZE = 256
+_SEEN_PATH = 200
