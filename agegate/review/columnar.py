@@ -41,6 +41,7 @@ from ..flags.model import Flag
 from ..policy import SCREENED_FIELDS, FieldMap
 from ..rules import MAX_TABLE_AGE, Kind, Rules, load_rules
 from ..screen import read
+from . import phones
 from .batches import AccountBatch, is_text
 from .readers import Row
 from .reviewer import (
@@ -157,6 +158,9 @@ class ColumnarReviewer:
         self._places = _Cache()
         self._phones = _Cache()
         self._in_force = _Cache()
+        self._canonicals: dict[tuple[str, ...], tuple[str, ...] | None] = {}
+        self._joins: dict[Any, tuple[str, ...]] = {}
+        self._mixed: dict[tuple[str, ...], bool] = {}
         self._templates: dict[Any, Template] = {}
         self._rule_sets: dict[tuple[Any, ...], int] = {}
         # No age a decision requires exceeds this: the tables stop at
@@ -177,7 +181,7 @@ class ColumnarReviewer:
         if fast is None:
             slow = list(range(records.num_rows))
         else:
-            self._screen_fast(fast, out, slow)
+            self._screen_fast(fast, self._phone_outcomes(records), out, slow)
         unreadable = list(batch.unreadable)
         if slow:
             self._screen_slowly(batch, slow, out, unreadable)
@@ -269,14 +273,39 @@ class ColumnarReviewer:
 
     # -- one row, from the caches -----------------------------------------
 
+    def _phone_outcomes(self, records: pa.RecordBatch) -> list[Any]:
+        """Per row, the phone's jurisdictions where pyarrow decides them
+        (`phones`), else None."""
+        keys = self._keys["phone"]
+        names = records.schema.names
+        found = None
+        if keys and keys[0] in names:
+            found = phones.outcomes(records.column(keys[0]), self._canonical)
+        return found if found is not None else [None] * records.num_rows
+
+    def _canonical(self, found: tuple[str, ...]) -> tuple[str, ...] | None:
+        """The rules' codes for a phone's jurisdictions; None for a code the
+        rules do not know (the row engine says what that makes of the row)."""
+        if found in self._canonicals:
+            return self._canonicals[found]
+        known: tuple[str, ...] | None
+        try:
+            known = tuple(self.rules.canonical(code) for code in found)
+        except LookupError:
+            known = None
+        self._canonicals[found] = known
+        return known
+
     def _screen_fast(
         self,
         fast: dict[str, list[Any]],
+        decided: list[Any],
         out: list[tuple[int, Any, str | None]],
         slow: list[int],
     ) -> None:
         """Rows from the caches: (index, template or None, given id) into
-        `out`; the index of an unusual row into `slow`."""
+        `out`; the index of an unusual row into `slow`. `decided` holds the
+        phone outcomes found for the whole batch."""
         other = self._other_births(fast)
         places = zip(*(fast[f] for f in _PLACE_FIELDS), strict=True)
         rows = zip(
@@ -287,6 +316,7 @@ class ColumnarReviewer:
         for index, (birth, collected_at, place_key, phone_text, given) in enumerate(
             rows
         ):
+            phone_of = decided[index] if decided[index] is not None else phone_text
             born = births.get(birth, _MISS)
             if born is _MISS:
                 born = births.get_or(birth, self._birth)
@@ -296,7 +326,7 @@ class ColumnarReviewer:
             template = (
                 _UNUSUAL
                 if born is _UNUSUAL or collected is _UNUSUAL or index in other
-                else self._decided(born, collected, place_key, phone_text, fast, index)
+                else self._decided(born, collected, place_key, phone_of, fast, index)
             )
             if template is _UNUSUAL:
                 slow.append(index)
@@ -413,26 +443,47 @@ class ColumnarReviewer:
     def _with_phone(
         self, place: tuple[tuple[str, ...], tuple[Problem, ...], str | None], text: Any
     ) -> tuple[Any, tuple[Problem, ...]]:
+        """The jurisdictions with the phone's; `text` is the phone's text or
+        its jurisdictions (a tuple) already decided."""
         jurisdictions, problems, region = place
-        number = text.strip() if text is not None else ""
-        if number:
+        number = text if isinstance(text, tuple) else (text or "").strip()
+        if isinstance(number, tuple):
+            found: Any = number
+        elif number:
             found = self._phones.get_or((number, region), self._phone)
-            if isinstance(found, str):
-                if not self.settings.policy.phone_optional:
-                    problems = (*problems, Problem("phone", found))
-            elif found:
-                jurisdictions = tuple(dict.fromkeys((*jurisdictions, *found)))
-        if len({codes.country_of(code) for code in jurisdictions}) > 1:
-            return _UNUSUAL, problems
-        return jurisdictions, problems
+            if found is None:
+                return _UNUSUAL, problems
+        else:
+            found = ()
+        if isinstance(found, str):
+            if not self.settings.policy.phone_optional:
+                problems = (*problems, Problem("phone", found))
+        elif found:
+            jurisdictions = self._joined(jurisdictions, found)
+        mixed = self._mixed.get(jurisdictions)
+        if mixed is None:
+            countries = {codes.country_of(code) for code in jurisdictions}
+            mixed = self._mixed[jurisdictions] = len(countries) > 1
+        return (_UNUSUAL if mixed else jurisdictions), problems
 
-    def _phone(self, key: tuple[str, str | None]) -> tuple[str, ...] | str:
+    def _joined(
+        self, jurisdictions: tuple[str, ...], found: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        key = (jurisdictions, found)
+        joined = self._joins.get(key)
+        if joined is None:
+            if len(self._joins) >= _CACHE_LIMIT:
+                self._joins.clear()
+            joined = self._joins[key] = tuple(dict.fromkeys((*jurisdictions, *found)))
+        return joined
+
+    def _phone(self, key: tuple[str, str | None]) -> tuple[str, ...] | str | None:
         number, region = key
         try:
             found = phone.jurisdictions(number, region)
         except InputProblem as problem:
             return problem.reason
-        return tuple(self.rules.canonical(code) for code in found)
+        return self._canonical(found)
 
     def _rules_on(self, key: tuple[tuple[str, ...], date]) -> int:
         """The rules in force for these jurisdictions on that date, as a

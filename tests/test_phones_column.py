@@ -1,0 +1,89 @@
+"""The phone column decided by pyarrow's regex engine gives, wherever it
+decides, what `phone.jurisdictions` gives the same text, whatever region a
+national number would be read in."""
+
+from __future__ import annotations
+
+import random
+
+import phonenumbers
+import pyarrow as pa
+import pytest
+from phonenumbers import PhoneNumberFormat, PhoneNumberType
+
+from agegate import phone
+from agegate.errors import InputProblem
+from agegate.review import phones
+from agegate.rules import load_rules
+
+RULES = load_rules()
+TYPES = [PhoneNumberType.FIXED_LINE, PhoneNumberType.MOBILE, PhoneNumberType.TOLL_FREE]
+
+
+def _canonical(found: tuple[str, ...]) -> tuple[str, ...] | None:
+    try:
+        return tuple(RULES.canonical(code) for code in found)
+    except LookupError:  # a code the rules do not know: left undecided
+        return None
+
+
+def _examples() -> list[str]:
+    """Example numbers of every region and of the non-geographic codes,
+    with their last digits changed, in the ways people write them."""
+    rng = random.Random(11)
+    found: list[str] = []
+    numbers = [
+        phonenumbers.example_number_for_type(region, kind)
+        for region in sorted(phonenumbers.SUPPORTED_REGIONS)
+        for kind in TYPES
+    ] + [
+        phonenumbers.example_number_for_non_geo_entity(code)
+        for code in sorted(phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS)
+    ]
+    for number in numbers:
+        if number is None:
+            continue
+        text = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+        for _ in range(6):
+            cut = rng.randrange(3, len(text))
+            mutated = text[:cut] + str(rng.randrange(10)) + text[cut + 1 :]
+            found.append(mutated)
+        found.append(text)
+        found.append(
+            phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)
+        )
+        found.append(text[:2] + " (" + text[2:5] + ") " + text[5:8] + "-" + text[8:])
+    return found
+
+
+ODD = [
+    "+1 205 555 0100", "+1 601 555 0100", "+1 800 555 0100", "+1 876 555 0100",
+    "+1 205 555 010", "+1 1205 555 0100", "+44 020 7946 0000", "+44 20 7946 0000",
+    "+590 690 00 12 34", "+7 912 345 67 89", "+39 06 1234 5678", "+0 123",
+    "+1 205 555 0100 ", " +1 205 555 0100", "+12", "+123", "+1-(205)-555/0100",
+    "+81 90 1234 5678", "+800 1234 5678", "+882 1234 5678", "+１ 205 555 0100",
+    "+49 30 1234567", "+49 0 30 1234567", "+33 6 12 34 56 78", "+44 7700 900123",
+]  # fmt: skip
+
+
+def _answer(text: str, region: str | None) -> tuple[str, ...] | str | None:
+    try:
+        return _canonical(phone.jurisdictions(text.strip(), region))
+    except InputProblem as problem:
+        return problem.reason
+
+
+@pytest.mark.parametrize("region", [None, "US", "GB", "FR", "GP"])
+def test_decided_phones_are_phone_jurisdictions(region: str | None) -> None:
+    texts = _examples() + ODD
+    decided = phones.outcomes(pa.array(texts), _canonical)
+    assert decided is not None
+    assert sum(found is not None for found in decided) > len(texts) // 3
+    for text, found in zip(texts, decided, strict=True):
+        if found is not None:
+            assert found == _answer(text, region), text
+
+
+def test_a_column_without_international_numbers_is_left_alone() -> None:
+    assert phones.outcomes(pa.array(["020 7946 0000", None, ""]), _canonical) is None
+    assert phones.outcomes(pa.array([1, 2]), _canonical) is None
