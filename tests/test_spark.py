@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from agegate.review.batches import read_batches
 from agegate.review.columnar import review_batches
 from agegate.review.readers import Row, read
 from agegate.review.reviewer import ReviewSettings
+from agegate.rules import load_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNTS = ROOT / "examples" / "accounts.csv"
@@ -145,10 +147,10 @@ def test_a_dataframe_gives_the_flags_of_the_local_engine(spark: Any) -> None:
     loose = spark.createDataFrame(
         [tuple(row[n] for n in row if n != "line") for row in nulls], schema
     )
-    rows = [
-        row.asDict()
-        for row in review(loose, today=TODAY, fields=FIELDS, secret=SECRET).collect()
-    ]
+    # The caller's own tables go out as a broadcast.
+    rules = load_rules()
+    flags = review(loose, today=TODAY, fields=FIELDS, secret=SECRET, rules=rules)
+    rows = [row.asDict() for row in flags.collect()]
     assert _essence(rows, "rowid") == sorted((*f[:-1], None) for f in expected)
     found = tally(loose, today=TODAY, fields=FIELDS, secret=SECRET)
     screened, _, by_code = counts
@@ -211,3 +213,67 @@ def test_the_example_job_round_trips_parquet(spark: Any, tmp_path: Path) -> None
     printed = done.stdout + done.stderr
     assert not [v["dob"] for v in values if v["dob"] and v["dob"] in printed]
     assert not [v["phone"] for v in values if v["phone"] and v["phone"] in printed]
+
+
+def _readme_blocks() -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("### On Apache Spark") :]
+    return re.findall(r"```py\n(.*?)```", section[: section.index("\n## ")], re.S)
+
+
+def _readable_values() -> list[dict[str, Any]]:
+    with read(ACCOUNTS) as stream:
+        return [item.values for item in stream if isinstance(item, Row)]
+
+
+def test_the_readme_spark_example_reviews_a_parquet_file(
+    spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    block = _readme_blocks()[0]
+    values = _readable_values()
+    source, out = tmp_path / "accounts.parquet", tmp_path / "flags.parquet"
+    pq.write_table(pa.Table.from_pylist(values), source)
+    # Spark resolves relative paths itself: the example's names made absolute.
+    block = block.replace('"accounts.parquet"', repr(str(source)))
+    block = block.replace('"flags.parquet"', repr(str(out)))
+    monkeypatch.setenv("AGEGATE_SECRET", SECRET.decode())
+    namespace: dict[str, Any] = {"spark": spark}
+    exec(compile(block, "README.md", "exec"), namespace)
+    expected, (screened, _, by_code) = _local()
+    written = pq.read_table(out).to_pylist()
+    assert _essence(written, "line") == sorted((*f[:-1], None) for f in expected)
+    counts = namespace["counts"]
+    assert (counts.rows_read, counts.rows_screened, counts.by_code) == (
+        len(values),
+        screened,
+        by_code,
+    )
+
+
+def test_the_readme_dask_function_gives_the_local_flags(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Dask is no dependency: the function it maps runs on pandas partitions.
+    pandas = pytest.importorskip("pandas")
+    block = _readme_blocks()[1]
+    body, mapped = block.rstrip().rsplit("\n", 1)
+    assert mapped.startswith("flags = accounts.map_partitions(flags_of")
+    monkeypatch.setenv("AGEGATE_SECRET", SECRET.decode())
+    namespace: dict[str, Any] = {}
+    exec(compile(body, "README.md", "exec"), namespace)
+    flags_of = namespace["flags_of"]
+    values = _readable_values()
+    expected, _ = _local()
+    parts = [pandas.DataFrame(values[:150]), pandas.DataFrame(values[150:])]
+    rows = [row for part in parts for row in flags_of(part).to_dict("records")]
+    found = sorted(
+        (r["account_id"], tuple(r["codes"]), r["action"], r["jurisdiction"],
+         None if pandas.isna(r["required_age"]) else r["required_age"], r["source"])
+        for r in rows
+    )  # fmt: skip
+    assert found == sorted(f[:-1] for f in expected)
+    # Dask's meta: an empty partition gives the columns, and no flag.
+    meta = flags_of(pandas.DataFrame(columns=list(values[0])))
+    assert meta.empty
+    assert "line" not in meta.columns
+    assert "account_id" in meta.columns
