@@ -49,21 +49,29 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _fields(pairs: list[str]) -> FieldMap:
+    """The field map, or ValueError naming the bad --map."""
     mapping: dict[str, str] = {}
     for pair in pairs:
         field, equals, column = pair.partition("=")
-        if not equals:
-            raise SystemExit(f"--map {pair}: give FIELD=COLUMN")
+        if not equals or not field.strip() or not column.strip():
+            raise ValueError(f"--map {field.strip() or '?'}: give FIELD=COLUMN")
         mapping[field.strip()] = column.strip()
-    try:
-        return FieldMap.from_mapping(mapping)
-    except ValueError as error:
-        raise SystemExit(f"--map: {error}") from None
+    return FieldMap.from_mapping(mapping)
+
+
+def _refuse(error: ValueError) -> int:
+    # Bad input is exit 2, as for `agegate review`; messages name fields and
+    # columns, never a value.
+    print(f"spark_review: {error}", file=sys.stderr)
+    return 2
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _options(argv)
-    fields = _fields(args.map)
+    try:
+        fields = _fields(args.map)
+    except ValueError as error:
+        return _refuse(error)
     secret = args.secret or os.environ.get(SECRET_ENV)
     # The Python workers run the interpreter that runs this script.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -74,7 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         accounts = spark.read.parquet(args.input)
         given = {"today": args.today, "fields": fields, "secret": secret}
-        review(accounts, key=args.key, **given).write.parquet(args.output)
+        try:
+            flags = review(accounts, key=args.key, **given)
+        except ValueError as error:
+            return _refuse(error)
+        flags.write.parquet(args.output)
         if args.summary:
             counts = tally(accounts, **given)
             summary = {

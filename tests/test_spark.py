@@ -7,6 +7,7 @@ Without java or pyspark these tests skip, unless AGEGATE_REQUIRE_SERVERS=1
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 import os
@@ -45,6 +46,13 @@ MAP = {
 FIELDS = FieldMap.from_mapping(MAP)
 
 
+def _require(reason: str) -> None:
+    """Skip for want of a JVM or a package; fail instead in CI."""
+    if os.environ.get("AGEGATE_REQUIRE_SERVERS") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 def _missing() -> str | None:
     if shutil.which("java") is None:
         return "no java on PATH: Spark needs a JVM (OpenJDK 17)"
@@ -57,9 +65,7 @@ def _missing() -> str | None:
 def spark() -> Iterator[Any]:
     reason = _missing()
     if reason is not None:
-        if os.environ.get("AGEGATE_REQUIRE_SERVERS") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        _require(reason)
     from pyspark.sql import SparkSession
 
     # The Python workers must run this interpreter, with agegate installed.
@@ -254,7 +260,10 @@ def test_the_readme_dask_function_gives_the_local_flags(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Dask is no dependency: the function it maps runs on pandas partitions.
-    pandas = pytest.importorskip("pandas")
+    if importlib.util.find_spec("pandas") is None:
+        _require("pandas is not installed: pip install -e '.[spark]'")
+    pandas = importlib.import_module("pandas")
+
     block = _readme_blocks()[1]
     body, mapped = block.rstrip().rsplit("\n", 1)
     assert mapped.startswith("flags = accounts.map_partitions(flags_of")
@@ -277,3 +286,30 @@ def test_the_readme_dask_function_gives_the_local_flags(
     assert meta.empty
     assert "line" not in meta.columns
     assert "account_id" in meta.columns
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ("--map=dob", "--map dob: give FIELD=COLUMN"),
+        ("--map=shoe_size=size", "unknown field(s) shoe_size"),
+    ],
+)
+def test_the_example_job_refuses_a_bad_map_with_exit_2(
+    tmp_path: Path, given: str, said: str
+) -> None:
+    if importlib.util.find_spec("pyspark") is None:
+        _require("pyspark is not installed: pip install -e '.[spark]'")
+    done = subprocess.run(
+        [
+            sys.executable, str(ROOT / "examples" / "spark_review.py"),
+            str(tmp_path / "in.parquet"), str(tmp_path / "out"),
+            "--today", TODAY.isoformat(), given,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert said in done.stderr
+    assert not (tmp_path / "out").exists()
