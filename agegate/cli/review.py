@@ -98,7 +98,7 @@ def _input_options(parser: argparse.ArgumentParser) -> None:
         "--query",
         metavar="SQL",
         help="a postgresql:// input: read what this query returns, in a"
-        " read-only transaction, instead of a --table",
+        " read-only transaction, instead of a --table (default: none)",
     )
     parser.add_argument(
         "--key",
