@@ -41,7 +41,7 @@ from ..flags.model import Flag
 from ..policy import SCREENED_FIELDS, FieldMap
 from ..rules import MAX_TABLE_AGE, Kind, Rules, load_rules
 from ..screen import read
-from . import phones
+from . import dates, phones
 from .batches import AccountBatch, is_text
 from .readers import Row
 from .reviewer import (
@@ -181,7 +181,12 @@ class ColumnarReviewer:
         if fast is None:
             slow = list(range(records.num_rows))
         else:
-            self._screen_fast(fast, self._phone_outcomes(records), out, slow)
+            decided = (
+                self._phone_outcomes(records),
+                self._column_of(records, "birthdate", dates.birth_days),
+                self._column_of(records, "collected_at", self._collection_days),
+            )
+            self._screen_fast(fast, decided, out, slow)
         unreadable = list(batch.unreadable)
         if slow:
             self._screen_slowly(batch, slow, out, unreadable)
@@ -273,6 +278,22 @@ class ColumnarReviewer:
 
     # -- one row, from the caches -----------------------------------------
 
+    def _column_of(
+        self,
+        records: pa.RecordBatch,
+        field: str,
+        decide: Callable[[pa.Array], list[Any] | None],
+    ) -> list[Any]:
+        """Per row, what `decide` finds in the field's column, else None."""
+        keys = self._keys[field]
+        found = None
+        if keys and keys[0] in records.schema.names:
+            found = decide(records.column(keys[0]))
+        return found if found is not None else [None] * records.num_rows
+
+    def _collection_days(self, texts: pa.Array) -> list[Any] | None:
+        return dates.collection_days(texts, self._today_int)
+
     def _phone_outcomes(self, records: pa.RecordBatch) -> list[Any]:
         """Per row, the phone's jurisdictions where pyarrow decides them
         (`phones`), else None."""
@@ -299,30 +320,35 @@ class ColumnarReviewer:
     def _screen_fast(
         self,
         fast: dict[str, list[Any]],
-        decided: list[Any],
+        decided: tuple[list[Any], list[Any], list[Any]],
         out: list[tuple[int, Any, str | None]],
         slow: list[int],
     ) -> None:
         """Rows from the caches: (index, template or None, given id) into
         `out`; the index of an unusual row into `slow`. `decided` holds the
-        phone outcomes found for the whole batch."""
+        phones, birthdates and collection dates found for the whole batch
+        (None where the caches are to find them)."""
         other = self._other_births(fast)
         places = zip(*(fast[f] for f in _PLACE_FIELDS), strict=True)
         rows = zip(
             fast["birthdate"], fast["collected_at"], places, fast["phone"],
-            fast["account_id"], strict=True,
+            fast["account_id"], *decided, strict=True,
         )  # fmt: skip
         births, collections = self._births, self._collected
-        for index, (birth, collected_at, place_key, phone_text, given) in enumerate(
-            rows
-        ):
-            phone_of = decided[index] if decided[index] is not None else phone_text
-            born = births.get(birth, _MISS)
-            if born is _MISS:
-                born = births.get_or(birth, self._birth)
-            collected = collections.get(collected_at, _MISS)
-            if collected is _MISS:
-                collected = collections.get_or(collected_at, self._collection)
+        for index, (
+            birth, collected_at, place_key, phone_text, given, phone_of, born,
+            collected,
+        ) in enumerate(rows):  # fmt: skip
+            if phone_of is None:
+                phone_of = phone_text
+            if born is None:
+                born = births.get(birth, _MISS)
+                if born is _MISS:
+                    born = births.get_or(birth, self._birth)
+            if collected is None:
+                collected = collections.get(collected_at, _MISS)
+                if collected is _MISS:
+                    collected = collections.get_or(collected_at, self._collection)
             template = (
                 _UNUSUAL
                 if born is _UNUSUAL or collected is _UNUSUAL or index in other
@@ -363,12 +389,12 @@ class ColumnarReviewer:
         key: tuple[Any, ...] = (
             jurisdictions,
             problems,
-            self._in_force_on(jurisdictions, self._today),
+            self._in_force_on(jurisdictions, self._today_int),
             (self._today_int - born) // 10000,
         )
-        if isinstance(collected, date):
+        if isinstance(collected, int):
             then = self._in_force_on(jurisdictions, collected)
-            key += (then, self._bucket((_yyyymmdd(collected) - born) // 10000))
+            key += (then, self._bucket((collected - born) // 10000))
         else:
             key += (collected,)
         template = self._templates.get(key, _MISS)
@@ -379,7 +405,7 @@ class ColumnarReviewer:
             template = self._templates[key] = self._template(values)
         return template
 
-    def _in_force_on(self, jurisdictions: tuple[str, ...], on: date) -> Any:
+    def _in_force_on(self, jurisdictions: tuple[str, ...], on: int) -> Any:
         found = self._in_force.get((jurisdictions, on), _MISS)
         if found is _MISS:
             found = self._in_force.get_or((jurisdictions, on), self._rules_on)
@@ -414,14 +440,15 @@ class ColumnarReviewer:
         return _yyyymmdd(birth.born)
 
     def _collection(self, value: Any) -> Any:
-        """A date, or "absent", or "invalid", as `Reviewer._collection` finds."""
+        """A date (yyyymmdd), or "absent", or "invalid", as
+        `Reviewer._collection` finds."""
         if value is None:
             return "absent"
         text = value.strip()
         if not text:
             return "absent"
         try:
-            return collection_date(text, self._today)
+            return _yyyymmdd(collection_date(text, self._today))
         except CollectedAtInvalid:
             return "invalid"
         except Exception:  # the row engine reports such a row itself
@@ -485,10 +512,11 @@ class ColumnarReviewer:
             return problem.reason
         return self._canonical(found)
 
-    def _rules_on(self, key: tuple[tuple[str, ...], date]) -> int:
-        """The rules in force for these jurisdictions on that date, as a
-        number that is equal exactly when the rules are."""
-        jurisdictions, on = key
+    def _rules_on(self, key: tuple[tuple[str, ...], int]) -> int:
+        """The rules in force for these jurisdictions on that date (yyyymmdd),
+        as a number that is equal exactly when the rules are."""
+        jurisdictions, day = key
+        on = date(day // 10000, day // 100 % 100, day % 100)
         found = tuple(self.rules.rule(code, self._kind, on) for code in jurisdictions)
         return self._rule_sets.setdefault(found, len(self._rule_sets))
 
