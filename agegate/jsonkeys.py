@@ -54,15 +54,19 @@ def loads(text: str | bytes) -> Any:
     nothing was dropped. Otherwise, or on any error (a repeat may come before
     the error, and it must win), the text is read again with the hook.
     """
-    if isinstance(text, str):
+    if isinstance(text, str) and not text.startswith("\ufeff"):
         try:
-            value = json.loads(text)
+            # What `json.loads` calls for a str without options.
+            value = _DECODER.decode(text)
         except (ValueError, RecursionError):
             pass
         else:
             if text.count('"') == 2 * _strings(value):
                 return value
     return json.loads(text, object_pairs_hook=unique_keys)
+
+
+_DECODER = json.JSONDecoder()
 
 
 def _strings(value: Any) -> int:

@@ -6,7 +6,7 @@
 * pass-through route: the app with the middleware, against the bare app.
 
 Requests are in-process ASGI calls (no sockets), which are less noisy than a
-server. Run: python benchmarks/bench_middleware.py [--seconds 0.5] [--rounds 3]
+server. Run: python benchmarks/bench_middleware.py [--seconds 0.5] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -126,67 +126,71 @@ async def _one(app: Any, method: str, path: str, body: bytes) -> int:
     return status
 
 
-async def _rate(
-    app: Any, method: str, path: str, body: bytes, seconds: float, expect: int
-) -> float:
-    for _ in range(50):  # warm up: builds the middleware stack, fills caches
-        if await _one(app, method, path, body) != expect:
-            raise SystemExit(f"{method} {path}: unexpected status")
-    count = 0
+Case = tuple[Any, str, str, bytes]
+BATCH = 50
+
+
+async def _batch(case: Case) -> float:
+    """Seconds taken by BATCH requests of `case`."""
+    app, method, path, body = case
     start = time.perf_counter()
-    deadline = start + seconds
-    while True:
-        for _ in range(100):
-            await _one(app, method, path, body)
-        count += 100
-        now = time.perf_counter()
-        if now >= deadline:
-            return count / (now - start)
+    for _ in range(BATCH):
+        await _one(app, method, path, body)
+    return time.perf_counter() - start
+
+
+async def _pair(gate: Case, baseline: Case, seconds: float) -> tuple[float, float]:
+    """Rates of two cases measured in alternating batches of BATCH requests,
+    so that a busy neighbour slows both alike."""
+    for app, method, path, body in (gate, baseline):
+        for _ in range(50):  # warm up: builds the middleware stack, fills caches
+            if await _one(app, method, path, body) != 200:
+                raise SystemExit(f"{method} {path}: unexpected status")
+    spent = [0.0, 0.0]
+    batches = 0
+    while spent[0] + spent[1] < 2 * seconds:
+        spent[0] += await _batch(gate)
+        spent[1] += await _batch(baseline)
+        batches += 1
+    return batches * BATCH / spent[0], batches * BATCH / spent[1]
 
 
 async def main(seconds: float, rounds: int) -> None:
     gated = build(_signup_gated, gate=True)
     in_handler = build(_signup_checking, gate=False)
     bare = build(_signup_gated, gate=False)
-    cases = {
-        "gated JSON (middleware)": (gated, "POST", "/signup", BODY),
-        "gated JSON (check in handler)": (in_handler, "POST", "/signup", BODY),
-        "gated form (middleware)": (gated, "POST", "/signup", FORM),
-        "gated form (check in handler)": (in_handler, "POST", "/signup", FORM),
-        "pass-through route (middleware)": (gated, "GET", "/health", b""),
-        "pass-through route (bare app)": (bare, "GET", "/health", b""),
+    pairs: dict[str, tuple[Case, Case]] = {
+        "gated JSON: middleware / check in handler": (
+            (gated, "POST", "/signup", BODY),
+            (in_handler, "POST", "/signup", BODY),
+        ),
+        "gated form: middleware / check in handler": (
+            (gated, "POST", "/signup", FORM),
+            (in_handler, "POST", "/signup", FORM),
+        ),
+        "pass-through route: middleware / bare app": (
+            (gated, "GET", "/health", b""),
+            (bare, "GET", "/health", b""),
+        ),
     }
-    # Rounds interleave the cases so that a noisy neighbour hurts all alike;
-    # the median of each case is reported.
-    rates: dict[str, list[float]] = {name: [] for name in cases}
+    # Each round measures every pair; a ratio is taken within a round, and
+    # the median ratio over the rounds is reported.
+    found: dict[str, list[tuple[float, float]]] = {label: [] for label in pairs}
     for _ in range(rounds):
-        for name, (app, method, path, body) in cases.items():
-            rates[name].append(await _rate(app, method, path, body, seconds, 200))
-    median = {name: statistics.median(values) for name, values in rates.items()}
-    for name, rate in median.items():
-        print(f"{name:34s} {rate:10.0f} req/s")
-    # Each ratio is taken within a round (both sides measured moments apart),
-    # then the median over the rounds is reported.
-    pairs = {
-        "gated JSON: middleware / check in handler": "gated JSON",
-        "gated form: middleware / check in handler": "gated form",
-        "pass-through route: middleware / bare app": "pass-through route",
-    }
-    for label, kind in pairs.items():
-        baseline = "bare app" if kind.startswith("pass") else "check in handler"
-        ratio = _ratio(rates[f"{kind} (middleware)"], rates[f"{kind} ({baseline})"])
-        print(f"{label:42s} = {ratio:.2f}")
-
-
-def _ratio(tops: list[float], bottoms: list[float]) -> float:
-    return statistics.median(a / b for a, b in zip(tops, bottoms, strict=True))
+        for label, (gate, baseline) in pairs.items():
+            found[label].append(await _pair(gate, baseline, seconds))
+    for label, rates in found.items():
+        ratio = statistics.median(top / bottom for top, bottom in rates)
+        top = statistics.median(rate for rate, _ in rates)
+        bottom = statistics.median(rate for _, rate in rates)
+        print(f"{label:42s} = {ratio:.2f}  ({top:.0f} / {bottom:.0f} req/s)")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--seconds", type=float, default=0.5, help="time per measurement"
+        "--seconds", type=float, default=0.5, help="time per case and round"
     )
-    parser.add_argument("--rounds", type=int, default=3, help="rounds (median)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds (median)")
     args = parser.parse_args()
     asyncio.run(main(args.seconds, args.rounds))

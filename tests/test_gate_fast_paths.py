@@ -4,6 +4,7 @@ routes remembered by path, a body read in one message or many."""
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -11,8 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agegate.asgi.body import (
+    _BOMS,
     HeaderIndex,
     Refused,
+    _not_utf8,
     check_cookie_escapes,
     check_header_sizes,
     classify,
@@ -119,3 +122,15 @@ def test_a_body_in_one_message_or_many(
     except Refused as refused:
         body = "too large" if refused.status == 413 else str(refused.status)
     assert body == expected
+
+
+def test_the_utf8_test_is_json_s_own() -> None:
+    alphabet = [b"\x00", b"\x01", b"{", b"\xfe", b"\xff", b"\xef", b"\xbb", b"\xbf"]
+    bodies = [b""]
+    for _ in range(5):
+        bodies += [body + byte for body in bodies[-(8**_) :] for byte in alphabet]
+    for body in bodies:
+        expected = json.detect_encoding(body) != "utf-8"
+        assert (body.startswith(_BOMS) or _not_utf8(body)) == (
+            body.startswith(_BOMS) or expected
+        ), body

@@ -336,13 +336,14 @@ class AgeGateMiddleware:
         self, ex: _Exchange, record: Mapping[str, Any], decision: Decision
     ) -> None:
         """Hand an allowed request on; block, refuse or ask for more otherwise."""
-        self._log(
-            decision.outcome.value,
-            decision.reasons,
-            decision.jurisdiction,
-            decision.required_age,
-            ex.route,
-        )
+        if logger.isEnabledFor(logging.INFO):
+            self._log(
+                decision.outcome.value,
+                decision.reasons,
+                decision.jurisdiction,
+                decision.required_age,
+                ex.route,
+            )
         if decision.outcome is Outcome.ALLOW:
             await ex.hand_on(self.app, decision)
         elif decision.outcome is Outcome.BLOCK and ex.route.kind == "profile":
