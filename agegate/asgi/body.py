@@ -152,14 +152,17 @@ def check_cookie_escapes(headers: Iterable[tuple[bytes, bytes]]) -> None:
     """Refuse a Cookie header the app behind the gate would read slowly."""
     if isinstance(headers, HeaderIndex):
         cookies = headers.get(b"cookie")
+        if not cookies:
+            return
     else:
         cookies = [value for name, value in headers if name.lower() == b"cookie"]
     if any(value.count(b"\\") > MAX_COOKIE_ESCAPES for value in cookies):
         raise Refused(400, Code.COOKIE_UNREADABLE)
 
 
-# At most 18 digits: always below 2**63, and int() never sees a huge string.
-_LENGTH = re.compile(r"[0-9]{1,18}", re.ASCII)
+# At most 18 ASCII digits: always below 2**63, and int() never sees a huge
+# string (an empty text is no digit string).
+_LENGTH_DIGITS = 18
 
 
 def declared_length(headers: Iterable[tuple[bytes, bytes]], limit: int) -> int | None:
@@ -167,7 +170,7 @@ def declared_length(headers: Iterable[tuple[bytes, bytes]], limit: int) -> int |
     if text is None:
         return None
     text = text.strip(" \t")
-    if not _LENGTH.fullmatch(text):
+    if not (text.isascii() and text.isdigit() and len(text) <= _LENGTH_DIGITS):
         raise Refused(400, Code.HEADER_AMBIGUOUS)
     length = int(text)
     if length > limit:

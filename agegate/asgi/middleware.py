@@ -297,7 +297,9 @@ class AgeGateMiddleware:
         check_header_sizes(ex.raw_headers, self.config.max_header_size)
         check_cookie_escapes(ex.raw_headers)
         declared_length(ex.raw_headers, limits.max_body_size)
-        ex.query = read_query(ex.scope.get("query_string", b""), self.gated)
+        query_string = ex.scope.get("query_string")
+        if query_string:
+            ex.query = read_query(query_string, self.gated)
         ex.body = await read_body(ex.receive, limits.max_body_size)
 
     def _blocked_by_cookie(self, ex: _Exchange) -> bool:
@@ -328,7 +330,11 @@ class AgeGateMiddleware:
             policy=config.policy,
             fields=config.fields,
             rules=config.rules,
-            trusted_country=self._trusted_country(ex.raw_headers),
+            trusted_country=(
+                self._trusted_country(ex.raw_headers)
+                if config.trusted_country_header is not None
+                else None
+            ),
         )
         return record, decision
 
