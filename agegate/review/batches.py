@@ -39,6 +39,8 @@ from .readers import Row, Stream, Unreadable
 BATCH_ROWS = 20_000
 # Bytes the validating and the reading passes take at a time.
 _BLOCK = 1 << 22
+# pyarrow parses a block in parallel pieces of this size.
+_PARSE_BLOCK = 1 << 20
 _PLAIN_TEXT = (pa.string(), pa.large_string())
 
 
@@ -152,7 +154,7 @@ def _csv_options(
     kept = [name for name in header if columns is None or name in columns]
     return (
         pacsv.ReadOptions(
-            column_names=list(header), skip_rows=skip_rows, block_size=_BLOCK
+            column_names=list(header), skip_rows=skip_rows, block_size=_PARSE_BLOCK
         ),
         pacsv.ParseOptions(
             delimiter=delimiter, quote_char=False, ignore_empty_lines=False
@@ -177,25 +179,17 @@ def _splits_evenly(
         uneven.append(row)
         return "skip"
 
-    read_options, parse_options, convert_options = _csv_options(
-        header, delimiter, None, skip_rows
-    )
-    parse_options.invalid_row_handler = ragged
+    options = _csv_options(header, delimiter, None, skip_rows)
+    options[1].invalid_row_handler = ragged
     limit = csv.field_size_limit()
     try:
-        with pacsv.open_csv(
-            handle,
-            read_options=read_options,
-            parse_options=parse_options,
-            convert_options=convert_options,
-        ) as reader:
-            for batch in reader:
-                if uneven:
+        for batch in _parsed(handle, options):
+            if uneven:
+                return False
+            for column in batch.columns:
+                longest = pc.max(pc.utf8_length(column)).as_py()
+                if longest is not None and longest > limit:
                     return False
-                for column in batch.columns:
-                    longest = pc.max(pc.utf8_length(column)).as_py()
-                    if longest is not None and longest > limit:
-                        return False
     except (pa.ArrowInvalid, OSError):
         return False
     return not uneven
@@ -221,28 +215,55 @@ def _arrow_csv_range(
 ) -> Iterator[AccountBatch]:
     """Rows by pyarrow from `handle` (its header skipped where `skip_rows`),
     the first on `line`; the handle is closed at the end."""
-    read_options, parse_options, convert_options = _csv_options(
-        header, delimiter, columns, skip_rows
-    )
+    options = _csv_options(header, delimiter, columns, skip_rows)
     with handle:
+        done = 0
         try:
-            reader = pacsv.open_csv(
-                handle,
-                read_options=read_options,
-                parse_options=parse_options,
-                convert_options=convert_options,
-            )
-        except (pa.ArrowInvalid, OSError):
-            raise InputError("the file changed while it was read") from None
-        with reader:
-            done = 0
-            for batch in reader:
+            for batch in _parsed(handle, options):
                 count = batch.num_rows
                 position = handle.tell()
                 lines = tuple(range(line, line + count))
                 yield AccountBatch(batch, lines, advanced=position - done)
                 done = position
                 line += count
+        except (pa.ArrowInvalid, OSError):
+            raise InputError("the file changed while it was read") from None
+
+
+def _parsed(
+    handle: BinaryIO,
+    options: tuple[pacsv.ReadOptions, pacsv.ParseOptions, pacsv.ConvertOptions],
+) -> Iterator[pa.RecordBatch]:
+    """Record batches of a CSV without quotes, a block of whole lines at a
+    time: pyarrow's own streaming reader reads up to 32 blocks ahead, which
+    makes its memory grow with the file."""
+    read_options, parse_options, convert_options = options
+    first = read_options.skip_rows
+    for block in _line_blocks(handle):
+        read_options.skip_rows, first = first, 0
+        table = pacsv.read_csv(
+            pa.py_buffer(block),
+            read_options=read_options,
+            parse_options=parse_options,
+            convert_options=convert_options,
+        )
+        yield from table.combine_chunks().to_batches()
+
+
+def _line_blocks(handle: BinaryIO) -> Iterator[bytes]:
+    """About `_BLOCK` bytes at a time, each ending after a line end (but the
+    last); with no quote in the file, a line end ends a record."""
+    rest = b""
+    while block := handle.read(_BLOCK):
+        block = rest + block
+        cut = block.rfind(b"\n") + 1
+        if cut:
+            yield block[:cut]
+            rest = block[cut:]
+        else:
+            rest = block
+    if rest:
+        yield rest
 
 
 # -- Parquet ----------------------------------------------------------------
