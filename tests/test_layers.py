@@ -105,6 +105,21 @@ def test_core_imports_no_web_stack() -> None:
     assert web == []
 
 
+def test_the_gate_loads_no_columnar_stack() -> None:
+    # pyarrow costs a gate worker about 56 MiB; only reviews and PostgreSQL
+    # stores need it.
+    code = (
+        "import json, sys\n"
+        "import agegate.asgi.middleware, agegate.apps.report, agegate.flags.store\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    loaded = json.loads(done.stdout)
+    assert [name for name in loaded if name.split(".")[0] == "pyarrow"] == []
+
+
 def test_middleware_still_loads_from_the_package() -> None:
     code = (
         "import sys, agegate\n"

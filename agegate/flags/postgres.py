@@ -16,19 +16,23 @@ it again after a failure, so a server that was down is used again once back.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-import pyarrow as pa
 
 from ..errors import InputError
 from .model import Flag, Status, StoredFlag, check_account_ids
 from .model import utc_now as _utc_now
+
+# pyarrow (about 56 MiB) loads only when a PostgreSQL store is used: the gate
+# imports this module through the flag sinks whatever store it is given.
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -128,28 +132,41 @@ _COLUMNS = (
     " status, raised_at, updated_at, resolved_by, resolved_at, resolution_note,"
     " line, input_rowid, report_id"
 )
-_UPSERT_TYPES = pa.schema(
-    [
-        ("account_id", pa.string()),
-        ("source", pa.string()),
-        ("codes", pa.string()),
-        ("action", pa.string()),
-        ("jurisdiction", pa.string()),
-        ("required_age", pa.int32()),
-        ("fingerprint", pa.string()),
-        ("raised_at", pa.timestamp("us", tz="UTC")),
-        ("updated_at", pa.timestamp("us", tz="UTC")),
-    ]
-)
-_LOCATE_TYPES = pa.schema(
-    [
-        ("line", pa.int64()),
-        ("input_rowid", pa.int64()),
-        ("report_id", pa.string()),
-        ("account_id", pa.string()),
-        ("source", pa.string()),
-    ]
-)
+
+
+@functools.cache
+def _upsert_types() -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("account_id", pa.string()),
+            ("source", pa.string()),
+            ("codes", pa.string()),
+            ("action", pa.string()),
+            ("jurisdiction", pa.string()),
+            ("required_age", pa.int32()),
+            ("fingerprint", pa.string()),
+            ("raised_at", pa.timestamp("us", tz="UTC")),
+            ("updated_at", pa.timestamp("us", tz="UTC")),
+        ]
+    )
+
+
+@functools.cache
+def _locate_types() -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("line", pa.int64()),
+            ("input_rowid", pa.int64()),
+            ("report_id", pa.string()),
+            ("account_id", pa.string()),
+            ("source", pa.string()),
+        ]
+    )
+
 
 T = TypeVar("T")
 
@@ -324,6 +341,8 @@ class PostgresFlagStore:
         self.add_many([flag])
 
     def add_many(self, flags: Iterable[Flag]) -> None:
+        import pyarrow as pa
+
         checked = check_account_ids(flags)
         if not checked:
             return
@@ -345,7 +364,7 @@ class PostgresFlagStore:
                 }
                 for f in checked
             ],
-            schema=_UPSERT_TYPES,
+            schema=_upsert_types(),
         )
         places = pa.Table.from_pylist(
             [
@@ -358,7 +377,7 @@ class PostgresFlagStore:
                 }
                 for f in checked
             ],
-            schema=_LOCATE_TYPES,
+            schema=_locate_types(),
         )
 
         def write(cursor: Any) -> None:
