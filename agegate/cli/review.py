@@ -26,11 +26,11 @@ from ..flags.postgres import is_postgres_url, masked
 from ..flags.store import FlagStore, open_store
 from ..keys import secret_bytes
 from ..policy import FIELDS, FieldMap, Policy
-from ..review.batches import Source
+from ..review.batches import BATCH_ROWS, Source
 from ..review.postgres import PostgresStream, open_source
 from ..review.readers import FORMATS, SAMPLE, STDIN, Stream, Unreadable, read
 from ..review.reviewer import ReviewSettings
-from ..review.run import ENGINES, Tally, render, write_json
+from ..review.run import BATCH_SIZE, ENGINES, Tally, render, write_json
 from ..review.run import run as run_review
 from ..tables_version import tables_version
 from .main import (
@@ -184,9 +184,8 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--batch-size",
         type=int,
-        default=2000,
         metavar="N",
-        help="rows screened and written at a time (default: 2000)",
+        help="rows screened and written at a time (default: 20000 columnar, 2000 rows)",
     )
     add_screening_options(parser)
     parser.add_argument(
@@ -397,6 +396,9 @@ class UnreadableReport:
 def _options(args: argparse.Namespace) -> tuple[FieldMap, dict[str, str], Policy]:
     """The column map (as a FieldMap and as given) and the policy, once
     every option and output path is checked."""
+    if args.batch_size is None:
+        # The columnar engine pays per batch what the row engine pays per row.
+        args.batch_size = BATCH_ROWS if args.engine == "columnar" else BATCH_SIZE
     if args.workers < 1 or args.batch_size < 1:
         raise InputError("--workers and --batch-size must be at least 1")
     fields, mapping = field_map(args.map)
