@@ -158,6 +158,7 @@ class ColumnarReviewer:
         self._places = _Cache()
         self._phones = _Cache()
         self._in_force = _Cache()
+        self._signals = _Cache()
         self._canonicals: dict[tuple[str, ...], tuple[str, ...] | None] = {}
         self._joins: dict[Any, tuple[str, ...]] = {}
         self._mixed: dict[tuple[str, ...], bool] = {}
@@ -380,16 +381,16 @@ class ColumnarReviewer:
         index: int,
     ) -> Any:
         """The row's template (None: no flag), or _UNUSUAL."""
-        place = self._places.get(place_key, _MISS)
-        if place is _MISS:
-            place = self._places.get_or(place_key, self._place)
-        jurisdictions, problems = self._with_phone(place, phone_text)
-        if jurisdictions is _UNUSUAL:
+        signals = self._signals.get((place_key, phone_text), _MISS)
+        if signals is _MISS:
+            signals = self._signals.get_or((place_key, phone_text), self._read_signals)
+        if signals is _UNUSUAL:
             return _UNUSUAL
+        jurisdictions, problems, now = signals
         key: tuple[Any, ...] = (
             jurisdictions,
             problems,
-            self._in_force_on(jurisdictions, self._today_int),
+            now,
             (self._today_int - born) // 10000,
         )
         if isinstance(collected, int):
@@ -404,6 +405,18 @@ class ColumnarReviewer:
             values = {field: column[index] for field, column in fast.items()}
             template = self._templates[key] = self._template(values)
         return template
+
+    def _read_signals(self, key: tuple[tuple[Any, ...], Any]) -> Any:
+        """(jurisdictions, problems, rules in force today) of the place
+        fields and the phone (its text, or its jurisdictions found), or
+        _UNUSUAL."""
+        place_key, phone_text = key
+        place = self._places.get_or(place_key, self._place)
+        jurisdictions, problems = self._with_phone(place, phone_text)
+        if jurisdictions is _UNUSUAL:
+            return _UNUSUAL
+        now = self._in_force_on(jurisdictions, self._today_int)
+        return jurisdictions, problems, now
 
     def _in_force_on(self, jurisdictions: tuple[str, ...], on: int) -> Any:
         found = self._in_force.get((jurisdictions, on), _MISS)
