@@ -457,3 +457,139 @@ def test_the_gate_sink_reconnects_after_a_failure(pg_database: str) -> None:
     sink.close()
     with open_store(pg_database, existing=True) as store:
         assert [s.flag.account_id for s in store.list()] == ["r-1", "r-2"]
+
+
+# -- the columnar engine and key ranges -----------------------------------------
+
+# Rows to trip the columnar engine where the row engine is the oracle: blank
+# and padded values, other date and time shapes, phones of every kind.
+ADVERSARIAL = (
+    ("x-1", " 2012-05-04 ", " 9 ", " ca ", " bc ", " +1 604 555 0100 ", " 2024-01-01 "),
+    ("x-2", "", "", "", "", "", ""),
+    ("x-3", "2012-5-4", "abc", "US", "CA", "(604) 555-0100", "2024-01-01T25:00:00Z"),
+    ("x-4", "0001-01-01", "-1", "FR", "", "+33 1 23 45 67 89", "2024-02-30"),
+    ("x-5", "9999-12-31", "200", "GB", "ENG", "+44 20 7946 0958", "2026-11-28T23:59:59+14:00"),
+    ("x-6", "2015-02-28", None, "BR", "SP", "+55 11 91234 5678", "2025-12-31T23:00:00-11:00"),
+    ("x-7", "2010-11-29", "15", "CA", "QC", "+1 999 555 0100", "2020-01-01T00:00:00Z"),
+    (None, "2013-08-08", None, "DE", None, "+49 30 1234567", "2019-07-07"),
+    ("x-9", "2008-11-28", "17", "ÉTATS", "Ω", "+٣٣ 1 23", "2024-01-01T12:00:00.5Z"),
+)  # fmt: skip
+
+
+def _load_adversarial(url: str) -> None:
+    with _adbc(url) as db, db.cursor() as cur:
+        cur.execute("SELECT max(id) FROM accounts")
+        row = cur.fetchone()
+        first = int(row[0]) + 7 if row is not None else 1
+        rows = [(first + 3 * n, *values) for n, values in enumerate(ADVERSARIAL)]
+        cur.executemany(
+            "INSERT INTO accounts (id, user_id, dob, declared_age, country, region,"
+            " phone, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            rows,
+        )
+        db.commit()
+
+
+def _counted(
+    source: str, tmp_path: Path, *extra: str
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The flags (but the time each was raised) and the summary's counts."""
+    summary = tmp_path / f"summary-{len(list(tmp_path.iterdir()))}.json"
+    code, flags = _review(source, tmp_path, f"--summary={summary}", *extra)
+    assert code == 0
+    for flag in flags:
+        del flag["raised_at"]
+    counts = json.loads(summary.read_text())
+    kept = ("rows_read", "rows_screened", "rows_unreadable", "accounts_flagged")
+    kept += ("by_code", "by_action", "by_jurisdiction", "unreadable")
+    return flags, {k: counts[k] for k in kept}
+
+
+def test_both_engines_read_a_table_as_its_csv_export(
+    pg_database: str, tmp_path: Path
+) -> None:
+    columns = _load_examples(pg_database)
+    _load_adversarial(pg_database)
+    export = tmp_path / "export.csv"
+    _as_csv(pg_database, export, columns)
+    by_csv, csv_counts = _counted(str(export), tmp_path)
+    table = (pg_database, tmp_path, "--table=accounts")
+    columnar, columnar_counts = _counted(*table)
+    rows, rows_counts = _counted(*table, "--engine=rows")
+    assert columnar == rows
+    assert columnar_counts == rows_counts
+    assert [_essence(f) for f in columnar] == [_essence(f) for f in by_csv]
+    for name in ("rows_read", "rows_screened", "accounts_flagged", "by_code"):
+        assert columnar_counts[name] == csv_counts[name]
+    # The integer key is the rowid; ids of the adversarial rows among them.
+    flagged = {f["account_id"]: f["rowid"] for f in columnar}
+    assert {"x-1", "x-3", "x-6"} <= set(flagged)
+    with _adbc(pg_database) as db, db.cursor() as cur:
+        cur.execute("SELECT user_id, id FROM accounts WHERE user_id LIKE 'x-%'")
+        assert all(flagged[a] == i for a, i in cur.fetchall() if a in flagged)
+    assert all(f["line"] is None for f in columnar)
+
+
+@pytest.mark.parametrize("engine", ["columnar", "rows"])
+def test_two_workers_give_the_flags_and_counts_of_one(
+    pg_database: str, tmp_path: Path, engine: str
+) -> None:
+    _load_examples(pg_database)
+    _load_adversarial(pg_database)
+    table = (pg_database, tmp_path, "--table=accounts", f"--engine={engine}")
+    one = _counted(*table, "--batch-size=17")
+    two = _counted(*table, "--batch-size=17", "--workers=2")
+    assert one == two
+    assert [f["rowid"] for f in two[0]] == sorted(f["rowid"] for f in two[0])
+    # A query is read by one reader, with the same flags.
+    query = ("--query=SELECT * FROM accounts", "--key=id")
+    assert _counted(pg_database, tmp_path, *query, "--workers=2") == one
+
+
+def test_a_split_reads_one_snapshot_in_key_ranges(pg_database: str) -> None:
+    from agegate.review.batches import WHOLE
+    from agegate.review.postgres import open_source
+
+    _load_examples(pg_database)
+    source = open_source(pg_database, table="accounts")
+    with _adbc(pg_database) as db, db.cursor() as cur:
+        cur.execute("SELECT count(*), max(id) FROM accounts")
+        total, top = cur.fetchone() or (0, 0)
+    wanted = ("user_id",)
+    source = source.stream(wanted, 50).source
+    with source.split(3) as (split, cut):
+        assert split.snapshot is not None
+        assert 3 < len(cut) <= 12
+        assert cut[0][2] == 1
+        # A row committed now is not in the snapshot the workers read.
+        with _adbc(pg_database) as db, db.cursor() as cur:
+            cur.execute(
+                f"INSERT INTO accounts (id, user_id) VALUES ({top + 1}, 'late')"
+            )
+            cur.execute(
+                "DELETE FROM accounts WHERE id = (SELECT min(id) FROM accounts)"
+            )
+            db.commit()
+        keys: list[int] = []
+        for share in cut:
+            batches = list(split.read_share(share, 50))
+            lines = [line for batch in batches for line in batch.lines]
+            assert lines == list(range(share[2], share[2] + len(lines)))
+            keys += [key for batch in batches for key in batch.rowids or ()]
+    assert len(keys) == total
+    assert keys == sorted(set(keys))
+    # One reader where no range can be cut.
+    for other in (
+        open_source(pg_database, query="SELECT * FROM accounts", key="id"),
+        open_source(pg_database, table="accounts", key="user_id"),
+        source,
+    ):
+        with other.split(1 if other is source else 2) as (same, whole):
+            assert (same, whole) == (other, [WHOLE])
+    with _adbc(pg_database) as db, db.cursor() as cur:
+        cur.execute("ALTER TABLE accounts ADD COLUMN n bigint")
+        cur.execute("UPDATE accounts SET n = id WHERE id % 2 = 0")
+        db.commit()
+    nulls = open_source(pg_database, table="accounts", key="n")
+    with nulls.split(2) as (same, whole):
+        assert whole == [WHOLE]

@@ -27,7 +27,7 @@ from ..flags.store import FlagStore, open_store
 from ..keys import secret_bytes
 from ..policy import FIELDS, FieldMap, Policy
 from ..review.batches import BATCH_ROWS, Source
-from ..review.postgres import PostgresStream, open_source
+from ..review.postgres import PostgresSource, PostgresStream, open_source
 from ..review.readers import FORMATS, SAMPLE, STDIN, Stream, Unreadable, read
 from ..review.reviewer import ReviewSettings
 from ..review.run import BATCH_SIZE, ENGINES, Tally, render, write_json
@@ -171,7 +171,9 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
         default=1,
         metavar="N",
         help="processes that screen; with the columnar engine each reads its"
-        " own share of the input (default: 1)",
+        " own share of the input (a postgresql:// --table with an integer key:"
+        " key ranges of one snapshot; a --query or another key: one reader)"
+        " (default: 1)",
     )
     parser.add_argument(
         "--engine",
@@ -462,11 +464,14 @@ def _by_rowid(items: Stream) -> bool:
     return items.format == "sqlite"
 
 
-def _source(args: argparse.Namespace, items: Stream, fields: FieldMap) -> Source | None:
-    """The input as the columnar engine reads it; None for the row engine
-    (and for a PostgreSQL input, whose one stream the screeners share)."""
-    if args.engine != "columnar" or isinstance(items, PostgresStream):
+def _source(
+    args: argparse.Namespace, items: Stream, fields: FieldMap
+) -> Source | PostgresSource | None:
+    """The input as the columnar engine reads it; None for the row engine."""
+    if args.engine != "columnar":
         return None
+    if isinstance(items, PostgresStream):
+        return items.source
     columns = tuple(key for field in FIELDS for key in fields.keys_of(field))
     return Source.of(items, args.input, args.encoding, columns)
 

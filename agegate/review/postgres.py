@@ -11,12 +11,22 @@ flags screening its CSV export gives. Rows are read in the order of the key
 (`--key`, default the table's primary key); an integer key is carried on
 each flag as its `rowid`, and every row is numbered from 1 in that order.
 
+Several workers split a table with an integer key on key ranges. A
+coordinating `REPEATABLE READ READ ONLY` transaction exports its snapshot,
+counts the rows of each range and stays open while the workers read: each
+worker reads its ranges on its own connection, in a transaction of its own
+that imports that snapshot, so together they read one consistent state of
+the table, and the counts are exact. A `--query`, or a key that is not an
+integer (or has NULLs), is read by one connection.
+
 Credentials come from the URL, `PGPASSWORD`, `.pgpass` or the other libpq
 variables; a URL is only ever shown with its password masked.
 """
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -25,7 +35,7 @@ import pyarrow as pa
 
 from ..errors import InputError
 from ..flags.postgres import SCHEMES, connection_problem, is_postgres_url, masked
-from .batches import BATCH_ROWS, AccountBatch
+from .batches import BATCH_ROWS, WHOLE, AccountBatch, Share
 from .readers import Row, Stream
 
 __all__ = [
@@ -39,6 +49,10 @@ __all__ = [
 
 # Column names listed in an error about the column map.
 COLUMNS_LISTED = 40
+# Key ranges per worker: a worker that finishes early takes the next one.
+RANGES_PER_WORKER = 4
+# What pg_export_snapshot() returns, checked before it is spliced into SQL.
+_SNAPSHOT = re.compile(r"[0-9A-Fa-f]+(-[0-9A-Fa-f]+)+")
 
 
 def connect(url: str) -> Any:
@@ -83,6 +97,11 @@ class PostgresSource:
     types: tuple[pa.DataType, ...]
     key: str | None
     table: str | None = None
+    # The columns a review reads (the mapped keys), and the snapshot the
+    # workers of a split read share.
+    wanted: tuple[str, ...] = ()
+    snapshot: str | None = None
+    format: str = "postgresql"
 
     @property
     def shown(self) -> str:
@@ -104,16 +123,20 @@ class PostgresSource:
                     where=self.shown,
                 )
 
-    def select(self, wanted: tuple[str, ...]) -> str:
-        """The query that reads the `wanted` columns as text, and the key."""
+    def select(self, wanted: tuple[str, ...], share: Share = WHOLE) -> str:
+        """The query that reads the `wanted` columns as text, and the key;
+        a share other than WHOLE reads keys `share[0]` to `share[1]`."""
         kept = [name for name in wanted if name in self.columns]
         cells = [self._as_text(name) for name in kept]
-        order = ""
+        order = where = ""
         if self.key is not None:
-            cells.append(f"{_quoted(self.key)} AS __agegate_key")
-            order = f" ORDER BY {_quoted(self.key)}"
+            key = _quoted(self.key)
+            cells.append(f"{key} AS __agegate_key")
+            order = f" ORDER BY {key}"
+            if share != WHOLE:
+                where = f" WHERE {key} >= {int(share[0])} AND {key} <= {int(share[1])}"
         listed = ", ".join(cells) or "1 AS __agegate_none"
-        return f"SELECT {listed} FROM {self.relation} AS q{order}"  # noqa: S608 - quoted names
+        return f"SELECT {listed} FROM {self.relation} AS q{where}{order}"  # noqa: S608 - quoted names, integers
 
     def _as_text(self, name: str) -> str:
         kind = self.types[self.columns.index(name)]
@@ -129,9 +152,51 @@ class PostgresSource:
         self, wanted: tuple[str, ...], batch_rows: int = BATCH_ROWS
     ) -> Iterator[AccountBatch]:
         """The rows as record batches of text columns, numbered from 1."""
+        return self._batches(wanted, WHOLE, batch_rows)
+
+    def read_share(
+        self, share: Share, batch_rows: int = BATCH_ROWS
+    ) -> Iterator[AccountBatch]:
+        """The `wanted` columns of one share of `split`, numbered as the
+        whole input's rows."""
+        return self._batches(self.wanted, share, batch_rows)
+
+    @contextlib.contextmanager
+    def split(self, workers: int) -> Iterator[tuple[PostgresSource, list[Share]]]:
+        """This source with the snapshot its readers share, and its key
+        ranges, for `workers` readers; the coordinating transaction stays
+        open until the block ends. One share (WHOLE) where no split is
+        possible: one worker, a query, a key that is not an integer."""
+        if workers <= 1 or self.table is None or not self.integer_key:
+            yield self, [WHOLE]
+            return
+        import adbc_driver_manager
+
+        db = connect(self.url)
+        try:
+            with db.cursor() as cursor:
+                try:
+                    snapshot = _coordinate(cursor)
+                    count = workers * RANGES_PER_WORKER
+                    cut = _key_ranges(cursor, self.relation, str(self.key), count)
+                except adbc_driver_manager.Error:
+                    raise InputError(
+                        "the server refused to split the table on its key",
+                        where=self.shown,
+                    ) from None
+                if cut is None:
+                    yield self, [WHOLE]
+                else:
+                    yield attrs.evolve(self, snapshot=snapshot), cut
+        finally:
+            db.close()
+
+    def _batches(
+        self, wanted: tuple[str, ...], share: Share, batch_rows: int
+    ) -> Iterator[AccountBatch]:
         kept = tuple(name for name in wanted if name in self.columns)
-        number = 1
-        for records in self._records(self.select(kept), batch_rows):
+        number = share[2]
+        for records in self._records(self.select(kept, share), batch_rows):
             count = records.num_rows
             rowids: tuple[int | None, ...] | None = None
             if self.key is not None:
@@ -142,7 +207,7 @@ class PostgresSource:
             if not kept:
                 records = pa.RecordBatch.from_pylist([{}] * count)
             lines = tuple(range(number, number + count))
-            yield AccountBatch(records, lines, rowids)
+            yield AccountBatch(records, lines, rowids, advanced=count)
             number += count
 
     def _records(self, query: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
@@ -151,7 +216,7 @@ class PostgresSource:
         db = connect(self.url)
         try:
             with db.cursor() as cursor:
-                _read_only(cursor)
+                _read_only(cursor, self.snapshot)
                 yield from _sliced(cursor, query, batch_rows)
             db.rollback()
         except (adbc_driver_manager.Error, pa.ArrowException):
@@ -165,8 +230,9 @@ class PostgresSource:
             db.close()
 
     def stream(self, wanted: tuple[str, ...], batch_rows: int = BATCH_ROWS) -> Stream:
-        """The rows as a `readers` stream, for the row-at-a-time pipeline."""
-        return PostgresStream(self, wanted, batch_rows)
+        """The rows as a `readers` stream, for the row-at-a-time pipeline;
+        its `source` reads the same columns for the columnar one."""
+        return PostgresStream(attrs.evolve(self, wanted=wanted), wanted, batch_rows)
 
 
 class PostgresStream(Stream):
@@ -232,11 +298,59 @@ def _rows(batches: Iterator[AccountBatch], counter: _Counter) -> Iterator[Row]:
             )
 
 
-def _read_only(cursor: Any) -> None:
-    """This transaction reads only, sees dates in ISO form and times in UTC."""
-    cursor.execute("SET TRANSACTION READ ONLY")
+def _read_only(cursor: Any, snapshot: str | None = None) -> None:
+    """This transaction reads only, sees dates in ISO form and times in UTC;
+    with a `snapshot`, the state of the database the coordinator sees."""
+    if snapshot is None:
+        cursor.execute("SET TRANSACTION READ ONLY")
+    else:
+        if not _SNAPSHOT.fullmatch(snapshot):
+            raise InputError("the server gave an unexpected snapshot name")
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        cursor.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
     cursor.execute("SET LOCAL DateStyle = 'ISO, YMD'")
     cursor.execute("SET LOCAL TimeZone = 'UTC'")
+
+
+def _coordinate(cursor: Any) -> str:
+    """Makes this transaction the coordinator of a split: read-only, one
+    snapshot for all its statements, exported for the workers."""
+    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    cursor.execute("SELECT pg_export_snapshot()")
+    row = cursor.fetchone()
+    return str(row[0]) if row is not None else ""
+
+
+def _key_ranges(cursor: Any, relation: str, key: str, count: int) -> list[Share] | None:
+    """About `count` ranges (low, high, first) of an integer key, each key
+    within [low, high] and its first row numbered `first`; the rows of each
+    counted in one scan. None for an empty relation or a NULL key (a range
+    cannot hold it)."""
+    column = _quoted(key)
+    cursor.execute(f"SELECT min({column}), max({column}) FROM {relation} AS q")  # noqa: S608 - quoted names
+    row = cursor.fetchone()
+    if row is None or row[0] is None:
+        return None
+    low, high = int(row[0]), int(row[1])
+    step = max(1, -(-(high - low + 1) // count))
+    bounds = [
+        (start, min(high, start + step - 1)) for start in range(low, high + 1, step)
+    ]
+    counts = [f"count(*) FILTER (WHERE {column} IS NULL)"]
+    counts += [
+        f"count(*) FILTER (WHERE {column} BETWEEN {a} AND {b})" for a, b in bounds
+    ]
+    cursor.execute(f"SELECT {', '.join(counts)} FROM {relation} AS q")  # noqa: S608 - quoted names, integers
+    found = cursor.fetchone()
+    if found is None or found[0]:
+        return None
+    cut: list[Share] = []
+    first = 1
+    for (a, b), rows in zip(bounds, found[1:], strict=True):
+        if rows:
+            cut.append((a, b, first))
+            first += int(rows)
+    return cut
 
 
 def open_source(

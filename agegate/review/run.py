@@ -17,6 +17,7 @@ and a re-run converges on the same content.
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import logging
 import multiprocessing
@@ -40,6 +41,7 @@ from .reviewer import Batch, Reviewer, ReviewSettings
 if TYPE_CHECKING:  # the columnar engine imports this module
     from .batches import Share, Source
     from .columnar import ColumnarReviewer, Screened
+    from .postgres import PostgresSource
 
 Engine = Literal["columnar", "rows"]
 ENGINES: tuple[Engine, ...] = ("columnar", "rows")
@@ -166,19 +168,48 @@ def _start_columnar(settings: ReviewSettings) -> None:
     _columnar = ColumnarReviewer(settings)
 
 
-def _screen_share(source: Source, share: Share, batch_rows: int) -> list[Screened]:
+def _screen_share(
+    source: Source | PostgresSource, share: Share, batch_rows: int
+) -> list[Screened]:
     """A worker's task: read one share of the input and screen it."""
-    from .batches import read_share, sliced
+    from .batches import sliced
 
     if _columnar is None:  # pragma: no cover - the initializer always runs first
         raise RuntimeError("worker not started")
     engine = _columnar
-    found = sliced(read_share(source, share, batch_rows), batch_rows)
+    found = sliced(_read_share(source, share, batch_rows), batch_rows)
     return [engine.screen(batch) for batch in found]
 
 
+def _read_share(
+    source: Source | PostgresSource, share: Share, batch_rows: int
+) -> Iterator[Any]:
+    from . import batches
+    from .postgres import PostgresSource
+
+    if isinstance(source, PostgresSource):
+        return source.read_share(share, batch_rows)
+    return batches.read_share(source, share, batch_rows)
+
+
+@contextlib.contextmanager
+def _cut(
+    source: Source | PostgresSource, workers: int
+) -> Iterator[tuple[Source | PostgresSource, list[Share]]]:
+    """The source as its workers read it, and its shares; a PostgreSQL
+    split holds its coordinating transaction open until the block ends."""
+    from . import batches
+    from .postgres import PostgresSource
+
+    if isinstance(source, PostgresSource):
+        with source.split(workers) as (split, cut):
+            yield split, cut
+        return
+    yield source, batches.shares(source, workers)
+
+
 def screen_source(
-    source: Source,
+    source: Source | PostgresSource,
     settings: ReviewSettings,
     *,
     stream: Stream | None = None,
@@ -193,21 +224,47 @@ def screen_source(
 
     if workers < 1 or batch_size < 1:
         raise ValueError("workers and batch_size must be at least 1")
-    cut = batches.shares(source, workers)
-    if len(cut) == 1:
+    with _cut(source, workers) as (source, cut):
+        if len(cut) == 1:
+            found = _whole(source, stream, batch_size)
+            engine = ColumnarReviewer(settings)
+            for batch in batches.sliced(found, batch_size):
+                screened = engine.screen(batch)
+                yield as_batch(screened), screened.advanced
+            return
+        if stream is not None:
+            stream.close()
+        yield from _screen_shares(source, cut, settings, workers, batch_size)
+
+
+def _whole(
+    source: Source | PostgresSource, stream: Stream | None, batch_size: int
+) -> Iterator[Any]:
+    """The whole input in batches: from the open `stream` where it reads
+    a file's rows, else read afresh (a PostgreSQL input's stream closed
+    first, so that one connection reads at a time)."""
+    from . import batches
+
+    if isinstance(source, batches.Source):
         if stream is not None and source.format != "parquet":
-            found = batches.stream_batches(
+            return batches.stream_batches(
                 stream, source.path, source.encoding, source.columns, batch_size
             )
-        else:
-            found = batches.read_share(source, cut[0], batch_size)
-        engine = ColumnarReviewer(settings)
-        for batch in batches.sliced(found, batch_size):
-            screened = engine.screen(batch)
-            yield as_batch(screened), screened.advanced
-        return
-    if stream is not None:
+    elif stream is not None:
         stream.close()
+    return _read_share(source, batches.WHOLE, batch_size)
+
+
+def _screen_shares(
+    source: Source | PostgresSource,
+    cut: list[Share],
+    settings: ReviewSettings,
+    workers: int,
+    batch_size: int,
+) -> Iterator[tuple[Batch, int]]:
+    """The shares screened in worker processes, results in input order."""
+    from .columnar import as_batch
+
     with ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
@@ -339,7 +396,7 @@ def run(
     items: Iterable[Item],
     settings: ReviewSettings,
     *,
-    source: Source | None = None,
+    source: Source | PostgresSource | None = None,
     flag_file: FlagFile | None = None,
     store: FlagStore | None = None,
     workers: int = 1,
