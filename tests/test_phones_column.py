@@ -73,10 +73,21 @@ def _answer(text: str, region: str | None) -> tuple[str, ...] | str | None:
         return problem.reason
 
 
-@pytest.mark.parametrize("region", [None, "US", "GB", "FR", "GP"])
+# Every region of every shared country code, and some regions of none.
+SHARED = sorted(
+    {
+        str(region)
+        for code, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items()
+        if len(regions) > 1 and code != 1
+        for region in regions
+    }
+)
+
+
+@pytest.mark.parametrize("region", [None, "US", "FR", *SHARED])
 def test_decided_phones_are_phone_jurisdictions(region: str | None) -> None:
     texts = _examples() + ODD
-    decided = phones.outcomes(pa.array(texts), _canonical)
+    decided = phones.outcomes(pa.array(texts), _canonical, region)
     assert decided is not None
     assert sum(found is not None for found in decided) > len(texts) // 3
     for text, found in zip(texts, decided, strict=True):
@@ -87,3 +98,32 @@ def test_decided_phones_are_phone_jurisdictions(region: str | None) -> None:
 def test_a_column_without_international_numbers_is_left_alone() -> None:
     assert phones.outcomes(pa.array(["020 7946 0000", None, ""]), _canonical) is None
     assert phones.outcomes(pa.array([1, 2]), _canonical) is None
+
+
+def test_shared_country_codes_are_decided_for_the_column() -> None:
+    """Numbers under a shared code are decided here too, and each resolves
+    with the declared country as phone.jurisdictions does."""
+    texts = [
+        text
+        for text in _examples() + ODD
+        if phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(_code_of(text), ())[1:]
+        and _code_of(text) != 1
+    ]
+    decided = phones.outcome_ids(pa.array(texts), _canonical)
+    assert decided is not None
+    ids, values = decided
+    assert (ids >= 0).sum() > len(texts) // 3
+    assert any(isinstance(value, phones.Shared) for value in values)
+    for text, number in zip(texts, ids.tolist(), strict=True):
+        value = values[number] if number >= 0 else None
+        if not isinstance(value, phones.Shared):
+            continue
+        for region in (None, "GB", "GG", "IM", "JE", "RU", "KZ", "GP", "BL", "MF"):
+            assert _canonical(value.resolve(region)) == _answer(text, region), text
+
+
+def _code_of(text: str) -> int:
+    try:
+        return phonenumbers.parse(text, None).country_code or 0
+    except phonenumbers.NumberParseException:
+        return 0

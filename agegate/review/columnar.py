@@ -25,13 +25,16 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import heapq
 import hmac
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from typing import Any
 
 import attrs
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .. import codes, phone, signals
 from ..birthdate import OLDEST_PLAUSIBLE_AGE, Birth
@@ -87,6 +90,12 @@ _FLAG_SCHEMA = pa.schema(
 )
 
 Template = tuple[tuple[str, ...], str, str | None, int | None] | None
+Columns = dict[str, pa.Array | None]
+# A row's decision: clean, for `Reviewer`, or (>= 0) its flag's template.
+_CLEAN, _SLOW = -1, -2
+# Collection dates and birthdates as integers: yyyymmdd, or these.
+_ABSENT, _INVALID, _ODD = -1, dates.LATE, -3
+_FIRST_DAY = 10101
 
 
 @attrs.frozen
@@ -164,6 +173,11 @@ class ColumnarReviewer:
         self._mixed: dict[tuple[str, ...], bool] = {}
         self._templates: dict[Any, Template] = {}
         self._rule_sets: dict[tuple[Any, ...], int] = {}
+        # The rules in force change only on these days (yyyymmdd).
+        self._starts = np.array(
+            sorted({_yyyymmdd(r.effective_from or date.min) for r in self.rules.all()}),
+            dtype=np.int64,
+        )
         # No age a decision requires exceeds this: the tables stop at
         # MAX_TABLE_AGE, overrides and the policy's floor at their own ages.
         policy = settings.policy
@@ -176,53 +190,54 @@ class ColumnarReviewer:
     def screen(self, batch: AccountBatch) -> Screened:
         """The flags and counts of one batch, identical to `Reviewer`'s."""
         records = batch.records
-        fast = self._fast_columns(records)
-        out: list[tuple[int, Any, str | None]] = []
-        slow: list[int] = []
-        if fast is None:
-            slow = list(range(records.num_rows))
+        columns = self._fast_columns(records)
+        if columns is None:
+            decisions = np.full(records.num_rows, _SLOW, dtype=np.int64)
+            templates: list[Any] = []
         else:
-            decided = (
-                self._phone_outcomes(records),
-                self._column_of(records, "birthdate", dates.birth_days),
-                self._column_of(records, "collected_at", self._collection_days),
-            )
-            self._screen_fast(fast, decided, out, slow)
+            decisions, templates = self._decisions(columns, records.num_rows)
+        out: list[tuple[int, Flag | None, str | None]] = []
         unreadable = list(batch.unreadable)
+        slow = np.flatnonzero(decisions == _SLOW).tolist()
         if slow:
             self._screen_slowly(batch, slow, out, unreadable)
-            out.sort(key=lambda entry: entry[0])
         unreadable.sort()
-        return self._assemble(batch, fast, out, tuple(unreadable))
+        fast = int(np.count_nonzero(decisions != _SLOW))
+        return self._assemble(
+            batch, columns or {}, (decisions, templates), out, fast, tuple(unreadable)
+        )
 
-    def _fast_columns(self, records: pa.RecordBatch) -> dict[str, list[Any]] | None:
-        """The row values by field, or None when the batch is for `Reviewer`."""
+    def _fast_columns(self, records: pa.RecordBatch) -> Columns | None:
+        """The columns by field (None: absent), or None when the batch is
+        for `Reviewer`."""
         if not self._plain:
             return None
         names = set(records.schema.names)
-        found: dict[str, list[Any]] = {}
+        found: Columns = {}
         for field, keys in self._keys.items():
             if not keys or keys[0] not in names:
-                found[field] = [None] * records.num_rows
+                found[field] = None
                 continue
             column = records.column(keys[0])
             if not is_text(column):
                 return None
-            found[field] = column.to_pylist()
+            found[field] = column
         return found
 
     def _screen_slowly(
         self,
         batch: AccountBatch,
         slow: list[int],
-        out: list[tuple[int, Any, str | None]],
+        out: list[tuple[int, Flag | None, str | None]],
         unreadable: list[tuple[int, str]],
     ) -> None:
         """Rows for `Reviewer`, one by one as a run retries a failed batch:
         a row it cannot screen is unreadable, as in a run."""
-        listed = batch.records.to_pylist() if batch.rows is None else None
-        for index in slow:
-            row = self._row_of(batch, index, listed)
+        listed = None
+        if batch.rows is None:
+            listed = batch.records.take(pa.array(slow, pa.int64())).to_pylist()
+        for number, index in enumerate(slow):
+            row = self._row_of(batch, index, number, listed)
             result: Batch = screen_batch(self.rows, [row])
             if result.unreadable:
                 unreadable.extend(result.unreadable)
@@ -231,79 +246,283 @@ class ColumnarReviewer:
             out.append((index, flag, result.clean[0] if result.clean else None))
 
     def _row_of(
-        self, batch: AccountBatch, index: int, listed: list[dict[str, Any]] | None
+        self,
+        batch: AccountBatch,
+        index: int,
+        number: int,
+        listed: list[dict[str, Any]] | None,
     ) -> Row:
         if batch.rows is not None:
             return batch.rows[index]
         if listed is None:  # pragma: no cover - the caller lists arrow-only rows
             raise ValueError("rows to list")
         rowid = batch.rowids[index] if batch.rowids is not None else None
-        return Row(batch.lines[index], listed[index], rowid)
+        return Row(batch.lines[index], listed[number], rowid)
 
     def _assemble(
         self,
         batch: AccountBatch,
-        fast: dict[str, list[Any]] | None,
-        out: list[tuple[int, Any, str | None]],
+        columns: Columns,
+        decided: tuple[np.ndarray[Any, Any], list[Any]],
+        out: list[tuple[int, Flag | None, str | None]],
+        fast: int,
         unreadable: tuple[tuple[int, str], ...],
     ) -> Screened:
         """The flag columns, built for the flagged rows alone."""
-        columns: dict[str, list[Any]] = {name: [] for name in _FLAG_SCHEMA.names}
-        clean: list[str] = []
+        decisions, templates = decided
+        entries = self._fast_flags(columns, decisions, templates)
+        slow_flags = [
+            (index, (f.account_id, f.codes, f.action, f.jurisdiction,
+                     f.required_age, f.fingerprint))
+            for index, f, _ in out if f is not None
+        ]  # fmt: skip
+        if slow_flags:
+            entries = sorted(entries + slow_flags, key=lambda entry: entry[0])
+        columns_out: dict[str, list[Any]] = {name: [] for name in _FLAG_SCHEMA.names}
         by_code: collections.Counter[str] = collections.Counter()
         by_rowid = self.settings.locator == "rowid"
-        for index, found, given in out:
-            if found is None:
-                if given is not None:
-                    clean.append(given)
-                continue
-            if isinstance(found, Flag):
-                flag = found
-            else:  # a template; the fingerprint and the id are the row's own
-                flag = self._flag(fast or {}, index, found, given)
-            by_code.update(flag.codes)
-            columns["account_id"].append(flag.account_id)
-            columns["codes"].append(flag.codes)
-            columns["action"].append(flag.action)
-            columns["jurisdiction"].append(flag.jurisdiction)
-            columns["required_age"].append(flag.required_age)
-            columns["fingerprint"].append(flag.fingerprint)
-            columns["line"].append(None if by_rowid else batch.lines[index])
+        names = ("account_id", "codes", "action", "jurisdiction", "required_age")
+        for index, values in entries:
+            by_code.update(values[1])
+            for name, value in zip(names, values, strict=False):
+                columns_out[name].append(value)
+            columns_out["fingerprint"].append(values[5])
+            columns_out["line"].append(None if by_rowid else batch.lines[index])
             rowid = batch.rowids[index] if batch.rowids is not None else None
-            columns["rowid"].append(rowid if by_rowid else None)
-        columns["source"] = [SOURCE] * len(columns["account_id"])
-        flags = pa.RecordBatch.from_pydict(columns, schema=_FLAG_SCHEMA)
+            columns_out["rowid"].append(rowid if by_rowid else None)
+        columns_out["source"] = [SOURCE] * len(entries)
+        flags = pa.RecordBatch.from_pydict(columns_out, schema=_FLAG_SCHEMA)
+        clean = self._clean(columns, decisions, out)
         return Screened(
-            flags, tuple(clean), len(out), unreadable, by_code, batch.advanced
+            flags, clean, fast + len(out), unreadable, by_code, batch.advanced
         )
 
-    # -- one row, from the caches -----------------------------------------
-
-    def _column_of(
+    def _clean(
         self,
-        records: pa.RecordBatch,
-        field: str,
-        decide: Callable[[pa.Array], list[Any] | None],
-    ) -> list[Any]:
-        """Per row, what `decide` finds in the field's column, else None."""
-        keys = self._keys[field]
-        found = None
-        if keys and keys[0] in records.schema.names:
-            found = decide(records.column(keys[0]))
-        return found if found is not None else [None] * records.num_rows
+        columns: Columns,
+        decisions: np.ndarray[Any, Any],
+        out: list[tuple[int, Flag | None, str | None]],
+    ) -> tuple[str, ...]:
+        """The given ids of the rows screened clean, in input order."""
+        rows = np.flatnonzero(decisions == _CLEAN)
+        given = columns.get("account_id")
+        texts = (
+            given.take(pa.array(rows)).to_pylist()
+            if given is not None and len(rows)
+            else []
+        )
+        fast = [(int(i), t.strip()) for i, t in zip(rows, texts, strict=True) if t]
+        slow = [(i, g) for i, _, g in out if g is not None]
+        merged = heapq.merge(fast, slow) if slow else iter(fast)
+        return tuple(text for _, text in merged if text)
 
-    def _collection_days(self, texts: pa.Array) -> list[Any] | None:
-        return dates.collection_days(texts, self._today_int)
+    # -- the rows the caches decide ---------------------------------------
 
-    def _phone_outcomes(self, records: pa.RecordBatch) -> list[Any]:
-        """Per row, the phone's jurisdictions where pyarrow decides them
-        (`phones`), else None."""
-        keys = self._keys["phone"]
-        names = records.schema.names
-        found = None
-        if keys and keys[0] in names:
-            found = phones.outcomes(records.column(keys[0]), self._canonical)
-        return found if found is not None else [None] * records.num_rows
+    def _decisions(
+        self, columns: Columns, rows: int
+    ) -> tuple[np.ndarray[Any, Any], list[Any]]:
+        """Per row, _CLEAN, _SLOW or the index of its flag's template; and
+        the templates. Python runs once per distinct decision key."""
+        born = self._per_value(
+            columns["birthdate"], dates.birth_array, rows, self._births, self._birth
+        )
+        collected = self._per_value(
+            columns["collected_at"], self._collection_array, rows,
+            self._collected, self._collection,
+        )  # fmt: skip
+        signal, signals_found = self._signal_ids(columns, rows)
+        odd = (born == _ODD) | (collected == _ODD) | (signal < 0)
+        odd |= self._other_births(columns, rows)
+        decisions = np.full(rows, _SLOW, dtype=np.int64)
+        fast = np.flatnonzero(~odd)
+        if not len(fast):
+            return decisions, []
+        born, collected, signal = born[fast], collected[fast], signal[fast]
+        now = self._bucket((self._today_int - born) // 10000)
+        dated = collected > 0
+        then = self._bucket(np.where(dated, (collected - born) // 10000, 0))
+        # Rules change only on these dates: one key per interval between two.
+        interval = np.where(
+            dated, np.searchsorted(self._starts, collected, side="right"), collected
+        )
+        key = _combined([signal, now, interval, then])
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        templates: list[Any] = []
+        codes = np.empty(len(first), dtype=np.int64)
+        for number, at in enumerate(first.tolist()):
+            jurisdictions, problems, today = signals_found[int(signal[at])]
+            decision: tuple[Any, ...] = (jurisdictions, problems, today, int(now[at]))
+            day = int(collected[at])
+            if day > 0:
+                in_force = self._in_force_on(jurisdictions, self._first_day(day))
+                decision += (in_force, int(then[at]))
+            else:
+                decision += ("absent" if day == _ABSENT else "invalid",)
+            template = self._template_of(decision, columns, int(fast[at]))
+            codes[number] = _CLEAN if template is None else len(templates)
+            if template is not None:
+                templates.append(template)
+        decisions[fast] = codes[inverse.reshape(-1)]
+        return decisions, templates
+
+    def _first_day(self, day: int) -> int:
+        """The first day of the interval between two rule changes that holds
+        `day`: every day of it has the same rules in force."""
+        interval = int(np.searchsorted(self._starts, day, side="right"))
+        return int(self._starts[interval - 1]) if interval else _FIRST_DAY
+
+    def _bucket(self, ages: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """The ages, with one age for every plausible age no rule can
+        require: decide() tells those apart only by plausibility."""
+        adult = (ages >= self._adult) & (ages <= OLDEST_PLAUSIBLE_AGE)
+        return np.where(adult, self._adult, ages)
+
+    def _template_of(self, key: tuple[Any, ...], columns: Columns, at: int) -> Any:
+        template = self._templates.get(key, _MISS)
+        if template is _MISS:
+            if len(self._templates) >= _CACHE_LIMIT:
+                self._templates.clear()
+            values = {
+                field: column[at].as_py() if column is not None else None
+                for field, column in columns.items()
+            }
+            template = self._templates[key] = self._template(values)
+        return template
+
+    def _collection_array(self, texts: pa.Array) -> pa.Array | None:
+        return dates.collection_array(texts, self._today_int)
+
+    def _per_value(
+        self,
+        texts: pa.Array | None,
+        vectorised: Callable[[pa.Array], pa.Array | None],
+        rows: int,
+        cache: _Cache,
+        compute: Callable[[Any], Any],
+    ) -> np.ndarray[Any, Any]:
+        """Per row, the int64 pyarrow finds, else what `compute` finds once
+        per distinct value (encoded by `_code`)."""
+        found = vectorised(texts) if texts is not None else None
+        if found is None:
+            values = np.zeros(rows, dtype=np.int64)
+            missing = np.arange(rows)
+        else:
+            values = found.fill_null(0).to_numpy(zero_copy_only=False).copy()
+            missing = np.flatnonzero(found.is_null().to_numpy(zero_copy_only=False))
+        if not len(missing):
+            return values
+        if texts is None:
+            values[missing] = _code(cache.get_or(None, compute))
+            return values
+        encoded = pc.dictionary_encode(
+            texts.take(pa.array(missing)), null_encoding="encode"
+        )
+        each = np.array(
+            [_code(cache.get_or(v, compute)) for v in encoded.dictionary.to_pylist()],
+            dtype=np.int64,
+        )
+        values[missing] = each[encoded.indices.to_numpy(zero_copy_only=False)]
+        return values
+
+    def _signal_ids(
+        self, columns: Columns, rows: int
+    ) -> tuple[np.ndarray[Any, Any], list[Any]]:
+        """Per row, the index of its (jurisdictions, problems, rules in force
+        today) in the list returned, -1 for a row `Reviewer` screens; read
+        once per distinct place fields and phone."""
+        parts: list[np.ndarray[Any, Any]] = []
+        values: list[list[Any]] = []
+        for field in (*_PLACE_FIELDS, "phone"):
+            codes, dictionary = _encoded(columns[field], rows)
+            parts.append(codes)
+            values.append(dictionary)
+        phone_column = columns["phone"]
+        decided = (
+            phones.outcome_ids(phone_column, self._canonical)
+            if phone_column is not None
+            else None
+        )
+        outcomes: list[Any] = []
+        if decided is not None:
+            ids, outcomes = decided
+            parts[-1] = np.where(ids >= 0, len(values[-1]) + ids, parts[-1])
+            values[-1] = values[-1] + outcomes
+        key = _combined(parts)
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        found: list[Any] = []
+        numbers: dict[Any, int] = {}
+        each = np.empty(len(first), dtype=np.int64)
+        for number, at in enumerate(first.tolist()):
+            place = tuple(values[i][parts[i][at]] for i in range(len(_PLACE_FIELDS)))
+            phone_value = values[-1][parts[-1][at]]
+            read = self._signals.get((place, phone_value), _MISS)
+            if read is _MISS:
+                read = self._signals.get_or((place, phone_value), self._read_signals)
+            if read is _UNUSUAL:
+                each[number] = -1
+                continue
+            if read not in numbers:
+                numbers[read] = len(found)
+                found.append(read)
+            each[number] = numbers[read]
+        return each[inverse.reshape(-1)], found
+
+    @staticmethod
+    def _other_births(columns: Columns, rows: int) -> np.ndarray[Any, Any]:
+        """Rows with a birth field besides birthdate (a blank value is no
+        value, to read() as to the fingerprint)."""
+        found = np.zeros(rows, dtype=bool)
+        for field in _OTHER_BIRTH_FIELDS:
+            column = columns[field]
+            if column is None:
+                continue
+            some = pc.fill_null(pc.greater(pc.binary_length(column), 0), False)
+            at = np.flatnonzero(some.to_numpy(zero_copy_only=False))
+            texts = column.take(pa.array(at)).to_pylist()
+            found[[i for i, t in zip(at.tolist(), texts, strict=True) if t.strip()]] = (
+                True
+            )
+        return found
+
+    def _fast_flags(
+        self,
+        columns: Columns,
+        decisions: np.ndarray[Any, Any],
+        templates: list[Any],
+    ) -> list[tuple[int, tuple[Any, ...]]]:
+        """(index, flag values) of the rows flagged by a template: the
+        fingerprint and the id are each row's own."""
+        rows = np.flatnonzero(decisions >= 0)
+        if not len(rows):
+            return []
+        at = pa.array(rows)
+        fields = [f for f, _ in self._screened]
+        if self._keys["collected_at"]:
+            fields.append("collected_at")
+        taken = [_taken(columns[f], at, len(rows)) for f in fields]
+        given = _taken(columns["account_id"], at, len(rows))
+        secret = self.settings.secret
+        entries = []
+        for number, index in enumerate(rows.tolist()):
+            parts = [(values[number] or "").strip() for values in taken]
+            message = "\x1f".join(parts).encode("utf-8", "surrogatepass")
+            fingerprint = hmac.new(secret, message, hashlib.sha256).hexdigest()
+            account = self._given(given[number])
+            if account is None:
+                digest = hmac.new(
+                    secret, b"account\x00" + fingerprint.encode(), hashlib.sha256
+                )
+                account = "anon-" + digest.hexdigest()[:24]
+            found_codes, action, jurisdiction, required_age = templates[
+                decisions[index]
+            ]
+            entries.append(
+                (index, (account, found_codes, action, jurisdiction, required_age,
+                         fingerprint))
+            )  # fmt: skip
+        return entries
+
+    # -- what the caches compute ------------------------------------------
 
     def _canonical(self, found: tuple[str, ...]) -> tuple[str, ...] | None:
         """The rules' codes for a phone's jurisdictions; None for a code the
@@ -317,94 +536,6 @@ class ColumnarReviewer:
             known = None
         self._canonicals[found] = known
         return known
-
-    def _screen_fast(
-        self,
-        fast: dict[str, list[Any]],
-        decided: tuple[list[Any], list[Any], list[Any]],
-        out: list[tuple[int, Any, str | None]],
-        slow: list[int],
-    ) -> None:
-        """Rows from the caches: (index, template or None, given id) into
-        `out`; the index of an unusual row into `slow`. `decided` holds the
-        phones, birthdates and collection dates found for the whole batch
-        (None where the caches are to find them)."""
-        other = self._other_births(fast)
-        places = zip(*(fast[f] for f in _PLACE_FIELDS), strict=True)
-        rows = zip(
-            fast["birthdate"], fast["collected_at"], places, fast["phone"],
-            fast["account_id"], *decided, strict=True,
-        )  # fmt: skip
-        births, collections = self._births, self._collected
-        for index, (
-            birth, collected_at, place_key, phone_text, given, phone_of, born,
-            collected,
-        ) in enumerate(rows):  # fmt: skip
-            if phone_of is None:
-                phone_of = phone_text
-            if born is None:
-                born = births.get(birth, _MISS)
-                if born is _MISS:
-                    born = births.get_or(birth, self._birth)
-            if collected is None:
-                collected = collections.get(collected_at, _MISS)
-                if collected is _MISS:
-                    collected = collections.get_or(collected_at, self._collection)
-            template = (
-                _UNUSUAL
-                if born is _UNUSUAL or collected is _UNUSUAL or index in other
-                else self._decided(born, collected, place_key, phone_of, fast, index)
-            )
-            if template is _UNUSUAL:
-                slow.append(index)
-            else:
-                out.append((index, template, self._given(given)))
-
-    @staticmethod
-    def _other_births(fast: dict[str, list[Any]]) -> set[int]:
-        """Rows with a birth field besides birthdate (a blank value is no
-        value, to read() as to the fingerprint)."""
-        found: set[int] = set()
-        for field in _OTHER_BIRTH_FIELDS:
-            values = fast[field]
-            if values and (values[0] is not None or any(values)):
-                found.update(i for i, v in enumerate(values) if v and v.strip())
-        return found
-
-    def _decided(
-        self,
-        born: int,
-        collected: Any,
-        place_key: tuple[Any, ...],
-        phone_text: Any,
-        fast: dict[str, list[Any]],
-        index: int,
-    ) -> Any:
-        """The row's template (None: no flag), or _UNUSUAL."""
-        signals = self._signals.get((place_key, phone_text), _MISS)
-        if signals is _MISS:
-            signals = self._signals.get_or((place_key, phone_text), self._read_signals)
-        if signals is _UNUSUAL:
-            return _UNUSUAL
-        jurisdictions, problems, now = signals
-        key: tuple[Any, ...] = (
-            jurisdictions,
-            problems,
-            now,
-            (self._today_int - born) // 10000,
-        )
-        if isinstance(collected, int):
-            then = self._in_force_on(jurisdictions, collected)
-            key += (then, self._bucket((collected - born) // 10000))
-        else:
-            key += (collected,)
-        template = self._templates.get(key, _MISS)
-        if template is _MISS:
-            if len(self._templates) >= _CACHE_LIMIT:
-                self._templates.clear()
-            values = {field: column[index] for field, column in fast.items()}
-            template = self._templates[key] = self._template(values)
-        return template
 
     def _read_signals(self, key: tuple[tuple[Any, ...], Any]) -> Any:
         """(jurisdictions, problems, rules in force today) of the place
@@ -423,13 +554,6 @@ class ColumnarReviewer:
         if found is _MISS:
             found = self._in_force.get_or((jurisdictions, on), self._rules_on)
         return found
-
-    def _bucket(self, age: int) -> int:
-        """The age, or one age for every plausible age no rule can require:
-        decide() tells those apart only by plausibility."""
-        if self._adult <= age <= OLDEST_PLAUSIBLE_AGE:
-            return self._adult
-        return age
 
     def _birth(self, text: Any) -> Any:
         """yyyymmdd of a birthdate `read()` takes as one exact date."""
@@ -486,9 +610,15 @@ class ColumnarReviewer:
         """The jurisdictions with the phone's; `text` is the phone's text or
         its jurisdictions (a tuple) already decided."""
         jurisdictions, problems, region = place
-        number = text if isinstance(text, tuple) else (text or "").strip()
+        number = (
+            text if isinstance(text, tuple | phones.Shared) else (text or "").strip()
+        )
         if isinstance(number, tuple):
             found: Any = number
+        elif isinstance(number, phones.Shared):
+            found = self._canonical(number.resolve(region))
+            if found is None:
+                return _UNUSUAL, problems
         elif number:
             found = self._phones.get_or((number, region), self._phone)
             if found is None:
@@ -551,30 +681,48 @@ class ColumnarReviewer:
         text: str = value.strip()
         return text or None
 
-    def _flag(
-        self, fast: dict[str, list[Any]], index: int, template: Any, given: str | None
-    ) -> Flag:
-        parts = [(fast[field][index] or "").strip() for field, _ in self._screened]
-        if self._keys["collected_at"]:
-            parts.append((fast["collected_at"][index] or "").strip())
-        secret = self.settings.secret
-        message = "\x1f".join(parts).encode("utf-8", "surrogatepass")
-        fingerprint = hmac.new(secret, message, hashlib.sha256).hexdigest()
-        if given is None:
-            digest = hmac.new(
-                secret, b"account\x00" + fingerprint.encode(), hashlib.sha256
-            )
-            given = "anon-" + digest.hexdigest()[:24]
-        found_codes, action, jurisdiction, required_age = template
-        return Flag(
-            account_id=given,
-            codes=found_codes,
-            action=action,
-            jurisdiction=jurisdiction,
-            required_age=required_age,
-            source=SOURCE,
-            fingerprint=fingerprint,
-        )
+
+def _code(value: Any) -> int:
+    """A birthdate or collection date found by the caches, as an integer."""
+    if value is _UNUSUAL:
+        return _ODD
+    if value == "absent":
+        return _ABSENT
+    if value == "invalid":
+        return _INVALID
+    return int(value)
+
+
+def _encoded(
+    column: pa.Array | None, rows: int
+) -> tuple[np.ndarray[Any, Any], list[Any]]:
+    """Per row, the index of its value in the list of distinct values."""
+    if column is None:
+        return np.zeros(rows, dtype=np.int64), [None]
+    encoded = pc.dictionary_encode(column, null_encoding="encode")
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, encoded.dictionary.to_pylist()
+
+
+def _combined(parts: list[np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
+    """One int64 per row, equal exactly where every part is: the parts in
+    mixed radix, renumbered densely when the product would overflow."""
+    key = np.zeros(len(parts[0]), dtype=np.int64)
+    size = 1
+    for part in parts:
+        low = int(part.min()) if len(part) else 0
+        span = (int(part.max()) - low + 1) if len(part) else 1
+        if size * span >= 1 << 62:
+            _, key = np.unique(key, return_inverse=True)
+            key = key.reshape(-1).astype(np.int64)
+            size = int(key.max()) + 1 if len(key) else 1
+        key = key * span + (part - low)
+        size *= span
+    return key
+
+
+def _taken(column: pa.Array | None, at: pa.Array, rows: int) -> list[Any]:
+    return column.take(at).to_pylist() if column is not None else [None] * rows
 
 
 def _phone_region(key: tuple[Any, ...]) -> str | None:

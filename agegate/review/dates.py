@@ -35,10 +35,18 @@ _DAY_MINUTES = 1440
 # Minutes from the instant to UTC-12: 12 hours.
 _EARLIEST = 720
 _TEXT = (pa.string(), pa.large_string())
+# A collection date after today ("invalid"), in `collection_array`.
+LATE = -2
 
 
 def birth_days(texts: pa.Array) -> list[int | None] | None:
     """yyyymmdd of each ISO birthdate; None where not that shape."""
+    found = birth_array(texts)
+    return None if found is None else found.to_pylist()
+
+
+def birth_array(texts: pa.Array) -> pa.Array | None:
+    """`birth_days` as an int64 array (null where not that shape)."""
     if texts.type not in _TEXT:
         return None
     shaped = pc.fill_null(pc.match_substring_regex(texts, _DATE), False)
@@ -47,13 +55,21 @@ def birth_days(texts: pa.Array) -> list[int | None] | None:
     safe = pc.if_else(shaped, texts, _FILLER[:10])
     day, valid = _real_date(safe)
     valid = pc.and_(pc.and_(valid, shaped), pc.greater_equal(_part(safe, 0, 4), 1))
-    found: list[int | None] = pc.if_else(valid, _yyyymmdd(day), None).to_pylist()
-    return found
+    return pc.cast(pc.if_else(valid, _yyyymmdd(day), None), pa.int64())
 
 
 def collection_days(texts: pa.Array, today: int) -> list[Any] | None:
     """yyyymmdd of each collection date, "invalid" for one after `today`
     (yyyymmdd), None where not one of the shapes."""
+    found = collection_array(texts, today)
+    if found is None:
+        return None
+    return ["invalid" if value == LATE else value for value in found.to_pylist()]
+
+
+def collection_array(texts: pa.Array, today: int) -> pa.Array | None:
+    """`collection_days` as an int64 array: `LATE` for "invalid", null
+    where not one of the shapes."""
     if texts.type not in _TEXT:
         return None
     bare = pc.fill_null(pc.match_substring_regex(texts, _DATE), False)
@@ -70,12 +86,9 @@ def collection_days(texts: pa.Array, today: int) -> list[Any] | None:
     real = pc.and_(bare, pc.greater_equal(year, 1))
     valid = pc.and_(valid, pc.or_(real, pc.and_(stamp, inner)))
     shifted = pc.add(day, pc.if_else(bare, 0, _shift(safe)))
-    found = _yyyymmdd(shifted)
-    late = pc.and_(valid, pc.greater(found, today)).to_pylist()
-    values = pc.if_else(valid, found, None).to_pylist()
-    return [
-        "invalid" if after else value for value, after in zip(values, late, strict=True)
-    ]
+    found = pc.cast(_yyyymmdd(shifted), pa.int64())
+    dated = pc.if_else(pc.greater(found, today), LATE, found)
+    return pc.if_else(valid, dated, None)
 
 
 def _part(texts: pa.Array, start: int, stop: int) -> pa.Array:

@@ -14,8 +14,12 @@ fast path and nothing else:
   national number has 2 to 17 digits, does not start with 0 (no Italian
   leading zero) and does not start with the country's national prefix for
   parsing (then `phone` hands the number to `phonenumbers.parse`);
-* the country code is one region's, or the North American plan's, whose
-  answer depends on the area code and the region alone;
+* the country code is one region's; or the North American plan's, whose
+  answer depends on the area code and the region alone (once per area
+  code); or shared by several regions (+44, +7, +590...), whose answer
+  depends on the region found and on the declared country: the number's
+  validity in each region of the code is found here, and `Shared.resolve`
+  gives the answer once the declared country is known;
 * the number is valid for the region found as `numbering.region_for`
   finds it (candidates in order: leading digits, else the whole plan).
 
@@ -29,6 +33,8 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+import attrs
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
@@ -50,46 +56,108 @@ Outcome = tuple[str, ...] | None
 Canonical = Callable[[tuple[str, ...]], tuple[str, ...] | None]
 
 
-def outcomes(texts: pa.Array, canonical: Canonical) -> list[Outcome] | None:
-    """Per row, the (canonical) jurisdictions `phone.jurisdictions` gives
-    the text, or None where this module does not decide; None for all."""
+@attrs.frozen
+class Shared:
+    """A number under a code several regions share (+44, +7, +590...): the
+    region phonenumbers finds for it, and every region of the code it is
+    valid in. Its jurisdiction depends on the declared country (`resolve`)."""
+
+    region: str
+    valid_in: frozenset[str]
+
+    def resolve(self, default_region: str | None) -> tuple[str, ...]:
+        """What `phone.jurisdictions` answers with this default region: a
+        number valid in the declared country too fits the declaration."""
+        if (
+            default_region is not None
+            and default_region != self.region
+            and default_region in self.valid_in
+        ):
+            return (default_region,)
+        return (self.region,)
+
+
+Decided = tuple[str, ...] | Shared
+
+
+def outcome_ids(
+    texts: pa.Array, canonical: Canonical
+) -> tuple[np.ndarray[Any, Any], list[Decided]] | None:
+    """Per row, an index into the list of outcomes decided (canonical
+    jurisdictions, or a `Shared` number to resolve with the declared
+    country), -1 where this module does not decide; None for all."""
     if texts.type not in (pa.string(), pa.large_string()) or not len(texts):
         return None
     shaped = pc.fill_null(pc.match_substring_regex(texts, _SHAPE), False)
     if not pc.any(shaped).as_py():
         return None
     body = pc.replace_substring_regex(texts, _SEPARATORS, "")
-    found: list[Outcome] = [None] * len(texts)
+    found = _Found(len(texts))
     for length, codes in sorted(_CODES.items()):
         prefix = pc.utf8_slice_codeunits(body, 0, length)
         hit = pc.and_(shaped, pc.is_in(prefix, value_set=pa.array(codes)))
         if not pc.any(hit).as_py():
             continue
         rows = pc.indices_nonzero(hit)
-        picked = pc.take(prefix, rows).to_pylist()
+        picked = pc.take(prefix, rows)
         nationals = pc.utf8_slice_codeunits(pc.take(body, rows), length)
-        for code in set(picked):
-            mine = pc.equal(pc.take(prefix, rows), code)
+        for code in pc.unique(picked).to_pylist():
+            mine = pc.equal(picked, code)
             _decide(
                 int(code),
-                pc.filter(rows, mine),
+                pc.filter(rows, mine).to_numpy(),
                 pc.filter(nationals, mine),
                 found,
                 canonical,
             )
-    return found
+    return found.ids, found.outcomes
+
+
+def outcomes(
+    texts: pa.Array, canonical: Canonical, region: str | None = None
+) -> list[Outcome] | None:
+    """Per row, the (canonical) jurisdictions `phone.jurisdictions` gives
+    the text with `region` as the default region, or None where this module
+    does not decide; None for all."""
+    decided = outcome_ids(texts, canonical)
+    if decided is None:
+        return None
+    ids, values = decided
+    resolved = [
+        canonical(value.resolve(region)) if isinstance(value, Shared) else value
+        for value in values
+    ]
+    return [resolved[i] if i >= 0 else None for i in ids.tolist()]
+
+
+class _Found:
+    """The outcome of each row, numbered as they are first met."""
+
+    def __init__(self, rows: int) -> None:
+        self.ids = np.full(rows, -1, dtype=np.int64)
+        self.outcomes: list[Decided] = []
+        self._numbers: dict[Decided, int] = {}
+
+    def put(self, rows: np.ndarray[Any, Any], outcome: Decided | None) -> None:
+        if outcome is None or not len(rows):
+            return
+        number = self._numbers.get(outcome)
+        if number is None:
+            number = self._numbers[outcome] = len(self.outcomes)
+            self.outcomes.append(outcome)
+        self.ids[rows] = number
 
 
 def _decide(
     code: int,
-    rows: pa.Array,
+    rows: np.ndarray[Any, Any],
     nationals: pa.Array,
-    found: list[Outcome],
+    found: _Found,
     canonical: Canonical,
 ) -> None:
     regions = COUNTRY_CODE_TO_REGION_CODE.get(code, ())
     prefix = phone._national_prefix(code)
-    if prefix is None or (len(regions) > 1 and code != _NANP):
+    if prefix is None:
         return
     length = pc.utf8_length(nationals)
     usable = pc.and_(
@@ -104,24 +172,76 @@ def _decide(
     region_of = _regions(code, nationals, usable)
     if region_of is None:
         return
+    shared = None
+    if len(regions) > 1 and code != _NANP:
+        shared = _valid_in(code, nationals)
+        if shared is None:
+            return
     for region, chosen in region_of:
         plan = numbering._plan_for(code, region)
         valid = _valid(plan, nationals) if plan is not None else None
         if valid is None:
             continue
         chosen = pc.and_(chosen, valid)
-        indices = pc.filter(rows, chosen).to_pylist()
+        mask = chosen.to_numpy(zero_copy_only=False)
         if region == numbering.NON_GEOGRAPHIC:
-            for index in indices:
-                found[index] = ()
+            found.put(rows[mask], ())
         elif code == _NANP:
-            areas = pc.utf8_slice_codeunits(pc.filter(nationals, chosen), 0, 3)
-            for index, area in zip(indices, areas.to_pylist(), strict=True):
-                found[index] = canonical(_north_american(area, region))
+            _north_american_rows(
+                rows[mask], pc.filter(nationals, chosen), region, found, canonical
+            )
+        elif shared is not None:
+            _shared_rows(rows, mask, region, shared, found)
         else:
-            decided = canonical((region,))
-            for index in indices:
-                found[index] = decided
+            found.put(rows[mask], canonical((region,)))
+
+
+def _north_american_rows(
+    rows: np.ndarray[Any, Any],
+    nationals: pa.Array,
+    region: str,
+    found: _Found,
+    canonical: Canonical,
+) -> None:
+    """The places of a North American number: once per area code."""
+    encoded = pc.utf8_slice_codeunits(nationals, 0, 3).dictionary_encode()
+    indices = encoded.indices.to_numpy(zero_copy_only=False)
+    for number, area in enumerate(encoded.dictionary.to_pylist()):
+        found.put(rows[indices == number], canonical(_north_american(area, region)))
+
+
+def _valid_in(
+    code: int, nationals: pa.Array
+) -> tuple[tuple[str, ...], np.ndarray[Any, Any]] | None:
+    """The regions of a shared code and, per number, a bit mask of those it
+    is valid in (`numbering.is_valid_for_region`); None if RE2 cannot say."""
+    regions = tuple(str(r) for r in COUNTRY_CODE_TO_REGION_CODE[code])
+    bits = np.zeros(len(nationals), dtype=np.int64)
+    for bit, region in enumerate(regions):
+        plan = numbering._plan_for(code, region)
+        if plan is None:
+            continue
+        valid = _valid(plan, nationals)
+        if valid is None:
+            return None
+        bits |= valid.to_numpy(zero_copy_only=False).astype(np.int64) << bit
+    return regions, bits
+
+
+def _shared_rows(
+    rows: np.ndarray[Any, Any],
+    mask: np.ndarray[Any, Any],
+    region: str,
+    shared: tuple[tuple[str, ...], np.ndarray[Any, Any]],
+    found: _Found,
+) -> None:
+    """Numbers of a shared code found for `region`: one outcome per set of
+    regions they are valid in."""
+    regions, bits = shared
+    mine = bits[mask]
+    for value in np.unique(mine).tolist():
+        valid_in = frozenset(r for i, r in enumerate(regions) if value >> i & 1)
+        found.put(rows[mask][mine == value], Shared(region, valid_in))
 
 
 def _regions(
