@@ -7,16 +7,18 @@ import csv
 import io
 import json
 import sqlite3
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from agegate.age import age_on
 from agegate.policy import FIELDS, FieldMap, Policy
 from agegate.review import batches
 from agegate.review.batches import (
@@ -29,6 +31,7 @@ from agegate.review.batches import (
 )
 from agegate.review.columnar import (
     ColumnarReviewer,
+    ages_on,
     as_batch,
     review_batches,
     screen_record_batch,
@@ -36,6 +39,7 @@ from agegate.review.columnar import (
 from agegate.review.readers import Row, read
 from agegate.review.reviewer import Batch, Reviewer, ReviewSettings
 from agegate.review.run import screen_batch, screen_batches, screen_source
+from agegate.rules import load_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2026, 11, 28)
@@ -448,3 +452,95 @@ def test_the_cli_engines_write_the_same_flags_and_counts(
         )
     assert written["rows", "1"][0], "the examples raise flags"
     assert written["rows", "1"] == written["columnar", "1"] == written["columnar", "2"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pairs=st.lists(
+        st.tuples(
+            st.dates(date(1, 1, 1), date(9999, 12, 31)),
+            st.dates(date(1, 1, 1), date(9999, 12, 31))
+            | st.sampled_from([date(2023, 2, 28), date(2024, 2, 28), date(2024, 3, 1)]),
+        )
+        | st.tuples(
+            st.sampled_from([date(2000, 2, 29), date(2008, 2, 29), date(1904, 2, 29)]),
+            st.dates(date(1990, 1, 1), date(2030, 12, 31)),
+        ),
+        min_size=1,
+        max_size=50,
+    )
+)
+def test_ages_of_yyyymmdd_columns_are_age_on(pairs: list[tuple[date, date]]) -> None:
+    """The batch's age arithmetic: (on - born) // 10000 on yyyymmdd integers,
+    exactly `age.age_on`, 29 February and dates before birth included."""
+
+    def number(day: date) -> int:
+        return day.year * 10000 + day.month * 100 + day.day
+
+    born = np.array([number(b) for b, _ in pairs], dtype=np.int64)
+    on = np.array([number(o) for _, o in pairs], dtype=np.int64)
+    assert ages_on(on, born).tolist() == [age_on(b, o) for b, o in pairs]
+    today = number(TODAY)
+    assert ages_on(today, born).tolist() == [age_on(b, TODAY) for b, _ in pairs]
+
+
+def _edge_rows() -> list[tuple[str, ...]]:
+    """Rows whose ages at collection straddle every threshold on both sides
+    of rule changes, with phones under shared codes declared in each region
+    of the code: many distinct decision keys in one batch."""
+    rules = load_rules()
+    changes = sorted(
+        {
+            (r.effective_from, r.code.split("-")[0])
+            for r in rules.all()
+            if r.effective_from
+        }
+    )
+    places = [
+        ("GB", "+44 20 7946 0000"), ("GG", "+44 1481 256789"), ("JE", "+44 1534 456789"),
+        ("IM", "+44 1624 756789"), ("RU", "+7 912 345 67 89"), ("KZ", "+7 701 123 4567"),
+        ("GP", "+590 690 00 12 34"), ("BL", "+590 590 27 12 34"), ("MF", "+590 590 87 12 34"),
+        ("FI", "+358 18 123456"), ("AX", "+358 18 123456"), ("US", "+1 205 555 0100"),
+    ]  # fmt: skip
+    rows: list[tuple[str, ...]] = []
+    for number, (start, country) in enumerate(changes):
+        if start.year < 1950:
+            continue
+        place, phone_text = places[number % len(places)]
+        for shift in (-1, 0, 1):
+            on = start + timedelta(days=shift)
+            for years in (12, 13, 15, 16, 17, 18, 19, 20, 21, 25):
+                for days in (-1, 0, 1):
+                    born = _years_before(on, years) + timedelta(days=days)
+                    stamp = f"{on.isoformat()}T{(number * 7) % 24:02d}:30:00+14:00"
+                    rows.append(
+                        (f"u{len(rows)}", born.isoformat(), "", country, "",
+                         phone_text if days else "", on.isoformat())
+                    )  # fmt: skip
+                    rows.append(
+                        (f"v{len(rows)}", born.isoformat(), "", place, "",
+                         phone_text, stamp)
+                    )  # fmt: skip
+    return rows
+
+
+def _years_before(on: date, years: int) -> date:
+    try:
+        return on.replace(year=on.year - years)
+    except ValueError:  # 29 February
+        return on.replace(year=on.year - years, day=28)
+
+
+@pytest.mark.parametrize("policy", [Policy(), Policy(threshold="digital_consent")])
+def test_rule_changes_and_birthdays_in_large_batches_are_identical(
+    tmp_path: Path, policy: Policy
+) -> None:
+    path = tmp_path / "edges.csv"
+    rows = _edge_rows()
+    _write_plain(path, rows, "\n")
+    settings_ = _settings(policy)
+    columnar = _essence(
+        list(review_batches(read_batches(path, batch_rows=4000), settings_))
+    )
+    assert len(columnar[0]) > len(rows) // 10
+    assert columnar == _row_engine(path, settings_)

@@ -131,6 +131,14 @@ class _Cache(dict[Any, Any]):
         return value
 
 
+def ages_on(on: Any, born: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """`age.age_on` of yyyymmdd integers, for whole arrays: the year's
+    difference less one before the birthday is the difference of the
+    integers floored to 10000s (a 29 February birthday is reached on 1 March,
+    0229 > 0228), and negative before birth, as `age_on`."""
+    return np.floor_divide(np.asarray(on, dtype=np.int64) - born, 10000)
+
+
 def _yyyymmdd(day: date) -> int:
     return day.year * 10000 + day.month * 100 + day.day
 
@@ -338,9 +346,9 @@ class ColumnarReviewer:
         if not len(fast):
             return decisions, []
         born, collected, signal = born[fast], collected[fast], signal[fast]
-        now = self._bucket((self._today_int - born) // 10000)
+        now = self._bucket(ages_on(self._today_int, born))
         dated = collected > 0
-        then = self._bucket(np.where(dated, (collected - born) // 10000, 0))
+        then = self._bucket(np.where(dated, ages_on(collected, born), 0))
         # Rules change only on these dates: one key per interval between two.
         interval = np.where(
             dated, np.searchsorted(self._starts, collected, side="right"), collected
