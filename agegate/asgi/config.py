@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 import attrs
+from starlette.authentication import SimpleUser
 from starlette.types import Scope
 
 from ..policy import FieldMap, Policy
@@ -38,6 +39,10 @@ def starlette_user(scope: Scope) -> str | None:
         if getattr(user, "is_authenticated", False) is not True:
             return None
         identity = user.identity
+    except NotImplementedError:
+        # Starlette's own SimpleUser says its identity (its username) only
+        # in later 1.x releases.
+        identity = user.username if isinstance(user, SimpleUser) else None
     except Exception:  # a user class of the app's own that cannot say
         return None
     return identity if isinstance(identity, str) and identity else None
