@@ -466,3 +466,41 @@ def test_unusual_content_types_are_415(
     )
     assert problem(response, 415)["code"] == code
     assert served.reached == []
+
+
+# -- a form field hidden behind a semicolon -------------------------------------
+
+
+def _semicolon_splits_fields() -> bool:
+    """Whether the installed python-multipart, like the app behind the gate,
+    reads `;` as a field separator (releases up to 0.0.26 do)."""
+    from python_multipart.multipart import QuerystringParser
+
+    names: list[bytes] = []
+    parser = QuerystringParser(
+        {"on_field_name": lambda data, start, end: names.append(data[start:end])}
+    )
+    parser.write(b"a=1;b=2")
+    parser.finalize()
+    return b"b" in names
+
+
+def test_a_birthdate_behind_a_semicolon_is_read_as_the_app_reads_it(
+    store: SqliteFlagStore,
+) -> None:
+    body = f"birthdate={ADULT}&country=CA&subdivision=BC&x=1;birthdate={AGE_17}"
+    with serve(store) as served:
+        response = httpx2.post(
+            served.url + "/signup",
+            content=body.encode(),
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+    if _semicolon_splits_fields():
+        # The app would read two birthdates: the gate refuses rather than
+        # choose the adult one.
+        assert problem(response, 400)["code"] == "FIELD_REPEATED"
+        assert served.reached == []
+    else:
+        # The app reads `x` as "1;birthdate=..." and the adult date only, as
+        # the gate does.
+        assert response.status_code == 200
