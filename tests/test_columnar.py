@@ -7,6 +7,8 @@ import csv
 import io
 import json
 import sqlite3
+import subprocess
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -544,3 +546,71 @@ def test_rule_changes_and_birthdays_in_large_batches_are_identical(
     )
     assert len(columnar[0]) > len(rows) // 10
     assert columnar == _row_engine(path, settings_)
+
+
+def _parquet_accounts(path: Path) -> int:
+    """Accounts written by pyarrow in three row groups, with nulls and a
+    column that is not text."""
+    rows = [*_edge_rows()[:400], ("", "2012-05-01", "", "US", "", "", "")]
+    columns = {name: [row[i] or None for row in rows] for i, name in enumerate(HEADER)}
+    table = pa.table(columns).append_column(
+        "score", pa.array(range(len(rows)), pa.int64())
+    )
+    pq.write_table(table, path, row_group_size=150)
+    return len(rows)
+
+
+def _cli_review(
+    path: Path, out: Path, *options: str
+) -> subprocess.CompletedProcess[str]:
+    maps = [f"--map={f}={c}" for f, c in MAP.items() if f != "age"]
+    return subprocess.run(
+        [sys.executable, "-m", "agegate.cli", "review", str(path), *maps,
+         f"--today={TODAY}", f"--flags-out={out}", "--secret=" + SECRET.decode(),
+         "--quiet", *options],
+        capture_output=True, text=True, check=False, cwd=ROOT,
+    )  # fmt: skip
+
+
+def test_a_parquet_file_is_reviewed_through_the_cli(tmp_path: Path) -> None:
+    """`agegate review accounts.parquet`: the format from the extension (or
+    --format parquet), every engine and worker count writing the same flags,
+    each with its row number (from 1) as its line."""
+    path = tmp_path / "accounts.parquet"
+    count = _parquet_accounts(path)
+    renamed = tmp_path / "accounts.bin"
+    renamed.write_bytes(path.read_bytes())
+    written = []
+    for source, options in (
+        (path, ["--engine=rows"]),
+        (path, []),
+        (path, ["--workers=2"]),
+        (renamed, ["--format=parquet"]),
+    ):
+        out = tmp_path / "flags.jsonl"
+        done = _cli_review(source, out, *options)
+        assert done.returncode == 0, done.stderr
+        flags = [json.loads(line) for line in out.read_text().splitlines()]
+        written.append(
+            [{k: v for k, v in f.items() if k != "raised_at"} for f in flags]
+        )
+    assert written[0]
+    assert all(found == written[0] for found in written)
+    lines = [flag["line"] for flag in written[0]]
+    assert lines == sorted(lines)
+    assert lines[0] >= 1
+    assert lines[-1] == count
+    by_line = {flag["line"]: flag for flag in written[0]}
+    assert by_line[count]["codes"] == ["MINOR_NOW"]
+    assert by_line[count]["account_id"].startswith("anon-")
+
+
+def test_a_parquet_input_that_is_not_one_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "accounts.parquet"
+    path.write_bytes(b"user_id,dob\nu1,2012-05-01\n")
+    done = _cli_review(path, tmp_path / "flags.jsonl")
+    assert done.returncode == 2
+    assert "not a readable Parquet file" in done.stderr
+    done = _cli_review(Path("-"), tmp_path / "flags.jsonl", "--format=parquet")
+    assert done.returncode == 2
+    assert "standard input" in done.stderr

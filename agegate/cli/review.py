@@ -86,7 +86,8 @@ def _input_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format",
         choices=FORMATS,
-        help="default: from the extension (.csv .tsv .jsonl .ndjson .sqlite .db)",
+        help="default: from the extension (.csv .tsv .jsonl .ndjson .sqlite .db"
+        " .parquet)",
     )
     parser.add_argument(
         "--table",

@@ -136,7 +136,10 @@ def ages_on(on: Any, born: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     difference less one before the birthday is the difference of the
     integers floored to 10000s (a 29 February birthday is reached on 1 March,
     0229 > 0228), and negative before birth, as `age_on`."""
-    return np.floor_divide(np.asarray(on, dtype=np.int64) - born, 10000)
+    found: np.ndarray[Any, Any] = np.floor_divide(
+        np.asarray(on, dtype=np.int64) - born, 10000
+    )
+    return found
 
 
 def _yyyymmdd(day: date) -> int:

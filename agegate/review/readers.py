@@ -1,4 +1,4 @@
-"""Streaming readers of account stores: CSV, JSON Lines and SQLite.
+"""Streaming readers of account stores: CSV, JSON Lines, SQLite and Parquet.
 
 Each reader is a generator that yields, for every input row, either a `Row`
 or an `Unreadable` naming the row's line (or row number) and why it could not
@@ -11,8 +11,9 @@ Real exports are read as they come: a CSV's delimiter is found on its header
 line (`,` `;` tab `|`) unless given, any encoding Python knows is accepted
 (UTF-8 by default, with or without a byte order mark), and `-` reads standard
 input. A stream knows its columns before the first row is screened (the CSV
-header, the SQLite columns, the keys of the first JSON records), so that a
-column map can be checked up front.
+header, the SQLite columns, the keys of the first JSON records, the Parquet
+schema), so that a column map can be checked up front. A Parquet file's rows
+are numbered from 1, in file order, as its lines.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ from .. import jsonkeys
 from ..errors import InputError, InputProblem
 from ..screen import MISSING, lookup
 
-Format = Literal["csv", "jsonl", "sqlite"]
-FORMATS: tuple[Format, ...] = ("csv", "jsonl", "sqlite")
+Format = Literal["csv", "jsonl", "sqlite", "parquet"]
+FORMATS: tuple[Format, ...] = ("csv", "jsonl", "sqlite", "parquet")
 STDIN = "-"
 DELIMITERS = (",", ";", "\t", "|")
 # JSON Lines records whose keys stand for the input's columns.
@@ -52,6 +53,7 @@ _EXTENSIONS: dict[str, Format] = {
     ".sqlite": "sqlite",
     ".sqlite3": "sqlite",
     ".db": "sqlite",
+    ".parquet": "parquet",
 }
 
 # Bytes the encoding cannot read come through `surrogateescape` as lone surrogates.
@@ -211,10 +213,14 @@ def read(
         raise InputError("--table applies to SQLite inputs only", where=str(path))
     if chosen == "sqlite" and stdin:
         raise InputError("a SQLite input cannot be read from standard input")
+    if chosen == "parquet" and stdin:
+        raise InputError("a Parquet input cannot be read from standard input")
     if not stdin and not Path(path).is_file():
         raise InputError("no such file", where=str(path))
     if chosen == "sqlite":
         return read_sqlite(path, table, encoding=codec)
+    if chosen == "parquet":
+        return read_parquet(path)
     if chosen == "csv":
         return read_csv(path, delimiter=delimiter, encoding=codec)
     return read_jsonl(path, encoding=codec)
@@ -423,6 +429,44 @@ def _choose_table(db: sqlite3.Connection, table: str | None, path: str) -> str:
             f"no such table or view; tables: {shown}", where=f"{path}:{table}"
         )
     return table
+
+
+# -- Parquet -------------------------------------------------------------
+
+
+_PARQUET_BATCH = 2000
+
+
+def read_parquet(path: str | Path) -> Stream:
+    """Rows of a Parquet file, numbered from 1 in file order."""
+    # Loaded here: only a Parquet input needs it.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        handle = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError):
+        raise InputError("not a readable Parquet file", where=str(path)) from None
+    done = [0]
+    return Stream(
+        _parquet_rows(handle, done),
+        handle,
+        fmt="parquet",
+        columns=tuple(handle.schema_arrow.names),
+        total=handle.metadata.num_rows,
+        position=lambda: done[0],
+        unit="rows",
+    )
+
+
+def _parquet_rows(handle: Any, done: list[int]) -> Iterator[Item]:
+    with handle:
+        number = 1
+        for batch in handle.iter_batches(batch_size=_PARQUET_BATCH):
+            for values in batch.to_pylist():
+                yield Row(number, values)
+                number += 1
+            done[0] = number - 1
 
 
 def read_sqlite(
