@@ -47,6 +47,8 @@ _NANP = 1
 # The pattern `phone._national_prefix` gives a country without one.
 _NO_PREFIX = "(?!)"
 _MIN_NSN, _MAX_NSN = 2, 17
+# The longest text `_SHAPE` takes.
+_MAX_TEXT = 40
 _CODES: dict[int, list[str]] = {}
 for _code in COUNTRY_CODE_TO_REGION_CODE:
     _CODES.setdefault(len(str(_code)), []).append(str(_code))
@@ -169,7 +171,7 @@ def _decide(
         if prefixed is None:
             return
         usable = pc.and_(usable, pc.invert(prefixed))
-    region_of = _regions(code, nationals, usable)
+    region_of = _regions(code, nationals, _mask(usable))
     if region_of is None:
         return
     shared = None
@@ -179,21 +181,31 @@ def _decide(
             return
     for region, chosen in region_of:
         plan = numbering._plan_for(code, region)
-        valid = _valid(plan, nationals) if plan is not None else None
+        if plan is None or not chosen.any():
+            continue
+        # Each region's plan is read for the numbers found for it alone.
+        at = np.flatnonzero(chosen)
+        mine = nationals.take(pa.array(at))
+        valid = _valid(plan, mine)
         if valid is None:
             continue
-        chosen = pc.and_(chosen, valid)
-        mask = chosen.to_numpy(zero_copy_only=False)
+        kept = _mask(valid)
         if region == numbering.NON_GEOGRAPHIC:
-            found.put(rows[mask], ())
+            found.put(rows[at[kept]], ())
         elif code == _NANP:
             _north_american_rows(
-                rows[mask], pc.filter(nationals, chosen), region, found, canonical
+                rows[at[kept]], mine.filter(valid), region, found, canonical
             )
         elif shared is not None:
+            mask = np.zeros(len(nationals), dtype=bool)
+            mask[at[kept]] = True
             _shared_rows(rows, mask, region, shared, found)
         else:
-            found.put(rows[mask], canonical((region,)))
+            found.put(rows[at[kept]], canonical((region,)))
+
+
+def _mask(values: pa.Array) -> np.ndarray[Any, Any]:
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _north_american_rows(
@@ -245,45 +257,82 @@ def _shared_rows(
 
 
 def _regions(
-    code: int, nationals: pa.Array, usable: pa.Array
-) -> list[tuple[str, pa.Array]] | None:
-    """(region, rows it is found for) as `numbering.region_for` finds them."""
+    code: int, nationals: pa.Array, usable: np.ndarray[Any, Any]
+) -> list[tuple[str, np.ndarray[Any, Any]]] | None:
+    """(region, rows it is found for) as `numbering.region_for` finds them:
+    the first candidate whose leading digits (else plan) takes the number,
+    each candidate tried on the numbers no earlier one took."""
     regions = COUNTRY_CODE_TO_REGION_CODE[code]
     if len(regions) == 1:
         return [(str(regions[0]), usable)]
-    left = usable
-    chosen: list[tuple[str, pa.Array]] = []
+    left = np.flatnonzero(usable)
+    chosen: list[tuple[str, np.ndarray[Any, Any]]] = []
     for region, leading, plan in numbering._candidates(code):
+        if not len(left):
+            break
+        rest = nationals.take(pa.array(left))
         if leading is not None:
-            hit = _matches(nationals, leading.pattern, whole=False)
+            hit = _matches(rest, leading.pattern, whole=False)
         elif plan is not None:
-            hit = _valid(plan, nationals)
+            hit = _valid(plan, rest)
         else:  # pragma: no cover - a candidate has one or the other
             hit = None
         if hit is None:
             return None
-        mine = pc.and_(left, hit)
+        taken = _mask(hit)
+        mine = np.zeros(len(nationals), dtype=bool)
+        mine[left[taken]] = True
         chosen.append((region, mine))
-        left = pc.and_(left, pc.invert(hit))
+        left = left[~taken]
     return chosen
 
 
 def _valid(plan: Any, nationals: pa.Array) -> pa.Array | None:
-    """`plan.valid(n)` for each national number; None if RE2 cannot say."""
-    if plan.general is None:
+    """`plan.valid(n)` for each national number; None if RE2 cannot say.
+
+    A number is valid when the general pattern matches and some type's
+    pattern matches with a length that type allows: the types that allow a
+    length are tried as one alternation over the numbers of that length
+    (RE2 compiles a pattern on every call, so fewer calls matter)."""
+    if plan.general is None or not plan.types:
         return pc.is_in(nationals, value_set=pa.array([], pa.string()))
     general = _desc(plan.general, nationals)
     if general is None:
         return None
-    some = None
-    for desc in plan.types:
-        matched = _desc(desc, nationals)
+    lengths = pc.utf8_length(nationals)
+    present = set(pc.unique(lengths).to_pylist())
+    some = pc.is_in(lengths, value_set=pa.array([], pa.int32()))
+    for group, pattern in _type_groups(plan):
+        if not present.intersection(group):
+            continue
+        matched = _matches(nationals, pattern, whole=True)
         if matched is None:
             return None
-        some = matched if some is None else pc.or_(some, matched)
-    if some is None:
-        return pc.and_(general, pc.invert(general))
+        allowed = pc.is_in(lengths, value_set=pa.array(sorted(group), pa.int32()))
+        some = pc.or_(some, pc.and_(allowed, matched))
     return pc.and_(general, some)
+
+
+@functools.cache
+def _type_groups(plan: Any) -> tuple[tuple[frozenset[int], str], ...]:
+    """The lengths a national number can have, grouped by the types that
+    allow them (a type without lengths allows any), each group with the
+    alternation of those types' patterns, in the plan's order."""
+    by_types: dict[tuple[int, ...], set[int]] = {}
+    for length in range(_MAX_TEXT + 1):
+        allowing = tuple(
+            i for i, desc in enumerate(plan.types)
+            if not desc.lengths or length in desc.lengths
+        )  # fmt: skip
+        if allowing:
+            by_types.setdefault(allowing, set()).add(length)
+    return tuple(
+        (
+            frozenset(group),
+            "|".join(f"(?:{plan.types[i].pattern.pattern})" for i in allowing),
+        )
+        for allowing, group in by_types.items()
+    )
 
 
 def _desc(desc: Any, nationals: pa.Array) -> pa.Array | None:
