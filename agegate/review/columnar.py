@@ -189,6 +189,11 @@ class ColumnarReviewer:
             sorted({_yyyymmdd(r.effective_from or date.min) for r in self.rules.all()}),
             dtype=np.int64,
         )
+        # By interval (the count of change days on or before a day): its
+        # first day, or the first day of all before the first change.
+        self._first_days = np.concatenate(
+            (np.array([_FIRST_DAY], dtype=np.int64), self._starts)
+        )
         # No age a decision requires exceeds this: the tables stop at
         # MAX_TABLE_AGE, overrides and the policy's floor at their own ages.
         policy = settings.policy
@@ -356,6 +361,8 @@ class ColumnarReviewer:
         interval = np.where(
             dated, np.searchsorted(self._starts, collected, side="right"), collected
         )
+        # Every day of an interval has the rules in force on its first day.
+        first_day = self._first_days[np.clip(interval, 0, None)]
         key = _combined([signal, now, interval, then])
         _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
         templates: list[Any] = []
@@ -365,7 +372,7 @@ class ColumnarReviewer:
             decision: tuple[Any, ...] = (jurisdictions, problems, today, int(now[at]))
             day = int(collected[at])
             if day > 0:
-                in_force = self._in_force_on(jurisdictions, self._first_day(day))
+                in_force = self._in_force_on(jurisdictions, int(first_day[at]))
                 decision += (in_force, int(then[at]))
             else:
                 decision += ("absent" if day == _ABSENT else "invalid",)
@@ -375,12 +382,6 @@ class ColumnarReviewer:
                 templates.append(template)
         decisions[fast] = codes[inverse.reshape(-1)]
         return decisions, templates
-
-    def _first_day(self, day: int) -> int:
-        """The first day of the interval between two rule changes that holds
-        `day`: every day of it has the same rules in force."""
-        interval = int(np.searchsorted(self._starts, day, side="right"))
-        return int(self._starts[interval - 1]) if interval else _FIRST_DAY
 
     def _bucket(self, ages: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         """The ages, with one age for every plausible age no rule can
