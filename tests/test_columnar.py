@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,7 +23,7 @@ from hypothesis import strategies as st
 
 from agegate.age import age_on
 from agegate.policy import FIELDS, FieldMap, Policy
-from agegate.review import batches
+from agegate.review import batches, columnar
 from agegate.review.batches import (
     WHOLE,
     Source,
@@ -614,3 +615,32 @@ def test_a_parquet_input_that_is_not_one_exits_2(tmp_path: Path) -> None:
     done = _cli_review(Path("-"), tmp_path / "flags.jsonl", "--format=parquet")
     assert done.returncode == 2
     assert "standard input" in done.stderr
+
+
+def test_the_padded_pattern_knows_every_character_strip_removes() -> None:
+    """Clean ids skip strip() where RE2 finds no whitespace at either end:
+    its class must hold exactly what str.strip() removes."""
+    spaces = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+    others = ["a", "\x00", "\u200b", "\ufeff", "\x1b", "\u180e", "é", "\U0001f600"]
+    texts = pa.array(
+        [f"{c}id" for c in spaces + others] + [f"id{c}" for c in spaces + others]
+    )
+    found = pc.match_substring_regex(texts, columnar._PADDED).to_pylist()
+    expected = [t != t.strip() for t in texts.to_pylist()]
+    assert found == expected
+
+
+@pytest.mark.parametrize("given", ["u1", " u1", "u1\x1f", "u1\u3000", "", None, "\x85"])
+def test_clean_ids_are_stripped_as_the_row_engine_strips(
+    tmp_path: Path, given: str | None
+) -> None:
+    ids = pa.array(["u0", given, "u2", "u3"], pa.string())
+    births = pa.array(["1990-01-01", "1980-01-01", "2015-01-01", "1985-06-01"])
+    table = pa.table({"user_id": ids, "dob": births, "country": ["US"] * 4})
+    settings_ = _settings(Policy())
+    screened = screen_record_batch(table.to_batches()[0], settings_)
+    reviewer = Reviewer(settings_)
+    expected = screen_batch(
+        reviewer, [Row(i + 2, r) for i, r in enumerate(table.to_pylist())]
+    )
+    assert screened.clean == expected.clean

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import collections
 import hashlib
-import heapq
 import hmac
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
@@ -96,6 +95,12 @@ _CLEAN, _SLOW = -1, -2
 # Collection dates and birthdates as integers: yyyymmdd, or these.
 _ABSENT, _INVALID, _ODD = -1, dates.LATE, -3
 _FIRST_DAY = 10101
+# A text starting or ending with a character str.strip() removes.
+_WHITESPACE = (
+    "\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0\\x{1680}\\x{2000}-\\x{200a}"
+    "\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}"
+)
+_PADDED = f"^[{_WHITESPACE}]|[{_WHITESPACE}]$"
 
 
 @attrs.frozen
@@ -322,15 +327,26 @@ class ColumnarReviewer:
         """The given ids of the rows screened clean, in input order."""
         rows = np.flatnonzero(decisions == _CLEAN)
         given = columns.get("account_id")
-        texts = (
-            given.take(pa.array(rows)).to_pylist()
-            if given is not None and len(rows)
-            else []
-        )
-        fast = [(int(i), t.strip()) for i, t in zip(rows, texts, strict=True) if t]
+        fast: list[str] = []
+        if given is not None and len(rows):
+            texts = given.take(pa.array(rows))
+            # Ids with no whitespace at either end need no strip().
+            padded = pc.fill_null(pc.match_substring_regex(texts, _PADDED), True)
+            if not pc.any(padded).as_py():
+                kept = pc.greater(pc.binary_length(texts), 0)
+                rows = rows[_as_mask(kept)]
+                fast = texts.filter(kept).to_pylist()
+            else:
+                listed = texts.to_pylist()
+                keep = [i for i, t in enumerate(listed) if t and t.strip()]
+                rows = rows[keep]
+                fast = [listed[i].strip() for i in keep]
+        else:
+            rows = rows[:0]
         slow = [(i, g) for i, _, g in out if g is not None]
-        merged = heapq.merge(fast, slow) if slow else iter(fast)
-        return tuple(text for _, text in merged if text)
+        if not slow:
+            return tuple(fast)
+        return tuple(_merged(rows, fast, slow))
 
     # -- the rows the caches decide ---------------------------------------
 
@@ -731,6 +747,25 @@ def _combined(parts: list[np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
         key = key * span + (part - low)
         size *= span
     return key
+
+
+def _as_mask(values: pa.Array) -> np.ndarray[Any, Any]:
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _merged(
+    rows: np.ndarray[Any, Any], fast: list[str], slow: list[tuple[int, str]]
+) -> list[str]:
+    """The ids of `fast` (at `rows`) and of `slow` (index, id), in row order."""
+    found: list[str] = []
+    start = 0
+    for index, text in slow:
+        stop = int(np.searchsorted(rows, index))
+        found.extend(fast[start:stop])
+        found.append(text)
+        start = stop
+    found.extend(fast[start:])
+    return [text for text in found if text]
 
 
 def _taken(column: pa.Array | None, at: pa.Array, rows: int) -> list[Any]:
