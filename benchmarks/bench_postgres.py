@@ -14,16 +14,23 @@ interleaved rounds:
   READ ONLY transaction, rows in key order), counting rows.
 
 Prints rows/s of each and agegate's ratio to the bare COPY (goal: >= 0.5).
+With `--review`, also times whole `agegate review URL --table bench_accounts`
+processes (the columnar engine, flags written to a file) with one and two
+workers, and checks that both write the same flags.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
 import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from agegate.review.postgres import open_source
@@ -92,11 +99,55 @@ def agegate_read(url: str) -> int:
     return sum(batch.records.num_rows for batch in source.batches(COLUMNS))
 
 
+def agegate_review(url: str, workers: int, out: Path) -> int:
+    """A whole `agegate review` process; the rows it read."""
+    summary = out.with_suffix(".json")
+    maps = ("account_id=user_id", "birthdate=dob", "age=declared_age")
+    maps += ("subdivision=region", "collected_at=created_at")
+    subprocess.run(
+        [sys.executable, "-m", "agegate.cli", "review", url, "--table=bench_accounts"]
+        + [f"--map={pair}" for pair in maps]
+        + ["--today=2026-11-28", "--secret=a benchmark key, long enough to use"]
+        + [f"--workers={workers}", f"--flags-out={out}", f"--summary={summary}"]
+        + ["--quiet"],
+        check=True,
+    )
+    return int(json.loads(summary.read_text())["rows_read"])
+
+
+def _review_rounds(url: str, rows: int, rounds: int) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {"review 1": [], "review 2": []}
+    with tempfile.TemporaryDirectory() as scratch:
+        for _ in range(rounds):
+            for workers in (1, 2):
+                out = Path(scratch) / f"flags-{workers}.jsonl"
+                started = time.perf_counter()
+                count = agegate_review(url, workers, out)
+                times[f"review {workers}"].append(time.perf_counter() - started)
+                if count != rows:
+                    raise SystemExit(f"review read {count} rows, not {rows}")
+            one, two = (Path(scratch) / f"flags-{n}.jsonl" for n in (1, 2))
+            if _flags(one) != _flags(two):
+                raise SystemExit("one and two workers wrote different flags")
+    return times
+
+
+def _flags(path: Path) -> list[str]:
+    """The flags without the time each was raised."""
+    found = []
+    for line in path.read_text().splitlines():
+        flag = json.loads(line)
+        del flag["raised_at"]
+        found.append(json.dumps(flag, sort_keys=True))
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--review", action="store_true", help="time agegate review")
     args = parser.parse_args()
     if shutil.which("psql") is None:
         raise SystemExit("psql is needed for the bare COPY")
@@ -109,9 +160,14 @@ def main() -> None:
             times[name].append(time.perf_counter() - started)
             if count != args.rows:
                 raise SystemExit(f"{name} read {count} rows, not {args.rows}")
+    if args.review:
+        times.update(_review_rounds(args.url, args.rows, args.rounds))
     medians = {name: statistics.median(found) for name, found in times.items()}
     for name, seconds in medians.items():
         print(f"{name:8} {seconds:6.2f} s  {args.rows / seconds:12,.0f} rows/s")
+    if args.review:
+        ratio = medians["review 1"] / medians["review 2"]
+        print(f"review, 2 workers / 1: {ratio:.2f}x")
     print(f"agegate / copy: {medians['copy'] / medians['agegate']:.2f}x (goal >= 0.5)")
 
 
