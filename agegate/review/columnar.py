@@ -24,7 +24,6 @@ exactly as the row-at-a-time run would screen it.
 from __future__ import annotations
 
 import collections
-import hashlib
 import hmac
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
@@ -95,6 +94,11 @@ _CLEAN, _SLOW = -1, -2
 # Collection dates and birthdates as integers: yyyymmdd, or these.
 _ABSENT, _INVALID, _ODD = -1, dates.LATE, -3
 _FIRST_DAY = 10101
+# The fields of a decision key (`_decision_keys`): 21 + 15 + 12 + 15 bits.
+_AGE_BITS, _AGE_OFFSET = 15, 10_000
+_INTERVAL_BITS = 12
+_MAX_INTERVALS = (1 << _INTERVAL_BITS) + _INVALID - 1
+_MAX_SIGNALS = 1 << (63 - 2 * _AGE_BITS - _INTERVAL_BITS)
 # A text starting or ending with a character str.strip() removes.
 _WHITESPACE = (
     "\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0\\x{1680}\\x{2000}-\\x{200a}"
@@ -194,6 +198,12 @@ class ColumnarReviewer:
             sorted({_yyyymmdd(r.effective_from or date.min) for r in self.rules.all()}),
             dtype=np.int64,
         )
+        # Signals read, numbered for the whole run; decision keys (signal
+        # number, ages, rule interval: `_decision_keys`) -> template.
+        self._signal_list: list[Any] = []
+        self._signal_numbers: dict[Any, int] = {}
+        self._known: dict[int, Template] = {}
+        self._few_intervals = len(self._starts) < _MAX_INTERVALS
         # By interval (the count of change days on or before a day): its
         # first day, or the first day of all before the first change.
         self._first_days = np.concatenate(
@@ -379,25 +389,44 @@ class ColumnarReviewer:
         )
         # Every day of an interval has the rules in force on its first day.
         first_day = self._first_days[np.clip(interval, 0, None)]
-        key = _combined([signal, now, interval, then])
-        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        known = self._known
+        if self._few_intervals and int(signal.max()) < _MAX_SIGNALS:
+            key = _decision_keys(signal, now, interval, then)
+        else:  # keys that hold for this batch alone
+            key, known = _combined([signal, now, interval, then]), {}
+        uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
         templates: list[Any] = []
         codes = np.empty(len(first), dtype=np.int64)
-        for number, at in enumerate(first.tolist()):
-            jurisdictions, problems, today = signals_found[int(signal[at])]
-            decision: tuple[Any, ...] = (jurisdictions, problems, today, int(now[at]))
-            day = int(collected[at])
-            if day > 0:
-                in_force = self._in_force_on(jurisdictions, int(first_day[at]))
-                decision += (in_force, int(then[at]))
-            else:
-                decision += ("absent" if day == _ABSENT else "invalid",)
-            template = self._template_of(decision, columns, int(fast[at]))
+        for number, (value, at) in enumerate(
+            zip(uniq.tolist(), first.tolist(), strict=True)
+        ):
+            template = known.get(value, _MISS)
+            if template is _MISS:
+                decision = self._decision(
+                    signals_found[int(signal[at])], int(now[at]),
+                    int(collected[at]), int(first_day[at]), int(then[at]),
+                )  # fmt: skip
+                template = self._template_of(decision, columns, int(fast[at]))
+                if len(known) >= _CACHE_LIMIT:
+                    known.clear()
+                known[value] = template
             codes[number] = _CLEAN if template is None else len(templates)
             if template is not None:
                 templates.append(template)
         decisions[fast] = codes[inverse.reshape(-1)]
         return decisions, templates
+
+    def _decision(
+        self, signals: Any, now: int, day: int, first_day: int, then: int
+    ) -> tuple[Any, ...]:
+        """What a template depends on: the place's reading, the age today,
+        and the rules in force and age on the collection date (or why there
+        is none)."""
+        jurisdictions, problems, today = signals
+        decision: tuple[Any, ...] = (jurisdictions, problems, today, now)
+        if day > 0:
+            return (*decision, self._in_force_on(jurisdictions, first_day), then)
+        return (*decision, "absent" if day == _ABSENT else "invalid")
 
     def _bucket(self, ages: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         """The ages, with one age for every plausible age no rule can
@@ -477,8 +506,12 @@ class ColumnarReviewer:
             values[-1] = values[-1] + outcomes
         key = _combined(parts)
         _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-        found: list[Any] = []
-        numbers: dict[Any, int] = {}
+        if len(self._signal_list) >= _CACHE_LIMIT:
+            # Decision keys hold signal numbers: they go with them.
+            self._signal_list.clear()
+            self._signal_numbers.clear()
+            self._known.clear()
+        found, numbers = self._signal_list, self._signal_numbers
         each = np.empty(len(first), dtype=np.int64)
         for number, at in enumerate(first.tolist()):
             place = tuple(values[i][parts[i][at]] for i in range(len(_PLACE_FIELDS)))
@@ -531,19 +564,17 @@ class ColumnarReviewer:
         given = _taken(columns["account_id"], at, len(rows))
         secret = self.settings.secret
         entries = []
+        chosen = decisions[rows].tolist()
         for number, index in enumerate(rows.tolist()):
             parts = [(values[number] or "").strip() for values in taken]
             message = "\x1f".join(parts).encode("utf-8", "surrogatepass")
-            fingerprint = hmac.new(secret, message, hashlib.sha256).hexdigest()
+            # hmac.digest: the same HMAC as hmac.new, in one call.
+            fingerprint = hmac.digest(secret, message, "sha256").hex()
             account = self._given(given[number])
             if account is None:
-                digest = hmac.new(
-                    secret, b"account\x00" + fingerprint.encode(), hashlib.sha256
-                )
-                account = "anon-" + digest.hexdigest()[:24]
-            found_codes, action, jurisdiction, required_age = templates[
-                decisions[index]
-            ]
+                mark = b"account\x00" + fingerprint.encode()
+                account = "anon-" + hmac.digest(secret, mark, "sha256").hex()[:24]
+            found_codes, action, jurisdiction, required_age = templates[chosen[number]]
             entries.append(
                 (index, (account, found_codes, action, jurisdiction, required_age,
                          fingerprint))
@@ -766,6 +797,22 @@ def _merged(
         start = stop
     found.extend(fast[start:])
     return [text for text in found if text]
+
+
+def _decision_keys(
+    signal: np.ndarray[Any, Any],
+    now: np.ndarray[Any, Any],
+    interval: np.ndarray[Any, Any],
+    then: np.ndarray[Any, Any],
+) -> np.ndarray[Any, Any]:
+    """One int64 per row, the same for the same signal number, age today,
+    rule interval (or collection sentinel) and age at collection: ages of
+    yyyymmdd dates lie within +-10000 years, intervals within
+    _MAX_INTERVALS, signal numbers below _MAX_SIGNALS."""
+    key = signal << _AGE_BITS | (now + _AGE_OFFSET)
+    key = key << _INTERVAL_BITS | (interval - _INVALID)
+    found: np.ndarray[Any, Any] = key << _AGE_BITS | (then + _AGE_OFFSET)
+    return found
 
 
 def _taken(column: pa.Array | None, at: pa.Array, rows: int) -> list[Any]:
