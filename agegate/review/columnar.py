@@ -560,14 +560,13 @@ class ColumnarReviewer:
         fields = [f for f, _ in self._screened]
         if self._keys["collected_at"]:
             fields.append("collected_at")
-        taken = [_taken(columns[f], at, len(rows)) for f in fields]
+        messages = _messages([columns[f] for f in fields], at, len(rows))
         given = _taken(columns["account_id"], at, len(rows))
         secret = self.settings.secret
         entries = []
         chosen = decisions[rows].tolist()
         for number, index in enumerate(rows.tolist()):
-            parts = [(values[number] or "").strip() for values in taken]
-            message = "\x1f".join(parts).encode("utf-8", "surrogatepass")
+            message = messages[number].encode("utf-8", "surrogatepass")
             # hmac.digest: the same HMAC as hmac.new, in one call.
             fingerprint = hmac.digest(secret, message, "sha256").hex()
             account = self._given(given[number])
@@ -815,6 +814,32 @@ def _decision_keys(
     return found
 
 
+def _messages(found: list[pa.Array | None], at: pa.Array, rows: int) -> list[str]:
+    """Per row taken, what its fingerprint signs: the fields, stripped,
+    joined by the unit separator (a missing value is empty). pyarrow joins
+    them where no value has whitespace at either end for strip() to take."""
+    parts = [
+        column.take(at) if column is not None else pa.nulls(rows, pa.string())
+        for column in found
+    ]
+    if not parts:
+        return [""] * rows
+    padded = any(
+        pc.any(pc.match_substring_regex(part, _PADDED)).as_py() for part in parts
+    )
+    if not padded:
+        joined = pc.binary_join_element_wise(
+            *parts, "\x1f", null_handling="replace", null_replacement=""
+        )
+        texts: list[str] = joined.to_pylist()
+        return texts
+    listed = [part.to_pylist() for part in parts]
+    return [
+        "\x1f".join((value or "").strip() for value in values)
+        for values in zip(*listed, strict=True)
+    ]
+
+
 def _taken(column: pa.Array | None, at: pa.Array, rows: int) -> list[Any]:
     return column.take(at).to_pylist() if column is not None else [None] * rows
 
@@ -883,20 +908,18 @@ def screen_record_batch(
 
 def flags_of(screened: Screened) -> list[Flag]:
     """The flags of a screened batch as `Flag` values, for the writers."""
+    columns = screened.flags.to_pydict()
     return [
         Flag(
-            account_id=row["account_id"],
-            codes=tuple(row["codes"]),
-            action=row["action"],
-            jurisdiction=row["jurisdiction"],
-            required_age=row["required_age"],
-            source=row["source"],
-            fingerprint=row["fingerprint"],
-            line=row["line"],
-            rowid=row["rowid"],
+            account_id=account_id, codes=tuple(found_codes), action=action,
+            jurisdiction=jurisdiction, required_age=required_age, source=source,
+            fingerprint=fingerprint, line=line, rowid=rowid,
         )
-        for row in screened.flags.to_pylist()
-    ]
+        for account_id, found_codes, action, jurisdiction, required_age, source,
+        fingerprint, line, rowid in zip(
+            *(columns[name] for name in _FLAG_SCHEMA.names), strict=True
+        )
+    ]  # fmt: skip
 
 
 def as_batch(screened: Screened) -> Batch:
