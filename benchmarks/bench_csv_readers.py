@@ -67,7 +67,8 @@ def main() -> None:
     baseline = statistics.median(times["csv.reader"])
     for name, taken in times.items():
         median = statistics.median(taken)
-        print(f"{name:<11} median {median:6.2f} s  {baseline / median:5.2f}x csv.reader")
+        ratio = baseline / median
+        print(f"{name:<11} median {median:6.2f} s  {ratio:5.2f}x csv.reader")
 
 
 if __name__ == "__main__":
