@@ -18,9 +18,13 @@ from typing import Any
 
 from .. import codes
 from ..age import live_today
-from ..errors import InputError, TableError
-from ..rules import Confidence, Kind, Rule, Rules, load_country_file, load_rules
-from .main import EXIT_FINDINGS, EXIT_OK
+from ..errors import InputError, InputProblem
+from ..reasons import Reason
+from ..rules import Confidence, Kind, Rule, Rules, load_rules
+from ..signals import LONGEST_NAME, country_code
+from ..tables_version import tables_version
+from .main import EXIT_FINDINGS, EXIT_OK, iso_date
+from .rules_check import check_paths
 
 HELP = "show the age rules in force for jurisdiction codes, with their sources"
 
@@ -43,11 +47,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "codes",
         nargs="*",
         metavar="CODE",
-        help="ISO 3166 code (JP, CA-BC); all countries if none",
+        help="ISO 3166 code (JP, CA-BC) or country name (Canada);"
+        " all countries if none",
     )
     parser.add_argument(
         "--on",
-        type=date.fromisoformat,
+        type=iso_date,
         metavar="YYYY-MM-DD",
         help="date asked about (default: today at UTC-12)",
     )
@@ -55,8 +60,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--check",
         nargs="+",
-        metavar="FILE",
-        help="check table files (XX.txt) instead; print each problem with its line",
+        metavar="PATH",
+        help="check table files (XX.txt, aliases.txt) or every table in a"
+        " directory instead; print every problem with its line",
+    )
+    parser.add_argument(
+        "--tables-version",
+        "--version",
+        action="store_true",
+        help="print the digest of the bundled tables (the tables_version a"
+        " review summary records) and exit",
     )
     parser.add_argument(
         "--worklist",
@@ -71,14 +84,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--from",
         dest="start",
-        type=date.fromisoformat,
+        type=iso_date,
         metavar="YYYY-MM-DD",
         help="first day of the --changes window",
     )
     parser.add_argument(
         "--to",
         dest="end",
-        type=date.fromisoformat,
+        type=iso_date,
         metavar="YYYY-MM-DD",
         help="last day of the --changes window",
     )
@@ -111,45 +124,75 @@ def _rule_dict(rule: Rule | None) -> dict[str, Any] | None:
     }
 
 
-def check_files(names: list[str]) -> int:
-    status = EXIT_OK
-    for name in names:
-        try:
-            load_country_file(Path(name))
-        except TableError as error:
-            print(error, file=sys.stderr)
-            status = EXIT_FINDINGS
-    return status
-
-
 def run(args: argparse.Namespace) -> int:
+    if args.tables_version:
+        print(tables_version())
+        return EXIT_OK
     if args.check:
-        return check_files(args.check)
+        return EXIT_FINDINGS if check_paths([Path(p) for p in args.check]) else EXIT_OK
     rules = load_rules()
     if args.worklist or args.changes:
         return _run_list(args, rules)
     on: date = args.on or live_today()
-    answers = [
-        _answer(rules, code, on) for code in args.codes or sorted(rules.countries)
-    ]
+    asked = [resolve(rules, text) for text in args.codes]
+    answers = [_answer(rules, code, on) for code in asked or sorted(rules.countries)]
     if args.json:
         print(json.dumps(answers, indent=2, ensure_ascii=False))
         return EXIT_OK
     detailed = bool(args.codes)
     for answer in answers:
         print(_describe(answer, detailed=detailed))
+        if detailed and answer["subdivisions"]:
+            print("  subdivisions with rules of their own:")
+            for code in answer["subdivisions"]:
+                print("    " + _describe(_answer(rules, code, on), detailed=False))
     return EXIT_OK
 
 
-def _answer(rules: Rules, asked: str, on: date) -> dict[str, Any]:
-    canonical = rules.canonical(asked)
+def resolve(rules: Rules, text: str) -> str:
+    """The code a CODE argument names: a code, or a country name as
+    `agegate check --country` reads it."""
+    upper = text.strip().upper()
+    if codes.is_known(upper):
+        return upper
+    if "-" in upper and len(upper) <= 6:
+        rules.canonical(text)  # raises the usual unknown-code error
+    try:
+        return country_code(text)
+    except InputProblem as problem:
+        shown = repr(text.strip()) if len(text) <= LONGEST_NAME else "(too long)"
+        if problem.reason is Reason.COUNTRY_AMBIGUOUS:
+            raise InputError(
+                f"{shown} names more than one country; give its ISO 3166 code"
+            ) from None
+        raise InputError(
+            f"{shown} is neither an ISO 3166 code nor a country name"
+        ) from None
+
+
+def _answer(rules: Rules, code: str, on: date) -> dict[str, Any]:
+    canonical = rules.canonical(code)
     return {
-        "code": asked.strip().upper(),
+        "code": code,
         "answered_by": canonical,
         "name": codes.subdivision_name(canonical) or codes.country_name(canonical),
         "on": on.isoformat(),
         **{kind.value: _rule_dict(rules.rule(canonical, kind, on)) for kind in Kind},
+        "subdivisions": own_subdivisions(rules, canonical),
     }
+
+
+def own_subdivisions(rules: Rules, country: str) -> list[str]:
+    """The subdivisions of `country` whose tables set rules of their own."""
+    if "-" in country:
+        return []
+    return sorted(
+        {
+            r.code
+            for r in rules.all()
+            if "-" in r.code and r.code.startswith(country + "-")
+        }
+    )
 
 
 def _run_list(args: argparse.Namespace, rules: Rules) -> int:
