@@ -73,7 +73,8 @@ class HeaderIndex:
     __slots__ = ("_by_name", "longest", "raw")
 
     def __init__(self, raw: Iterable[tuple[bytes, bytes]]) -> None:
-        self.raw = list(raw)
+        # The server's list is only read here, never changed: no copy.
+        self.raw = raw if type(raw) is list else list(raw)
         by_name: dict[bytes, list[bytes]] = {}
         longest = 0
         for name, value in self.raw:
@@ -108,6 +109,20 @@ class HeaderIndex:
         if len(values) > 1:
             raise Refused(400, Code.HEADER_AMBIGUOUS)
         return values[0].decode("latin-1")
+
+    def check(self, max_header_size: int, max_body_size: int) -> None:
+        """`check_header_sizes`, `check_cookie_escapes` and `declared_length`
+        in their order, with the index: one call for a gated request."""
+        if self.longest > max_header_size:
+            raise Refused(431, Code.HEADER_TOO_LARGE)
+        by_name = self._by_name
+        cookies = by_name.get(b"cookie")
+        if cookies is not None and any(
+            value.count(b"\\") > MAX_COOKIE_ESCAPES for value in cookies
+        ):
+            raise Refused(400, Code.COOKIE_UNREADABLE)
+        if b"content-length" in by_name:
+            declared_length(self, max_body_size)
 
 
 def header_values(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> list[str]:
@@ -213,10 +228,12 @@ async def _read_chunks(receive: Receive, limit: int, message: Message) -> bytes:
 
 def classify(headers: Iterable[tuple[bytes, bytes]], body: bytes) -> BodyKind:
     """Which reader applies, agreed on by Starlette's and FastAPI's views."""
-    encoding = single_header(headers, b"content-encoding")
+    if not isinstance(headers, HeaderIndex):
+        headers = HeaderIndex(headers)
+    encoding = headers.single(b"content-encoding")
     if encoding is not None and encoding.strip().lower() not in ("", "identity"):
         raise Refused(415, Code.CONTENT_ENCODING_UNSUPPORTED)
-    content_type = single_header(headers, b"content-type")
+    content_type = headers.single(b"content-type")
     if content_type is None or not content_type.strip():
         # FastAPI reads a body without a content type as JSON, and other
         # readers may guess otherwise: nothing can be read with certainty.
@@ -370,6 +387,17 @@ def _form_record(
 async def read_urlencoded(
     headers: Headers, body: bytes, gated: frozenset[str], limits: Limits
 ) -> dict[str, Any]:
+    record = read_plain_urlencoded(body, gated, limits)
+    if record is not None:
+        return record
+    return await _read_urlencoded_twice(headers, body, gated, limits)
+
+
+def read_plain_urlencoded(
+    body: bytes, gated: frozenset[str], limits: Limits
+) -> dict[str, Any] | None:
+    """`read_urlencoded`'s record of a plain form, without a coroutine; None
+    when the body must be read the long way (`_read_urlencoded_twice`)."""
     if not body.isascii():
         # Raw non-ASCII bytes are not URL-encoded: Starlette reads them as
         # Latin-1, other readers as UTF-8.
@@ -377,9 +405,7 @@ async def read_urlencoded(
     if _readable_as_json(body):
         raise Refused(400, Code.BODY_AMBIGUOUS)
     plain = _plain_pairs(body.decode("ascii"), limits)
-    if plain is not None:
-        return _form_record(plain, gated)
-    return await _read_urlencoded_twice(headers, body, gated, limits)
+    return _form_record(plain, gated) if plain is not None else None
 
 
 def _plain_pairs(text: str, limits: Limits) -> list[tuple[str, str]] | None:
@@ -402,16 +428,14 @@ def _plain_pairs(text: str, limits: Limits) -> list[tuple[str, str]] | None:
         name, equals, value = piece.partition("=")
         if not equals:
             return None
-        pairs.append((_unquote_plus(name), _unquote_plus(value)))
+        # `unquote_plus` returns a text without `+` or `%` as it is; saying
+        # so here spares its calls for most names and values.
+        if "%" in name or "+" in name:
+            name = unquote_plus(name)
+        if "%" in value or "+" in value:
+            value = unquote_plus(value)
+        pairs.append((name, value))
     return pairs
-
-
-def _unquote_plus(text: str) -> str:
-    # `unquote_plus` returns a text without `+` or `%` as it is; saying so
-    # here spares two calls per name and value.
-    if "%" in text or "+" in text:
-        return unquote_plus(text)
-    return text
 
 
 async def _read_urlencoded_twice(
@@ -543,7 +567,8 @@ def merge(
 ) -> dict[str, Any]:
     """One record from body and query; a gated key in both is ambiguous."""
     if not query:
-        return dict(body)
+        # A record freshly read for this request is nobody else's: no copy.
+        return body if type(body) is dict else dict(body)
     both = sorted(k for k in query if k in body and k in gated)
     if both:
         raise Refused(400, Code.FIELD_IN_QUERY_AND_BODY, both)

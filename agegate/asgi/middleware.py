@@ -79,14 +79,13 @@ from .body import (
     Disconnected,
     HeaderIndex,
     Refused,
-    check_cookie_escapes,
-    check_header_sizes,
+    _read_urlencoded_twice,
     classify,
-    declared_length,
     header_values,
     merge,
     read_body,
     read_json,
+    read_plain_urlencoded,
     read_query,
     read_record,
     single_header,
@@ -257,8 +256,15 @@ class AgeGateMiddleware:
     # -- the gate: read, screen, answer ---------------------------------------
 
     async def _gate(self, ex: _Exchange) -> None:
+        config = self.config
         try:
-            await self._read(ex)
+            # Headers, query and the whole body, read here rather than in a
+            # helper: one coroutine fewer on every gated request.
+            ex.raw_headers.check(config.max_header_size, config.limits.max_body_size)
+            query_string = ex.scope.get("query_string")
+            if query_string:
+                ex.query = read_query(query_string, self.gated)
+            ex.body = await read_body(ex.receive, config.limits.max_body_size)
         except Disconnected:
             return
         except Refused as refused:
@@ -268,12 +274,31 @@ class AgeGateMiddleware:
         if not ex.body and not ex.query and method not in _ALWAYS_SCREENED_METHODS:
             await ex.hand_on(self.app)
             return
-        if self._blocked_by_cookie(ex):
+        if (
+            config.cookie is not None
+            and ex.raw_headers.get(b"cookie")
+            and self._blocked_by_cookie(ex)
+        ):
             self._log("BLOCK", ("BLOCK_COOKIE",), None, None, ex.route)
             await self._block(ex, set_cookie=False)
             return
         try:
-            screened = await self._screen(ex)
+            kind = classify(ex.raw_headers, ex.body)
+            # The common cases need no Starlette Headers and no coroutine.
+            if kind == "json":
+                body = read_json(ex.body, self.gated)
+            elif kind == "form":
+                plain = read_plain_urlencoded(ex.body, self.gated, config.limits)
+                if plain is None:
+                    plain = await _read_urlencoded_twice(
+                        ex.headers, ex.body, self.gated, config.limits
+                    )
+                body = plain
+            else:
+                body = await read_record(
+                    kind, ex.headers, ex.body, self.gated, config.limits
+                )
+            screened = self._screen(ex, body)
         except Refused as refused:
             await self._refuse(ex, refused)
             return
@@ -289,18 +314,15 @@ class AgeGateMiddleware:
             # A profile update that does not touch the birthdate.
             await ex.hand_on(self.app)
             return
-        await self._answer(ex, *screened)
-
-    async def _read(self, ex: _Exchange) -> None:
-        """Check the headers and read the query and the whole body into `ex`."""
-        limits = self.config.limits
-        check_header_sizes(ex.raw_headers, self.config.max_header_size)
-        check_cookie_escapes(ex.raw_headers)
-        declared_length(ex.raw_headers, limits.max_body_size)
-        query_string = ex.scope.get("query_string")
-        if query_string:
-            ex.query = read_query(query_string, self.gated)
-        ex.body = await read_body(ex.receive, limits.max_body_size)
+        decision = screened[1]
+        if decision.outcome is Outcome.ALLOW:
+            # The common answer, without another coroutine on its way.
+            if logger.isEnabledFor(logging.INFO):
+                self._log_decision(ex, decision)
+            ex.scope.setdefault("state", {})["agegate"] = decision
+            await self.app(ex.scope, _replay(ex.body, ex.receive), ex.send)
+        else:
+            await self._answer(ex, *screened)
 
     def _blocked_by_cookie(self, ex: _Exchange) -> bool:
         cookie = self.config.cookie
@@ -311,19 +333,14 @@ class AgeGateMiddleware:
             and cookie.blocks(header_values(ex.raw_headers, b"cookie"))
         )
 
-    async def _screen(self, ex: _Exchange) -> tuple[dict[str, Any], Decision] | None:
+    def _screen(
+        self, ex: _Exchange, body: dict[str, Any]
+    ) -> tuple[dict[str, Any], Decision] | None:
         """The record the app will read and its decision; None for a profile
         update that does not touch the birthdate. Raises Refused."""
         config = self.config
-        kind = classify(ex.raw_headers, ex.body)
-        if kind == "json":  # the common case needs no Starlette Headers
-            body = read_json(ex.body, self.gated)
-        else:
-            body = await read_record(
-                kind, ex.headers, ex.body, self.gated, config.limits
-            )
-        record = merge(body, ex.query, self.gated)
-        if ex.route.kind == "profile" and not self._touches_birth(record):
+        record = merge(body, ex.query, self.gated) if ex.query else body
+        if ex.match.route.kind == "profile" and not self._touches_birth(record):
             return None
         decision = screen(
             record,
@@ -342,14 +359,7 @@ class AgeGateMiddleware:
         self, ex: _Exchange, record: Mapping[str, Any], decision: Decision
     ) -> None:
         """Hand an allowed request on; block, refuse or ask for more otherwise."""
-        if logger.isEnabledFor(logging.INFO):
-            self._log(
-                decision.outcome.value,
-                decision.reasons,
-                decision.jurisdiction,
-                decision.required_age,
-                ex.route,
-            )
+        self._log_decision(ex, decision)
         if decision.outcome is Outcome.ALLOW:
             await ex.hand_on(self.app, decision)
         elif decision.outcome is Outcome.BLOCK and ex.route.kind == "profile":
@@ -373,6 +383,16 @@ class AgeGateMiddleware:
             )
 
     # -- pieces ------------------------------------------------------------
+
+    def _log_decision(self, ex: _Exchange, decision: Decision) -> None:
+        if logger.isEnabledFor(logging.INFO):
+            self._log(
+                decision.outcome.value,
+                decision.reasons,
+                decision.jurisdiction,
+                decision.required_age,
+                ex.route,
+            )
 
     def _touches_birth(self, record: Mapping[str, Any]) -> bool:
         """Whether a profile update carries a birth key; Refused(422) when it

@@ -109,8 +109,10 @@ class Router:
         path: str = scope.get("path", "")
         root: str = scope.get("root_path", "") or ""
         if not root:
-            if path in self._seen:
+            try:  # one lookup for a path seen before
                 return self._seen[path]
+            except KeyError:
+                pass
             if "//" not in path and "." not in path and ";" not in path:
                 # The common spelling: only a trailing slash can differ.
                 found = self._find((path.rstrip("/") or "/",))
