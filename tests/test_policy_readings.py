@@ -10,13 +10,12 @@ table lines themselves, not through `Rules`, so a wrong fallback shows.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 
 import httpx2
 import pytest
+from cli_support import agegate
 from gate_support import Recorder, make_app, uvicorn_server, years_ago
 
 from agegate import (
@@ -291,16 +290,6 @@ def test_middleware_takes_the_reading(
 
 
 # -- door 2 and the command line ---------------------------------------------
-
-
-def agegate(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agegate.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 CHECK_NG = ("check", "--birthdate", "2007-11-01", "--country", "NG")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import agegate
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = "2026-11-28"
@@ -32,22 +33,6 @@ ROWS = [
     ["adult-1", "1980-06-15", "DE"],
     ["nodate-1", "", "FR"],
 ]
-
-
-def agegate(
-    *args: str | Path, stdin: str | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "agegate.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        input=stdin,
-        timeout=120,
-        check=False,
-        cwd=cwd,
-        env=env,
-    )
 
 
 def review(*args: str | Path, **kwargs: Any) -> subprocess.CompletedProcess[str]:

@@ -6,9 +6,9 @@ import argparse
 import json
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
+
+from cli_support import agegate
 
 from agegate.cli.main import build_parser
 from agegate.rules import bundled_directory
@@ -16,16 +16,6 @@ from agegate.tables_version import tables_version
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = 'confidence=high source="Act <https://example.org/act>"'
-
-
-def agegate(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agegate.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_check_passes_on_the_bundled_tables_directory() -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from cli_support import agegate
 
 from agegate import load_rules
 from agegate.age import birthday_reached
@@ -118,16 +117,6 @@ def test_one_day_either_side_of_each_contested_or_contract_age(
 def test_every_bundled_rule_has_a_confidence() -> None:
     for rule in load_rules().all():
         assert isinstance(rule.confidence, Confidence), f"{rule.file}:{rule.line}"
-
-
-def agegate(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agegate.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_rules_json_carries_confidence_and_the_prevailing_reading() -> None:

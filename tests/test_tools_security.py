@@ -5,13 +5,11 @@ where they should not. Each runs the `agegate` command as a user does."""
 from __future__ import annotations
 
 import csv
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_support import agegate
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -30,19 +28,6 @@ FORMULAS = [
     "\rleading-cr",
 ]
 FORGED = "a1\tremoved\tremove\nzz-forged\x1b[2J\x1b]0;pwned\x07\x9b31m\u202eevil"
-
-
-def agegate(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agegate.cli", *args],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=120,
-        check=False,
-        cwd=cwd,
-        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
-    )
 
 
 @pytest.fixture
