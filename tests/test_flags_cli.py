@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from agegate.cli.main import main
-from agegate.flags.store import Flag, SqliteFlagStore
+from agegate.flags import Flag, SqliteFlagStore
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ from agegate import AgeGateMiddleware, FieldMap, load_rules
 from agegate.asgi.body import Refused, declared_length
 from agegate.asgi.cookie import BlockCookie, cookie_values
 from agegate.errors import AccountIdInvalid
-from agegate.flags.store import Flag, FlagCode, JsonlFlagSink, SqliteFlagStore
+from agegate.flags import Flag, FlagCode, JsonlFlagSink, SqliteFlagStore
 
 TOKENS = {"tok-bob": "bob", "tok-alice": "alice"}
 BOB = {"authorization": "Bearer tok-bob"}

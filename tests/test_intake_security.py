@@ -17,7 +17,7 @@ from starlette.routing import Mount
 
 from agegate.apps.report import RateLimit, client_key, form_token, report_app
 from agegate.apps.serve import serve
-from agegate.flags.store import SqliteFlagStore
+from agegate.flags import SqliteFlagStore
 
 SECRET = "intake-security-secret-0123456789"
 

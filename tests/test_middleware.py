@@ -30,7 +30,7 @@ from starlette.testclient import TestClient
 
 from agegate import AgeGateMiddleware, FieldMap, Outcome, Policy, load_rules
 from agegate.asgi.cookie import BlockCookie
-from agegate.flags.store import FlagCode, SqliteFlagStore
+from agegate.flags import FlagCode, SqliteFlagStore
 
 PROBLEM = "application/problem+json"
 
@@ -670,7 +670,7 @@ def test_profile_update_without_jurisdiction_is_422(tmp_path: Any) -> None:
 
 
 def test_a_flag_that_cannot_be_written_is_a_503_not_a_pass(tmp_path: Any) -> None:
-    from agegate.flags.store import JsonlFlagSink
+    from agegate.flags import JsonlFlagSink
 
     unwritable = JsonlFlagSink(tmp_path)  # a directory: every append fails
     recorder = Recorder()

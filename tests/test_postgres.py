@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from agegate.cli.main import main
+from agegate.flags import PostgresFlagStore, open_sink, open_store
 from agegate.flags.model import Flag
-from agegate.flags.store import PostgresFlagStore, open_sink, open_store
 from agegate.review.readers import Row, read_csv
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -16,8 +16,8 @@ from starlette.routing import Mount
 from agegate.apps.report import RateLimit, form_token, identifier_hash, report_app
 from agegate.apps.serve import serve
 from agegate.asgi.negotiate import prefers_html
+from agegate.flags import Flag, FlagCode, JsonlFlagSink, SqliteFlagStore
 from agegate.flags.output import flag_to_dict
-from agegate.flags.store import Flag, FlagCode, JsonlFlagSink, SqliteFlagStore
 
 SECRET = "report-test-secret-0123456789"
 EMAIL = "Young.Person@Example.org"

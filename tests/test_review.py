@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from agegate.cli.main import main
-from agegate.flags.store import FlagCode
+from agegate.flags import FlagCode
 from agegate.policy import FieldMap
 from agegate.review.reviewer import (
     CollectedAtInvalid,

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from agegate.cli.main import main
-from agegate.flags.store import SqliteFlagStore
+from agegate.flags import SqliteFlagStore
 
 SECRET = "a test key of enough bytes"
 HEADER = ("id", "dob", "country", "region", "phone", "collected")

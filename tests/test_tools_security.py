@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from agegate.apps.serve import serve
-from agegate.flags.store import Flag, SqliteFlagStore
+from agegate.flags import Flag, SqliteFlagStore
 from agegate.safe_text import csv_cell, printable
 
 FORMULAS = [

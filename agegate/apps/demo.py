@@ -61,7 +61,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from ..asgi.middleware import AgeGateMiddleware
 from ..asgi.notice import Notice
 from ..asgi.pages import page
-from ..flags.store import SqliteFlagStore, flag_to_dict
+from ..flags import SqliteFlagStore, flag_to_dict
 from ..place_names import Language, country_choices
 from ..policy import FieldMap, Policy
 from ..rules import Rules

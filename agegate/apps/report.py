@@ -58,7 +58,7 @@ from ..asgi.body import (
 from ..asgi.negotiate import asks_for_json, prefers_html
 from ..asgi.pages import page
 from ..asgi.problem import problem_body, problem_response
-from ..flags.store import Flag, FlagCode, FlagSink
+from ..flags import Flag, FlagCode, FlagSink
 from ..keys import secret_bytes
 from ..origins import origin_of
 from ..reasons import Refusal

@@ -60,7 +60,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..decision import Decision, Outcome, Reason
-from ..flags.store import (
+from ..flags import (
     Flag,
     FlagCode,
     FlagSink,

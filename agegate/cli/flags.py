@@ -18,8 +18,8 @@ from ..flags.output import (
     stored_to_dict,
 )
 
-__all__ = ["EXPORT_COLUMNS", "HELP", "configure", "run", "stored_to_dict"]
-from ..flags.store import FlagStore, open_store
+__all__ = ["HELP", "configure", "run"]
+from ..flags import FlagStore, open_store
 from ..safe_text import printable
 from .main import EXIT_OK
 

@@ -21,9 +21,9 @@ import attrs
 
 from ..age import live_today
 from ..errors import InputError
+from ..flags import FlagStore, open_store
 from ..flags.output import FlagFile, flag_format
 from ..flags.postgres import is_postgres_url, masked
-from ..flags.store import FlagStore, open_store
 from ..keys import secret_bytes
 from ..policy import FIELDS, FieldMap, Policy
 from ..review.batches import BATCH_ROWS, Source

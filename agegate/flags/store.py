@@ -18,37 +18,20 @@ from typing import Any, Literal, Protocol
 
 from ..errors import InputError
 from .model import (
-    MAX_ACCOUNT_ID,
-    STATUSES,
-    Action,
     Flag,
-    FlagCode,
     Status,
     StoredFlag,
-    account_id_problem,
     check_account_ids,
 )
 from .model import utc_now as _utc_now
-from .output import FLAG_COLUMNS, JSONL_SUFFIXES, flag_to_dict, json_line
+from .output import JSONL_SUFFIXES, flag_to_dict, json_line
 from .postgres import PostgresFlagStore, is_postgres_url, open_postgres_store
 
 __all__ = [
-    "FLAG_COLUMNS",
-    "MAX_ACCOUNT_ID",
-    "STATUSES",
-    "Action",
-    "Flag",
-    "FlagCode",
     "FlagSink",
     "FlagStore",
     "JsonlFlagSink",
-    "PostgresFlagStore",
     "SqliteFlagStore",
-    "Status",
-    "StoredFlag",
-    "account_id_problem",
-    "check_account_ids",
-    "flag_to_dict",
     "open_sink",
     "open_store",
 ]

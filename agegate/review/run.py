@@ -32,9 +32,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 import tqdm
 
+from ..flags import FlagStore
 from ..flags.model import Flag
 from ..flags.output import FlagFile
-from ..flags.store import FlagStore
 from .readers import Item, Stream, Unreadable
 from .reviewer import Batch, Reviewer, ReviewSettings
 
@@ -50,7 +50,6 @@ __all__ = [
     "BATCH_SIZE",
     "ENGINES",
     "Engine",
-    "FlagFile",
     "Tally",
     "chunks",
     "render",
