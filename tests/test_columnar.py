@@ -423,7 +423,9 @@ def test_two_workers_read_their_shares_and_merge_in_order(
     source = _csv_source(path)
     assert len(shares(source, 2)) > 4
     settings_ = _settings(Policy())
-    found = [b for b, _ in screen_source(source, settings_, workers=2, batch_size=7)]
+    found = [
+        as_batch(s) for s in screen_source(source, settings_, workers=2, batch_size=7)
+    ]
     assert _essence(found) == _row_engine(path, settings_)
 
 

@@ -87,6 +87,8 @@ _FLAG_SCHEMA = pa.schema(
     ]
 )
 
+_CODES = pa.list_(pa.string())
+
 Template = tuple[tuple[str, ...], str, str | None, int | None] | None
 Columns = dict[str, pa.Array | None]
 # A row's decision: clean, for `Reviewer`, or (>= 0) its flag's template.
@@ -128,6 +130,13 @@ class Screened:
     def rows_unreadable(self) -> int:
         return len(self.unreadable)
 
+    def by_action(self) -> collections.Counter[str]:
+        return _counts(self.flags.column("action"))
+
+    def by_jurisdiction(self) -> collections.Counter[str]:
+        """Flags by jurisdiction; "unknown" for flags without one."""
+        return _counts(pc.fill_null(self.flags.column("jurisdiction"), "unknown"))
+
 
 class _Cache(dict[Any, Any]):
     def get_or(self, key: Any, compute: Callable[[Any], Any]) -> Any:
@@ -158,8 +167,20 @@ def _yyyymmdd(day: date) -> int:
 class ColumnarReviewer:
     """Screens record batches; one per process, holding its caches."""
 
-    def __init__(self, settings: ReviewSettings, rules: Rules | None = None) -> None:
+    def __init__(
+        self,
+        settings: ReviewSettings,
+        rules: Rules | None = None,
+        *,
+        fingerprints: bool = True,
+        keep_clean: bool = True,
+    ) -> None:
+        """`fingerprints`: sign every flag (a store needs them; without, only
+        flags of accounts without an id are signed, for their derived id).
+        `keep_clean`: list the ids screened clean (a store clears them)."""
         self.settings = settings
+        self.fingerprints = fingerprints
+        self.keep_clean = keep_clean
         self.rules = (
             rules if rules is not None else load_rules(settings.rules_directory)
         )
@@ -301,31 +322,35 @@ class ColumnarReviewer:
     ) -> Screened:
         """The flag columns, built for the flagged rows alone."""
         decisions, templates = decided
-        entries = self._fast_flags(columns, decisions, templates)
-        slow_flags = [
-            (index, (f.account_id, f.codes, f.action, f.jurisdiction,
-                     f.required_age, f.fingerprint))
-            for index, f, _ in out if f is not None
-        ]  # fmt: skip
-        if slow_flags:
-            entries = sorted(entries + slow_flags, key=lambda entry: entry[0])
-        columns_out: dict[str, list[Any]] = {name: [] for name in _FLAG_SCHEMA.names}
-        by_code: collections.Counter[str] = collections.Counter()
-        by_rowid = self.settings.locator == "rowid"
-        names = ("account_id", "codes", "action", "jurisdiction", "required_age")
-        for index, values in entries:
-            by_code.update(values[1])
-            for name, value in zip(names, values, strict=False):
-                columns_out[name].append(value)
-            columns_out["fingerprint"].append(values[5])
-            columns_out["line"].append(None if by_rowid else batch.lines[index])
-            rowid = batch.rowids[index] if batch.rowids is not None else None
-            columns_out["rowid"].append(rowid if by_rowid else None)
-        columns_out["source"] = [SOURCE] * len(entries)
-        flags = pa.RecordBatch.from_pydict(columns_out, schema=_FLAG_SCHEMA)
-        clean = self._clean(columns, decisions, out)
+        rows = np.flatnonzero(decisions >= 0)
+        found = self._fast_flags(columns, rows, decisions[rows], templates)
+        slow = [(index, flag) for index, flag, _ in out if flag is not None]
+        if slow:
+            rows, found = _with_slow_flags(rows, found, slow)
+        flags = self._located(batch, rows, found)
+        clean = self._clean(columns, decisions, out) if self.keep_clean else ()
         return Screened(
-            flags, clean, fast + len(out), unreadable, by_code, batch.advanced
+            flags, clean, fast + len(out), unreadable, _code_counts(flags),
+            batch.advanced,
+        )  # fmt: skip
+
+    def _located(
+        self, batch: AccountBatch, rows: np.ndarray[Any, Any], found: Columns
+    ) -> pa.RecordBatch:
+        """The flag columns with where each row stands: its line, or its
+        rowid when flags point at rowids."""
+        count = len(rows)
+        nothing = pa.nulls(count, pa.int64())
+        if self.settings.locator == "rowid":
+            rowids = batch.rowids or (None,) * batch.records.num_rows
+            found["line"] = nothing
+            found["rowid"] = pa.array([rowids[i] for i in rows.tolist()], pa.int64())
+        else:
+            found["line"] = pa.array(np.asarray(batch.lines, dtype=np.int64)[rows])
+            found["rowid"] = nothing
+        found["source"] = pa.array([SOURCE] * count, pa.string())
+        return pa.RecordBatch.from_arrays(
+            [found[name] for name in _FLAG_SCHEMA.names], schema=_FLAG_SCHEMA
         )
 
     def _clean(
@@ -548,37 +573,67 @@ class ColumnarReviewer:
     def _fast_flags(
         self,
         columns: Columns,
-        decisions: np.ndarray[Any, Any],
+        rows: np.ndarray[Any, Any],
+        chosen: np.ndarray[Any, Any],
         templates: list[Any],
-    ) -> list[tuple[int, tuple[Any, ...]]]:
-        """(index, flag values) of the rows flagged by a template: the
-        fingerprint and the id are each row's own."""
-        rows = np.flatnonzero(decisions >= 0)
+    ) -> Columns:
+        """The flag columns of the rows a template flags: the template's
+        codes, action, jurisdiction and age; the id and the fingerprint are
+        each row's own (a fingerprint is signed only where a store keeps it
+        or an account has no id to go by)."""
+        count = len(rows)
+        at = pa.array(rows, pa.int64())
+        pick = pa.array(chosen, pa.int64())
+        found: Columns = {
+            "codes": pa.array([t[0] for t in templates], _CODES).take(pick),
+            "action": pa.array([t[1] for t in templates], pa.string()).take(pick),
+            "jurisdiction": pa.array([t[2] for t in templates], pa.string()).take(pick),
+            "required_age": pa.array([t[3] for t in templates], pa.int32()).take(pick),
+        }
+        given = _given_ids(columns.get("account_id"), at, count)
+        anonymous = np.flatnonzero(given.is_null().to_numpy(zero_copy_only=False))
+        signed = np.arange(count) if self.fingerprints else anonymous
+        prints = self._fingerprints(columns, rows[signed])
+        fingerprints: list[str | None] = [None] * count
+        for number, text in zip(signed.tolist(), prints, strict=True):
+            fingerprints[number] = text
+        found["fingerprint"] = pa.array(fingerprints, pa.string())
+        found["account_id"] = self._named(given, anonymous, fingerprints)
+        return found
+
+    def _fingerprints(self, columns: Columns, rows: np.ndarray[Any, Any]) -> list[str]:
+        """The fingerprint of each row: a keyed hash of its screened fields."""
         if not len(rows):
             return []
-        at = pa.array(rows)
         fields = [f for f, _ in self._screened]
         if self._keys["collected_at"]:
             fields.append("collected_at")
-        messages = _messages([columns[f] for f in fields], at, len(rows))
-        given = _taken(columns["account_id"], at, len(rows))
+        messages = _messages(
+            [columns.get(f) for f in fields], pa.array(rows), len(rows)
+        )
         secret = self.settings.secret
-        entries = []
-        chosen = decisions[rows].tolist()
-        for number, index in enumerate(rows.tolist()):
-            message = messages[number].encode("utf-8", "surrogatepass")
-            # hmac.digest: the same HMAC as hmac.new, in one call.
-            fingerprint = hmac.digest(secret, message, "sha256").hex()
-            account = self._given(given[number])
-            if account is None:
-                mark = b"account\x00" + fingerprint.encode()
-                account = "anon-" + hmac.digest(secret, mark, "sha256").hex()[:24]
-            found_codes, action, jurisdiction, required_age = templates[chosen[number]]
-            entries.append(
-                (index, (account, found_codes, action, jurisdiction, required_age,
-                         fingerprint))
-            )  # fmt: skip
-        return entries
+        # hmac.digest: the same HMAC as hmac.new, in one call.
+        return [
+            hmac.digest(secret, m.encode("utf-8", "surrogatepass"), "sha256").hex()
+            for m in messages
+        ]
+
+    def _named(
+        self,
+        given: pa.Array,
+        anonymous: np.ndarray[Any, Any],
+        fingerprints: list[str | None],
+    ) -> pa.Array:
+        """The ids, with an id derived from the fingerprint where none is
+        given."""
+        if not len(anonymous):
+            return given
+        ids = given.to_pylist()
+        secret = self.settings.secret
+        for number in anonymous.tolist():
+            mark = b"account\x00" + str(fingerprints[number]).encode()
+            ids[number] = "anon-" + hmac.digest(secret, mark, "sha256").hex()[:24]
+        return pa.array(ids, pa.string())
 
     # -- what the caches compute ------------------------------------------
 
@@ -732,13 +787,6 @@ class ColumnarReviewer:
         keys = self._keys.get(field, ())
         return keys[0] if keys else None
 
-    @staticmethod
-    def _given(value: Any) -> str | None:
-        if value is None:
-            return None
-        text: str = value.strip()
-        return text or None
-
 
 def _code(value: Any) -> int:
     """A birthdate or collection date found by the caches, as an integer."""
@@ -840,8 +888,54 @@ def _messages(found: list[pa.Array | None], at: pa.Array, rows: int) -> list[str
     ]
 
 
-def _taken(column: pa.Array | None, at: pa.Array, rows: int) -> list[Any]:
-    return column.take(at).to_pylist() if column is not None else [None] * rows
+def _given_ids(column: pa.Array | None, at: pa.Array, rows: int) -> pa.Array:
+    """Per row taken, its id as `str.strip()` leaves it; null where it is
+    missing or blank. pyarrow keeps an id no whitespace pads."""
+    if column is None:
+        return pa.nulls(rows, pa.string())
+    texts = column.take(at).cast(pa.string())
+    padded = pc.fill_null(pc.match_substring_regex(texts, _PADDED), False)
+    if pc.any(padded).as_py():
+        listed = [(t.strip() or None) if t else None for t in texts.to_pylist()]
+        return pa.array(listed, pa.string())
+    blank = pc.equal(pc.binary_length(texts), 0)
+    return pc.if_else(blank, pa.scalar(None, pa.string()), texts)
+
+
+def _with_slow_flags(
+    rows: np.ndarray[Any, Any], found: Columns, slow: list[tuple[int, Flag]]
+) -> tuple[np.ndarray[Any, Any], Columns]:
+    """The template flags and the flags `Reviewer` raised, in row order."""
+    flags = [flag for _, flag in slow]
+    extra = {
+        "codes": pa.array([list(f.codes) for f in flags], _CODES),
+        "action": pa.array([f.action for f in flags], pa.string()),
+        "jurisdiction": pa.array([f.jurisdiction for f in flags], pa.string()),
+        "required_age": pa.array([f.required_age for f in flags], pa.int32()),
+        "fingerprint": pa.array([f.fingerprint for f in flags], pa.string()),
+        "account_id": pa.array([f.account_id for f in flags], pa.string()),
+    }
+    indexes = np.concatenate((rows, np.array([i for i, _ in slow], dtype=np.int64)))
+    order = np.argsort(indexes, kind="stable")
+    taken = pa.array(order)
+    merged: Columns = {
+        name: pa.concat_arrays([found[name], column]).take(taken)
+        for name, column in extra.items()
+    }
+    return indexes[order], merged
+
+
+def _code_counts(flags: pa.RecordBatch) -> collections.Counter[str]:
+    """How many flags carry each code."""
+    return _counts(pc.list_flatten(flags.column("codes")))
+
+
+def _counts(values: pa.Array) -> collections.Counter[str]:
+    found: collections.Counter[str] = collections.Counter()
+    if len(values):
+        for item in pc.value_counts(values).to_pylist():
+            found[item["values"]] = item["counts"]
+    return found
 
 
 def _phone_region(key: tuple[Any, ...]) -> str | None:

@@ -154,6 +154,10 @@ class Batch:
     # their open flags.
     clean: tuple[str, ...] = ()
 
+    @property
+    def rows_read(self) -> int:
+        return self.screened + len(self.unreadable)
+
 
 class Reviewer:
     """Screens account rows into flags. One per process; holds its caches."""

@@ -160,11 +160,17 @@ def screen_batches(
 _columnar: ColumnarReviewer | None = None
 
 
-def _start_columnar(settings: ReviewSettings) -> None:
+def _start_columnar(settings: ReviewSettings, for_store: bool) -> None:
     global _columnar
+    _columnar = _columnar_reviewer(settings, for_store)
+
+
+def _columnar_reviewer(settings: ReviewSettings, for_store: bool) -> ColumnarReviewer:
+    """An engine that signs flags and lists clean accounts only where a
+    flag store needs them: they cost more than the screening."""
     from .columnar import ColumnarReviewer
 
-    _columnar = ColumnarReviewer(settings)
+    return ColumnarReviewer(settings, fingerprints=for_store, keep_clean=for_store)
 
 
 def _screen_share(
@@ -214,26 +220,27 @@ def screen_source(
     stream: Stream | None = None,
     workers: int = 1,
     batch_size: int = BATCH_SIZE,
-) -> Iterator[tuple[Batch, int]]:
-    """The columnar engine: results of each batch, in input order, with how
-    far each moved a progress bar. `stream`, an open reader of `source`
-    (peeked rows included), is read when the input is not cut in shares."""
+    for_store: bool = True,
+) -> Iterator[Screened]:
+    """The columnar engine: results of each batch, in input order. `stream`,
+    an open reader of `source` (peeked rows included), is read when the
+    input is not cut in shares. Without `for_store`, flags carry no
+    fingerprint (but for accounts without an id) and no clean ids are
+    listed."""
     from . import batches
-    from .columnar import ColumnarReviewer, as_batch
 
     if workers < 1 or batch_size < 1:
         raise ValueError("workers and batch_size must be at least 1")
     with _cut(source, workers) as (source, cut):
         if len(cut) == 1:
             found = _whole(source, stream, batch_size)
-            engine = ColumnarReviewer(settings)
+            engine = _columnar_reviewer(settings, for_store)
             for batch in batches.sliced(found, batch_size):
-                screened = engine.screen(batch)
-                yield as_batch(screened), screened.advanced
+                yield engine.screen(batch)
             return
         if stream is not None:
             stream.close()
-        yield from _screen_shares(source, cut, settings, workers, batch_size)
+        yield from _screen_shares(source, cut, settings, workers, batch_size, for_store)
 
 
 def _whole(
@@ -260,26 +267,23 @@ def _screen_shares(
     settings: ReviewSettings,
     workers: int,
     batch_size: int,
-) -> Iterator[tuple[Batch, int]]:
+    for_store: bool,
+) -> Iterator[Screened]:
     """The shares screened in worker processes, results in input order."""
-    from .columnar import as_batch
-
     with ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_start_columnar,
-        initargs=(settings,),
+        initargs=(settings, for_store),
     ) as pool:
         pending: collections.deque[Future[list[Screened]]] = collections.deque()
         for share in cut:
             pending.append(pool.submit(_screen_share, source, share, batch_size))
             # A bounded window keeps memory flat however long the input.
             if len(pending) >= 2 * workers:
-                for screened in pending.popleft().result():
-                    yield as_batch(screened), screened.advanced
+                yield from pending.popleft().result()
         while pending:
-            for screened in pending.popleft().result():
-                yield as_batch(screened), screened.advanced
+            yield from pending.popleft().result()
 
 
 # -- counting --------------------------------------------------------------
@@ -314,6 +318,18 @@ class Tally:
             self.by_code.update(flag.codes)
             self.by_action[flag.action] += 1
             self.by_jurisdiction[flag.jurisdiction or "unknown"] += 1
+
+    def add_screened(self, screened: Screened) -> None:
+        """Counts a batch of the columnar engine, from its flag columns."""
+        self.rows_screened += screened.rows_screened
+        self.rows_unreadable += screened.rows_unreadable
+        room = UNREADABLE_LISTED - len(self.unreadable)
+        if room > 0:
+            self.unreadable.extend(screened.unreadable[:room])
+        self.accounts_flagged += screened.flags.num_rows
+        self.by_code.update(screened.by_code)
+        self.by_action.update(screened.by_action())
+        self.by_jurisdiction.update(screened.by_jurisdiction())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -414,34 +430,59 @@ def run(
     store clears.
     """
     tally = tally if tally is not None else Tally()
-    flagged: set[str] = set()
+    out = _Outputs(tally, flag_file, store, started_at or datetime.now(UTC))
+    results: Iterator[Batch | Screened]
     if source is not None:
         stream = items if isinstance(items, Stream) else None
         results = screen_source(
-            source, settings, stream=stream, workers=workers, batch_size=batch_size
-        )
+            source, settings, stream=stream, workers=workers,
+            batch_size=batch_size, for_store=store is not None,
+        )  # fmt: skip
     else:
-        results = _counted(
-            screen_batches(items, settings, workers=workers, batch_size=batch_size)
+        results = screen_batches(
+            items, settings, workers=workers, batch_size=batch_size
         )
     with _progress_bar(items, progress) as bar:
-        for batch, advanced in results:
-            if store is not None:
-                tally.flags_cleared += _update_store(
-                    store, batch, flagged, started_at or datetime.now(UTC)
-                )
-            if flag_file is not None and batch.flags:
-                flag_file.add_many(batch.flags)
-            tally.add(batch)
-            _report_unreadable(batch, on_unreadable)
-            _advance(bar, items, batch, advanced)
+        for result in results:
+            out.take(result)
+            _report_unreadable(result.unreadable, on_unreadable)
+            _advance(bar, items, result)
     tally.completed = True
     return tally
 
 
-def _counted(batches: Iterator[Batch]) -> Iterator[tuple[Batch, int]]:
-    for batch in batches:
-        yield batch, 0
+@attrs.define
+class _Outputs:
+    """Where each batch's results go: the counts, the flag file, the store."""
+
+    tally: Tally
+    flag_file: FlagFile | None
+    store: FlagStore | None
+    started_at: datetime
+    # Accounts flagged so far: a duplicate row never clears their flag.
+    flagged: set[str] = attrs.field(factory=set)
+
+    def take(self, result: Batch | Screened) -> None:
+        batch = result if isinstance(result, Batch) else None
+        if self.store is not None:
+            batch = batch or _as_batch(result)
+            self.tally.flags_cleared += _update_store(
+                self.store, batch, self.flagged, self.started_at
+            )
+        if isinstance(result, Batch):
+            if self.flag_file is not None and result.flags:
+                self.flag_file.add_many(result.flags)
+            self.tally.add(result)
+            return
+        if self.flag_file is not None and result.flags.num_rows:
+            self.flag_file.add_columns(result.flags, datetime.now(UTC))
+        self.tally.add_screened(result)
+
+
+def _as_batch(screened: Any) -> Batch:
+    from .columnar import as_batch
+
+    return as_batch(screened)
 
 
 def _progress_bar(items: Iterable[Item], progress: bool | None) -> tqdm.tqdm[Any]:
@@ -462,11 +503,12 @@ def _progress_bar(items: Iterable[Item], progress: bool | None) -> tqdm.tqdm[Any
 
 
 def _advance(
-    bar: tqdm.tqdm[Any], items: Iterable[Item], batch: Batch, advanced: int
+    bar: tqdm.tqdm[Any], items: Iterable[Item], result: Batch | Screened
 ) -> None:
     """Moves the bar by what the batch says it read, else by the stream's
     position, else by its rows."""
     measured = isinstance(items, Stream) and items.total is not None
+    advanced = 0 if isinstance(result, Batch) else result.advanced
     if advanced:
         bar.update(advanced)
         return
@@ -474,13 +516,14 @@ def _advance(
     if measured and done is not None:
         bar.update(max(0, done - bar.n))
     else:
-        bar.update(batch.screened + len(batch.unreadable))
+        bar.update(result.rows_read)
 
 
 def _report_unreadable(
-    batch: Batch, on_unreadable: Callable[[Unreadable], None] | None
+    unreadable: tuple[tuple[int, str], ...],
+    on_unreadable: Callable[[Unreadable], None] | None,
 ) -> None:
-    for line, reason in batch.unreadable:
+    for line, reason in unreadable:
         log.debug("line %d unreadable: %s", line, reason)
         if on_unreadable is not None:
             on_unreadable(Unreadable(line, reason))

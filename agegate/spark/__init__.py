@@ -122,7 +122,10 @@ def _engine(shipment: _Shipment) -> ColumnarReviewer:
     if found is None:
         _ENGINES.clear()  # one review at a time per worker: memory stays bounded
         rules = shipment.rules.value if shipment.rules is not None else None
-        found = _ENGINES[shipment.token] = ColumnarReviewer(shipment.settings, rules)
+        # Spark's flags carry no fingerprint, and nothing is cleared.
+        found = _ENGINES[shipment.token] = ColumnarReviewer(
+            shipment.settings, rules, fingerprints=False, keep_clean=False
+        )
     return found
 
 
