@@ -5,10 +5,13 @@ national number would be read in."""
 from __future__ import annotations
 
 import random
+import unicodedata
 
 import phonenumbers
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
 from agegate import phone
@@ -127,3 +130,72 @@ def _code_of(text: str) -> int:
         return phonenumbers.parse(text, None).country_code or 0
     except phonenumbers.NumberParseException:
         return 0
+
+
+def test_the_column_may_be_sliced_chunked_large_or_hold_nulls() -> None:
+    texts = [*ODD, None, "", "+44 20 7946 0000", None, "+7 912 345 67 89"]
+    expected = phones.outcomes(pa.array(texts), _canonical)
+    assert expected is not None
+    assert any(found is not None for found in expected)
+    for column in (
+        pa.array(texts, pa.large_string()),
+        pa.chunked_array([texts[:7], texts[7:]]),
+    ):
+        assert phones.outcomes(column, _canonical) == expected
+    padded = pa.array(["+1 205 555 0100", *texts, "+1 205 555 0100"]).slice(
+        1, len(texts)
+    )
+    assert phones.outcomes(padded, _canonical) == expected
+
+
+def test_a_column_of_short_numbers_only() -> None:
+    assert phones.outcomes(pa.array(["+4412", "+1 20", "+800 12"]), _canonical) in (
+        None,
+        [None, None, None],
+    )
+
+
+_SEPARATED = st.sampled_from(["", " ", "-", ".", "/", "(", ")", " (", ") "])
+
+
+@st.composite
+def _numbers(draw: st.DrawFn) -> str:
+    """A number of a country code, in the code's own patterns (so often
+    valid) or random digits, a digit changed, in separators people type."""
+    code = draw(st.sampled_from(CODES))
+    patterns = sorted({q.pattern for q in phones._questions(code) if q.full})
+    random_digits = st.text("0123456789", min_size=1, max_size=18)
+    if patterns:
+        pattern = draw(st.sampled_from(patterns))
+        national = draw(
+            st.one_of(st.from_regex(pattern, fullmatch=True), random_digits)
+        )
+    else:
+        national = draw(random_digits)
+    national = "".join(str(unicodedata.digit(c, 0)) for c in national)
+    if national and draw(st.booleans()):
+        at = draw(st.integers(0, len(national) - 1))
+        national = (
+            national[:at] + draw(st.sampled_from("0123456789")) + national[at + 1 :]
+        )
+    text = "+" + str(code)
+    for digit in national:
+        text += draw(_SEPARATED) + digit
+    return text
+
+
+CODES = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+
+
+@settings(max_examples=400)
+@given(
+    st.lists(_numbers(), min_size=1, max_size=20),
+    st.sampled_from([None, "US", "GB", "JE", "RU", "KZ", "GP", "MF", "FI", "AX"]),
+)
+def test_generated_numbers_are_decided_as_phone_jurisdictions(
+    texts: list[str], region: str | None
+) -> None:
+    decided = phones.outcomes(pa.array(texts), _canonical, region)
+    for text, found in zip(texts, decided or [None] * len(texts), strict=True):
+        if found is not None:
+            assert found == _answer(text, region), text

@@ -1,11 +1,16 @@
-"""The jurisdictions of a column of phone numbers, decided by pyarrow's regex
-engine where that gives `phone.jurisdictions`' answer, exactly.
+"""The jurisdictions of a column of phone numbers, decided where that gives
+`phone.jurisdictions`' answer, exactly.
 
 A phone's validity depends on every digit, so a cache per distinct number
-rarely hits; the patterns of a numbering plan are regular expressions
-without look-arounds or back-references, which RE2 (pyarrow's engine) reads
-as Python's `re` does. This module takes the narrow road of `phone`'s own
-fast path and nothing else:
+rarely hits. Every question `phone` asks of a national number (does the
+national prefix match its start, which region's leading digits or plan
+takes it, is it valid in a region's plan) is a regular pattern over its
+digits: for each country code they are read together as one deterministic
+automaton (`automaton.py`), built the first time the code is met, and numpy
+runs the automata of all codes over a batch in one pass of table look-ups.
+The state a number ends in answers every question at once; the answer is
+worked out in Python once per (state, length). This module takes the narrow
+road of `phone`'s own fast path and nothing else:
 
 * the text is `+`, then digits and the separators `phone` allows, ending in
   a digit (so `strip()` changes nothing), 3 to 40 characters, no `0` after
@@ -23,14 +28,15 @@ fast path and nothing else:
 * the number is valid for the region found as `numbering.region_for`
   finds it (candidates in order: leading digits, else the whole plan).
 
-Every other number (national form, invalid, a shared code elsewhere) is
-left to `phone.jurisdictions`: its answer is None here.
+Every other number (national form, invalid, a shared code elsewhere, a
+country code whose patterns the automaton cannot read) is left to
+`phone.jurisdictions`: its answer is None here.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import attrs
@@ -40,18 +46,20 @@ import pyarrow.compute as pc
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
 from .. import numbering, phone
+from .automaton import Automaton, Question, Unsupported, build
 
 _SHAPE = r"^\+[0-9 ().\-/]{1,38}[0-9]$"
-_SEPARATORS = r"[ ().\-/+]"
+_SEPARATOR_CHARS = " ().-/"
 _NANP = 1
 # The pattern `phone._national_prefix` gives a country without one.
 _NO_PREFIX = "(?!)"
 _MIN_NSN, _MAX_NSN = 2, 17
-# The longest text `_SHAPE` takes.
-_MAX_TEXT = 40
-_CODES: dict[int, list[str]] = {}
-for _code in COUNTRY_CODE_TO_REGION_CODE:
-    _CODES.setdefault(len(str(_code)), []).append(str(_code))
+_LONGEST_CODE = 3
+_ZERO = ord("0")
+# The automaton's column for the padding after a number's last digit.
+_PAD = 10
+# In the table of labels: not worked out yet.
+_UNKNOWN = -2
 
 Outcome = tuple[str, ...] | None
 # The rules' codes for the codes a number gives; None when they have none.
@@ -82,6 +90,25 @@ class Shared:
 Decided = tuple[str, ...] | Shared
 
 
+@attrs.frozen
+class _Region:
+    """A valid number of a code with one region."""
+
+    region: str
+
+
+@attrs.frozen
+class _NorthAmerican:
+    """A valid number of the North American plan: its places depend on the
+    area code too."""
+
+    region: str
+
+
+# What a number's final state and length say, before the rules' codes.
+_Label = tuple[()] | _Region | _NorthAmerican | Shared
+
+
 def outcome_ids(
     texts: pa.Array, canonical: Canonical
 ) -> tuple[np.ndarray[Any, Any], list[Decided]] | None:
@@ -90,28 +117,11 @@ def outcome_ids(
     country), -1 where this module does not decide; None for all."""
     if texts.type not in (pa.string(), pa.large_string()) or not len(texts):
         return None
-    shaped = pc.fill_null(pc.match_substring_regex(texts, _SHAPE), False)
-    if not pc.any(shaped).as_py():
+    numbers = _Nationals.of(texts)
+    if numbers is None:
         return None
-    body = pc.replace_substring_regex(texts, _SEPARATORS, "")
     found = _Found(len(texts))
-    for length, codes in sorted(_CODES.items()):
-        prefix = pc.utf8_slice_codeunits(body, 0, length)
-        hit = pc.and_(shaped, pc.is_in(prefix, value_set=pa.array(codes)))
-        if not pc.any(hit).as_py():
-            continue
-        rows = pc.indices_nonzero(hit)
-        picked = pc.take(prefix, rows)
-        nationals = pc.utf8_slice_codeunits(pc.take(body, rows), length)
-        for code in pc.unique(picked).to_pylist():
-            mine = pc.equal(picked, code)
-            _decide(
-                int(code),
-                pc.filter(rows, mine).to_numpy(),
-                pc.filter(nationals, mine),
-                found,
-                canonical,
-            )
+    _decide(numbers, found, canonical)
     return found.ids, found.outcomes
 
 
@@ -140,226 +150,349 @@ class _Found:
         self.outcomes: list[Decided] = []
         self._numbers: dict[Decided, int] = {}
 
-    def put(self, rows: np.ndarray[Any, Any], outcome: Decided | None) -> None:
-        if outcome is None or not len(rows):
-            return
+    def number(self, outcome: Decided | None) -> int:
+        if outcome is None:
+            return -1
         number = self._numbers.get(outcome)
         if number is None:
             number = self._numbers[outcome] = len(self.outcomes)
             self.outcomes.append(outcome)
-        self.ids[rows] = number
-
-
-def _decide(
-    code: int,
-    rows: np.ndarray[Any, Any],
-    nationals: pa.Array,
-    found: _Found,
-    canonical: Canonical,
-) -> None:
-    regions = COUNTRY_CODE_TO_REGION_CODE.get(code, ())
-    prefix = phone._national_prefix(code)
-    if prefix is None:
-        return
-    length = pc.utf8_length(nationals)
-    usable = pc.and_(
-        pc.and_(pc.greater_equal(length, _MIN_NSN), pc.less_equal(length, _MAX_NSN)),
-        pc.invert(pc.starts_with(nationals, "0")),
-    )
-    if prefix.pattern != _NO_PREFIX:
-        prefixed = _matches(nationals, prefix.pattern, whole=False)
-        if prefixed is None:
-            return
-        usable = pc.and_(usable, pc.invert(prefixed))
-    region_of = _regions(code, nationals, _mask(usable))
-    if region_of is None:
-        return
-    shared = None
-    if len(regions) > 1 and code != _NANP:
-        shared = _valid_in(code, nationals)
-        if shared is None:
-            return
-    for region, chosen in region_of:
-        plan = numbering._plan_for(code, region)
-        if plan is None or not chosen.any():
-            continue
-        # Each region's plan is read for the numbers found for it alone.
-        at = np.flatnonzero(chosen)
-        mine = nationals.take(pa.array(at))
-        valid = _valid(plan, mine)
-        if valid is None:
-            continue
-        kept = _mask(valid)
-        if region == numbering.NON_GEOGRAPHIC:
-            found.put(rows[at[kept]], ())
-        elif code == _NANP:
-            _north_american_rows(
-                rows[at[kept]], mine.filter(valid), region, found, canonical
-            )
-        elif shared is not None:
-            mask = np.zeros(len(nationals), dtype=bool)
-            mask[at[kept]] = True
-            _shared_rows(rows, mask, region, shared, found)
-        else:
-            found.put(rows[at[kept]], canonical((region,)))
+        return number
 
 
 def _mask(values: pa.Array) -> np.ndarray[Any, Any]:
     return np.asarray(values.to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _north_american_rows(
-    rows: np.ndarray[Any, Any],
-    nationals: pa.Array,
-    region: str,
-    found: _Found,
-    canonical: Canonical,
-) -> None:
-    """The places of a North American number: once per area code."""
-    encoded = pc.utf8_slice_codeunits(nationals, 0, 3).dictionary_encode()
-    indices = encoded.indices.to_numpy(zero_copy_only=False)
-    for number, area in enumerate(encoded.dictionary.to_pylist()):
-        found.put(rows[indices == number], canonical(_north_american(area, region)))
+def _country_codes() -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Per first three digits of a number, the length of its country code
+    and the code (0: none), as `phone._split_international` finds it."""
+    lengths = np.zeros(1000, dtype=np.int64)
+    codes = np.zeros(1000, dtype=np.int64)
+    for first in range(100, 1000):
+        text = str(first)
+        for length in range(1, _LONGEST_CODE + 1):
+            if int(text[:length]) in COUNTRY_CODE_TO_REGION_CODE:
+                lengths[first], codes[first] = length, int(text[:length])
+                break
+    return lengths, codes
 
 
-def _valid_in(
-    code: int, nationals: pa.Array
-) -> tuple[tuple[str, ...], np.ndarray[Any, Any]] | None:
-    """The regions of a shared code and, per number, a bit mask of those it
-    is valid in (`numbering.is_valid_for_region`); None if RE2 cannot say."""
-    regions = tuple(str(r) for r in COUNTRY_CODE_TO_REGION_CODE[code])
-    bits = np.zeros(len(nationals), dtype=np.int64)
-    for bit, region in enumerate(regions):
-        plan = numbering._plan_for(code, region)
-        if plan is None:
-            continue
-        valid = _valid(plan, nationals)
-        if valid is None:
+_CODE_LENGTHS, _CODES = _country_codes()
+
+
+@attrs.frozen
+class _Nationals:
+    """The rows in international form with a usable national number: their
+    country code, the number's length and its digits, one row of the
+    matrix per position (`_PAD` past the end)."""
+
+    rows: np.ndarray[Any, Any]
+    codes: np.ndarray[Any, Any]
+    lengths: np.ndarray[Any, Any]
+    digits: np.ndarray[Any, Any]
+
+    @classmethod
+    def of(cls, texts: pa.Array) -> _Nationals | None:
+        found = _shaped_digits(texts)
+        if found is None:
             return None
-        bits |= valid.to_numpy(zero_copy_only=False).astype(np.int64) << bit
-    return regions, bits
-
-
-def _shared_rows(
-    rows: np.ndarray[Any, Any],
-    mask: np.ndarray[Any, Any],
-    region: str,
-    shared: tuple[tuple[str, ...], np.ndarray[Any, Any]],
-    found: _Found,
-) -> None:
-    """Numbers of a shared code found for `region`: one outcome per set of
-    regions they are valid in."""
-    regions, bits = shared
-    mine = bits[mask]
-    for value in np.unique(mine).tolist():
-        valid_in = frozenset(r for i, r in enumerate(regions) if value >> i & 1)
-        found.put(rows[mask][mine == value], Shared(region, valid_in))
-
-
-def _regions(
-    code: int, nationals: pa.Array, usable: np.ndarray[Any, Any]
-) -> list[tuple[str, np.ndarray[Any, Any]]] | None:
-    """(region, rows it is found for) as `numbering.region_for` finds them:
-    the first candidate whose leading digits (else plan) takes the number,
-    each candidate tried on the numbers no earlier one took."""
-    regions = COUNTRY_CODE_TO_REGION_CODE[code]
-    if len(regions) == 1:
-        return [(str(regions[0]), usable)]
-    left = np.flatnonzero(usable)
-    chosen: list[tuple[str, np.ndarray[Any, Any]]] = []
-    for region, leading, plan in numbering._candidates(code):
-        if not len(left):
-            break
-        rest = nationals.take(pa.array(left))
-        if leading is not None:
-            hit = _matches(rest, leading.pattern, whole=False)
-        elif plan is not None:
-            hit = _valid(plan, rest)
-        else:  # pragma: no cover - a candidate has one or the other
-            hit = None
-        if hit is None:
-            return None
-        taken = _mask(hit)
-        mine = np.zeros(len(nationals), dtype=bool)
-        mine[left[taken]] = True
-        chosen.append((region, mine))
-        left = left[~taken]
-    return chosen
-
-
-def _valid(plan: Any, nationals: pa.Array) -> pa.Array | None:
-    """`plan.valid(n)` for each national number; None if RE2 cannot say.
-
-    A number is valid when the general pattern matches and some type's
-    pattern matches with a length that type allows: the types that allow a
-    length are tried as one alternation over the numbers of that length
-    (RE2 compiles a pattern on every call, so fewer calls matter)."""
-    if plan.general is None or not plan.types:
-        return pc.is_in(nationals, value_set=pa.array([], pa.string()))
-    general = _desc(plan.general, nationals)
-    if general is None:
-        return None
-    lengths = pc.utf8_length(nationals)
-    present = set(pc.unique(lengths).to_pylist())
-    some = pc.is_in(lengths, value_set=pa.array([], pa.int32()))
-    for group, pattern in _type_groups(plan):
-        if not present.intersection(group):
-            continue
-        matched = _matches(nationals, pattern, whole=True)
-        if matched is None:
-            return None
-        allowed = pc.is_in(lengths, value_set=pa.array(sorted(group), pa.int32()))
-        some = pc.or_(some, pc.and_(allowed, matched))
-    return pc.and_(general, some)
-
-
-@functools.cache
-def _type_groups(plan: Any) -> tuple[tuple[frozenset[int], str], ...]:
-    """The lengths a national number can have, grouped by the types that
-    allow them (a type without lengths allows any), each group with the
-    alternation of those types' patterns, in the plan's order."""
-    by_types: dict[tuple[int, ...], set[int]] = {}
-    for length in range(_MAX_TEXT + 1):
-        allowing = tuple(
-            i for i, desc in enumerate(plan.types)
-            if not desc.lengths or length in desc.lengths
-        )  # fmt: skip
-        if allowing:
-            by_types.setdefault(allowing, set()).add(length)
-    return tuple(
-        (
-            frozenset(group),
-            "|".join(f"(?:{plan.types[i].pattern.pattern})" for i in allowing),
+        rows, data, at, lengths = found
+        first = (
+            data[at].astype(np.int64) * 100
+            + data[at + 1].astype(np.int64) * 10
+            + data[at + 2]
+            - _ZERO * 111
         )
-        for allowing, group in by_types.items()
-    )
+        code_length = _CODE_LENGTHS[first]
+        national = lengths - code_length
+        at = at + code_length
+        usable = (
+            (code_length > 0)
+            & (national >= _MIN_NSN)
+            & (national <= _MAX_NSN)
+            & (data[at] != _ZERO)
+        )
+        if not usable.any():
+            return None
+        at, national = at[usable], national[usable]
+        # At least an area code's three digits, past the end the padding.
+        width = np.arange(max(3, int(national.max())), dtype=np.int64)[:, None]
+        matrix = np.where(width < national, data[at + width] - _ZERO, _PAD)
+        return cls(rows[usable], _CODES[first[usable]], national, matrix)
 
 
-def _desc(desc: Any, nationals: pa.Array) -> pa.Array | None:
-    matched = _matches(nationals, desc.pattern.pattern, whole=True)
-    if matched is None or not desc.lengths:
-        return matched
-    lengths = pa.array(sorted(desc.lengths), pa.int32())
-    return pc.and_(matched, pc.is_in(pc.utf8_length(nationals), value_set=lengths))
-
-
-def _matches(nationals: pa.Array, pattern: str, *, whole: bool) -> pa.Array | None:
-    """`re.fullmatch` (whole) or `re.match` of `pattern` on each number."""
-    anchored = f"^(?:{pattern})$" if whole else f"^(?:{pattern})"
-    if not _re2_reads(anchored):
+def _shaped_digits(
+    texts: pa.Array,
+) -> (
+    tuple[
+        np.ndarray[Any, Any],
+        np.ndarray[Any, Any],
+        np.ndarray[Any, Any],
+        np.ndarray[Any, Any],
+    ]
+    | None
+):
+    """The rows `_SHAPE` takes with at least the digits of a country code,
+    and their digits: bytes holding them (ASCII digits), each row's first
+    digit's place in them and its number of digits."""
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    shaped = pc.fill_null(pc.match_substring_regex(texts, _SHAPE), False)
+    if not pc.any(shaped).as_py():
         return None
-    return pc.fill_null(pc.match_substring_regex(nationals, anchored), False)
+    body = _without_separators(texts)
+    data, starts, sizes = _bytes(body)
+    # The `+` and then digits alone, as `_SHAPE` guarantees.
+    rows = np.flatnonzero(
+        _mask(shaped)
+        & (sizes > _LONGEST_CODE)
+        & (sizes <= 1 + _LONGEST_CODE + _MAX_NSN)
+    )
+    if not len(rows):
+        return None
+    # Spare bytes: a row's first digits and the matrix are read at once.
+    data = np.concatenate([data, np.full(_MAX_NSN + 1, _ZERO, dtype=np.uint8)])
+    return rows, data, starts[rows] + 1, sizes[rows] - 1
 
 
-@functools.cache
-def _re2_reads(pattern: str) -> bool:
-    try:
-        pc.match_substring_regex(pa.array([""]), pattern)
-    except pa.ArrowInvalid:
-        return False
-    return True
+def _without_separators(texts: pa.Array) -> pa.Array:
+    """The texts without the separators `_SHAPE` takes; a literal
+    replacement for each one present costs far less than one regex."""
+    data, _, _ = _bytes(texts)
+    present = data.tobytes()
+    for separator in _SEPARATOR_CHARS:
+        if separator.encode() in present:
+            texts = pc.replace_substring(texts, separator, "")
+    return texts
 
 
-@functools.cache
+def _bytes(
+    texts: pa.Array,
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """The bytes of a string array, and each row's start and size in them."""
+    _, offsets_buffer, data_buffer = texts.buffers()
+    offset_type = np.int64 if texts.type == pa.large_string() else np.int32
+    offsets = np.frombuffer(offsets_buffer, dtype=offset_type)
+    offsets = offsets[texts.offset : texts.offset + len(texts) + 1].astype(np.int64)
+    if data_buffer is None:
+        data = np.empty(0, dtype=np.uint8)
+    else:
+        data = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0] : offsets[-1]]
+    offsets = offsets - offsets[0]
+    return data, offsets[:-1], np.diff(offsets)
+
+
+def _decide(numbers: _Nationals, found: _Found, canonical: Canonical) -> None:
+    states = _AUTOMATA.run(numbers.codes, numbers.digits)
+    labels = _AUTOMATA.labels_for(states, numbers.lengths)
+    # A North American number's places depend on its area code too.
+    north_american = _AUTOMATA.north_american[labels + 1]
+    first = numbers.digits[:3].astype(np.int64)
+    area = first[0] * 100 + first[1] * 10 + first[2]
+    labels[north_american & (numbers.lengths < 3)] = -1
+    kept = labels >= 0
+    keys = labels[kept] * 1000 + np.where(north_american, area, 0)[kept]
+    distinct, inverse = np.unique(keys, return_inverse=True)
+    each = np.array(
+        [
+            found.number(_outcome(_AUTOMATA.values[key // 1000], key % 1000, canonical))
+            for key in distinct.tolist()
+        ],
+        dtype=np.int64,
+    )
+    found.ids[numbers.rows[kept]] = each[inverse.reshape(-1)]
+
+
+def _outcome(label: _Label, area: int, canonical: Canonical) -> Decided | None:
+    if isinstance(label, _NorthAmerican):
+        return canonical(_north_american(f"{area:03d}", label.region))
+    if isinstance(label, _Region):
+        return canonical((label.region,))
+    return label
+
+
 def _north_american(area: str, region: str) -> tuple[str, ...]:
     return phone._north_american_places(area, region)
+
+
+class _Automata:
+    """The automata of the country codes met so far, as one table of
+    states: `table[state, digit]` (digit `_PAD` keeps the state) and
+    `labels[state, length]`, the index of a number's label in `values`
+    (-1: not decided here), worked out the first time it is needed."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.table = np.zeros((0, _PAD + 1), dtype=np.int64)
+        self.labels = np.zeros((0, _MAX_NSN + 1), dtype=np.int64)
+        # Per country code, its start state; -1: not decided here; -2: not
+        # built yet.
+        self.starts = np.full(1000, _UNKNOWN, dtype=np.int64)
+        self._owners: list[tuple[int, int, Automaton]] = []
+        self.values: list[_Label] = []
+        self._numbers: dict[_Label, int] = {}
+        # Per label index + 1 (index 0 for -1): a North American number?
+        self.north_american = np.zeros(1, dtype=bool)
+
+    def run(
+        self, codes: np.ndarray[Any, Any], digits: np.ndarray[Any, Any]
+    ) -> np.ndarray[Any, Any]:
+        """The state each number ends in; -1 for a code not decided here."""
+        if (self.starts[codes] == _UNKNOWN).any():
+            self._add(np.unique(codes[self.starts[codes] == _UNKNOWN]).tolist())
+        states = self.starts[codes]
+        known = states >= 0
+        at = np.where(known, states, 0)
+        table = self.table.reshape(-1)
+        for column in digits:
+            at = table[at * (_PAD + 1) + column]
+        return np.where(known, at, -1)
+
+    def labels_for(
+        self, states: np.ndarray[Any, Any], lengths: np.ndarray[Any, Any]
+    ) -> np.ndarray[Any, Any]:
+        known = states >= 0
+        at = np.where(known, states, 0)
+        labels = self.labels[at, lengths]
+        missing = known & (labels == _UNKNOWN)
+        if missing.any():
+            pairs = np.unique(np.stack([at[missing], lengths[missing]]), axis=1)
+            for state, length in pairs.T.tolist():
+                self.labels[state, length] = self._label(state, length)
+            labels = self.labels[at, lengths]
+        return np.where(known, labels, -1)
+
+    def _add(self, codes: list[int]) -> None:
+        with self._lock:
+            for code in codes:
+                if self.starts[code] != _UNKNOWN:
+                    continue
+                try:
+                    automaton = build(_questions(code), _MAX_NSN)
+                except Unsupported:
+                    self.starts[code] = -1
+                    continue
+                start = len(self.table)
+                self._owners.append((start, code, automaton))
+                table = np.array(automaton.table, dtype=np.int64) + start
+                self.table = np.concatenate([self.table, table])
+                unknown = np.full((len(table), _MAX_NSN + 1), _UNKNOWN, dtype=np.int64)
+                self.labels = np.concatenate([self.labels, unknown])
+                self.starts[code] = start
+
+    def _label(self, state: int, length: int) -> int:
+        start, code, automaton = max(o for o in self._owners if o[0] <= state)
+        label = _label(code, _Passes(automaton, state - start, length))
+        if label is None:
+            return -1
+        number = self._numbers.get(label)
+        if number is None:
+            number = self._numbers[label] = len(self.values)
+            self.values.append(label)
+            self.north_american = np.append(
+                self.north_american, isinstance(label, _NorthAmerican)
+            )
+        return number
+
+
+_AUTOMATA = _Automata()
+
+
+@attrs.frozen
+class _Passes:
+    """The answers of a national number's final state, for its length."""
+
+    automaton: Automaton
+    state: int
+    length: int
+
+    def answer(self, question: Question) -> bool:
+        return self.automaton.passes(self.state, question)
+
+    def valid(self, plan: Any) -> bool:
+        """`plan.valid(national)`."""
+        return (
+            plan.general is not None
+            and self.matches(plan.general)
+            and any(self.matches(desc) for desc in plan.types)
+        )
+
+    def matches(self, desc: Any) -> bool:
+        if desc.lengths and self.length not in desc.lengths:
+            return False
+        return self.answer(Question(desc.pattern.pattern, full=True))
+
+
+def _questions(code: int) -> list[Question]:
+    """Every question `_label` may ask of a number of this code."""
+    prefix = phone._national_prefix(code)
+    if prefix is None:
+        raise Unsupported("no metadata")
+    found = (
+        [] if prefix.pattern == _NO_PREFIX else [Question(prefix.pattern, full=False)]
+    )
+    if len(COUNTRY_CODE_TO_REGION_CODE[code]) > 1:
+        for _, leading, plan in numbering._candidates(code):
+            if leading is not None:
+                found.append(Question(leading.pattern, full=False))
+            elif plan is not None:
+                found.extend(_plan_questions(plan))
+    for region in COUNTRY_CODE_TO_REGION_CODE[code]:
+        found.extend(_plan_questions(numbering._plan_for(code, str(region))))
+    return found
+
+
+def _plan_questions(plan: Any) -> Iterator[Question]:
+    if plan is None:
+        return
+    for desc in (plan.general, *plan.types):
+        if desc is not None:
+            yield Question(desc.pattern.pattern, full=True)
+
+
+def _label(code: int, passes: _Passes) -> _Label | None:
+    """What `phone.jurisdictions` makes of a number with these answers,
+    before the rules' codes (its `_split_international`, `region_for`,
+    `is_valid_for_region` and `_places`)."""
+    prefix = phone._national_prefix(code)
+    if prefix is None or (
+        prefix.pattern != _NO_PREFIX
+        and passes.answer(Question(prefix.pattern, full=False))
+    ):
+        return None
+    region = _region(code, passes)
+    if region is None:
+        return None
+    plan = numbering._plan_for(code, region)
+    if plan is None or not passes.valid(plan):
+        return None
+    regions = [str(r) for r in COUNTRY_CODE_TO_REGION_CODE[code]]
+    if region == numbering.NON_GEOGRAPHIC:
+        return ()
+    if code == _NANP:
+        return _NorthAmerican(region)
+    if len(regions) > 1:
+        valid_in = frozenset(
+            other
+            for other in regions
+            if (mine := numbering._plan_for(code, other)) is not None
+            and passes.valid(mine)
+        )
+        return Shared(region, valid_in)
+    return _Region(region)
+
+
+def _region(code: int, passes: _Passes) -> str | None:
+    """`numbering.region_for`: the first candidate whose leading digits
+    (else plan) takes the number."""
+    regions = COUNTRY_CODE_TO_REGION_CODE[code]
+    if len(regions) == 1:
+        return str(regions[0])
+    for region, leading, plan in numbering._candidates(code):
+        if leading is not None:
+            if passes.answer(Question(leading.pattern, full=False)):
+                return region
+        elif plan is not None and passes.valid(plan):
+            return region
+    return None
