@@ -1,5 +1,5 @@
 """Birthdates and collection timestamps of a whole column, as yyyymmdd
-integers, by pyarrow, for the shapes whose reading is plain arithmetic.
+integers, for the shapes whose reading is plain arithmetic.
 
 Each function decides only text of one exact shape and leaves every other
 value (None) to the reading the row engine does (`screen.read`,
@@ -14,29 +14,49 @@ value (None) to the reading the row engine does (`screen.read`,
   date after today is "invalid". Years 1 and 9999, where Python's datetime
   overflows on the way, are left alone.
 
-A real date is one pyarrow's strptime reads back to the same year, month and
-day (it carries 30 February into March).
+Each shape has a fixed length in bytes (10, 20 or 25), so the values of that
+length are read as a matrix of bytes, one column per value, and checked and
+summed with integer arithmetic in numpy: a value whose bytes are ASCII digits
+and separators where the shape has them is exactly a value the shape's
+regular expression matches. A real date has a month of 1-12 and a day
+within that month of the proleptic Gregorian calendar.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
+import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
-_STAMP = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
-    r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
-)
-_FILLER = "2000-01-01T00:00:00Z"
-_DAY_MINUTES = 1440
-# Minutes from the instant to UTC-12: 12 hours.
-_EARLIEST = 720
+# uint8, int32 and bool arrays (numpy's stubs lose the dtypes on the way).
+Bytes: TypeAlias = np.ndarray[Any, Any]
+Ints: TypeAlias = np.ndarray[Any, Any]
+Flags: TypeAlias = np.ndarray[Any, Any]
+
 _TEXT = (pa.string(), pa.large_string())
 # A collection date after today ("invalid"), in `collection_array`.
 LATE = -2
+
+_BARE, _ZULU, _OFFSET = 10, 20, 25
+_T, _SPACE, _Z, _PLUS, _MINUS = b"T Z+-"
+# What each byte of `YYYY-MM-DDTHH:MM:SS+HH:MM` may be: from the first byte
+# given to that byte plus the span ("0"-"9", or the separator itself). The
+# bytes that may be one of two (`T`/space, `+`/`-`) and the `Z` that ends a
+# 20-byte value are checked apart.
+_PATTERN = b"0000-00-00T00:00:00+00:00"
+_ANY = b"T+"
+_LOW = np.array([0 if c in _ANY else c for c in _PATTERN], dtype=np.uint8)
+_SPAN = np.array(
+    [255 if c in _ANY else 9 if c == ord("0") else 0 for c in _PATTERN],
+    dtype=np.uint8,
+)
+# Days of each month (month 0 and 13-99 have none), February of common years.
+_MONTH_DAYS = np.zeros(100, dtype=np.int32)
+_MONTH_DAYS[1:13] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+_DAY_MINUTES = 1440
+# Minutes from the instant to UTC-12: 12 hours.
+_EARLIEST = 720
 
 
 def birth_days(texts: pa.Array) -> list[int | None] | None:
@@ -47,15 +67,15 @@ def birth_days(texts: pa.Array) -> list[int | None] | None:
 
 def birth_array(texts: pa.Array) -> pa.Array | None:
     """`birth_days` as an int64 array (null where not that shape)."""
-    if texts.type not in _TEXT:
+    column = _Column.of(texts)
+    if column is None:
         return None
-    shaped = pc.fill_null(pc.match_substring_regex(texts, _DATE), False)
-    if not pc.any(shaped).as_py():
+    rows, digits, shaped = column.rows(_BARE)
+    if not shaped.any():
         return None
-    safe = pc.if_else(shaped, texts, _FILLER[:10])
-    day, valid = _real_date(safe)
-    valid = pc.and_(pc.and_(valid, shaped), pc.greater_equal(_part(safe, 0, 4), 1))
-    return pc.cast(pc.if_else(valid, _yyyymmdd(day), None), pa.int64())
+    date = _Date(digits)
+    valid = shaped & date.real & (date.year >= 1)
+    return column.result(rows[valid], _yyyymmdd(*date.parts)[valid])
 
 
 def collection_days(texts: pa.Array, today: int) -> list[Any] | None:
@@ -70,61 +90,161 @@ def collection_days(texts: pa.Array, today: int) -> list[Any] | None:
 def collection_array(texts: pa.Array, today: int) -> pa.Array | None:
     """`collection_days` as an int64 array: `LATE` for "invalid", null
     where not one of the shapes."""
-    if texts.type not in _TEXT:
+    column = _Column.of(texts)
+    if column is None:
         return None
-    bare = pc.fill_null(pc.match_substring_regex(texts, _DATE), False)
-    stamp = pc.fill_null(pc.match_substring_regex(texts, _STAMP), False)
-    if not pc.any(pc.or_(bare, stamp)).as_py():
+    any_shaped = False
+    rows: list[Ints] = []
+    found: list[Ints] = []
+    for width in (_BARE, _ZULU, _OFFSET):
+        at, digits, shaped = column.rows(width)
+        if not shaped.any():
+            continue
+        any_shaped = True
+        valid, day = _collected(digits, shaped)
+        rows.append(at[valid])
+        found.append(day[valid])
+    if not any_shaped:
         return None
-    noon = pc.binary_join_element_wise(texts, "T12:00:00+00:00", "")
-    safe = pc.replace_substring(
-        pc.if_else(stamp, texts, pc.if_else(bare, noon, _FILLER)), "Z", "+00:00"
-    )
-    day, valid = _real_date(pc.utf8_slice_codeunits(safe, 0, 10))
-    year = _part(safe, 0, 4)
-    inner = pc.and_(pc.greater(year, 1), pc.less(year, 9999))
-    real = pc.and_(bare, pc.greater_equal(year, 1))
-    valid = pc.and_(valid, pc.or_(real, pc.and_(stamp, inner)))
-    shifted = pc.add(day, pc.if_else(bare, 0, _shift(safe)))
-    found = pc.cast(_yyyymmdd(shifted), pa.int64())
-    dated = pc.if_else(pc.greater(found, today), LATE, found)
-    return pc.if_else(valid, dated, None)
+    day = np.concatenate(found)
+    return column.result(np.concatenate(rows), np.where(day > today, LATE, day))
 
 
-def _part(texts: pa.Array, start: int, stop: int) -> pa.Array:
-    return pc.cast(pc.utf8_slice_codeunits(texts, start, stop), pa.int32())
+def _collected(digits: Bytes, shaped: Flags) -> tuple[Flags, Ints]:
+    """Which values of one shape are decided, and their yyyymmdd at UTC-12."""
+    date = _Date(digits)
+    if len(digits) == _BARE:
+        return shaped & date.real & (date.year >= 1), _yyyymmdd(*date.parts)
+    hour, minute = _number(digits, 11, 13), _number(digits, 14, 16)
+    shaped = shaped & (hour <= 23) & (minute <= 59) & (_number(digits, 17, 19) <= 59)
+    # Minutes past the local midnight of the date at UTC-12: the time less
+    # the offset less 12 hours (-2159 to 2158), floored to whole days.
+    local = hour * 60 + minute - _EARLIEST
+    if len(digits) == _OFFSET:
+        hours, minutes = _number(digits, 20, 22), _number(digits, 23, 25)
+        shaped &= (hours <= 23) & (minutes <= 59)
+        offset = hours * 60 + minutes
+        west = digits[19] == _MINUS
+        local -= np.where(west, -offset, offset)
+    valid = shaped & date.real & (date.year > 1) & (date.year < 9999)
+    return valid, _yyyymmdd(*date.moved(local // _DAY_MINUTES))
 
 
-def _real_date(texts: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """Days since 1970 of `YYYY-MM-DD` texts, and whether each is a real
-    date (strptime reads back its own year, month and day)."""
-    parsed = pc.strptime(texts, format="%Y-%m-%d", unit="s", error_is_null=True)
-    same = pc.and_(
-        pc.and_(
-            pc.equal(pc.year(parsed), _part(texts, 0, 4)),
-            pc.equal(pc.month(parsed), _part(texts, 5, 7)),
-        ),
-        pc.equal(pc.day(parsed), _part(texts, 8, 10)),
-    )
-    days = pc.cast(pc.cast(parsed, pa.date32()), pa.int32())
-    return days, pc.fill_null(same, False)
+def _number(digits: Bytes, start: int, stop: int) -> Ints:
+    """The decimal number written by the digits from `start` to `stop`."""
+    number: Ints = digits[start].astype(np.int32)
+    for at in range(start + 1, stop):
+        number = number * 10 + digits[at]
+    return number
 
 
-def _shift(texts: pa.Array) -> pa.Array:
-    """Days the date moves at UTC-12: the time less the offset (`Z` written
-    +00:00) less 12 hours, floored to whole days (kept positive by two days
-    before dividing)."""
-    minutes = pc.add(pc.multiply(_part(texts, 11, 13), 60), _part(texts, 14, 16))
-    offset = pc.add(pc.multiply(_part(texts, 20, 22), 60), _part(texts, 23, 25))
-    west = pc.equal(pc.utf8_slice_codeunits(texts, 19, 20), "-")
-    signed = pc.if_else(west, pc.negate(offset), offset)
-    local = pc.subtract(pc.subtract(minutes, signed), _EARLIEST)
-    return pc.subtract(pc.divide(pc.add(local, 2 * _DAY_MINUTES), _DAY_MINUTES), 2)
+class _Date:
+    """Year, month and day of `YYYY-MM-DD` digits (one column a value), and
+    whether each is a real date."""
+
+    def __init__(self, digits: Bytes) -> None:
+        century, tail = _number(digits, 0, 2), _number(digits, 2, 4)
+        self.year = century * 100 + tail
+        self.month = _number(digits, 5, 7)
+        self.day = _number(digits, 8, 10)
+        # Divisible by 4, and not by 100 unless by 400: 100 is a multiple of 4.
+        self.leap = ((tail & 3) == 0) & ((tail != 0) | ((century & 3) == 0))
+        self.month_days = self._days_of(self.month)
+        self.real = (self.day >= 1) & (self.day <= self.month_days)
+
+    def _days_of(self, month: Ints) -> Ints:
+        days: Ints = np.take(_MONTH_DAYS, month, mode="clip")
+        days += self.leap & (month == 2)
+        return days
+
+    @property
+    def parts(self) -> tuple[Ints, Ints, Ints]:
+        return self.year, self.month, self.day
+
+    def moved(self, shift: Ints) -> tuple[Ints, Ints, Ints]:
+        """Year, month and day of the real dates `shift` days (-2 to 1)
+        later; years stay within 1-9999 for years 2-9998."""
+        day = self.day + shift
+        under, over = day < 1, day > self.month_days
+        january, december = self.month == 1, self.month == 12
+        before = np.where(january, 12, self.month - 1)
+        after = np.where(december, 1, self.month + 1)
+        year = self.year - (under & january) + (over & december)
+        month = np.where(under, before, np.where(over, after, self.month))
+        # Back into the previous month: February of the same year, or December.
+        day = np.where(under, day + self._days_of(before), np.where(over, 1, day))
+        return year, month, day
 
 
-def _yyyymmdd(days: pa.Array) -> pa.Array:
-    day = pc.cast(pc.cast(days, pa.int32()), pa.date32())
-    return pc.add(
-        pc.add(pc.multiply(pc.year(day), 10000), pc.multiply(pc.month(day), 100)),
-        pc.day(day),
+def _yyyymmdd(year: Ints, month: Ints, day: Ints) -> Ints:
+    found: Ints = year * 10000 + month * 100 + day
+    return found
+
+
+class _Column:
+    """A string column's byte lengths and bytes, read through numpy."""
+
+    def __init__(self, texts: pa.Array) -> None:
+        self.texts = texts
+        self.size = len(texts)
+        self.lengths = np.diff(_offsets(texts))
+        self.valid: Flags | None = (
+            texts.is_valid().to_numpy(zero_copy_only=False)
+            if texts.null_count
+            else None
+        )
+
+    @classmethod
+    def of(cls, texts: Any) -> _Column | None:
+        if texts.type not in _TEXT:
+            return None
+        if isinstance(texts, pa.ChunkedArray):
+            texts = texts.combine_chunks()
+        return cls(texts)
+
+    def rows(self, width: int) -> tuple[Ints, Bytes, Flags]:
+        """The rows whose text is `width` bytes long; their bytes less each
+        position's lowest allowed byte, one column a row; and whether each
+        row's bytes are all allowed (see `_PATTERN`)."""
+        fits = self.lengths == width
+        if self.valid is not None:
+            fits &= self.valid
+        rows = np.flatnonzero(fits).astype(np.int32)
+        if not len(rows):
+            return rows, np.zeros((width, 0), dtype=np.uint8), np.zeros(0, np.bool_)
+        texts = self.texts
+        if len(rows) < self.size:
+            # A filtered array holds its values back to back.
+            texts = texts.filter(pa.array(fits))
+        start = int(_offsets(texts)[0])
+        block = np.frombuffer(texts.buffers()[2], dtype=np.uint8)
+        block = block[start : start + len(rows) * width].reshape(len(rows), width)
+        digits = np.ascontiguousarray(block.T) - _LOW[:width, None]
+        shaped: Flags = ~np.any(digits > _SPAN[:width, None], axis=0)
+        # _LOW is 0 where a byte may be one of two: `digits` holds the byte.
+        if width > _BARE:
+            shaped &= (digits[10] == _T) | (digits[10] == _SPACE)
+        if width == _ZULU:
+            shaped &= digits[19] == _Z
+        if width == _OFFSET:
+            shaped &= (digits[19] == _PLUS) | (digits[19] == _MINUS)
+        return rows, digits, shaped
+
+    def result(self, rows: Ints, values: Ints) -> pa.Array:
+        """An int64 array of the column's length: `values` at `rows`, null
+        elsewhere."""
+        out = np.zeros(self.size, dtype=np.int64)
+        out[rows] = values
+        decided = np.zeros(self.size, dtype=np.bool_)
+        decided[rows] = True
+        return pa.array(out, mask=~decided, type=pa.int64())
+
+
+def _offsets(texts: pa.Array) -> np.ndarray[Any, Any]:
+    kind = np.int64 if texts.type == pa.large_string() else np.int32
+    return np.frombuffer(
+        texts.buffers()[1],
+        dtype=kind,
+        count=len(texts) + 1,
+        offset=texts.offset * np.dtype(kind).itemsize,
     )
