@@ -48,7 +48,12 @@ from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 from .. import numbering, phone
 from .automaton import Automaton, Question, Unsupported, build
 
+# The texts read here (`phone._PHONE_TEXT` in international form).
 _SHAPE = r"^\+[0-9 ().\-/]{1,38}[0-9]$"
+_MIN_TEXT, _MAX_TEXT = 3, 40
+_PLUS = ord("+")
+_IS_DIGIT = np.zeros(256, dtype=bool)
+_IS_DIGIT[list(b"0123456789")] = True
 _SEPARATOR_CHARS = " ().-/"
 _NANP = 1
 # The pattern `phone._national_prefix` gives a country without one.
@@ -235,31 +240,42 @@ def _shaped_digits(
 ):
     """The rows `_SHAPE` takes with at least the digits of a country code,
     and their digits: bytes holding them (ASCII digits), each row's first
-    digit's place in them and its number of digits."""
+    digit's place in them and its number of digits.
+
+    `_SHAPE` is checked without a regex: the text has 3 to 40 bytes, starts
+    with `+` and ends with a digit, and once the separators are removed
+    what follows its one `+` is ASCII digits alone (so every character is
+    one byte, and the text has 3 to 40 characters)."""
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
-    shaped = pc.fill_null(pc.match_substring_regex(texts, _SHAPE), False)
-    if not pc.any(shaped).as_py():
+    data, starts, sizes = _bytes(texts)
+    shaped = (sizes >= _MIN_TEXT) & (sizes <= _MAX_TEXT)
+    if texts.null_count:
+        shaped &= _mask(texts.is_valid())
+    ends = np.where(shaped, starts + sizes - 1, 0)
+    starts = np.where(shaped, starts, 0)
+    if len(data):
+        shaped &= (data[starts] == _PLUS) & _IS_DIGIT[data[ends]]
+    if not shaped.any():
         return None
-    body = _without_separators(texts)
-    data, starts, sizes = _bytes(body)
-    # The `+` and then digits alone, as `_SHAPE` guarantees.
+    body = _without_separators(texts, data)
+    digits = pc.ascii_ltrim(body, "+")
+    shaped &= _mask(pc.fill_null(pc.ascii_is_decimal(digits), False))
+    data, starts, sizes = _bytes(digits)
+    shaped &= _bytes(body)[2] == sizes + 1
     rows = np.flatnonzero(
-        _mask(shaped)
-        & (sizes > _LONGEST_CODE)
-        & (sizes <= 1 + _LONGEST_CODE + _MAX_NSN)
+        shaped & (sizes >= _LONGEST_CODE) & (sizes <= _LONGEST_CODE + _MAX_NSN)
     )
     if not len(rows):
         return None
     # Spare bytes: a row's first digits and the matrix are read at once.
     data = np.concatenate([data, np.full(_MAX_NSN + 1, _ZERO, dtype=np.uint8)])
-    return rows, data, starts[rows] + 1, sizes[rows] - 1
+    return rows, data, starts[rows], sizes[rows]
 
 
-def _without_separators(texts: pa.Array) -> pa.Array:
+def _without_separators(texts: pa.Array, data: np.ndarray[Any, Any]) -> pa.Array:
     """The texts without the separators `_SHAPE` takes; a literal
     replacement for each one present costs far less than one regex."""
-    data, _, _ = _bytes(texts)
     present = data.tobytes()
     for separator in _SEPARATOR_CHARS:
         if separator.encode() in present:
@@ -284,8 +300,7 @@ def _bytes(
 
 
 def _decide(numbers: _Nationals, found: _Found, canonical: Canonical) -> None:
-    states = _AUTOMATA.run(numbers.codes, numbers.digits)
-    labels = _AUTOMATA.labels_for(states, numbers.lengths)
+    labels = _AUTOMATA.decide(numbers)
     # A North American number's places depend on its area code too.
     north_american = _AUTOMATA.north_american[labels + 1]
     first = numbers.digits[:3].astype(np.int64)
@@ -318,13 +333,14 @@ def _north_american(area: str, region: str) -> tuple[str, ...]:
 
 class _Automata:
     """The automata of the country codes met so far, as one table of
-    states: `table[state, digit]` (digit `_PAD` keeps the state) and
-    `labels[state, length]`, the index of a number's label in `values`
-    (-1: not decided here), worked out the first time it is needed."""
+    states: `steps[state * 11 + digit]` is the next state times 11 (digit
+    `_PAD` keeps the state), and `labels[state, length]` the index of a
+    number's label in `values` (-1: not decided here), worked out the first
+    time it is needed."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.table = np.zeros((0, _PAD + 1), dtype=np.int64)
+        self._lock = threading.RLock()
+        self.steps = np.zeros(0, dtype=np.int64)
         self.labels = np.zeros((0, _MAX_NSN + 1), dtype=np.int64)
         # Per country code, its start state; -1: not decided here; -2: not
         # built yet.
@@ -335,33 +351,34 @@ class _Automata:
         # Per label index + 1 (index 0 for -1): a North American number?
         self.north_american = np.zeros(1, dtype=bool)
 
-    def run(
-        self, codes: np.ndarray[Any, Any], digits: np.ndarray[Any, Any]
-    ) -> np.ndarray[Any, Any]:
-        """The state each number ends in; -1 for a code not decided here."""
-        if (self.starts[codes] == _UNKNOWN).any():
-            self._add(np.unique(codes[self.starts[codes] == _UNKNOWN]).tolist())
-        states = self.starts[codes]
-        known = states >= 0
-        at = np.where(known, states, 0)
-        table = self.table.reshape(-1)
-        for column in digits:
-            at = table[at * (_PAD + 1) + column]
-        return np.where(known, at, -1)
+    def decide(self, numbers: _Nationals) -> np.ndarray[Any, Any]:
+        """Per number, the index of its label; -1 where it is not decided
+        here."""
+        with self._lock:
+            unknown = self.starts[numbers.codes] == _UNKNOWN
+            if unknown.any():
+                self._add(np.unique(numbers.codes[unknown]).tolist())
+            states = self.starts[numbers.codes]
+            known = states >= 0
+            if not known.any():
+                return np.full(len(states), -1, dtype=np.int64)
+            at = np.where(known, states, 0) * (_PAD + 1)
+            steps = self.steps
+            for column in numbers.digits:
+                at = steps[at + column]
+            at //= _PAD + 1
+            labels = self.labels[at, numbers.lengths]
+            missing = known & (labels == _UNKNOWN)
+            if missing.any():
+                self._fill(at[missing], numbers.lengths[missing])
+                labels = self.labels[at, numbers.lengths]
+            return np.where(known, labels, -1)
 
-    def labels_for(
+    def _fill(
         self, states: np.ndarray[Any, Any], lengths: np.ndarray[Any, Any]
-    ) -> np.ndarray[Any, Any]:
-        known = states >= 0
-        at = np.where(known, states, 0)
-        labels = self.labels[at, lengths]
-        missing = known & (labels == _UNKNOWN)
-        if missing.any():
-            pairs = np.unique(np.stack([at[missing], lengths[missing]]), axis=1)
-            for state, length in pairs.T.tolist():
-                self.labels[state, length] = self._label(state, length)
-            labels = self.labels[at, lengths]
-        return np.where(known, labels, -1)
+    ) -> None:
+        for state, length in np.unique(np.stack([states, lengths]), axis=1).T.tolist():
+            self.labels[state, length] = self._label(state, length)
 
     def _add(self, codes: list[int]) -> None:
         with self._lock:
@@ -373,10 +390,12 @@ class _Automata:
                 except Unsupported:
                     self.starts[code] = -1
                     continue
-                start = len(self.table)
+                start = len(self.labels)
                 self._owners.append((start, code, automaton))
                 table = np.array(automaton.table, dtype=np.int64) + start
-                self.table = np.concatenate([self.table, table])
+                self.steps = np.concatenate(
+                    [self.steps, table.reshape(-1) * (_PAD + 1)]
+                )
                 unknown = np.full((len(table), _MAX_NSN + 1), _UNKNOWN, dtype=np.int64)
                 self.labels = np.concatenate([self.labels, unknown])
                 self.starts[code] = start
