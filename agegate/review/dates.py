@@ -235,9 +235,11 @@ class _Column:
         elsewhere."""
         out = np.zeros(self.size, dtype=np.int64)
         out[rows] = values
-        decided = np.zeros(self.size, dtype=np.bool_)
-        decided[rows] = True
-        return pa.array(out, mask=~decided, type=pa.int64())
+        if len(rows) == self.size:  # every row decided: no nulls
+            return pa.array(out, type=pa.int64())
+        missing = np.ones(self.size, dtype=np.bool_)
+        missing[rows] = False
+        return pa.array(out, mask=missing, type=pa.int64())
 
 
 def _offsets(texts: pa.Array) -> np.ndarray[Any, Any]:
