@@ -236,6 +236,36 @@ def test_files_pyarrow_could_split_otherwise_are_read_by_csv(
     assert _columnar(path, settings_) == _row_engine(path, settings_)
 
 
+@pytest.mark.parametrize(
+    "shape",
+    [
+        b'"u1","2010-01-01","","US","AL","+1 205 555 0100","2024-01-01"\n',
+        b"u1,2010-01-01,,US,AL,+1 205 555 0100\n",
+        b"\n",
+        b"u1,2010-01-01,,US,AL,+1 205\r555 0100,2024-01-01\n",
+        b"u1,2010-01-01,,US,AL,+1 205 555 0100,2024-01-01\xff\n",
+    ],
+    ids=["quoted", "ragged", "blank", "lone-cr", "bad-byte"],
+)
+def test_a_file_turning_messy_part_way_is_read_by_csv_from_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shape: bytes
+) -> None:
+    monkeypatch.setattr(batches, "_BLOCK", 200)
+    path = tmp_path / "accounts.csv"
+    good = [
+        f"u{n},20{n % 20:02d}-01-0{n % 9 + 1},,US,AL,+1 205 555 01{n:02d},2024-01-01\n"
+        for n in range(60)
+    ]
+    body = "".join(good).encode()
+    path.write_bytes(",".join(HEADER).encode() + b"\n" + body + shape + body)
+    found = list(batches.read_batches(path, columns=HEADER))
+    by_pyarrow = [batch.rows is None for batch in found]
+    assert by_pyarrow[0] and not by_pyarrow[-1]
+    assert by_pyarrow == sorted(by_pyarrow, reverse=True)
+    settings_ = _settings(Policy())
+    assert _columnar(path, settings_) == _row_engine(path, settings_)
+
+
 @pytest.mark.parametrize("name", ["accounts.csv", "accounts.jsonl", "accounts.sqlite"])
 def test_example_accounts_are_identical(name: str) -> None:
     path = ROOT / "examples" / name

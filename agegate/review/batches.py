@@ -28,7 +28,6 @@ from typing import Any, BinaryIO, cast
 
 import attrs
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -36,9 +35,9 @@ from ..errors import InputError
 from . import readers
 from .readers import Row, Stream, Unreadable
 
-BATCH_ROWS = 20_000
+BATCH_ROWS = 100_000
 # Bytes the validating and the reading passes take at a time.
-_BLOCK = 1 << 22
+_BLOCK = 1 << 23
 # pyarrow parses a block in parallel pieces of this size.
 _PARSE_BLOCK = 1 << 20
 _PLAIN_TEXT = (pa.string(), pa.large_string())
@@ -95,54 +94,62 @@ def stream_batches(
 ) -> Iterator[AccountBatch]:
     """The rows of an open `stream` (peeked rows included) in batches: by
     pyarrow where it reads the file as `csv` does, else by the stream."""
-    if stream.format == "csv" and plain_csv(path, stream, encoding):
-        header, chosen = stream.columns, stream.delimiter or ","
+    if stream.format == "csv" and _may_be_plain(path, stream, encoding):
+        source = Source(
+            path, "csv", None, stream.delimiter, encoding, stream.columns, columns
+        )
         stream.close()
-        return _arrow_csv_batches(path, header, chosen, columns)
+        return _checked_csv(source, WHOLE, batch_rows)
     return item_batches(stream, batch_rows)
 
 
 # -- CSV through pyarrow ----------------------------------------------------
 
 
+def _may_be_plain(path: str | Path, stream: Stream, encoding: str) -> bool:
+    """Whether pyarrow may read the file: a UTF-8 file of two columns or
+    more (the blocks are checked one by one as they are read)."""
+    return (
+        str(path) != readers.STDIN
+        and readers._codec(encoding) == "utf-8-sig"
+        and len(stream.columns) >= 2
+        and len(stream.delimiter or ",") == 1
+    )
+
+
 def plain_csv(path: str | Path, stream: Stream, encoding: str) -> bool:
-    """Whether pyarrow's CSV reader splits `path` exactly as `csv` does."""
-    if str(path) == readers.STDIN or readers._codec(encoding) != "utf-8-sig":
+    """Whether pyarrow's CSV reader reads the whole of `path` exactly as
+    `csv` does (a file that is not is read by `csv` from its first block
+    that is not)."""
+    if not _may_be_plain(path, stream, encoding):
         return False
-    if len(stream.columns) < 2:
-        return False
-    with open(path, "rb") as handle:
-        if not _plain_bytes(handle):
-            return False
-    with open(path, "rb") as handle:
-        return _splits_evenly(handle, stream.columns, stream.delimiter or ",", 1)
+    source = Source(str(path), "csv", None, stream.delimiter, encoding, stream.columns)
+    return all(batch.rows is None for batch in _checked_csv(source, WHOLE, BATCH_ROWS))
 
 
-def _plain_bytes(handle: BinaryIO, previous: bytes = b"") -> bool:
-    """No byte on which the two readers could disagree, and no blank line.
-    A carriage return is taken only as the first half of CRLF. `previous`
-    is what stands before the handle's first byte."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    while block := handle.read(_BLOCK):
-        if block.endswith(b"\r"):
-            block += handle.read(1)
-        if b'"' in block or b"\x00" in block:
-            return False
+def _plain_block(block: bytes, limit: int) -> bool:
+    """No byte of a block of whole lines on which the two readers could
+    disagree: no quote, NUL, carriage return outside CRLF, byte that is not
+    UTF-8, or line long enough to hold a field over the `csv` module's
+    limit. (Blank lines are found by counting rows: `_plain_records`.)"""
+    if b'"' in block or b"\x00" in block:
+        return False
+    # Byte searches first: counting and pattern searches cost more.
+    if b"\r" in block and block.count(b"\r") != block.count(b"\r\n"):
+        return False
+    if not block.isascii():
         try:
-            decoder.decode(block)
+            block.decode("utf-8")
         except UnicodeDecodeError:
             return False
-        if block.count(b"\r") != block.count(b"\r\n"):
-            return False
-        joined = previous[-2:] + block
-        if b"\n\n" in joined or b"\n\r\n" in joined:
-            return False
-        previous = block
-    try:
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    return True
+    # A line of `limit` bytes or more holds a whole window of limit/2 bytes
+    # between two of these starts: every window holding a line end rules it
+    # out (a field of n characters takes at least n bytes).
+    half = max(1, limit // 2)
+    return all(
+        block.find(b"\n", start, start + half) >= 0
+        for start in range(0, len(block) - half + 1, half)
+    )
 
 
 def _csv_options(
@@ -157,7 +164,7 @@ def _csv_options(
             column_names=list(header), skip_rows=skip_rows, block_size=_PARSE_BLOCK
         ),
         pacsv.ParseOptions(
-            delimiter=delimiter, quote_char=False, ignore_empty_lines=False
+            delimiter=delimiter, quote_char=False, ignore_empty_lines=True
         ),
         pacsv.ConvertOptions(
             column_types={name: pa.string() for name in header},
@@ -168,86 +175,60 @@ def _csv_options(
     )
 
 
-def _splits_evenly(
-    handle: BinaryIO, header: tuple[str, ...], delimiter: str, skip_rows: int
-) -> bool:
-    """A first pass of pyarrow over every column: no ragged line, valid
-    UTF-8, no field longer than `csv` accepts."""
+def _checked_csv(
+    source: Source, share: Share, batch_rows: int
+) -> Iterator[AccountBatch]:
+    """The rows of one share of a CSV file, block by block: by pyarrow while
+    each block is plain (`_plain_block`) and splits into lines as wide as
+    the header; from the first block that is not, by the `csv` module."""
+    start, end, line = share
+    skip = 1 if start == 0 else 0
+    handle = _range(source.path, start, end)
+    with handle:
+        for block in _line_blocks(handle):
+            records = _plain_records(source, block, skip)
+            if records is None:
+                handle.close()
+                fallback = (start, end, line)
+                yield from item_batches(_csv_module_share(source, fallback), batch_rows)
+                return
+            count = records.num_rows
+            if count:
+                lines = tuple(range(line + skip, line + skip + count))
+                yield AccountBatch(records, lines, advanced=len(block))
+            start, line, skip = start + len(block), line + skip + count, 0
+
+
+def _plain_records(source: Source, block: bytes, skip: int) -> pa.RecordBatch | None:
+    """The rows of a block of whole lines by pyarrow (its first line
+    skipped where `skip`), or None where `csv` could read them otherwise:
+    pyarrow skips a blank line, which `csv` reads as a row of no fields, so
+    a block with one has fewer rows than lines."""
+    if not _plain_block(block, csv.field_size_limit()):
+        return None
     uneven: list[Any] = []
 
     def ragged(row: Any) -> str:
         uneven.append(row)
         return "skip"
 
-    options = _csv_options(header, delimiter, None, skip_rows)
-    options[1].invalid_row_handler = ragged
-    limit = csv.field_size_limit()
+    read_options, parse_options, convert_options = _csv_options(
+        source.header, source.delimiter or ",", source.columns, skip
+    )
+    parse_options.invalid_row_handler = ragged
     try:
-        for batch in _parsed(handle, options):
-            if uneven:
-                return False
-            for column in batch.columns:
-                longest = pc.max(pc.utf8_length(column)).as_py()
-                if longest is not None and longest > limit:
-                    return False
-    except (pa.ArrowInvalid, OSError):
-        return False
-    return not uneven
-
-
-def _arrow_csv_batches(
-    path: str | Path,
-    header: tuple[str, ...],
-    delimiter: str,
-    columns: tuple[str, ...] | None,
-) -> Iterator[AccountBatch]:
-    handle = open(path, "rb")  # noqa: SIM115 - closed by the generator
-    return _arrow_csv_range(handle, header, delimiter, columns, 2, 1)
-
-
-def _arrow_csv_range(
-    handle: BinaryIO,
-    header: tuple[str, ...],
-    delimiter: str,
-    columns: tuple[str, ...] | None,
-    line: int,
-    skip_rows: int,
-) -> Iterator[AccountBatch]:
-    """Rows by pyarrow from `handle` (its header skipped where `skip_rows`),
-    the first on `line`; the handle is closed at the end."""
-    options = _csv_options(header, delimiter, columns, skip_rows)
-    with handle:
-        done = 0
-        try:
-            for batch in _parsed(handle, options):
-                count = batch.num_rows
-                position = handle.tell()
-                lines = tuple(range(line, line + count))
-                yield AccountBatch(batch, lines, advanced=position - done)
-                done = position
-                line += count
-        except (pa.ArrowInvalid, OSError):
-            raise InputError("the file changed while it was read") from None
-
-
-def _parsed(
-    handle: BinaryIO,
-    options: tuple[pacsv.ReadOptions, pacsv.ParseOptions, pacsv.ConvertOptions],
-) -> Iterator[pa.RecordBatch]:
-    """Record batches of a CSV without quotes, a block of whole lines at a
-    time: pyarrow's own streaming reader reads up to 32 blocks ahead, which
-    makes its memory grow with the file."""
-    read_options, parse_options, convert_options = options
-    first = read_options.skip_rows
-    for block in _line_blocks(handle):
-        read_options.skip_rows, first = first, 0
         table = pacsv.read_csv(
             pa.py_buffer(block),
             read_options=read_options,
             parse_options=parse_options,
             convert_options=convert_options,
         )
-        yield from table.combine_chunks().to_batches()
+    except pa.ArrowInvalid:
+        return None
+    lines = block.count(b"\n") + (not block.endswith(b"\n"))
+    if uneven or table.num_rows != lines - skip:
+        return None
+    return table.combine_chunks().to_batches()[0] if table.num_rows else table
 
 
 def _line_blocks(handle: BinaryIO) -> Iterator[bytes]:
@@ -558,19 +539,8 @@ def read_share(
 def _csv_share(source: Source, share: Share, batch_rows: int) -> Iterator[AccountBatch]:
     """One byte range of a CSV file: by pyarrow where that reads it as `csv`
     does, else by the `csv` module."""
-    start, end, line = share
-    header, delimiter = source.header, source.delimiter or ","
-    skip = 1 if start == 0 else 0
-    with _range(source.path, start, end) as handle:
-        plain = len(header) > 1 and _plain_bytes(handle, b"" if skip else b"\n")
-    if plain:
-        with _range(source.path, start, end) as handle:
-            plain = _splits_evenly(handle, header, delimiter, skip)
-    if plain:
-        handle = _range(source.path, start, end)
-        return _arrow_csv_range(
-            handle, header, delimiter, source.columns, line + skip, skip
-        )
+    if len(source.header) > 1:
+        return _checked_csv(source, share, batch_rows)
     return item_batches(_csv_module_share(source, share), batch_rows)
 
 
