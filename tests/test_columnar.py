@@ -260,7 +260,8 @@ def test_a_file_turning_messy_part_way_is_read_by_csv_from_there(
     path.write_bytes(",".join(HEADER).encode() + b"\n" + body + shape + body)
     found = list(batches.read_batches(path, columns=HEADER))
     by_pyarrow = [batch.rows is None for batch in found]
-    assert by_pyarrow[0] and not by_pyarrow[-1]
+    assert by_pyarrow[0]
+    assert not by_pyarrow[-1]
     assert by_pyarrow == sorted(by_pyarrow, reverse=True)
     settings_ = _settings(Policy())
     assert _columnar(path, settings_) == _row_engine(path, settings_)
@@ -676,3 +677,18 @@ def test_clean_ids_are_stripped_as_the_row_engine_strips(
         reviewer, [Row(i + 2, r) for i, r in enumerate(table.to_pylist())]
     )
     assert screened.clean == expected.clean
+
+
+def test_a_review_process_does_not_import_pandas_and_pandas_still_works() -> None:
+    pytest.importorskip("pandas")
+    code = (
+        "import sys\n"
+        "from agegate.review.batches import skip_pandas_probe\n"
+        "skip_pandas_probe()\n"
+        "import pyarrow as pa, pyarrow.compute as pc\n"
+        "pa.array(['x']); pa.scalar(1); pc.add(pa.array([1]), 1)\n"
+        "assert 'pandas' not in sys.modules\n"
+        "import pandas\n"
+        "assert pa.table({'a': [7]}).to_pandas()['a'][0] == 7\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -137,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Run from the command line, the process is this command's alone.
+    args.own_process = argv is None
     try:
         status: int = args.run(args)
     except AgeGateError as error:

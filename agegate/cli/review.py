@@ -26,7 +26,7 @@ from ..flags.output import FlagFile, flag_format
 from ..flags.postgres import is_postgres_url, masked
 from ..keys import secret_bytes
 from ..policy import FIELDS, FieldMap, Policy
-from ..review.batches import BATCH_ROWS, Source
+from ..review.batches import BATCH_ROWS, Source, skip_pandas_probe
 from ..review.postgres import PostgresSource, PostgresStream, open_source
 from ..review.readers import FORMATS, SAMPLE, STDIN, Stream, Unreadable, read
 from ..review.reviewer import ReviewSettings
@@ -550,6 +550,8 @@ class _Run:
 
 def run(args: argparse.Namespace) -> int:
     started_at = _now()
+    if getattr(args, "own_process", False):
+        skip_pandas_probe()
     fields, mapping, policy = _options(args)
     review = _Run(args, _open_input(args), started_at)
     items = review.items

@@ -22,6 +22,7 @@ import codecs
 import csv
 import io
 import mmap
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -61,6 +62,32 @@ class AccountBatch:
     @property
     def rows_read(self) -> int:
         return int(self.records.num_rows) + len(self.unreadable)
+
+
+class _NoPandas:
+    """A finder that refuses pandas, while pyarrow looks for it."""
+
+    @staticmethod
+    def find_spec(name: str, *args: Any) -> None:
+        if name.partition(".")[0] == "pandas":
+            raise ImportError("pandas is not used by a review")
+
+
+def skip_pandas_probe() -> None:
+    """pyarrow imports pandas, where it is installed (the `spark` extra
+    installs it), the first time it is handed Python values, to tell pandas
+    objects apart; that import takes longer than screening 100,000 rows.
+    A review process hands pyarrow no pandas object: let that first look
+    find none, which pyarrow remembers. pandas stays importable, and
+    `to_pandas` still works. For processes that are only a review (the CLI,
+    its workers): a host that later hands pyarrow pandas objects must not."""
+    if "pandas" in sys.modules:
+        return
+    sys.meta_path.insert(0, _NoPandas)
+    try:
+        pa.array([0])
+    finally:
+        sys.meta_path.remove(_NoPandas)
 
 
 def read_batches(

@@ -162,6 +162,9 @@ _columnar: ColumnarReviewer | None = None
 
 def _start_columnar(settings: ReviewSettings, for_store: bool) -> None:
     global _columnar
+    from .batches import skip_pandas_probe
+
+    skip_pandas_probe()
     _columnar = _columnar_reviewer(settings, for_store)
 
 
