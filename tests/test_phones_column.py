@@ -5,12 +5,13 @@ national number would be read in."""
 from __future__ import annotations
 
 import random
+import re
 import unicodedata
 
 import phonenumbers
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
@@ -199,3 +200,45 @@ def test_generated_numbers_are_decided_as_phone_jurisdictions(
     for text, found in zip(texts, decided or [None] * len(texts), strict=True):
         if found is not None:
             assert found == _answer(text, region), text
+
+
+def test_a_column_is_read_in_chunks_with_the_same_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    texts = pa.array([*ODD, None, *ODD])
+    whole = phones.outcomes(texts, _canonical, "GB")
+    monkeypatch.setattr(phones, "_CHUNK", 7)
+    assert phones.outcomes(texts, _canonical, "GB") == whole
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(
+        st.one_of(st.none(), st.text("+0123456789 ().-/x\n\u0663", max_size=45)),
+        min_size=1,
+        max_size=30,
+    )
+)
+@example(["+1 205 555 0100\n", " +44 20 7946 0000", "++1 205", "+1 205 555 \u0663"])
+def test_the_shape_is_the_pattern_phone_reads(texts: list[str | None]) -> None:
+    """The rows read are those `_SHAPE` takes with the digits of a country
+    code and at most 17 more, with their digits."""
+    found = phones._shaped_digits(pa.array(texts, pa.string()))
+    # As RE2 reads it: `$` is the end of the text, not before a newline.
+    shape = re.compile(phones._SHAPE.removesuffix("$") + r"\Z")
+    expected = [
+        (row, re.sub(r"\D", "", text))
+        for row, text in enumerate(texts)
+        if text is not None
+        and shape.search(text)
+        and 3 <= len(re.sub(r"\D", "", text)) <= 20
+    ]
+    if found is None:
+        assert expected == []
+        return
+    rows, digits, starts, counts = found
+    read = [
+        (row, "".join(str(d) for d in digits[start : start + count]))
+        for row, start, count in zip(rows.tolist(), starts, counts, strict=True)
+    ]
+    assert read == expected

@@ -51,6 +51,8 @@ from .automaton import Automaton, Question, Unsupported, build
 # The texts read here (`phone._PHONE_TEXT` in international form).
 _SHAPE = r"^\+[0-9 ().\-/]{1,38}[0-9]$"
 _MIN_TEXT, _MAX_TEXT = 3, 40
+# Rows read at once.
+_CHUNK = 16_384
 _PLUS = ord("+")
 _IS_DIGIT = np.zeros(256, dtype=bool)
 _IS_DIGIT[list(b"0123456789")] = True
@@ -122,12 +124,18 @@ def outcome_ids(
     country), -1 where this module does not decide; None for all."""
     if texts.type not in (pa.string(), pa.large_string()) or not len(texts):
         return None
-    numbers = _Nationals.of(texts)
-    if numbers is None:
-        return None
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
     found = _Found(len(texts))
-    _decide(numbers, found, canonical)
-    return found.ids, found.outcomes
+    decided = False
+    # Numpy's passes over a batch run fastest while their arrays stay in
+    # the processor's cache.
+    for start in range(0, len(texts), _CHUNK):
+        numbers = _Nationals.of(texts.slice(start, _CHUNK))
+        if numbers is not None:
+            _decide(numbers, found, canonical, start)
+            decided = True
+    return (found.ids, found.outcomes) if decided else None
 
 
 def outcomes(
@@ -189,12 +197,14 @@ _CODE_LENGTHS, _CODES = _country_codes()
 @attrs.frozen
 class _Nationals:
     """The rows in international form with a usable national number: their
-    country code, the number's length and its digits, one row of the
-    matrix per position (`_PAD` past the end)."""
+    country code, the number's length and where it starts in `digits` (the
+    digits of every row end to end, as numbers 0-9, with spare ones after
+    the last so three can be read from any number)."""
 
     rows: np.ndarray[Any, Any]
     codes: np.ndarray[Any, Any]
     lengths: np.ndarray[Any, Any]
+    starts: np.ndarray[Any, Any]
     digits: np.ndarray[Any, Any]
 
     @classmethod
@@ -202,13 +212,8 @@ class _Nationals:
         found = _shaped_digits(texts)
         if found is None:
             return None
-        rows, data, at, lengths = found
-        first = (
-            data[at].astype(np.int64) * 100
-            + data[at + 1].astype(np.int64) * 10
-            + data[at + 2]
-            - _ZERO * 111
-        )
+        rows, digits, at, lengths = found
+        first = _three(digits, at)
         code_length = _CODE_LENGTHS[first]
         national = lengths - code_length
         at = at + code_length
@@ -216,15 +221,27 @@ class _Nationals:
             (code_length > 0)
             & (national >= _MIN_NSN)
             & (national <= _MAX_NSN)
-            & (data[at] != _ZERO)
+            & (digits[at] != 0)
         )
         if not usable.any():
             return None
-        at, national = at[usable], national[usable]
-        # At least an area code's three digits, past the end the padding.
-        width = np.arange(max(3, int(national.max())), dtype=np.int64)[:, None]
-        matrix = np.where(width < national, data[at + width] - _ZERO, _PAD)
-        return cls(rows[usable], _CODES[first[usable]], national, matrix)
+        return cls(
+            rows[usable],
+            _CODES[first[usable]],
+            national[usable],
+            at[usable],
+            digits,
+        )
+
+
+def _three(
+    digits: np.ndarray[Any, Any], at: np.ndarray[Any, Any]
+) -> np.ndarray[Any, Any]:
+    """The number the three digits from each place make."""
+    found: np.ndarray[Any, Any] = digits[at].astype(np.int64) * 100
+    found += digits[at + 1].astype(np.int64) * 10
+    found += digits[at + 2]
+    return found
 
 
 def _shaped_digits(
@@ -246,8 +263,6 @@ def _shaped_digits(
     with `+` and ends with a digit, and once the separators are removed
     what follows its one `+` is ASCII digits alone (so every character is
     one byte, and the text has 3 to 40 characters)."""
-    if isinstance(texts, pa.ChunkedArray):
-        texts = texts.combine_chunks()
     data, starts, sizes = _bytes(texts)
     shaped = (sizes >= _MIN_TEXT) & (sizes <= _MAX_TEXT)
     if texts.null_count:
@@ -260,7 +275,10 @@ def _shaped_digits(
         return None
     body = _without_separators(texts, data)
     digits = pc.ascii_ltrim(body, "+")
-    shaped &= _mask(pc.fill_null(pc.ascii_is_decimal(digits), False))
+    decimal = pc.ascii_is_decimal(digits)
+    if decimal.null_count:
+        decimal = pc.fill_null(decimal, False)
+    shaped &= _mask(decimal)
     data, starts, sizes = _bytes(digits)
     shaped &= _bytes(body)[2] == sizes + 1
     rows = np.flatnonzero(
@@ -268,9 +286,9 @@ def _shaped_digits(
     )
     if not len(rows):
         return None
-    # Spare bytes: a row's first digits and the matrix are read at once.
-    data = np.concatenate([data, np.full(_MAX_NSN + 1, _ZERO, dtype=np.uint8)])
-    return rows, data, starts[rows], sizes[rows]
+    # Spare digits: three are read from every number.
+    digits = np.concatenate([data - _ZERO, np.zeros(3, dtype=np.uint8)])
+    return rows, digits, starts[rows], sizes[rows]
 
 
 def _without_separators(texts: pa.Array, data: np.ndarray[Any, Any]) -> pa.Array:
@@ -299,12 +317,13 @@ def _bytes(
     return data, offsets[:-1], np.diff(offsets)
 
 
-def _decide(numbers: _Nationals, found: _Found, canonical: Canonical) -> None:
+def _decide(
+    numbers: _Nationals, found: _Found, canonical: Canonical, first_row: int
+) -> None:
     labels = _AUTOMATA.decide(numbers)
     # A North American number's places depend on its area code too.
     north_american = _AUTOMATA.north_american[labels + 1]
-    first = numbers.digits[:3].astype(np.int64)
-    area = first[0] * 100 + first[1] * 10 + first[2]
+    area = _three(numbers.digits, numbers.starts)
     labels[north_american & (numbers.lengths < 3)] = -1
     kept = labels >= 0
     keys = labels[kept] * 1000 + np.where(north_american, area, 0)[kept]
@@ -316,7 +335,7 @@ def _decide(numbers: _Nationals, found: _Found, canonical: Canonical) -> None:
         ],
         dtype=np.int64,
     )
-    found.ids[numbers.rows[kept]] = each[inverse.reshape(-1)]
+    found.ids[first_row + numbers.rows[kept]] = each[inverse.reshape(-1)]
 
 
 def _outcome(label: _Label, area: int, canonical: Canonical) -> Decided | None:
@@ -362,17 +381,28 @@ class _Automata:
             known = states >= 0
             if not known.any():
                 return np.full(len(states), -1, dtype=np.int64)
-            at = np.where(known, states, 0) * (_PAD + 1)
-            steps = self.steps
-            for column in numbers.digits:
-                at = steps[at + column]
-            at //= _PAD + 1
+            at = self._run(np.where(known, states, 0), numbers)
             labels = self.labels[at, numbers.lengths]
             missing = known & (labels == _UNKNOWN)
             if missing.any():
                 self._fill(at[missing], numbers.lengths[missing])
                 labels = self.labels[at, numbers.lengths]
             return np.where(known, labels, -1)
+
+    def _run(
+        self, states: np.ndarray[Any, Any], numbers: _Nationals
+    ) -> np.ndarray[Any, Any]:
+        """The state each number ends in, numbers of each length together
+        (no padding to read)."""
+        ends = states * (_PAD + 1)
+        steps, digits = self.steps, numbers.digits
+        for length in np.flatnonzero(np.bincount(numbers.lengths)).tolist():
+            mine = np.flatnonzero(numbers.lengths == length)
+            at, state = numbers.starts[mine], ends[mine]
+            for offset in range(length):
+                state = steps[state + digits[at + offset]]
+            ends[mine] = state
+        return ends // (_PAD + 1)
 
     def _fill(
         self, states: np.ndarray[Any, Any], lengths: np.ndarray[Any, Any]
