@@ -514,21 +514,13 @@ class ColumnarReviewer:
         once per distinct place fields and phone."""
         parts: list[np.ndarray[Any, Any]] = []
         values: list[list[Any]] = []
-        for field in (*_PLACE_FIELDS, "phone"):
+        for field in _PLACE_FIELDS:
             codes, dictionary = _encoded(columns[field], rows)
             parts.append(codes)
             values.append(dictionary)
-        phone_column = columns["phone"]
-        decided = (
-            phones.outcome_ids(phone_column, self._canonical)
-            if phone_column is not None
-            else None
-        )
-        outcomes: list[Any] = []
-        if decided is not None:
-            ids, outcomes = decided
-            parts[-1] = np.where(ids >= 0, len(values[-1]) + ids, parts[-1])
-            values[-1] = values[-1] + outcomes
+        codes, dictionary = self._phone_ids(columns["phone"], rows)
+        parts.append(codes)
+        values.append(dictionary)
         key = _combined(parts)
         _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
         if len(self._signal_list) >= _CACHE_LIMIT:
@@ -552,6 +544,27 @@ class ColumnarReviewer:
                 found.append(read)
             each[number] = numbers[read]
         return each[inverse.reshape(-1)], found
+
+    def _phone_ids(
+        self, column: pa.Array | None, rows: int
+    ) -> tuple[np.ndarray[Any, Any], list[Any]]:
+        """Per row, an index into the list returned: of the outcomes
+        `phones` decided, then of the texts of the rows it left (numbers are
+        mostly distinct: only those are encoded)."""
+        decided = (
+            phones.outcome_ids(column, self._canonical) if column is not None else None
+        )
+        if decided is None:
+            return _encoded(column, rows)
+        ids, outcomes = decided
+        codes = np.asarray(ids, dtype=np.int64).copy()
+        left = np.flatnonzero(codes < 0)
+        if not len(left):
+            return codes, list(outcomes)
+        texts = column.take(pa.array(left)) if column is not None else None
+        left_codes, left_values = _encoded(texts, len(left))
+        codes[left] = len(outcomes) + left_codes
+        return codes, [*outcomes, *left_values]
 
     @staticmethod
     def _other_births(columns: Columns, rows: int) -> np.ndarray[Any, Any]:
