@@ -63,8 +63,9 @@ _NO_PREFIX = "(?!)"
 _MIN_NSN, _MAX_NSN = 2, 17
 _LONGEST_CODE = 3
 _ZERO = ord("0")
-# The automaton's column for the padding after a number's last digit.
-_PAD = 10
+# Columns of an automaton's table: one per digit, then the padding after a
+# number (unread here: numbers of one length are walked together).
+_COLUMNS = 11
 # In the table of labels: not worked out yet.
 _UNKNOWN = -2
 
@@ -352,8 +353,8 @@ def _north_american(area: str, region: str) -> tuple[str, ...]:
 
 class _Automata:
     """The automata of the country codes met so far, as one table of
-    states: `steps[state * 11 + digit]` is the next state times 11 (digit
-    `_PAD` keeps the state), and `labels[state, length]` the index of a
+    states: `steps[state * 11 + digit]` is the next state times 11 (the
+    padding column keeps the state), and `labels[state, length]` the index of a
     number's label in `values` (-1: not decided here), worked out the first
     time it is needed."""
 
@@ -394,7 +395,7 @@ class _Automata:
     ) -> np.ndarray[Any, Any]:
         """The state each number ends in, numbers of each length together
         (no padding to read)."""
-        ends = states * (_PAD + 1)
+        ends = states * _COLUMNS
         steps, digits = self.steps, numbers.digits
         for length in np.flatnonzero(np.bincount(numbers.lengths)).tolist():
             mine = np.flatnonzero(numbers.lengths == length)
@@ -402,7 +403,7 @@ class _Automata:
             for offset in range(length):
                 state = steps[state + digits[at + offset]]
             ends[mine] = state
-        return ends // (_PAD + 1)
+        return ends // _COLUMNS
 
     def _fill(
         self, states: np.ndarray[Any, Any], lengths: np.ndarray[Any, Any]
@@ -423,9 +424,7 @@ class _Automata:
                 start = len(self.labels)
                 self._owners.append((start, code, automaton))
                 table = np.array(automaton.table, dtype=np.int64) + start
-                self.steps = np.concatenate(
-                    [self.steps, table.reshape(-1) * (_PAD + 1)]
-                )
+                self.steps = np.concatenate([self.steps, table.reshape(-1) * _COLUMNS])
                 unknown = np.full((len(table), _MAX_NSN + 1), _UNKNOWN, dtype=np.int64)
                 self.labels = np.concatenate([self.labels, unknown])
                 self.starts[code] = start
