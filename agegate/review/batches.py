@@ -24,8 +24,9 @@ import io
 import mmap
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, TypeVar, cast
 
 import attrs
 import pyarrow as pa
@@ -208,22 +209,49 @@ def _checked_csv(
     """The rows of one share of a CSV file, block by block: by pyarrow while
     each block is plain (`_plain_block`) and splits into lines as wide as
     the header; from the first block that is not, by the `csv` module."""
+    for item in _ahead(_plain_blocks(source, share)):
+        if isinstance(item, AccountBatch):
+            yield item
+            continue
+        start, line = item
+        rest = _csv_module_share(source, (start, share[1], line))
+        yield from item_batches(rest, batch_rows)
+        return
+
+
+def _plain_blocks(
+    source: Source, share: Share
+) -> Iterator[AccountBatch | tuple[int, int]]:
+    """The batches of the share's plain blocks; then, where a block is not
+    plain, its offset and first line, and nothing more."""
     start, end, line = share
     skip = 1 if start == 0 else 0
-    handle = _range(source.path, start, end)
-    with handle:
+    with _range(source.path, start, end) as handle:
         for block in _line_blocks(handle):
             records = _plain_records(source, block, skip)
             if records is None:
-                handle.close()
-                fallback = (start, end, line)
-                yield from item_batches(_csv_module_share(source, fallback), batch_rows)
+                yield start, line
                 return
             count = records.num_rows
             if count:
                 lines = tuple(range(line + skip, line + skip + count))
                 yield AccountBatch(records, lines, advanced=len(block))
             start, line, skip = start + len(block), line + skip + count, 0
+
+
+_T = TypeVar("_T")
+_END: Any = object()
+
+
+def _ahead(items: Iterator[_T]) -> Iterator[_T]:
+    """The items, the next one read and parsed in a thread while the caller
+    screens this one: pyarrow parses without the GIL, so reading costs
+    little beside screening."""
+    with ThreadPoolExecutor(1, thread_name_prefix="agegate-read") as pool:
+        coming = pool.submit(next, items, _END)
+        while (item := coming.result()) is not _END:
+            coming = pool.submit(next, items, _END)
+            yield item
 
 
 def _plain_records(source: Source, block: bytes, skip: int) -> pa.RecordBatch | None:
