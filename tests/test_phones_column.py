@@ -242,3 +242,19 @@ def test_the_shape_is_the_pattern_phone_reads(texts: list[str | None]) -> None:
         for row, start, count in zip(rows.tolist(), starts, counts, strict=True)
     ]
     assert read == expected
+
+
+COMMON = [
+    "+1 212 555 0123", "+1 (604) 555-0123", "+44 20 7946 0123", "+49 30 1234567",
+    "+33 6 12 34 56 78", "+81 90 1234 5678", "+55 11 91234 5678", "+91 98123 45678",
+    "+7 912 345-67-89", "+61 4 1234 5678", "+1.876.555.0123", "+34/612/345/678",
+]  # fmt: skip
+
+
+def test_common_numbers_are_decided_here() -> None:
+    """The numbers most sign-ups carry do not go to the row engine."""
+    decided = phones.outcomes(pa.array(COMMON), _canonical, "US")
+    assert decided is not None
+    for text, found in zip(COMMON, decided, strict=True):
+        assert found is not None, text
+        assert found == _answer(text, "US"), text
