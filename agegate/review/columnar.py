@@ -220,11 +220,11 @@ class ColumnarReviewer:
             dtype=np.int64,
         )
         # Signals read, numbered for the whole run; decision keys (signal
-        # number, ages, rule interval: `_decision_keys`) -> template.
+        # number, ages, rules in force at collection: `_decision_keys`) ->
+        # template.
         self._signal_list: list[Any] = []
         self._signal_numbers: dict[Any, int] = {}
         self._known: dict[int, Template] = {}
-        self._few_intervals = len(self._starts) < _MAX_INTERVALS
         # By interval (the count of change days on or before a day): its
         # first day, or the first day of all before the first change.
         self._first_days = np.concatenate(
@@ -412,13 +412,12 @@ class ColumnarReviewer:
         interval = np.where(
             dated, np.searchsorted(self._starts, collected, side="right"), collected
         )
-        # Every day of an interval has the rules in force on its first day.
-        first_day = self._first_days[np.clip(interval, 0, None)]
+        in_force = self._rules_then(signal, interval, signals_found)
         known = self._known
-        if self._few_intervals and int(signal.max()) < _MAX_SIGNALS:
-            key = _decision_keys(signal, now, interval, then)
+        if int(in_force.max()) < _MAX_INTERVALS and int(signal.max()) < _MAX_SIGNALS:
+            key = _decision_keys(signal, now, in_force, then)
         else:  # keys that hold for this batch alone
-            key, known = _combined([signal, now, interval, then]), {}
+            key, known = _combined([signal, now, in_force, then]), {}
         uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
         templates: list[Any] = []
         codes = np.empty(len(first), dtype=np.int64)
@@ -429,7 +428,7 @@ class ColumnarReviewer:
             if template is _MISS:
                 decision = self._decision(
                     signals_found[int(signal[at])], int(now[at]),
-                    int(collected[at]), int(first_day[at]), int(then[at]),
+                    int(in_force[at]), int(then[at]),
                 )  # fmt: skip
                 template = self._template_of(decision, columns, int(fast[at]))
                 if len(known) >= _CACHE_LIMIT:
@@ -442,16 +441,40 @@ class ColumnarReviewer:
         return decisions, templates
 
     def _decision(
-        self, signals: Any, now: int, day: int, first_day: int, then: int
+        self, signals: Any, now: int, in_force: int, then: int
     ) -> tuple[Any, ...]:
         """What a template depends on: the place's reading, the age today,
         and the rules in force and age on the collection date (or why there
         is none)."""
         jurisdictions, problems, today = signals
         decision: tuple[Any, ...] = (jurisdictions, problems, today, now)
-        if day > 0:
-            return (*decision, self._in_force_on(jurisdictions, first_day), then)
-        return (*decision, "absent" if day == _ABSENT else "invalid")
+        if in_force >= 0:
+            return (*decision, in_force, then)
+        return (*decision, "absent" if in_force == _ABSENT else "invalid")
+
+    def _rules_then(
+        self,
+        signal: np.ndarray[Any, Any],
+        interval: np.ndarray[Any, Any],
+        found: list[Any],
+    ) -> np.ndarray[Any, Any]:
+        """Per row, the number of the rules in force for its jurisdictions on
+        its collection date (`_rules_on`), found once per signal and
+        interval between rule changes (each day of one has the rules of its
+        first day); the interval's sentinel for a row without a date. Most
+        changes are elsewhere: many intervals share one set of rules."""
+        pair = _combined([signal, interval])
+        _, first, inverse = np.unique(pair, return_index=True, return_inverse=True)
+        each = np.empty(len(first), dtype=np.int64)
+        for number, at in enumerate(first.tolist()):
+            step = int(interval[at])
+            if step < 0:
+                each[number] = step
+                continue
+            jurisdictions = found[int(signal[at])][0]
+            each[number] = self._in_force_on(jurisdictions, int(self._first_days[step]))
+        found_rules: np.ndarray[Any, Any] = each[inverse.reshape(-1)]
+        return found_rules
 
     def _bucket(self, ages: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         """The ages, with one age for every plausible age no rule can
@@ -862,15 +885,15 @@ def _merged(
 def _decision_keys(
     signal: np.ndarray[Any, Any],
     now: np.ndarray[Any, Any],
-    interval: np.ndarray[Any, Any],
+    in_force: np.ndarray[Any, Any],
     then: np.ndarray[Any, Any],
 ) -> np.ndarray[Any, Any]:
     """One int64 per row, the same for the same signal number, age today,
-    rule interval (or collection sentinel) and age at collection: ages of
-    yyyymmdd dates lie within +-10000 years, intervals within
-    _MAX_INTERVALS, signal numbers below _MAX_SIGNALS."""
+    rules in force at collection (or collection sentinel) and age at
+    collection: ages of yyyymmdd dates lie within +-10000 years, rule numbers
+    below _MAX_INTERVALS, signal numbers below _MAX_SIGNALS."""
     key = signal << _AGE_BITS | (now + _AGE_OFFSET)
-    key = key << _INTERVAL_BITS | (interval - _INVALID)
+    key = key << _INTERVAL_BITS | (in_force - _INVALID)
     found: np.ndarray[Any, Any] = key << _AGE_BITS | (then + _AGE_OFFSET)
     return found
 
