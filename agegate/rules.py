@@ -11,6 +11,7 @@ import bisect
 import enum
 import functools
 import importlib.resources
+import re
 import shlex
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -82,7 +83,7 @@ class Rule:
     def from_record(cls, record: str, *, file: str, line: int) -> Rule:
         """Parse one table line (see jurisdictions/README.md for the format)."""
         try:
-            tokens = shlex.split(record, comments=True)
+            tokens = split_record(record)
         except ValueError:
             raise TableError("unbalanced quotes", file=file, line=line) from None
         if len(tokens) < 5:
@@ -226,6 +227,40 @@ def _prevailing(
             "a prevailing age must be lower than the rule's age", file=file, line=line
         )
     return prevailing, source
+
+
+# A record's words as `shlex.split(record, comments=True)` finds them, for
+# records of one line without a backslash: runs of plain characters and
+# quoted strings.
+_SPACE = re.compile(r"[ \t\r\n]*")
+_WORD = re.compile(r"""(?:[^ \t\r\n"'#]+|"[^"]*"|'[^']*')+""")
+_PIECE = re.compile(r"""[^"']+|"[^"]*"|'[^']*'""")
+
+
+def split_record(record: str) -> list[str]:
+    """The words of a table record, as `shlex.split(record, comments=True)`
+    gives them (ValueError for an unclosed quote); shlex reads a character
+    at a time, which made it most of the cost of loading the tables."""
+    if "\\" in record or "\n" in record or "\r" in record:
+        return shlex.split(record, comments=True)
+    words: list[str] = []
+    at = 0
+    while True:
+        at = _SPACE.match(record, at).end()  # type: ignore[union-attr]
+        if at == len(record) or record[at] == "#":
+            return words
+        found = _WORD.match(record, at)
+        if found is None or record[found.end() : found.end() + 1] not in _ENDS:
+            return shlex.split(record, comments=True)
+        words.append("".join(_unquoted(p) for p in _PIECE.findall(found.group())))
+        at = found.end()
+
+
+_ENDS = ("", " ", "\t", "\r", "\n", "#")
+
+
+def _unquoted(piece: str) -> str:
+    return piece[1:-1] if piece[0] in "\"'" else piece
 
 
 def parse_table(text: str, *, file: str) -> Iterator[Rule]:
