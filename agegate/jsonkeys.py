@@ -9,6 +9,7 @@ every door refuses it. Pass `unique_keys` as `object_pairs_hook`; it raises
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from .errors import AgeGateError
@@ -54,19 +55,27 @@ def loads(text: str | bytes) -> Any:
     nothing was dropped. Otherwise, or on any error (a repeat may come before
     the error, and it must win), the text is read again with the hook.
     """
-    if isinstance(text, str) and not text.startswith("\ufeff"):
+    if isinstance(text, str):
+        # `json.loads`' own C scanner, without the two Python frames around
+        # it (`decode`, `raw_decode`). It stops at a byte order mark, which
+        # is no JSON value; only whitespace may follow the value, which
+        # never ends in whitespace itself.
         try:
-            # What `json.loads` calls for a str without options.
-            value = _DECODER.decode(text)
-        except (ValueError, RecursionError):
+            value, end = _SCAN(text, len(text) - len(text.lstrip(_WHITESPACE)))
+        except (ValueError, RecursionError, StopIteration):
             pass
         else:
-            if text.count('"') == 2 * _strings(value):
+            if end == len(text.rstrip(_WHITESPACE)) and text.count('"') == 2 * (
+                _strings(value)
+            ):
                 return value
     return json.loads(text, object_pairs_hook=unique_keys)
 
 
-_DECODER = json.JSONDecoder()
+# The scanner `json.loads` drives for a str without options (an attribute
+# of each decoder that typeshed does not declare).
+_SCAN: Callable[[str, int], tuple[Any, int]] = vars(json.JSONDecoder())["scan_once"]
+_WHITESPACE = " \t\n\r"
 
 
 def _strings(value: Any) -> int:

@@ -36,7 +36,7 @@ async def _reference(
     try:
         json.loads(body)
     except (ValueError, RecursionError):
-        return await _read_urlencoded_twice(headers, body, gated, limits)
+        return _read_urlencoded_twice(headers, body, gated, limits)
     raise Refused(400, Code.BODY_AMBIGUOUS)
 
 

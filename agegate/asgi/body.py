@@ -205,10 +205,12 @@ async def read_body(receive: Receive, limit: int) -> bytes:
         if len(body) > limit:
             raise Refused(413, Code.BODY_TOO_LARGE)
         return body
-    return await _read_chunks(receive, limit, message)
+    return await read_rest(receive, limit, message)
 
 
-async def _read_chunks(receive: Receive, limit: int, message: Message) -> bytes:
+async def read_rest(receive: Receive, limit: int, message: Message) -> bytes:
+    """The body from its first message on, read to its end (`read_body`'s
+    long way, for a body in several messages)."""
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -330,14 +332,15 @@ def read_json(body: bytes, gated: frozenset[str]) -> dict[str, Any]:
     `json.loads` on bytes accepts a UTF-8 byte order mark and UTF-16/32, which
     other JSON readers refuse or read differently: only BOM-less UTF-8 passes.
     """
-    if body.startswith(_BOMS) or _not_utf8(body):
+    # `_not_utf8`'s test, inline: this runs on every gated JSON request.
+    if body.startswith(_BOMS) or (
+        b"\x00" in body[:2] and (len(body) >= 4 or len(body) == 2)
+    ):
         raise Refused(400, Code.BODY_ENCODING)
     try:
-        text = body.decode("utf-8")
+        value = jsonkeys.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise Refused(400, Code.BODY_ENCODING) from None
-    try:
-        value = jsonkeys.loads(text)
     except jsonkeys.DuplicateKey as duplicate:
         named = (duplicate.key,) if duplicate.key in gated else ()
         raise Refused(400, Code.KEY_REPEATED, named) from None
@@ -390,7 +393,7 @@ async def read_urlencoded(
     record = read_plain_urlencoded(body, gated, limits)
     if record is not None:
         return record
-    return await _read_urlencoded_twice(headers, body, gated, limits)
+    return _read_urlencoded_twice(headers, body, gated, limits)
 
 
 def read_plain_urlencoded(
@@ -438,7 +441,7 @@ def _plain_pairs(text: str, limits: Limits) -> list[tuple[str, str]] | None:
     return pairs
 
 
-async def _read_urlencoded_twice(
+def _read_urlencoded_twice(
     headers: Headers, body: bytes, gated: frozenset[str], limits: Limits
 ) -> dict[str, Any]:
     """Read as Starlette's parser reads, and check the standard library's agrees."""
@@ -491,6 +494,12 @@ def _extended_name(headers: Iterable[tuple[bytes, bytes]]) -> bool:
 
 
 async def read_multipart(
+    headers: Headers, body: bytes, gated: frozenset[str], limits: Limits
+) -> dict[str, Any]:
+    return _read_multipart(headers, body, gated, limits)
+
+
+def _read_multipart(
     headers: Headers, body: bytes, gated: frozenset[str], limits: Limits
 ) -> dict[str, Any]:
     if _readable_as_json(body):
@@ -553,12 +562,26 @@ async def read_record(
     gated: frozenset[str],
     limits: Limits,
 ) -> dict[str, Any]:
+    return read_kind(kind, headers, body, gated, limits)
+
+
+def read_kind(
+    kind: BodyKind,
+    headers: Headers,
+    body: bytes,
+    gated: frozenset[str],
+    limits: Limits,
+) -> dict[str, Any]:
+    """`read_record` without a coroutine: every reader here is synchronous."""
     if kind == "json":
         return read_json(body, gated)
     if kind == "form":
-        return await read_urlencoded(headers, body, gated, limits)
+        record = read_plain_urlencoded(body, gated, limits)
+        if record is None:
+            record = _read_urlencoded_twice(headers, body, gated, limits)
+        return record
     if kind == "multipart":
-        return await read_multipart(headers, body, gated, limits)
+        return _read_multipart(headers, body, gated, limits)
     return {}
 
 

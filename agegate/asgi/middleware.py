@@ -79,15 +79,13 @@ from .body import (
     Disconnected,
     HeaderIndex,
     Refused,
-    _read_urlencoded_twice,
     classify,
     header_values,
     merge,
-    read_body,
     read_json,
-    read_plain_urlencoded,
+    read_kind,
     read_query,
-    read_record,
+    read_rest,
     single_header,
 )
 from .config import AccountOf, GateConfig, WebsocketPolicy, starlette_user
@@ -110,14 +108,23 @@ class _Exchange:
 
     __slots__ = ("body", "match", "query", "raw_headers", "receive", "scope", "send")
 
-    def __init__(self, match: Match, scope: Scope, receive: Receive, send: Send):
+    def __init__(
+        self,
+        match: Match,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        raw_headers: HeaderIndex,
+        body: bytes = b"",
+        query: dict[str, str] | None = None,
+    ):
         self.match = match
         self.scope = scope
         self.receive = receive
         self.send = send
-        self.raw_headers = HeaderIndex(scope.get("headers", ()))
-        self.body = b""
-        self.query: dict[str, str] = {}
+        self.raw_headers = raw_headers
+        self.body = body
+        self.query: dict[str, str] = query or {}
 
     @property
     def route(self) -> Route:
@@ -225,6 +232,12 @@ class AgeGateMiddleware:
         )
         self.gated = self.config.gated
         self._router = self.config.router
+        # Read on every request: kept as plain attributes.
+        self._seen = self._router.seen
+        self._cookie = self.config.cookie
+        self._limits = self.config.limits
+        self._max_body_size = self.config.limits.max_body_size
+        self._max_header_size = self.config.max_header_size
         if self.config.has_profile_routes and flag_sink is None:
             raise ValueError("profile_paths need a flag_sink (a FlagSink or a path)")
         # A store opened here from a path is closed here, at lifespan shutdown.
@@ -235,11 +248,19 @@ class AgeGateMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            match = self._router.match(scope)
+            # The router's memo, read here: a pass-through request costs one
+            # lookup and no call.
+            match = (
+                _UNSEEN
+                if scope.get("root_path")
+                else self._seen.get(scope.get("path", ""), _UNSEEN)
+            )
+            if match is _UNSEEN:
+                match = self._router.match(scope)
             if match is None:
                 await self.app(scope, receive, send)
             else:
-                await self._gate(_Exchange(match, scope, receive, send))
+                await self._gate(match, scope, receive, send)
             return
         if scope["type"] == "lifespan" and isinstance(
             self._opened_sink, SqliteFlagStore
@@ -255,105 +276,119 @@ class AgeGateMiddleware:
 
     # -- the gate: read, screen, answer ---------------------------------------
 
-    async def _gate(self, ex: _Exchange) -> None:
-        config = self.config
+    # One coroutine reads, screens and hands on a gated request: every helper
+    # call or attribute spared here is spared on every signup. The _Exchange
+    # is made only for the answers other than "allowed".
+    async def _gate(
+        self, match: Match, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        headers = HeaderIndex(scope.get("headers", ()))
+        limit = self._max_body_size
+        body = b""
+        query: dict[str, str] = {}
         try:
-            # Headers, query and the whole body, read here rather than in a
-            # helper: one coroutine fewer on every gated request.
-            ex.raw_headers.check(config.max_header_size, config.limits.max_body_size)
-            query_string = ex.scope.get("query_string")
+            headers.check(self._max_header_size, limit)
+            query_string = scope.get("query_string")
             if query_string:
-                ex.query = read_query(query_string, self.gated)
-            ex.body = await read_body(ex.receive, config.limits.max_body_size)
+                query = read_query(query_string, self.gated)
+            # `read_body`, inline for the one-message body most servers send.
+            message = await receive()
+            if message["type"] == "http.request" and not message.get(
+                "more_body", False
+            ):
+                body = message.get("body", b"")
+                if len(body) > limit:
+                    raise Refused(413, Code.BODY_TOO_LARGE)
+            else:
+                body = await read_rest(receive, limit, message)
         except Disconnected:
             return
         except Refused as refused:
+            ex = _Exchange(match, scope, receive, send, headers, body, query)
             await self._refuse(ex, refused)
             return
-        method = ex.scope.get("method", "GET").upper()
-        if not ex.body and not ex.query and method not in _ALWAYS_SCREENED_METHODS:
-            await ex.hand_on(self.app)
-            return
         if (
-            config.cookie is not None
-            and ex.raw_headers.get(b"cookie")
-            and self._blocked_by_cookie(ex)
+            not body
+            and not query
+            and scope.get("method", "GET").upper() not in _ALWAYS_SCREENED_METHODS
         ):
-            self._log("BLOCK", ("BLOCK_COOKIE",), None, None, ex.route)
+            await _Exchange(match, scope, receive, send, headers).hand_on(self.app)
+            return
+        cookie = self._cookie
+        if (
+            cookie is not None
+            and headers.get(b"cookie")
+            and match.route.kind == "signup"
+            and cookie.blocks(header_values(headers, b"cookie"))
+        ):
+            ex = _Exchange(match, scope, receive, send, headers, body, query)
+            self._log("BLOCK", ("BLOCK_COOKIE",), None, None, match.route)
             await self._block(ex, set_cookie=False)
             return
         try:
-            kind = classify(ex.raw_headers, ex.body)
-            # The common cases need no Starlette Headers and no coroutine.
-            if kind == "json":
-                body = read_json(ex.body, self.gated)
-            elif kind == "form":
-                plain = read_plain_urlencoded(ex.body, self.gated, config.limits)
-                if plain is None:
-                    plain = await _read_urlencoded_twice(
-                        ex.headers, ex.body, self.gated, config.limits
-                    )
-                body = plain
-            else:
-                body = await read_record(
-                    kind, ex.headers, ex.body, self.gated, config.limits
-                )
-            screened = self._screen(ex, body)
+            record = self._read(headers, body, query)
+            # None: a profile update that does not touch the birthdate.
+            decision = (
+                None
+                if match.route.kind == "profile" and not self._touches_birth(record)
+                else self._screen(headers, record)
+            )
         except Refused as refused:
+            ex = _Exchange(match, scope, receive, send, headers, body, query)
             await self._refuse(ex, refused)
             return
         except Exception as error:  # a bug in reading or screening: never a 5xx
             logger.error(
                 "refused status=400 code=BODY_UNREADABLE route=%s error=%s",
-                ex.route.template,
+                match.route.template,
                 type(error).__name__,
             )
+            ex = _Exchange(match, scope, receive, send, headers, body, query)
             await self._refuse(ex, Refused(400, Refusal.BODY_UNREADABLE))
             return
-        if screened is None:
-            # A profile update that does not touch the birthdate.
-            await ex.hand_on(self.app)
-            return
-        decision = screened[1]
-        if decision.outcome is Outcome.ALLOW:
+        if decision is None:
+            await _Exchange(match, scope, receive, send, headers, body).hand_on(
+                self.app
+            )
+        elif decision.outcome is Outcome.ALLOW:
             # The common answer, without another coroutine on its way.
             if logger.isEnabledFor(logging.INFO):
-                self._log_decision(ex, decision)
-            ex.scope.setdefault("state", {})["agegate"] = decision
-            await self.app(ex.scope, _replay(ex.body, ex.receive), ex.send)
+                self._log_outcome(decision, match.route)
+            state = scope.get("state")
+            if state is None:
+                scope["state"] = {"agegate": decision}
+            else:
+                state["agegate"] = decision
+            await self.app(scope, _replay(body, receive), send)
         else:
-            await self._answer(ex, *screened)
+            ex = _Exchange(match, scope, receive, send, headers, body, query)
+            await self._answer(ex, record, decision)
 
-    def _blocked_by_cookie(self, ex: _Exchange) -> bool:
-        cookie = self.config.cookie
-        return (
-            ex.route.kind == "signup"
-            and cookie is not None
-            and bool(ex.raw_headers.get(b"cookie"))
-            and cookie.blocks(header_values(ex.raw_headers, b"cookie"))
-        )
+    def _read(
+        self, headers: HeaderIndex, body: bytes, query: dict[str, str]
+    ) -> dict[str, Any]:
+        """The record the app will read, body and query. Raises Refused."""
+        kind = classify(headers, body)
+        if kind == "json":
+            record = read_json(body, self.gated)
+        else:
+            raw = Headers(raw=headers.raw)
+            record = read_kind(kind, raw, body, self.gated, self._limits)
+        return merge(record, query, self.gated) if query else record
 
-    def _screen(
-        self, ex: _Exchange, body: dict[str, Any]
-    ) -> tuple[dict[str, Any], Decision] | None:
-        """The record the app will read and its decision; None for a profile
-        update that does not touch the birthdate. Raises Refused."""
+    def _screen(self, headers: HeaderIndex, record: dict[str, Any]) -> Decision:
         config = self.config
-        record = merge(body, ex.query, self.gated) if ex.query else body
-        if ex.match.route.kind == "profile" and not self._touches_birth(record):
-            return None
-        decision = screen(
+        return screen(
             record,
             policy=config.policy,
             fields=config.fields,
             rules=config.rules,
             trusted_country=(
-                self._trusted_country(ex.raw_headers)
+                self._trusted_country(headers)
                 if config.trusted_country_header is not None
                 else None
             ),
         )
-        return record, decision
 
     async def _answer(
         self, ex: _Exchange, record: Mapping[str, Any], decision: Decision
@@ -386,13 +421,16 @@ class AgeGateMiddleware:
 
     def _log_decision(self, ex: _Exchange, decision: Decision) -> None:
         if logger.isEnabledFor(logging.INFO):
-            self._log(
-                decision.outcome.value,
-                decision.reasons,
-                decision.jurisdiction,
-                decision.required_age,
-                ex.route,
-            )
+            self._log_outcome(decision, ex.route)
+
+    def _log_outcome(self, decision: Decision, route: Route) -> None:
+        self._log(
+            decision.outcome.value,
+            decision.reasons,
+            decision.jurisdiction,
+            decision.required_age,
+            route,
+        )
 
     def _touches_birth(self, record: Mapping[str, Any]) -> bool:
         """Whether a profile update carries a birth key; Refused(422) when it
@@ -675,6 +713,10 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
+
+
+# Not a Match, nor None: the router has not seen the path.
+_UNSEEN: Any = object()
 
 
 __all__ = ["AgeGateMiddleware", "Code", "GateConfig", "Notice", "starlette_user"]

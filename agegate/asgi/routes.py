@@ -105,6 +105,12 @@ class Router:
         # sending endless paths only empties it.
         self._seen: dict[str, Match | None] = {}
 
+    @property
+    def seen(self) -> Mapping[str, Match | None]:
+        """The answers remembered, by path (for requests without a
+        `root_path`): the gate reads them before it calls `match`."""
+        return self._seen
+
     def match(self, scope: Mapping[str, Any]) -> Match | None:
         path: str = scope.get("path", "")
         root: str = scope.get("root_path", "") or ""
