@@ -9,6 +9,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -692,3 +693,29 @@ def test_a_review_process_does_not_import_pandas_and_pandas_still_works() -> Non
         "assert pa.table({'a': [7]}).to_pandas()['a'][0] == 7\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    count=st.integers(0, 14),
+    children=st.integers(1, 3),
+    delays=st.lists(st.sampled_from([0.0, 0.001, 0.004]), min_size=14, max_size=14),
+)
+def test_shares_come_back_in_order_each_screened_once(
+    count: int, children: int, delays: list[float]
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from agegate.review.run import _in_order
+
+    screened: list[int] = []
+
+    def work(number: int) -> list[Any]:
+        time.sleep(delays[number])
+        screened.append(number)
+        return [number]
+
+    with ThreadPoolExecutor(children) as pool:
+        found = list(_in_order(count, lambda n: pool.submit(work, n), work, children))
+    assert found == [[n] for n in range(count)]
+    assert sorted(screened) == list(range(count))

@@ -180,11 +180,19 @@ def _screen_share(
     source: Source | PostgresSource, share: Share, batch_rows: int
 ) -> list[Screened]:
     """A worker's task: read one share of the input and screen it."""
-    from .batches import sliced
-
     if _columnar is None:  # pragma: no cover - the initializer always runs first
         raise RuntimeError("worker not started")
-    engine = _columnar
+    return _screen_with(_columnar, source, share, batch_rows)
+
+
+def _screen_with(
+    engine: ColumnarReviewer,
+    source: Source | PostgresSource,
+    share: Share,
+    batch_rows: int,
+) -> list[Screened]:
+    from .batches import sliced
+
     found = sliced(_read_share(source, share, batch_rows), batch_rows)
     return [engine.screen(batch) for batch in found]
 
@@ -272,21 +280,64 @@ def _screen_shares(
     batch_size: int,
     for_store: bool,
 ) -> Iterator[Screened]:
-    """The shares screened in worker processes, results in input order."""
+    """The shares screened by this process and `workers - 1` worker
+    processes, results in input order."""
+    here = _columnar_reviewer(settings, for_store)
+
+    def screen_here(number: int) -> list[Screened]:
+        return _screen_with(here, source, cut[number], batch_size)
+
     with ProcessPoolExecutor(
-        max_workers=workers,
+        max_workers=workers - 1,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_start_columnar,
         initargs=(settings, for_store),
     ) as pool:
-        pending: collections.deque[Future[list[Screened]]] = collections.deque()
-        for share in cut:
-            pending.append(pool.submit(_screen_share, source, share, batch_size))
-            # A bounded window keeps memory flat however long the input.
-            if len(pending) >= 2 * workers:
-                yield from pending.popleft().result()
-        while pending:
-            yield from pending.popleft().result()
+
+        def submit(number: int) -> Future[list[Screened]]:
+            return pool.submit(_screen_share, source, cut[number], batch_size)
+
+        for screened in _in_order(len(cut), submit, screen_here, workers - 1):
+            yield from screened
+
+
+def _in_order(
+    count: int,
+    submit: Callable[[int], Future[list[Screened]]],
+    here: Callable[[int], list[Screened]],
+    children: int,
+) -> Iterator[list[Screened]]:
+    """The results of shares 0..count-1, in order. Worker processes always
+    hold a few shares; whenever the share due is not back yet, this
+    process screens the next share nobody holds, so the workers' start-up
+    (an interpreter, the imports, the tables) leaves no core idle. At most
+    `window` shares are held or kept out of order: memory stays flat."""
+    window = 4 * (children + 1)
+    flying: dict[int, Future[list[Screened]]] = {}
+    done: dict[int, list[Screened]] = {}
+    taken = 0
+
+    def feed(due: int) -> None:
+        nonlocal taken
+        while taken < count and len(flying) < 2 * children and taken - due < window:
+            flying[taken] = submit(taken)
+            taken += 1
+
+    for due in range(count):
+        while due not in done:
+            if due == taken:  # nobody holds it
+                taken += 1
+                feed(due)
+                done[due] = here(due)
+                continue
+            feed(due)
+            future = flying[due]
+            if future.done() or taken >= count or taken - due >= window:
+                done[due] = flying.pop(due).result()
+                continue
+            number, taken = taken, taken + 1
+            done[number] = here(number)
+        yield done.pop(due)
 
 
 # -- counting --------------------------------------------------------------
