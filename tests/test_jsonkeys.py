@@ -58,7 +58,18 @@ def _with_hook(text: str) -> Any:
 @settings(max_examples=1500, deadline=None)
 @given(_TEXTS, st.integers(0, 40), st.sampled_from(["", " ", "x", "}", ",", '"']))
 def test_the_quick_path_agrees_with_the_hook(text: str, cut: int, tail: str) -> None:
-    for variant in (text, text[:cut] + tail, f" {text}\n"):
+    variants = (
+        text,
+        text[:cut] + tail,
+        f" {text}\n",
+        f"\t\r\n{text} \r",
+        f"\ufeff{text}",
+        f"{text}\x0c",
+        f"\x0c{text}",
+        f"{text}\u00a0",
+        f"{text} {text}",
+    )
+    for variant in variants:
         assert _outcome(jsonkeys.loads, variant) == _outcome(_with_hook, variant)
 
 
@@ -69,6 +80,11 @@ def test_the_quick_path_agrees_with_the_hook(text: str, cut: int, tail: str) -> 
         ('{"dob": 1, "\\u0064ob": 2}', "dob"),
         ('{"a": "dob", "dob": 1, "b": {"x": 1, "x": 2}}', "x"),
         ('[{"a": {"k": 1, "k": 2}}, nonsense', "k"),
+        ('{"user": {"dob": 1, "d\\u006fb": 2}}', "dob"),
+        ('{"a": [1, {"b": {"\\u0064ob": 1, "dob": "x\\"y"}}]}', "dob"),
+        ('{"dob": 1, "d\\u006Fb": 2}', "dob"),
+        ('{"a\\"b": 1, "a\\u0022b": 2}', 'a"b'),
+        (' {"dob": "\\"\\"", "dob": 2}\n', "dob"),
     ],
 )
 def test_repeats_are_found(text: str, key: str) -> None:

@@ -407,12 +407,13 @@ def read_plain_urlencoded(
         raise Refused(400, Code.BODY_ENCODING)
     if _readable_as_json(body):
         raise Refused(400, Code.BODY_AMBIGUOUS)
-    plain = _plain_pairs(body.decode("ascii"), limits)
-    return _form_record(plain, gated) if plain is not None else None
+    return _plain_record(body.decode("ascii"), gated, limits)
 
 
-def _plain_pairs(text: str, limits: Limits) -> list[tuple[str, str]] | None:
-    """The fields of a plain form (`name=value` pairs joined by single `&`,
+def _plain_record(
+    text: str, gated: frozenset[str], limits: Limits
+) -> dict[str, Any] | None:
+    """The record of a plain form (`name=value` pairs joined by single `&`,
     within the limits), else None.
 
     On such a text Starlette's reader (python-multipart's, then
@@ -426,19 +427,48 @@ def _plain_pairs(text: str, limits: Limits) -> list[tuple[str, str]] | None:
         return None
     if ";" in text:
         return None
-    pairs: list[tuple[str, str]] = []
-    for piece in pieces:
-        name, equals, value = piece.partition("=")
-        if not equals:
-            return None
-        # `unquote_plus` returns a text without `+` or `%` as it is; saying
-        # so here spares its calls for most names and values.
-        if "%" in name or "+" in name:
-            name = unquote_plus(name)
-        if "%" in value or "+" in value:
-            value = unquote_plus(value)
-        pairs.append((name, value))
-    return pairs
+    if "%26" in text or "%3D" in text or "%3d" in text:
+        # An escaped `&` or `=` is part of a name or value: split, then unquote.
+        pairs = [
+            [unquote_plus(part) for part in piece.split("=", 1)] for piece in pieces
+        ]
+    else:
+        if "%" in text or "+" in text:
+            # No escape decodes to `&` or `=`, and UTF-8 decoding (with
+            # replacement) starts afresh at every ASCII byte: unquoting the
+            # whole text, then splitting it, is splitting, then unquoting
+            # every name and value.
+            pieces = _unquote_plus(text).split("&")
+        pairs = [piece.split("=", 1) for piece in pieces]
+    try:
+        record = dict(pairs)
+    except ValueError:  # a piece without `=`
+        return None
+    if len(record) == len(pairs):
+        return record
+    # A name is repeated: which repeats are refused is `_form_record`'s to say.
+    return _form_record(((name, value) for name, value in pairs), gated)
+
+
+_HEX_DIGITS = "0123456789ABCDEFabcdef"
+_HEX = {
+    (a + b).encode(): bytes.fromhex(a + b) for a in _HEX_DIGITS for b in _HEX_DIGITS
+}
+
+
+def _unquote_plus(text: str) -> str:
+    """`urllib.parse.unquote_plus` of an ASCII text, without its general
+    case (non-ASCII runs, bytes, other encodings): the same steps, in half
+    the time."""
+    bits = text.replace("+", " ").encode("ascii").split(b"%")
+    decoded = [bits[0]]
+    for item in bits[1:]:
+        byte = _HEX.get(item[:2])
+        if byte is None:
+            decoded += (b"%", item)
+        else:
+            decoded += (byte, item[2:])
+    return b"".join(decoded).decode("utf-8", "replace")
 
 
 def _read_urlencoded_twice(
