@@ -121,8 +121,17 @@ class HeaderIndex:
             value.count(b"\\") > MAX_COOKIE_ESCAPES for value in cookies
         ):
             raise Refused(400, Code.COOKIE_UNREADABLE)
-        if b"content-length" in by_name:
-            declared_length(self, max_body_size)
+        lengths = by_name.get(b"content-length")
+        if lengths is not None:
+            # `declared_length`, on the raw value: bytes.isdigit is true of
+            # ASCII digits only, and int() reads them as it reads the text.
+            if len(lengths) > 1:
+                raise Refused(400, Code.HEADER_AMBIGUOUS)
+            digits = lengths[0].strip(b" \t")
+            if not (digits.isdigit() and len(digits) <= _LENGTH_DIGITS):
+                raise Refused(400, Code.HEADER_AMBIGUOUS)
+            if int(digits) > max_body_size:
+                raise Refused(413, Code.BODY_TOO_LARGE)
 
 
 def header_values(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> list[str]:
@@ -232,9 +241,19 @@ def classify(headers: Iterable[tuple[bytes, bytes]], body: bytes) -> BodyKind:
     """Which reader applies, agreed on by Starlette's and FastAPI's views."""
     if not isinstance(headers, HeaderIndex):
         headers = HeaderIndex(headers)
-    encoding = headers.single(b"content-encoding")
-    if encoding is not None and encoding.strip().lower() not in ("", "identity"):
-        raise Refused(415, Code.CONTENT_ENCODING_UNSUPPORTED)
+    by_name = headers._by_name
+    if b"content-encoding" in by_name:
+        encoding = headers.single(b"content-encoding") or ""
+        if encoding.strip().lower() not in ("", "identity"):
+            raise Refused(415, Code.CONTENT_ENCODING_UNSUPPORTED)
+    values = by_name.get(b"content-type")
+    if values is not None and len(values) == 1:
+        # A value read before: no decoding, no call.
+        found = _KIND_CACHE.get(values[0])
+        if found is not None:
+            if found[0] is None:
+                raise Refused(415, found[1] or Code.MEDIA_TYPE_UNSUPPORTED)
+            return found[0]
     content_type = headers.single(b"content-type")
     if content_type is None or not content_type.strip():
         # FastAPI reads a body without a content type as JSON, and other
@@ -256,20 +275,19 @@ _QUOTED = re.compile(r'"[^"\\]*"', re.ASCII)
 
 # Clients send a handful of Content-Type values; their readings are kept
 # (short values only, a bounded number: the cache cannot grow with clients).
-_KIND_CACHE: dict[str, tuple[BodyKind | None, str | None]] = {}
+# Keyed by the raw value; a blank value is never kept (its reading depends on
+# the body).
+_KIND_CACHE: dict[bytes, tuple[BodyKind | None, str | None]] = {}
 _KIND_CACHE_SIZE = 64
 _KIND_CACHE_VALUE = 128
 
 
 def _media_kind(content_type: str) -> tuple[BodyKind | None, str | None]:
-    found = _KIND_CACHE.get(content_type)
-    if found is not None:
-        return found
     found = _read_media_kind(content_type)
     if len(content_type) <= _KIND_CACHE_VALUE:
         if len(_KIND_CACHE) >= _KIND_CACHE_SIZE:
             _KIND_CACHE.clear()
-        _KIND_CACHE[content_type] = found
+        _KIND_CACHE[content_type.encode("latin-1")] = found
     return found
 
 

@@ -238,6 +238,9 @@ class AgeGateMiddleware:
         self._limits = self.config.limits
         self._max_body_size = self.config.limits.max_body_size
         self._max_header_size = self.config.max_header_size
+        self._policy = self.config.policy
+        self._fields = self.config.fields
+        self._rules = self.config.rules
         if self.config.has_profile_routes and flag_sink is None:
             raise ValueError("profile_paths need a flag_sink (a FlagSink or a path)")
         # A store opened here from a path is closed here, at lifespan shutdown.
@@ -326,13 +329,29 @@ class AgeGateMiddleware:
             await self._block(ex, set_cookie=False)
             return
         try:
-            record = self._read(headers, body, query)
+            kind = classify(headers, body)
+            if kind == "json":
+                record = read_json(body, self.gated)
+            else:
+                raw = Headers(raw=headers.raw)
+                record = read_kind(kind, raw, body, self.gated, self._limits)
+            if query:
+                record = merge(record, query, self.gated)
             # None: a profile update that does not touch the birthdate.
-            decision = (
-                None
-                if match.route.kind == "profile" and not self._touches_birth(record)
-                else self._screen(headers, record)
-            )
+            if match.route.kind == "profile" and not self._touches_birth(record):
+                decision = None
+            else:
+                decision = screen(
+                    record,
+                    policy=self._policy,
+                    fields=self._fields,
+                    rules=self._rules,
+                    trusted_country=(
+                        None
+                        if self.config.trusted_country_header is None
+                        else self._trusted_country(headers)
+                    ),
+                )
         except Refused as refused:
             ex = _Exchange(match, scope, receive, send, headers, body, query)
             await self._refuse(ex, refused)
@@ -363,32 +382,6 @@ class AgeGateMiddleware:
         else:
             ex = _Exchange(match, scope, receive, send, headers, body, query)
             await self._answer(ex, record, decision)
-
-    def _read(
-        self, headers: HeaderIndex, body: bytes, query: dict[str, str]
-    ) -> dict[str, Any]:
-        """The record the app will read, body and query. Raises Refused."""
-        kind = classify(headers, body)
-        if kind == "json":
-            record = read_json(body, self.gated)
-        else:
-            raw = Headers(raw=headers.raw)
-            record = read_kind(kind, raw, body, self.gated, self._limits)
-        return merge(record, query, self.gated) if query else record
-
-    def _screen(self, headers: HeaderIndex, record: dict[str, Any]) -> Decision:
-        config = self.config
-        return screen(
-            record,
-            policy=config.policy,
-            fields=config.fields,
-            rules=config.rules,
-            trusted_country=(
-                self._trusted_country(headers)
-                if config.trusted_country_header is not None
-                else None
-            ),
-        )
 
     async def _answer(
         self, ex: _Exchange, record: Mapping[str, Any], decision: Decision
