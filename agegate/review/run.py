@@ -24,7 +24,7 @@ import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -496,7 +496,7 @@ def run(
         results = screen_batches(
             items, settings, workers=workers, batch_size=batch_size
         )
-    with _progress_bar(items, progress) as bar:
+    with _progress_bar(items, progress) as bar, out:
         for result in results:
             out.take(result)
             _report_unreadable(result.unreadable, on_unreadable)
@@ -515,6 +515,34 @@ class _Outputs:
     started_at: datetime
     # Accounts flagged so far: a duplicate row never clears their flag.
     flagged: set[str] = attrs.field(factory=set)
+    # The columnar engine's flags are written in a thread (pyarrow builds
+    # the lines without the GIL) while the next batch is screened: one
+    # write in flight, whose error surfaces at the next batch or the end.
+    _writer: ThreadPoolExecutor | None = None
+    _writing: Future[None] | None = None
+
+    def __enter__(self) -> _Outputs:
+        return self
+
+    def __exit__(self, kind: object, *exc_info: object) -> None:
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+        if kind is None:  # else the error under way is the one to report
+            self._written()
+
+    def _written(self) -> None:
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            writing.result()
+
+    def _write(self, flags: Any) -> None:
+        if self.flag_file is None:
+            return
+        self._written()
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="agegate-write")
+        at = datetime.now(UTC)
+        self._writing = self._writer.submit(self.flag_file.add_columns, flags, at)
 
     def take(self, result: Batch | Screened) -> None:
         batch = result if isinstance(result, Batch) else None
@@ -528,8 +556,8 @@ class _Outputs:
                 self.flag_file.add_many(result.flags)
             self.tally.add(result)
             return
-        if self.flag_file is not None and result.flags.num_rows:
-            self.flag_file.add_columns(result.flags, datetime.now(UTC))
+        if result.flags.num_rows:
+            self._write(result.flags)
         self.tally.add_screened(result)
 
 
