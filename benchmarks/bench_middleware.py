@@ -3,7 +3,10 @@
 * gated route: the app with the middleware, against the same app doing the
   check in its handler instead (request.json() or request.form(), then
   screen()), for a JSON body and for an urlencoded form;
-* pass-through route: the app with the middleware, against the bare app.
+* pass-through route: the app with the middleware, against the bare app;
+  beside it, an empty middleware (`await self.app(...)` and nothing else)
+  against the bare app: what any pure ASGI layer costs, the ceiling of the
+  pass-through ratio.
 
 Requests are in-process ASGI calls (no sockets), which are less noisy than a
 server. Run: python benchmarks/bench_middleware.py [--seconds 0.5] [--rounds 5]
@@ -68,13 +71,27 @@ async def _signup_checking(request: Request) -> Response:
     return JSONResponse({"created": True})
 
 
-def build(handler: Callable[[Request], Awaitable[Response]], gate: bool) -> Starlette:
+class _Empty:
+    """A middleware that only hands each request on."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
+def build(
+    handler: Callable[[Request], Awaitable[Response]], gate: bool, empty: bool = False
+) -> Starlette:
     app = Starlette(
         routes=[
             Route("/signup", handler, methods=["POST"]),
             Route("/health", _health),
         ]
     )
+    if empty:
+        app.add_middleware(_Empty)
     if gate:
         app.add_middleware(
             AgeGateMiddleware, paths=["/signup"], secret=SECRET, rules=RULES
@@ -159,6 +176,7 @@ async def main(seconds: float, rounds: int) -> None:
     gated = build(_signup_gated, gate=True)
     in_handler = build(_signup_checking, gate=False)
     bare = build(_signup_gated, gate=False)
+    empty = build(_signup_gated, gate=False, empty=True)
     pairs: dict[str, tuple[Case, Case]] = {
         "gated JSON: middleware / check in handler": (
             (gated, "POST", "/signup", BODY),
@@ -170,6 +188,10 @@ async def main(seconds: float, rounds: int) -> None:
         ),
         "pass-through route: middleware / bare app": (
             (gated, "GET", "/health", b""),
+            (bare, "GET", "/health", b""),
+        ),
+        "(ceiling) empty middleware / bare app": (
+            (empty, "GET", "/health", b""),
             (bare, "GET", "/health", b""),
         ),
     }

@@ -233,7 +233,7 @@ class AgeGateMiddleware:
         self.gated = self.config.gated
         self._router = self.config.router
         # Read on every request: kept as plain attributes.
-        self._seen = self._router.seen
+        self._passing = self._router.passing
         self._cookie = self.config.cookie
         self._limits = self.config.limits
         self._max_body_size = self.config.limits.max_body_size
@@ -251,15 +251,12 @@ class AgeGateMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            # The router's memo, read here: a pass-through request costs one
-            # lookup and no call.
-            match = (
-                _UNSEEN
-                if scope.get("root_path")
-                else self._seen.get(scope.get("path", ""), _UNSEEN)
-            )
-            if match is _UNSEEN:
-                match = self._router.match(scope)
+            # The router's memo, read here: a request to a path seen before
+            # passes through after one set lookup.
+            if scope.get("path") in self._passing and not scope.get("root_path"):
+                await self.app(scope, receive, send)
+                return
+            match = self._router.match(scope)
             if match is None:
                 await self.app(scope, receive, send)
             else:
@@ -706,10 +703,6 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
-
-
-# Not a Match, nor None: the router has not seen the path.
-_UNSEEN: Any = object()
 
 
 __all__ = ["AgeGateMiddleware", "Code", "GateConfig", "Notice", "starlette_user"]

@@ -104,12 +104,9 @@ class Router:
         # requests go to a few paths, gated or not. Bounded, so a client
         # sending endless paths only empties it.
         self._seen: dict[str, Match | None] = {}
-
-    @property
-    def seen(self) -> Mapping[str, Match | None]:
-        """The answers remembered, by path (for requests without a
-        `root_path`): the gate reads them before it calls `match`."""
-        return self._seen
+        # The remembered paths no route matches (without a `root_path`): the
+        # gate tests a request's path against them before it calls `match`.
+        self.passing: set[str] = set()
 
     def match(self, scope: Mapping[str, Any]) -> Match | None:
         path: str = scope.get("path", "")
@@ -125,7 +122,10 @@ class Router:
                 if len(path) <= _SEEN_PATH:
                     if len(self._seen) >= _SEEN_SIZE:
                         self._seen.clear()
+                        self.passing.clear()
                     self._seen[path] = found
+                    if found is None:
+                        self.passing.add(path)
                 return found
         candidates = spellings(path)
         if root and path.startswith(root):
