@@ -63,6 +63,26 @@ class Limits:
     max_files: int = 16
 
 
+ByName = dict[bytes, list[bytes]]
+
+
+def index_headers(raw: Iterable[tuple[bytes, bytes]]) -> tuple[ByName, int]:
+    """A request's header values by lower-case name, in order, and the
+    length of the longest value: one pass, and no object for a gated
+    request that needs nothing more (`HeaderIndex` wraps the two)."""
+    by_name: ByName = {}
+    longest = 0
+    for name, value in raw:
+        key = name.lower()
+        if key in by_name:
+            by_name[key].append(value)
+        else:
+            by_name[key] = [value]
+        if len(value) > longest:
+            longest = len(value)
+    return by_name, longest
+
+
 class HeaderIndex:
     """A request's headers by lower-case name, gathered in one pass.
 
@@ -72,21 +92,17 @@ class HeaderIndex:
 
     __slots__ = ("_by_name", "longest", "raw")
 
-    def __init__(self, raw: Iterable[tuple[bytes, bytes]]) -> None:
+    def __init__(
+        self,
+        raw: Iterable[tuple[bytes, bytes]],
+        indexed: tuple[ByName, int] | None = None,
+    ) -> None:
+        """`indexed`: what `index_headers` gave for `raw`, if it ran."""
         # The server's list is only read here, never changed: no copy.
         self.raw = raw if type(raw) is list else list(raw)
-        by_name: dict[bytes, list[bytes]] = {}
-        longest = 0
-        for name, value in self.raw:
-            key = name.lower()
-            if key in by_name:
-                by_name[key].append(value)
-            else:
-                by_name[key] = [value]
-            if len(value) > longest:
-                longest = len(value)
-        self._by_name = by_name
-        self.longest = longest
+        if indexed is None:
+            indexed = index_headers(self.raw)
+        self._by_name, self.longest = indexed
 
     def __iter__(self) -> Iterator[tuple[bytes, bytes]]:
         return iter(self.raw)
@@ -103,35 +119,44 @@ class HeaderIndex:
 
     def single(self, name: bytes) -> str | None:
         """As `single_header`, without a pass over the headers."""
-        values = self._by_name.get(name)
-        if values is None:
-            return None
-        if len(values) > 1:
-            raise Refused(400, Code.HEADER_AMBIGUOUS)
-        return values[0].decode("latin-1")
+        return _single(self._by_name, name)
 
     def check(self, max_header_size: int, max_body_size: int) -> None:
-        """`check_header_sizes`, `check_cookie_escapes` and `declared_length`
-        in their order, with the index: one call for a gated request."""
-        if self.longest > max_header_size:
-            raise Refused(431, Code.HEADER_TOO_LARGE)
-        by_name = self._by_name
-        cookies = by_name.get(b"cookie")
-        if cookies is not None and any(
-            value.count(b"\\") > MAX_COOKIE_ESCAPES for value in cookies
-        ):
-            raise Refused(400, Code.COOKIE_UNREADABLE)
-        lengths = by_name.get(b"content-length")
-        if lengths is not None:
-            # `declared_length`, on the raw value: bytes.isdigit is true of
-            # ASCII digits only, and int() reads them as it reads the text.
-            if len(lengths) > 1:
-                raise Refused(400, Code.HEADER_AMBIGUOUS)
-            digits = lengths[0].strip(b" \t")
-            if not (digits.isdigit() and len(digits) <= _LENGTH_DIGITS):
-                raise Refused(400, Code.HEADER_AMBIGUOUS)
-            if int(digits) > max_body_size:
-                raise Refused(413, Code.BODY_TOO_LARGE)
+        check_index(self._by_name, self.longest, max_header_size, max_body_size)
+
+
+def _single(by_name: ByName, name: bytes) -> str | None:
+    values = by_name.get(name)
+    if values is None:
+        return None
+    if len(values) > 1:
+        raise Refused(400, Code.HEADER_AMBIGUOUS)
+    return values[0].decode("latin-1")
+
+
+def check_index(
+    by_name: ByName, longest: int, max_header_size: int, max_body_size: int
+) -> None:
+    """`check_header_sizes`, `check_cookie_escapes` and `declared_length`
+    in their order, on `index_headers`' answer: one call for a gated request."""
+    if longest > max_header_size:
+        raise Refused(431, Code.HEADER_TOO_LARGE)
+    cookies = by_name.get(b"cookie")
+    if cookies is not None and any(
+        value.count(b"\\") > MAX_COOKIE_ESCAPES for value in cookies
+    ):
+        raise Refused(400, Code.COOKIE_UNREADABLE)
+    lengths = by_name.get(b"content-length")
+    if lengths is not None:
+        # `declared_length`, on the raw value: bytes.isdigit is true of
+        # ASCII digits only, and int() reads them as it reads the text.
+        if len(lengths) > 1:
+            raise Refused(400, Code.HEADER_AMBIGUOUS)
+        digits = lengths[0].strip(b" \t")
+        if not (digits.isdigit() and len(digits) <= _LENGTH_DIGITS):
+            raise Refused(400, Code.HEADER_AMBIGUOUS)
+        if int(digits) > max_body_size:
+            raise Refused(413, Code.BODY_TOO_LARGE)
 
 
 def header_values(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> list[str]:
@@ -241,9 +266,13 @@ def classify(headers: Iterable[tuple[bytes, bytes]], body: bytes) -> BodyKind:
     """Which reader applies, agreed on by Starlette's and FastAPI's views."""
     if not isinstance(headers, HeaderIndex):
         headers = HeaderIndex(headers)
-    by_name = headers._by_name
+    return classify_index(headers._by_name, body)
+
+
+def classify_index(by_name: ByName, body: bytes) -> BodyKind:
+    """`classify` on `index_headers`' answer."""
     if b"content-encoding" in by_name:
-        encoding = headers.single(b"content-encoding") or ""
+        encoding = _single(by_name, b"content-encoding") or ""
         if encoding.strip().lower() not in ("", "identity"):
             raise Refused(415, Code.CONTENT_ENCODING_UNSUPPORTED)
     values = by_name.get(b"content-type")
@@ -254,7 +283,7 @@ def classify(headers: Iterable[tuple[bytes, bytes]], body: bytes) -> BodyKind:
             if found[0] is None:
                 raise Refused(415, found[1] or Code.MEDIA_TYPE_UNSUPPORTED)
             return found[0]
-    content_type = headers.single(b"content-type")
+    content_type = _single(by_name, b"content-type")
     if content_type is None or not content_type.strip():
         # FastAPI reads a body without a content type as JSON, and other
         # readers may guess otherwise: nothing can be read with certainty.

@@ -75,12 +75,15 @@ from ..rules import Rules
 from ..screen import lookup, present_birth_keys, screen
 from . import notice
 from .body import (
+    ByName,
     Code,
     Disconnected,
     HeaderIndex,
     Refused,
-    classify,
+    check_index,
+    classify_index,
     header_values,
+    index_headers,
     merge,
     read_json,
     read_kind,
@@ -146,6 +149,21 @@ class _Exchange:
         if decision is not None:
             self.scope.setdefault("state", {})["agegate"] = decision
         await app(self.scope, _replay(self.body, self.receive), self.send)
+
+
+# Every argument is one the gate holds at the point it needs the exchange.
+def _exchange(
+    match: Match,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    raw: list[tuple[bytes, bytes]],
+    indexed: tuple[ByName, int],
+    body: bytes = b"",
+    query: dict[str, str] | None = None,
+) -> _Exchange:
+    headers = HeaderIndex(raw, indexed)
+    return _Exchange(match, scope, receive, send, headers, body, query)
 
 
 class AgeGateMiddleware:
@@ -282,12 +300,18 @@ class AgeGateMiddleware:
     async def _gate(
         self, match: Match, scope: Scope, receive: Receive, send: Send
     ) -> None:
-        headers = HeaderIndex(scope.get("headers", ()))
+        raw = scope.get("headers", ())
+        if type(raw) is not list:
+            raw = list(raw)
+        # The index alone, without a HeaderIndex around it: most requests
+        # are allowed and need no more. `_exchange` makes one for the rest.
+        indexed = index_headers(raw)
+        by_name = indexed[0]
         limit = self._max_body_size
         body = b""
         query: dict[str, str] = {}
         try:
-            headers.check(self._max_header_size, limit)
+            check_index(by_name, indexed[1], self._max_header_size, limit)
             query_string = scope.get("query_string")
             if query_string:
                 query = read_query(query_string, self.gated)
@@ -304,7 +328,7 @@ class AgeGateMiddleware:
         except Disconnected:
             return
         except Refused as refused:
-            ex = _Exchange(match, scope, receive, send, headers, body, query)
+            ex = _exchange(match, scope, receive, send, raw, indexed, body, query)
             await self._refuse(ex, refused)
             return
         if (
@@ -312,26 +336,28 @@ class AgeGateMiddleware:
             and not query
             and scope.get("method", "GET").upper() not in _ALWAYS_SCREENED_METHODS
         ):
-            await _Exchange(match, scope, receive, send, headers).hand_on(self.app)
+            ex = _exchange(match, scope, receive, send, raw, indexed)
+            await ex.hand_on(self.app)
             return
         cookie = self._cookie
+        cookies = by_name.get(b"cookie")
         if (
             cookie is not None
-            and headers.get(b"cookie")
+            and cookies
             and match.route.kind == "signup"
-            and cookie.blocks(header_values(headers, b"cookie"))
+            and cookie.blocks([value.decode("latin-1") for value in cookies])
         ):
-            ex = _Exchange(match, scope, receive, send, headers, body, query)
+            ex = _exchange(match, scope, receive, send, raw, indexed, body, query)
             self._log("BLOCK", ("BLOCK_COOKIE",), None, None, match.route)
             await self._block(ex, set_cookie=False)
             return
         try:
-            kind = classify(headers, body)
+            kind = classify_index(by_name, body)
             if kind == "json":
                 record = read_json(body, self.gated)
             else:
-                raw = Headers(raw=headers.raw)
-                record = read_kind(kind, raw, body, self.gated, self._limits)
+                headers = Headers(raw=raw)
+                record = read_kind(kind, headers, body, self.gated, self._limits)
             if query:
                 record = merge(record, query, self.gated)
             # None: a profile update that does not touch the birthdate.
@@ -346,11 +372,11 @@ class AgeGateMiddleware:
                     trusted_country=(
                         None
                         if self.config.trusted_country_header is None
-                        else self._trusted_country(headers)
+                        else self._trusted_country(HeaderIndex(raw, indexed))
                     ),
                 )
         except Refused as refused:
-            ex = _Exchange(match, scope, receive, send, headers, body, query)
+            ex = _exchange(match, scope, receive, send, raw, indexed, body, query)
             await self._refuse(ex, refused)
             return
         except Exception as error:  # a bug in reading or screening: never a 5xx
@@ -359,13 +385,12 @@ class AgeGateMiddleware:
                 match.route.template,
                 type(error).__name__,
             )
-            ex = _Exchange(match, scope, receive, send, headers, body, query)
+            ex = _exchange(match, scope, receive, send, raw, indexed, body, query)
             await self._refuse(ex, Refused(400, Refusal.BODY_UNREADABLE))
             return
         if decision is None:
-            await _Exchange(match, scope, receive, send, headers, body).hand_on(
-                self.app
-            )
+            ex = _exchange(match, scope, receive, send, raw, indexed, body)
+            await ex.hand_on(self.app)
         elif decision.outcome is Outcome.ALLOW:
             # The common answer, without another coroutine on its way.
             if logger.isEnabledFor(logging.INFO):
@@ -377,7 +402,7 @@ class AgeGateMiddleware:
                 state["agegate"] = decision
             await self.app(scope, _replay(body, receive), send)
         else:
-            ex = _Exchange(match, scope, receive, send, headers, body, query)
+            ex = _exchange(match, scope, receive, send, raw, indexed, body, query)
             await self._answer(ex, record, decision)
 
     async def _answer(
