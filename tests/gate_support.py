@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager, suppress
 from datetime import date
 from typing import Any
 
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -18,6 +19,11 @@ from agegate.age import age_on, live_today
 from agegate.apps.serve import serve
 
 SECRET = "test-secret-that-is-long-enough-0123456789"
+# Request paths however spelled: slashes, case, dots and `;` parameters.
+ROUTE_PATHS = st.lists(
+    st.sampled_from(["", "/", "signup", "SignUp", "accounts", "7", ".", ";x", "a"]),
+    max_size=5,
+).map("/".join)
 
 
 def years_ago(years: int, today: date | None = None) -> str:

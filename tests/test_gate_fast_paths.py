@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+from gate_support import ROUTE_PATHS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -54,14 +55,8 @@ def test_the_index_reads_headers_as_the_list(raw: list[tuple[bytes, bytes]]) -> 
         assert _outcome(check, index, *args) == _outcome(check, raw, *args)
 
 
-_PATHS = st.lists(
-    st.sampled_from(["", "/", "signup", "SignUp", "accounts", "7", ".", ";x", "a"]),
-    max_size=5,
-).map("/".join)
-
-
 @settings(max_examples=300, deadline=None)
-@given(st.lists(_PATHS, max_size=8))
+@given(st.lists(ROUTE_PATHS, max_size=8))
 def test_remembered_routes_match_as_fresh_ones(paths: list[str]) -> None:
     routes = [
         Route.from_template("/signup", "signup"),
