@@ -98,9 +98,9 @@ _ABSENT, _INVALID, _ODD = -1, dates.LATE, -3
 _FIRST_DAY = 10101
 # The fields of a decision key (`_decision_keys`): 21 + 15 + 12 + 15 bits.
 _AGE_BITS, _AGE_OFFSET = 15, 10_000
-_INTERVAL_BITS = 12
-_MAX_INTERVALS = (1 << _INTERVAL_BITS) + _INVALID - 1
-_MAX_SIGNALS = 1 << (63 - 2 * _AGE_BITS - _INTERVAL_BITS)
+_RULE_SET_BITS = 12
+_MAX_RULE_SETS = (1 << _RULE_SET_BITS) + _INVALID - 1
+_MAX_SIGNALS = 1 << (63 - 2 * _AGE_BITS - _RULE_SET_BITS)
 # A text starting or ending with a character str.strip() removes.
 _WHITESPACE = (
     "\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0\\x{1680}\\x{2000}-\\x{200a}"
@@ -414,7 +414,7 @@ class ColumnarReviewer:
         )
         in_force = self._rules_then(signal, interval, signals_found)
         known = self._known
-        if int(in_force.max()) < _MAX_INTERVALS and int(signal.max()) < _MAX_SIGNALS:
+        if int(in_force.max()) < _MAX_RULE_SETS and int(signal.max()) < _MAX_SIGNALS:
             key = _decision_keys(signal, now, in_force, then)
         else:  # keys that hold for this batch alone
             key, known = _combined([signal, now, in_force, then]), {}
@@ -891,9 +891,9 @@ def _decision_keys(
     """One int64 per row, the same for the same signal number, age today,
     rules in force at collection (or collection sentinel) and age at
     collection: ages of yyyymmdd dates lie within +-10000 years, rule numbers
-    below _MAX_INTERVALS, signal numbers below _MAX_SIGNALS."""
+    below _MAX_RULE_SETS, signal numbers below _MAX_SIGNALS."""
     key = signal << _AGE_BITS | (now + _AGE_OFFSET)
-    key = key << _INTERVAL_BITS | (in_force - _INVALID)
+    key = key << _RULE_SET_BITS | (in_force - _INVALID)
     found: np.ndarray[Any, Any] = key << _AGE_BITS | (then + _AGE_OFFSET)
     return found
 

@@ -3,15 +3,15 @@ to flag files, the flag store and a summary.
 
 Two engines give the same flags. The columnar one (the default) reads the
 input as Arrow record batches and screens each with `ColumnarReviewer`; with
-several workers each worker process reads its own share of the input (CSV
-byte ranges that start where a record starts, Parquet row groups, SQLite
-rowid ranges), so no row is pickled, and the results come back in input
-order. The row engine reads `Row | Unreadable` items and screens them with
-`Reviewer.review_batch`, in this process or in workers that are sent the
-rows. Then come the writers. Memory stays flat: only a few batches are in
-flight at a time. Each batch is written to the store in one transaction, so
-a run killed part-way leaves the store as it was after its last whole batch,
-and a re-run converges on the same content.
+several workers, this process and the worker processes each read their own
+shares of the input (CSV byte ranges that start where a record starts,
+Parquet row groups, SQLite rowid ranges), so no row is pickled, and the
+results come back in input order. The row engine reads `Row | Unreadable`
+items and screens them with `Reviewer.review_batch`, in this process or in
+workers that are sent the rows. Then come the writers. Memory stays flat:
+only a few batches are in flight at a time. Each batch is written to the
+store in one transaction, so a run killed part-way leaves the store as it
+was after its last whole batch, and a re-run converges on the same content.
 """
 
 from __future__ import annotations
