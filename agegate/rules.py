@@ -240,7 +240,7 @@ _PIECE = re.compile(r"""[^"']+|"[^"]*"|'[^']*'""")
 def split_record(record: str) -> list[str]:
     """The words of a table record, as `shlex.split(record, comments=True)`
     gives them (ValueError for an unclosed quote); shlex reads a character
-    at a time, which made it most of the cost of loading the tables."""
+    at a time, which made it half the cost of loading the tables."""
     if "\\" in record or "\n" in record or "\r" in record:
         return shlex.split(record, comments=True)
     words: list[str] = []
