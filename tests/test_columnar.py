@@ -719,3 +719,87 @@ def test_shares_come_back_in_order_each_screened_once(
         found = list(_in_order(count, lambda n: pool.submit(work, n), work, children))
     assert found == [[n] for n in range(count)]
     assert sorted(screened) == list(range(count))
+
+
+@st.composite
+def aged_rows(draw: st.DrawFn) -> list[tuple[str, ...]]:
+    """Rows of every age from before birth to past every threshold, in
+    places whose ages differ (and changed: Japan in 2022), collected on
+    either side of those changes."""
+    found = []
+    for number in range(draw(st.integers(1, 30))):
+        years = draw(st.integers(-1, 40))
+        born = TODAY - timedelta(days=365 * years + draw(st.integers(-400, 400)))
+        collected = TODAY - timedelta(days=draw(st.integers(0, 365 * 12)))
+        place = draw(
+            st.sampled_from(
+                [("US", "AL"), ("US", "MS"), ("US", "CA"), ("CA", "BC"),
+                 ("JP", ""), ("GB", ""), ("DE", ""), ("KR", ""), ("MZ", ""),
+                 ("ID", ""), ("", "")]
+            )
+        )  # fmt: skip
+        when = draw(st.sampled_from(["", collected.isoformat()]))
+        found.append((f"u{number}", born.isoformat(), "", *place, "", when))
+    return found
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=aged_rows(),
+    policy=st.sampled_from(
+        [
+            Policy(),
+            Policy(minimum_age=13, threshold="digital_consent"),
+            Policy(overrides={"US": 21, "JP": 19}),
+            Policy(minimum_age=16, overrides={"DE": 15}, overrides_may_lower=True),
+            Policy(threshold="contract", readings="prevailing"),
+            Policy(minimum_age=1, when_no_jurisdiction="minimum_age"),
+        ]
+    ),
+)
+def test_every_age_against_every_threshold_is_identical(
+    tmp_path_factory: pytest.TempPathFactory,
+    rows: list[tuple[str, ...]],
+    policy: Policy,
+) -> None:
+    path = tmp_path_factory.mktemp("aged") / "accounts.csv"
+    _write_plain(path, rows, "\n")
+    settings_ = _settings(policy)
+    assert _columnar(path, settings_) == _row_engine(path, settings_)
+
+
+AGE_POLICIES = [
+    Policy(),
+    Policy(minimum_age=13, threshold="digital_consent"),
+    Policy(overrides={"US": 21, "JP": 19}),
+    Policy(minimum_age=16, overrides={"DE": 15}, overrides_may_lower=True),
+    Policy(threshold="contract", readings="prevailing"),
+    Policy(minimum_age=13, readings="prevailing"),
+    Policy(minimum_age=1, when_no_jurisdiction="minimum_age"),
+]
+
+
+@pytest.mark.parametrize("policy", AGE_POLICIES, ids=range(len(AGE_POLICIES)))
+def test_each_age_in_each_place_on_each_side_of_a_change_is_identical(
+    tmp_path: Path, policy: Policy
+) -> None:
+    places = [
+        ("US", "AL"), ("US", "MS"), ("US", "CA"), ("CA", "BC"), ("JP", ""),
+        ("GB", ""), ("DE", ""), ("KR", ""), ("MZ", ""), ("ID", ""), ("ZM", ""),
+        ("", ""),
+    ]  # fmt: skip
+    # Japan lowered majority from 20 to 18 on 2022-04-01.
+    collected = ["", "2022-03-31", "2022-04-01", "2016-06-30"]
+    rows = [
+        (f"u{n}", (TODAY - timedelta(days=365 * years + 200)).isoformat(), "",
+         *place, "", when)
+        for n, (place, years, when) in enumerate(
+            (p, y, w) for p in places for y in range(-1, 42) for w in collected
+        )
+    ]  # fmt: skip
+    path = tmp_path / "accounts.csv"
+    _write_plain(path, rows, "\n")
+    settings_ = _settings(policy)
+    columnar = _columnar(path, settings_)
+    assert columnar == _row_engine(path, settings_)
+    assert len(columnar[0]) > 100, "minors are flagged"

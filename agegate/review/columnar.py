@@ -40,7 +40,7 @@ from ..decision import Problem
 from ..errors import InputProblem
 from ..flags.model import Flag
 from ..policy import SCREENED_FIELDS, FieldMap
-from ..rules import MAX_TABLE_AGE, Kind, Rules, load_rules
+from ..rules import Kind, Rules, load_rules
 from ..screen import read
 from . import dates, phones
 from .batches import AccountBatch, is_text
@@ -95,6 +95,8 @@ Columns = dict[str, pa.Array | None]
 _CLEAN, _SLOW = -1, -2
 # Collection dates and birthdates as integers: yyyymmdd, or these.
 _ABSENT, _INVALID, _ODD = -1, dates.LATE, -3
+# Implausible ages, as `_bucket` gives them.
+_BORN_AFTER, _TOO_OLD = -1, -2
 _FIRST_DAY = 10101
 # The fields of a decision key (`_decision_keys`): 21 + 15 + 12 + 15 bits.
 _AGE_BITS, _AGE_OFFSET = 15, 10_000
@@ -230,12 +232,9 @@ class ColumnarReviewer:
         self._first_days = np.concatenate(
             (np.array([_FIRST_DAY], dtype=np.int64), self._starts)
         )
-        # No age a decision requires exceeds this: the tables stop at
-        # MAX_TABLE_AGE, overrides and the policy's floor at their own ages.
-        policy = settings.policy
-        self._adult = max(
-            MAX_TABLE_AGE, policy.minimum_age, *(age for _, age in policy.overrides)
-        )
+        # Rule sets by number (`_rules_on`), and the ages each may require.
+        self._rule_set_list: list[tuple[Any, ...]] = []
+        self._required: dict[int, np.ndarray[Any, Any]] = {}
 
     # -- the batch ---------------------------------------------------------
 
@@ -405,14 +404,18 @@ class ColumnarReviewer:
         if not len(fast):
             return decisions, []
         born, collected, signal = born[fast], collected[fast], signal[fast]
-        now = self._bucket(ages_on(self._today_int, born))
         dated = collected > 0
-        then = self._bucket(np.where(dated, ages_on(collected, born), 0))
         # Rules change only on these dates: one key per interval between two.
         interval = np.where(
             dated, np.searchsorted(self._starts, collected, side="right"), collected
         )
         in_force = self._rules_then(signal, interval, signals_found)
+        today = np.array([found[2] for found in signals_found], dtype=np.int64)
+        now = self._bucket(ages_on(self._today_int, born), today[signal])
+        then = np.zeros(len(fast), dtype=np.int64)
+        then[dated] = self._bucket(
+            ages_on(collected[dated], born[dated]), in_force[dated]
+        )
         known = self._known
         if int(in_force.max()) < _MAX_RULE_SETS and int(signal.max()) < _MAX_SIGNALS:
             key = _decision_keys(signal, now, in_force, then)
@@ -476,11 +479,37 @@ class ColumnarReviewer:
         found_rules: np.ndarray[Any, Any] = each[inverse.reshape(-1)]
         return found_rules
 
-    def _bucket(self, ages: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        """The ages, with one age for every plausible age no rule can
-        require: decide() tells those apart only by plausibility."""
-        adult = (ages >= self._adult) & (ages <= OLDEST_PLAUSIBLE_AGE)
-        return np.where(adult, self._adult, ages)
+    def _bucket(
+        self, ages: np.ndarray[Any, Any], rule_sets: np.ndarray[Any, Any]
+    ) -> np.ndarray[Any, Any]:
+        """Per row, its age as `decide()` can tell it apart under its rules
+        in force (`_rules_on` numbers): an exact birthdate counts only
+        through plausibility (born after the date, or older than
+        OLDEST_PLAUSIBLE_AGE) and through `age < required`, and the age
+        required is one of `_ages_required`; so a plausible age is replaced
+        by how many of those it reaches."""
+        found = np.where(ages < 0, _BORN_AFTER, _TOO_OLD)
+        plausible = (ages >= 0) & (ages <= OLDEST_PLAUSIBLE_AGE)
+        for number in np.unique(rule_sets[plausible]).tolist():
+            mine = plausible & (rule_sets == number)
+            found[mine] = np.searchsorted(
+                self._ages_required(number), ages[mine], side="right"
+            )
+        return found
+
+    def _ages_required(self, number: int) -> np.ndarray[Any, Any]:
+        """Every age `decide()` may require under rule set `number`: the
+        policy's floor, its overrides, 0 (no rule), and each rule's ages
+        under either reading."""
+        found = self._required.get(number)
+        if found is None:
+            policy = self.settings.policy
+            ages = {0, policy.minimum_age, *(age for _, age in policy.overrides)}
+            for rule in self._rule_set_list[number]:
+                if rule is not None:
+                    ages |= {a for a in (rule.age, rule.prevailing) if a is not None}
+            found = self._required[number] = np.array(sorted(ages), dtype=np.int64)
+        return found
 
     def _template_of(self, key: tuple[Any, ...], columns: Columns, at: int) -> Any:
         template = self._templates.get(key, _MISS)
@@ -810,7 +839,11 @@ class ColumnarReviewer:
         jurisdictions, day = key
         on = date(day // 10000, day // 100 % 100, day % 100)
         found = tuple(self.rules.rule(code, self._kind, on) for code in jurisdictions)
-        return self._rule_sets.setdefault(found, len(self._rule_sets))
+        number = self._rule_sets.get(found)
+        if number is None:
+            number = self._rule_sets[found] = len(self._rule_set_list)
+            self._rule_set_list.append(found)
+        return number
 
     def _template(self, values: dict[str, Any]) -> Template:
         record = {k: v for f, v in values.items() if (k := self._key(f)) is not None}
