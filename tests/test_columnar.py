@@ -803,3 +803,20 @@ def test_each_age_in_each_place_on_each_side_of_a_change_is_identical(
     columnar = _columnar(path, settings_)
     assert columnar == _row_engine(path, settings_)
     assert len(columnar[0]) > 100, "minors are flagged"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(-(2**40), 2**40), max_size=60)
+    | st.lists(st.integers(-5, 30), max_size=300)
+)
+def test_distinct_keys_are_found_as_numpy_finds_them(values: list[int]) -> None:
+    from agegate.review.columnar import _first_and_inverse
+
+    key = np.array(values, dtype=np.int64)
+    first, inverse = _first_and_inverse(key)
+    _, expected_first, expected_inverse = np.unique(
+        key, return_index=True, return_inverse=True
+    )
+    assert first.tolist() == expected_first.tolist()
+    assert inverse.tolist() == expected_inverse.reshape(-1).tolist()

@@ -235,6 +235,7 @@ class ColumnarReviewer:
         # Rule sets by number (`_rules_on`), and the ages each may require.
         self._rule_set_list: list[tuple[Any, ...]] = []
         self._required: dict[int, np.ndarray[Any, Any]] = {}
+        self._reach_table = np.empty((0, OLDEST_PLAUSIBLE_AGE + 1), dtype=np.int64)
 
     # -- the batch ---------------------------------------------------------
 
@@ -416,16 +417,17 @@ class ColumnarReviewer:
         then[dated] = self._bucket(
             ages_on(collected[dated], born[dated]), in_force[dated]
         )
+        first, inverse = _first_and_inverse(_combined([signal, now, in_force, then]))
         known = self._known
         if int(in_force.max()) < _MAX_RULE_SETS and int(signal.max()) < _MAX_SIGNALS:
-            key = _decision_keys(signal, now, in_force, then)
+            at = first
+            values = _decision_keys(signal[at], now[at], in_force[at], then[at])
         else:  # keys that hold for this batch alone
-            key, known = _combined([signal, now, in_force, then]), {}
-        uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+            values, known = first, {}
         templates: list[Any] = []
         codes = np.empty(len(first), dtype=np.int64)
         for number, (value, at) in enumerate(
-            zip(uniq.tolist(), first.tolist(), strict=True)
+            zip(values.tolist(), first.tolist(), strict=True)
         ):
             template = known.get(value, _MISS)
             if template is _MISS:
@@ -440,7 +442,7 @@ class ColumnarReviewer:
             codes[number] = _CLEAN if template is None else len(templates)
             if template is not None:
                 templates.append(template)
-        decisions[fast] = codes[inverse.reshape(-1)]
+        decisions[fast] = codes[inverse]
         return decisions, templates
 
     def _decision(
@@ -466,8 +468,7 @@ class ColumnarReviewer:
         interval between rule changes (each day of one has the rules of its
         first day); the interval's sentinel for a row without a date. Most
         changes are elsewhere: many intervals share one set of rules."""
-        pair = _combined([signal, interval])
-        _, first, inverse = np.unique(pair, return_index=True, return_inverse=True)
+        first, inverse = _first_and_inverse(_combined([signal, interval]))
         each = np.empty(len(first), dtype=np.int64)
         for number, at in enumerate(first.tolist()):
             step = int(interval[at])
@@ -476,7 +477,7 @@ class ColumnarReviewer:
                 continue
             jurisdictions = found[int(signal[at])][0]
             each[number] = self._in_force_on(jurisdictions, int(self._first_days[step]))
-        found_rules: np.ndarray[Any, Any] = each[inverse.reshape(-1)]
+        found_rules: np.ndarray[Any, Any] = each[inverse]
         return found_rules
 
     def _bucket(
@@ -487,15 +488,26 @@ class ColumnarReviewer:
         through plausibility (born after the date, or older than
         OLDEST_PLAUSIBLE_AGE) and through `age < required`, and the age
         required is one of `_ages_required`; so a plausible age is replaced
-        by how many of those it reaches."""
+        by how many of those it reaches (`_reached`)."""
         found = np.where(ages < 0, _BORN_AFTER, _TOO_OLD)
         plausible = (ages >= 0) & (ages <= OLDEST_PLAUSIBLE_AGE)
-        for number in np.unique(rule_sets[plausible]).tolist():
-            mine = plausible & (rule_sets == number)
-            found[mine] = np.searchsorted(
-                self._ages_required(number), ages[mine], side="right"
-            )
+        if len(rule_sets):
+            table = self._reached(int(rule_sets.max()))
+            found[plausible] = table[rule_sets[plausible], ages[plausible]]
         return found
+
+    def _reached(self, highest: int) -> np.ndarray[Any, Any]:
+        """By rule set number and plausible age: how many of the ages the
+        rule set may require the age reaches; rows up to `highest`."""
+        table = self._reach_table
+        if len(table) <= highest:
+            ages = np.arange(OLDEST_PLAUSIBLE_AGE + 1)
+            more = [
+                np.searchsorted(self._ages_required(n), ages, side="right")
+                for n in range(len(table), highest + 1)
+            ]
+            table = self._reach_table = np.vstack([table, *more])
+        return table
 
     def _ages_required(self, number: int) -> np.ndarray[Any, Any]:
         """Every age `decide()` may require under rule set `number`: the
@@ -573,8 +585,7 @@ class ColumnarReviewer:
         codes, dictionary = self._phone_ids(columns["phone"], rows)
         parts.append(codes)
         values.append(dictionary)
-        key = _combined(parts)
-        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        first, inverse = _first_and_inverse(_combined(parts))
         if len(self._signal_list) >= _CACHE_LIMIT:
             # Decision keys hold signal numbers: they go with them.
             self._signal_list.clear()
@@ -877,6 +888,28 @@ def _encoded(
     encoded = pc.dictionary_encode(column, null_encoding="encode")
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     return codes, encoded.dictionary.to_pylist()
+
+
+def _first_and_inverse(
+    key: np.ndarray[Any, Any],
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """`np.unique(key, return_index=True, return_inverse=True)` less the
+    values: per distinct value in increasing order, the row it first
+    stands on, and per row the number of its value. Keys spanning few
+    values (most here: the parts are small codes) are counted in a table
+    instead of sorted, many times faster."""
+    rows = len(key)
+    low = int(key.min()) if rows else 0
+    span = (int(key.max()) - low + 1) if rows else 0
+    if span > 4 * rows + 4096:
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        return first, inverse.reshape(-1)
+    shifted = key - low
+    first_at = np.full(span, rows, dtype=np.int64)
+    np.minimum.at(first_at, shifted, np.arange(rows))
+    present = first_at < rows
+    numbers = np.cumsum(present) - 1
+    return first_at[present], numbers[shifted]
 
 
 def _combined(parts: list[np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
