@@ -119,14 +119,17 @@ class Command(Protocol):
     def run(self, args: argparse.Namespace) -> int: ...
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser: every command's, or `only` the one named
+    (a run imports the modules of no other command)."""
     parser = argparse.ArgumentParser(
         prog="agegate",
         description="Keep minors out of services that are not for them.",
     )
     parser.add_argument("--version", action="version", version=f"agegate {version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, module_name in COMMANDS.items():
+    chosen = {only: COMMANDS[only]} if only in COMMANDS else COMMANDS
+    for name, module_name in chosen.items():
         module: Command = importlib.import_module(module_name)
         sub = commands.add_parser(name, help=module.HELP, description=module.HELP)
         module.configure(sub)
@@ -135,8 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(words[0] if words else None)
+    args = parser.parse_args(words)
     # Run from the command line, the process is this command's alone.
     args.own_process = argv is None
     try:

@@ -23,7 +23,7 @@ import csv
 import io
 import mmap
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar, cast
@@ -52,7 +52,8 @@ class AccountBatch:
     them (the columnar review hands these to the row-at-a-time engine)."""
 
     records: pa.RecordBatch
-    lines: tuple[int, ...]
+    # A tuple, or a range where the rows stand on consecutive lines.
+    lines: Sequence[int]
     rowids: tuple[int | None, ...] | None = None
     unreadable: tuple[tuple[int, str], ...] = ()
     rows: tuple[Row, ...] | None = None
@@ -234,7 +235,7 @@ def _plain_blocks(
                 return
             count = records.num_rows
             if count:
-                lines = tuple(range(line + skip, line + skip + count))
+                lines = range(line + skip, line + skip + count)
                 yield AccountBatch(records, lines, advanced=len(block))
             start, line, skip = start + len(block), line + skip + count, 0
 

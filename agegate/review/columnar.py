@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import collections
 import hmac
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
 from typing import Any
 
@@ -346,7 +346,7 @@ class ColumnarReviewer:
             found["line"] = nothing
             found["rowid"] = pa.array([rowids[i] for i in rows.tolist()], pa.int64())
         else:
-            found["line"] = pa.array(np.asarray(batch.lines, dtype=np.int64)[rows])
+            found["line"] = pa.array(_lines_at(batch.lines, rows))
             found["rowid"] = nothing
         found["source"] = pa.array([SOURCE] * count, pa.string())
         return pa.RecordBatch.from_arrays(
@@ -888,6 +888,13 @@ def _encoded(
     encoded = pc.dictionary_encode(column, null_encoding="encode")
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     return codes, encoded.dictionary.to_pylist()
+
+
+def _lines_at(lines: Sequence[int], rows: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    if isinstance(lines, range):  # no array of every line needed
+        return np.asarray(lines.start + rows * lines.step, dtype=np.int64)
+    found: np.ndarray[Any, Any] = np.asarray(lines, dtype=np.int64)[rows]
+    return found
 
 
 def _first_and_inverse(
