@@ -252,6 +252,7 @@ def test_a_file_turning_messy_part_way_is_read_by_csv_from_there(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shape: bytes
 ) -> None:
     monkeypatch.setattr(batches, "_BLOCK", 200)
+    monkeypatch.setattr(batches, "_FIRST_BLOCK", 150)
     path = tmp_path / "accounts.csv"
     good = [
         f"u{n},20{n % 20:02d}-01-0{n % 9 + 1},,US,AL,+1 205 555 01{n:02d},2024-01-01\n"

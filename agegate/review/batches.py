@@ -40,6 +40,7 @@ from .readers import Row, Stream, Unreadable
 BATCH_ROWS = 100_000
 # Bytes the validating and the reading passes take at a time.
 _BLOCK = 1 << 23
+_FIRST_BLOCK = 1 << 20
 # pyarrow parses a block in parallel pieces of this size.
 _PARSE_BLOCK = 1 << 20
 _PLAIN_TEXT = (pa.string(), pa.large_string())
@@ -289,9 +290,12 @@ def _plain_records(source: Source, block: bytes, skip: int) -> pa.RecordBatch | 
 
 def _line_blocks(handle: BinaryIO) -> Iterator[bytes]:
     """About `_BLOCK` bytes at a time, each ending after a line end (but the
-    last); with no quote in the file, a line end ends a record."""
+    last); with no quote in the file, a line end ends a record. The first
+    block is smaller: screening waits for it, and overlaps the rest."""
     rest = b""
-    while block := handle.read(_BLOCK):
+    size = _FIRST_BLOCK
+    while block := handle.read(size):
+        size = _BLOCK
         block = rest + block
         cut = block.rfind(b"\n") + 1
         if cut:
