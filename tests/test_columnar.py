@@ -821,3 +821,20 @@ def test_distinct_keys_are_found_as_numpy_finds_them(values: list[int]) -> None:
     )
     assert first.tolist() == expected_first.tolist()
     assert inverse.tolist() == expected_inverse.reshape(-1).tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from([b"a", b",", b"\r", b"\n", b"\r\n"]), max_size=30).map(
+        b"".join
+    ),
+    st.data(),
+)
+def test_lines_are_counted_as_the_csv_module_counts_them(
+    data: bytes, draw: st.DataObject
+) -> None:
+    start = draw.draw(st.integers(0, len(data)))
+    end = draw.draw(st.integers(start, len(data)))
+    chunk = data[start:end]
+    expected = chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
+    assert batches._lines(data, start, end) == expected

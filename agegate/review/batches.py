@@ -527,7 +527,7 @@ def _csv_shares(
         start, line = 0, 1
         for cut in [*_cuts(data, step, quoted), size]:
             found.append((start, cut, line))
-            line += _lines(data[start:cut])
+            line += _lines(data, start, cut)
             start = cut
     return found if len(found) > 1 else None
 
@@ -587,10 +587,17 @@ def _cuts(data: bytes | mmap.mmap, step: int, quoted: list[int]) -> list[int]:
     return found
 
 
-def _lines(chunk: bytes) -> int:
-    """Lines as the `csv` module counts them through a text file opened
-    with newline="": each ends at \\n, \\r or \\r\\n."""
-    return chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
+def _lines(data: bytes | mmap.mmap, start: int, end: int) -> int:
+    """Lines in data[start:end] as the `csv` module counts them through a
+    text file opened with newline="": each ends at \\n, \\r or \\r\\n.
+    numpy counts on the mapped file, with no copy of the range."""
+    view = np.frombuffer(data, dtype=np.uint8, count=end - start, offset=start)
+    ends = int(np.count_nonzero(view == 0x0A))
+    returns = np.flatnonzero(view == 0x0D)
+    if not len(returns):
+        return ends
+    followed = returns[returns < len(view) - 1] + 1
+    return ends + len(returns) - int(np.count_nonzero(view[followed] == 0x0A))
 
 
 def read_share(
