@@ -4,7 +4,6 @@ library's `parse_qsl` against it."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 from urllib.parse import unquote_plus
@@ -31,7 +30,7 @@ _TOKENS = st.sampled_from(
 )  # fmt: skip
 
 
-async def _reference(
+def _reference(
     headers: Headers, body: bytes, gated: frozenset[str], limits: Limits
 ) -> dict[str, Any]:
     """The full reading: a body JSON could read is ambiguous, else both
@@ -45,7 +44,7 @@ async def _reference(
 
 def _outcome(read: Any, body: bytes, limits: Limits) -> tuple[Any, ...]:
     try:
-        record = asyncio.run(read(HEADERS, body, GATED, limits))
+        record = read(HEADERS, body, GATED, limits)
     except Refused as refused:
         return ("refused", refused.status, refused.code, refused.fields)
     return ("record", list(record.items()))

@@ -53,7 +53,7 @@ from ..asgi.body import (
     classify,
     declared_length,
     read_body,
-    read_record,
+    read_kind,
 )
 from ..asgi.negotiate import asks_for_json, prefers_html
 from ..asgi.pages import page
@@ -237,7 +237,7 @@ async def _read_fields(
         raise Refused(415, Refusal.MEDIA_TYPE_UNSUPPORTED)
     # A report has a few fields and never a file.
     limits = Limits(max_body, max_fields=len(_READ_KEYS) + 8, max_files=0)
-    return kind, await read_record(kind, Headers(raw=raw), body, _READ_KEYS, limits)
+    return kind, read_kind(kind, Headers(raw=raw), body, _READ_KEYS, limits)
 
 
 @attrs.frozen

@@ -434,7 +434,7 @@ def _form_record(
     return record
 
 
-async def read_urlencoded(
+def read_urlencoded(
     headers: Headers, body: bytes, gated: frozenset[str], limits: Limits
 ) -> dict[str, Any]:
     record = read_plain_urlencoded(body, gated, limits)
@@ -570,13 +570,7 @@ def _extended_name(headers: Iterable[tuple[bytes, bytes]]) -> bool:
     return False
 
 
-async def read_multipart(
-    headers: Headers, body: bytes, gated: frozenset[str], limits: Limits
-) -> dict[str, Any]:
-    return _read_multipart(headers, body, gated, limits)
-
-
-def _read_multipart(
+def read_multipart(
     headers: Headers, body: bytes, gated: frozenset[str], limits: Limits
 ) -> dict[str, Any]:
     if _readable_as_json(body):
@@ -632,16 +626,6 @@ def read_query(query_string: bytes, gated: frozenset[str]) -> dict[str, str]:
     return _form_record(((k, v) for k, v in pairs if k in gated), gated)
 
 
-async def read_record(
-    kind: BodyKind,
-    headers: Headers,
-    body: bytes,
-    gated: frozenset[str],
-    limits: Limits,
-) -> dict[str, Any]:
-    return read_kind(kind, headers, body, gated, limits)
-
-
 def read_kind(
     kind: BodyKind,
     headers: Headers,
@@ -649,16 +633,14 @@ def read_kind(
     gated: frozenset[str],
     limits: Limits,
 ) -> dict[str, Any]:
-    """`read_record` without a coroutine: every reader here is synchronous."""
+    """The gated fields of a body of `kind`, read as the app will read it.
+    Every reader is synchronous: the body is in memory already."""
     if kind == "json":
         return read_json(body, gated)
     if kind == "form":
-        record = read_plain_urlencoded(body, gated, limits)
-        if record is None:
-            record = _read_urlencoded_twice(headers, body, gated, limits)
-        return record
+        return read_urlencoded(headers, body, gated, limits)
     if kind == "multipart":
-        return _read_multipart(headers, body, gated, limits)
+        return read_multipart(headers, body, gated, limits)
     return {}
 
 
