@@ -125,37 +125,29 @@ def stream_batches(
 ) -> Iterator[AccountBatch]:
     """The rows of an open `stream` (peeked rows included) in batches: by
     pyarrow where it reads the file as `csv` does, else by the stream."""
-    if stream.format == "csv" and _may_be_plain(path, stream, encoding):
+    if stream.format == "csv":
         source = Source(
             path, "csv", None, stream.delimiter, encoding, stream.columns, columns
         )
-        stream.close()
-        return _checked_csv(source, WHOLE, batch_rows)
+        if _may_be_plain(source):
+            stream.close()
+            return _checked_csv(source, WHOLE, batch_rows)
     return item_batches(stream, batch_rows)
 
 
 # -- CSV through pyarrow ----------------------------------------------------
 
 
-def _may_be_plain(path: str | Path, stream: Stream, encoding: str) -> bool:
-    """Whether pyarrow may read the file: a UTF-8 file of two columns or
-    more (the blocks are checked one by one as they are read)."""
+def _may_be_plain(source: Source) -> bool:
+    """Whether pyarrow may read a CSV file: UTF-8, a one-character
+    delimiter, two columns or more (the blocks are checked one by one as
+    they are read)."""
     return (
-        str(path) != readers.STDIN
-        and readers._codec(encoding) == "utf-8-sig"
-        and len(stream.columns) >= 2
-        and len(stream.delimiter or ",") == 1
+        source.path != readers.STDIN
+        and readers._codec(source.encoding) == "utf-8-sig"
+        and len(source.header) >= 2
+        and len(source.delimiter or ",") == 1
     )
-
-
-def plain_csv(path: str | Path, stream: Stream, encoding: str) -> bool:
-    """Whether pyarrow's CSV reader reads the whole of `path` exactly as
-    `csv` does (a file that is not is read by `csv` from its first block
-    that is not)."""
-    if not _may_be_plain(path, stream, encoding):
-        return False
-    source = Source(str(path), "csv", None, stream.delimiter, encoding, stream.columns)
-    return all(batch.rows is None for batch in _checked_csv(source, WHOLE, BATCH_ROWS))
 
 
 def _plain_block(block: bytes, limit: int) -> bool:
@@ -623,7 +615,7 @@ def read_share(
 def _csv_share(source: Source, share: Share, batch_rows: int) -> Iterator[AccountBatch]:
     """One byte range of a CSV file: by pyarrow where that reads it as `csv`
     does, else by the `csv` module."""
-    if len(source.header) > 1:
+    if _may_be_plain(source):
         return _checked_csv(source, share, batch_rows)
     return item_batches(_csv_module_share(source, share), batch_rows)
 
