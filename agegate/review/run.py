@@ -362,11 +362,7 @@ class Tally:
         return self.rows_screened + self.rows_unreadable
 
     def add(self, batch: Batch) -> None:
-        self.rows_screened += batch.screened
-        self.rows_unreadable += len(batch.unreadable)
-        room = UNREADABLE_LISTED - len(self.unreadable)
-        if room > 0:
-            self.unreadable.extend(batch.unreadable[:room])
+        self._add_rows(batch.screened, batch.unreadable)
         self.accounts_flagged += len(batch.flags)
         for flag in batch.flags:
             self.by_code.update(flag.codes)
@@ -375,15 +371,18 @@ class Tally:
 
     def add_screened(self, screened: Screened) -> None:
         """Counts a batch of the columnar engine, from its flag columns."""
-        self.rows_screened += screened.rows_screened
-        self.rows_unreadable += screened.rows_unreadable
-        room = UNREADABLE_LISTED - len(self.unreadable)
-        if room > 0:
-            self.unreadable.extend(screened.unreadable[:room])
+        self._add_rows(screened.rows_screened, screened.unreadable)
         self.accounts_flagged += screened.flags.num_rows
         self.by_code.update(screened.by_code)
         self.by_action.update(screened.by_action())
         self.by_jurisdiction.update(screened.by_jurisdiction())
+
+    def _add_rows(self, screened: int, unreadable: tuple[tuple[int, str], ...]) -> None:
+        self.rows_screened += screened
+        self.rows_unreadable += len(unreadable)
+        room = UNREADABLE_LISTED - len(self.unreadable)
+        if room > 0:
+            self.unreadable.extend(unreadable[:room])
 
     def to_dict(self) -> dict[str, Any]:
         return {
