@@ -9,6 +9,7 @@ import attrs
 
 from . import codes
 from .rules import READINGS, ReadingChoice
+from .services import SERVICE_KINDS
 
 Threshold = Literal["majority", "digital_consent", "contract"]
 THRESHOLDS: tuple[Threshold, ...] = get_args(Threshold)
@@ -93,6 +94,9 @@ class Policy:
     phone_optional: an unusable phone number is ignored instead of INVALID.
     birthdate_formats: strptime formats accepted besides ISO YYYY-MM-DD, tried
         in order; a value two formats read as different dates is ambiguous.
+    service: the kind of service this is (`rules.SERVICE_KINDS`, e.g.
+        "social_media"): the minimum ages laws set for that kind of service
+        apply beside the threshold. None (default) applies none of them.
     """
 
     minimum_age: int = attrs.field(default=18, validator=_check_age)
@@ -114,6 +118,10 @@ class Policy:
     phone_optional: bool = False
     birthdate_formats: tuple[str, ...] = attrs.field(
         default=(), converter=_formats, validator=_check_formats
+    )
+    service: str | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional(attrs.validators.in_(SERVICE_KINDS)),
     )
 
     def override_for(self, code: str) -> int | None:

@@ -25,6 +25,7 @@ import attrs
 from . import codes
 from .age import live_today
 from .errors import TableError, UnknownJurisdiction
+from .services import SERVICE_KINDS
 
 ALIASES_FILE = "aliases.txt"
 MAX_TABLE_AGE = 30
@@ -36,6 +37,9 @@ class Kind(enum.Enum):
     MAJORITY = "majority"
     DIGITAL_CONSENT = "digital_consent"
     CONTRACT = "contract"
+    # The minimum age for an account on one kind of service (a rule's
+    # `service=`), applied only to a policy that declares that kind.
+    SERVICE_MINIMUM = "service_minimum"
 
 
 class Confidence(enum.Enum):
@@ -78,6 +82,11 @@ class Rule:
     confidence: Confidence
     prevailing: int | None = None
     prevailing_source: str | None = None
+    # The kind of service a SERVICE_MINIMUM rule applies to (SERVICE_KINDS).
+    service: str | None = None
+    # When the rule is next expected to change (a compliance deadline, a
+    # bill's vote): the suite fails once it has passed, so it is re-read.
+    review_by: date | None = None
 
     @classmethod
     def from_record(cls, record: str, *, file: str, line: int) -> Rule:
@@ -115,6 +124,8 @@ class Rule:
             confidence=_confidence(found, file=file, line=line),
             prevailing=prevailing,
             prevailing_source=prevailing_source,
+            service=_service(found, kind, file=file, line=line),
+            review_by=_review_by(found, file=file, line=line),
         )
 
     def age_for(self, reading: ReadingChoice) -> int | None:
@@ -130,7 +141,7 @@ class Rule:
 
 def _parse_age(text: str, kind: Kind, *, file: str, line: int) -> int | None:
     if text == "none":
-        if kind is not Kind.DIGITAL_CONSENT:
+        if kind not in (Kind.DIGITAL_CONSENT, Kind.SERVICE_MINIMUM):
             raise TableError(f"a {kind.value} age cannot be none", file=file, line=line)
         return None
     if not (text.isascii() and text.isdigit()):
@@ -154,7 +165,15 @@ def _parse_from(text: str, *, file: str, line: int) -> date | None:
         raise TableError("from must be YYYY-MM-DD or -", file=file, line=line) from None
 
 
-_ATTRIBUTES = ("confidence", "source", "note", "prevailing", "prevailing_source")
+_ATTRIBUTES = (
+    "confidence",
+    "source",
+    "note",
+    "prevailing",
+    "prevailing_source",
+    "service",
+    "review_by",
+)
 _ADDRESSED = ("source", "prevailing_source")
 
 
@@ -207,6 +226,35 @@ def _confidence(
         raise TableError(
             "confidence must be high, medium or low", file=file, line=line
         ) from None
+
+
+def _service(
+    found: Mapping[str, Sequence[str]], kind: Kind, *, file: str, line: int
+) -> str | None:
+    service = _single(found, "service", file=file, line=line)
+    if (service is None) != (kind is not Kind.SERVICE_MINIMUM):
+        raise TableError(
+            "a service_minimum rule names its service=, and only it does",
+            file=file,
+            line=line,
+        )
+    if service is not None and service not in SERVICE_KINDS:
+        raise TableError(
+            f"service must be one of {', '.join(SERVICE_KINDS)}", file=file, line=line
+        )
+    return service
+
+
+def _review_by(
+    found: Mapping[str, Sequence[str]], *, file: str, line: int
+) -> date | None:
+    text = _single(found, "review_by", file=file, line=line)
+    if text is None:
+        return None
+    when = _parse_from(text, file=file, line=line)
+    if when is None:
+        raise TableError("review_by must be YYYY-MM-DD", file=file, line=line)
+    return when
 
 
 def _prevailing(
@@ -302,7 +350,7 @@ def parse_aliases(text: str, *, file: str) -> dict[str, Alias]:
 
 def check_country_file(rules: Sequence[Rule], *, file: str, country: str) -> None:
     """The checks that need a whole file: ownership, order, a rule for all dates."""
-    seen: dict[tuple[str, Kind], date | None] = {}
+    seen: dict[tuple[str, Kind, str | None], date | None] = {}
     for rule in rules:
         if codes.country_of(rule.code) != country:
             raise TableError(
@@ -310,14 +358,14 @@ def check_country_file(rules: Sequence[Rule], *, file: str, country: str) -> Non
                 file=file,
                 line=rule.line,
             )
-        key = (rule.code, rule.kind)
+        key = (rule.code, rule.kind, rule.service)
         if key in seen:
             previous = seen[key]
             if rule.effective_from is None or (
                 previous is not None and rule.effective_from <= previous
             ):
                 raise TableError(
-                    f"{rule.code} {rule.kind.value}: dates must increase, "
+                    f"{rule.code} {_kind_name(rule)}: dates must increase, "
                     "and only the first rule may start from -",
                     file=file,
                     line=rule.line,
@@ -332,6 +380,12 @@ def check_country_file(rules: Sequence[Rule], *, file: str, country: str) -> Non
             file=file,
             line=first_majority.line if first_majority else 1,
         )
+
+
+def _kind_name(rule: Rule) -> str:
+    if rule.service is None:
+        return rule.kind.value
+    return f"{rule.kind.value} ({rule.service})"
 
 
 @attrs.frozen
@@ -357,6 +411,7 @@ class Rules:
 
     def __init__(self, rules: Iterable[Rule], aliases: Mapping[str, Alias]) -> None:
         grouped: dict[tuple[str, Kind], list[Rule]] = {}
+        services: dict[tuple[str, str], list[Rule]] = {}
         for rule in rules:
             if rule.code in aliases:
                 raise TableError(
@@ -365,8 +420,12 @@ class Rules:
                     file=rule.file,
                     line=rule.line,
                 )
-            grouped.setdefault((rule.code, rule.kind), []).append(rule)
+            if rule.service is not None:
+                services.setdefault((rule.code, rule.service), []).append(rule)
+            else:
+                grouped.setdefault((rule.code, rule.kind), []).append(rule)
         self._timelines = {key: _timeline(group) for key, group in grouped.items()}
+        self._services = {key: _timeline(group) for key, group in services.items()}
         self._aliases = {code: alias.target for code, alias in aliases.items()}
         self._countries = frozenset(
             code
@@ -451,6 +510,35 @@ class Rules:
                 return found
         return None
 
+    def service_rule(
+        self, code: str, service: str, on: date | None = None
+    ) -> Rule | None:
+        """The service_minimum rule in force for `code` and this kind of
+        service on `on`, following subdivision to country; None where no law
+        sets one."""
+        if service not in SERVICE_KINDS:
+            raise ValueError(f"service must be one of {', '.join(SERVICE_KINDS)}")
+        when = on if on is not None else live_today()
+        for link in self._chain(self.canonical(code)):
+            timeline = self._services.get((link, service))
+            if timeline is not None and (found := timeline.in_force(when)):
+                return found
+        return None
+
+    def service_age(
+        self,
+        code: str,
+        service: str,
+        on: date | None = None,
+        *,
+        reading: ReadingChoice = "strict",
+    ) -> int | None:
+        """The minimum age for an account on this kind of service, or None."""
+        if reading not in READINGS:
+            raise ValueError("reading must be 'strict' or 'prevailing'")
+        found = self.service_rule(code, service, on)
+        return found.age_for(reading) if found is not None else None
+
     def _in_force(self, code: str, kind: Kind, on: date) -> Rule | None:
         timeline = self._timelines.get((code, kind))
         return timeline.in_force(on) if timeline is not None else None
@@ -499,9 +587,14 @@ class Rules:
         return found
 
     def all(self) -> Iterator[Rule]:
-        """Every loaded rule, by code, kind and date."""
-        for key in sorted(self._timelines, key=lambda k: (k[0], k[1].value)):
-            yield from self._timelines[key].rules
+        """Every loaded rule, by code, kind (service rules last) and date."""
+        keyed = [((c, k.value, ""), t) for (c, k), t in self._timelines.items()]
+        keyed += [
+            ((c, Kind.SERVICE_MINIMUM.value, s), t)
+            for (c, s), t in self._services.items()
+        ]
+        for _, timeline in sorted(keyed, key=lambda item: item[0]):
+            yield from timeline.rules
 
     def history(self, code: str) -> tuple[Rule, ...]:
         """Every rule that can answer for `code`, most specific first."""
@@ -509,6 +602,10 @@ class Rules:
         for link in self._chain(self.canonical(code)):
             for kind in Kind:
                 timeline = self._timelines.get((link, kind))
+                if timeline is not None:
+                    found.extend(timeline.rules)
+            for service in SERVICE_KINDS:
+                timeline = self._services.get((link, service))
                 if timeline is not None:
                     found.extend(timeline.rules)
         return tuple(found)

@@ -347,6 +347,11 @@ def _threshold(code: str, policy: Policy, rules: Rules, on: date) -> _Threshold:
     # `Rules.age(..., reading=)` answers) and whether the rule is contested.
     rule = rules.rule(code, _KINDS[policy.threshold], on)
     table = rule.age_for(policy.readings) if rule is not None else None
+    if policy.service is not None:
+        service = rules.service_rule(code, policy.service, on)
+        served = service.age_for(policy.readings) if service is not None else None
+        if served is not None and (table is None or served > table):
+            rule, table = service, served
     override = policy.override_for(code)
     if override is None:
         override = policy.override_for(codes.country_of(code))

@@ -52,6 +52,13 @@ def coverage_text() -> str:
     confidence = Counter(rule.confidence.value for rule in every_rule)
     contested = sorted({rule.code for rule in every_rule if rule.contested})
     contract = sorted({rule.code for rule in every_rule if rule.kind is Kind.CONTRACT})
+    services: dict[str, set[str]] = {}
+    for rule in every_rule:
+        if rule.service is not None:
+            services.setdefault(rule.service, set()).add(rule.code)
+    by_service = "; ".join(
+        f"{name} {', '.join(sorted(found))}" for name, found in sorted(services.items())
+    )
     return "\n".join(
         [
             f"- countries: {len(rules.countries)} of {len(pycountry.countries)} ISO 3166-1 countries",
@@ -64,6 +71,7 @@ def coverage_text() -> str:
             f" medium {confidence['medium']}, low {confidence['low']}",
             f"- jurisdictions with a contested reading (a prevailing age recorded): {len(contested)} ({', '.join(contested)})",
             f"- jurisdictions with an age of contractual capacity of their own: {len(contract)} ({', '.join(contract)})",
+            f"- rules for one kind of service: {sum(map(len, services.values()))} ({by_service})",
         ]
     )
 

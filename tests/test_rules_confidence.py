@@ -81,7 +81,9 @@ def _cases() -> list[tuple[Rule, date]]:
     takes effect and the day before (or a day in force for a rule from -)."""
     found = []
     for rule in load_rules().all():
-        if not (rule.contested or rule.kind is Kind.CONTRACT):
+        if rule.service is not None or not (
+            rule.contested or rule.kind is Kind.CONTRACT
+        ):
             continue
         start = rule.effective_from or date(2000, 1, 1)
         found.append((rule, start))

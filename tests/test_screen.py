@@ -291,7 +291,10 @@ def test_policy_minimum_and_threshold() -> None:
     assert d.outcome is Outcome.BLOCK  # 15, Germany's digital consent age is 16
     assert d.required_age == 16
     assert check({"birthdate": "2010-01-01", "country": "DE"}, policy=teen).allowed
-    assert check({"birthdate": "2012-01-01", "country": "DK"}, policy=teen).allowed
+    # Denmark raised its age from 13 to 15 on 2024-01-01: a 14-year-old no
+    # longer consents alone, a 15-year-old does.
+    assert not check({"birthdate": "2012-01-01", "country": "DK"}, policy=teen).allowed
+    assert check({"birthdate": "2011-01-01", "country": "DK"}, policy=teen).allowed
     assert (
         check(
             {"birthdate": "2008-01-01", "country": "CA"}, policy=Policy(minimum_age=21)

@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
             minimum_age=args.minimum_age,
             threshold=args.threshold,
             readings=args.readings,
+            service=args.service,
         )
     except (TypeError, ValueError) as error:
         raise InputError(str(error)) from None

@@ -21,6 +21,7 @@ from typing import Protocol
 
 from ..errors import AgeGateError
 from ..safe_text import printable
+from ..services import SERVICE_KINDS
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -95,6 +96,14 @@ def add_screening_options(parser: argparse.ArgumentParser) -> None:
         choices=("strict", "prevailing"),
         default="strict",
         help=READINGS_HELP,
+    )
+    parser.add_argument(
+        "--service",
+        choices=tuple(SERVICE_KINDS),
+        default=None,
+        help="the kind of service this is; the minimum ages laws set for that"
+        " kind of service apply too (`agegate rules --services` lists them;"
+        " default: none)",
     )
 
 

@@ -232,6 +232,7 @@ def _policy(args: argparse.Namespace) -> Policy:
             minimum_age=args.minimum_age,
             threshold=args.threshold,
             readings=args.readings,
+            service=args.service,
             phone_optional=args.phone_optional,
             birthdate_formats=tuple(args.date_format),
         )

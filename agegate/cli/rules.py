@@ -21,6 +21,7 @@ from ..age import live_today
 from ..errors import InputError, InputProblem
 from ..reasons import Reason
 from ..rules import Confidence, Kind, Rule, Rules, load_rules
+from ..services import SERVICE_KINDS
 from ..signals import LONGEST_NAME, country_code
 from ..tables_version import tables_version
 from .main import EXIT_FINDINGS, EXIT_OK, iso_date
@@ -28,16 +29,21 @@ from .rules_check import check_paths
 
 HELP = "show the age rules in force for jurisdiction codes, with their sources"
 
+# The kinds every answer shows; service minimums are shown apart, by service.
+KINDS = tuple(k for k in Kind if k is not Kind.SERVICE_MINIMUM)
+
 LIST_COLUMNS = (
     "code",
     "kind",
     "age",
     "from",
     "confidence",
+    "service",
     "prevailing",
     "prevailing_source",
     "sources",
     "note",
+    "review_by",
     "where",
 )
 
@@ -74,7 +80,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--worklist",
         action="store_true",
-        help="list every low-confidence or contested rule, for counsel to review",
+        help="list the rules to re-read: those whose review_by date has come"
+        " first, then every low-confidence or contested rule, for counsel",
     )
     parser.add_argument(
         "--changes",
@@ -119,6 +126,8 @@ def _rule_dict(rule: Rule | None) -> dict[str, Any] | None:
         ),
         "sources": list(rule.sources),
         "note": rule.note,
+        "service": rule.service,
+        "review_by": rule.review_by.isoformat() if rule.review_by else None,
         "file": rule.file,
         "line": rule.line,
     }
@@ -177,7 +186,12 @@ def _answer(rules: Rules, code: str, on: date) -> dict[str, Any]:
         "answered_by": canonical,
         "name": codes.subdivision_name(canonical) or codes.country_name(canonical),
         "on": on.isoformat(),
-        **{kind.value: _rule_dict(rules.rule(canonical, kind, on)) for kind in Kind},
+        **{kind.value: _rule_dict(rules.rule(canonical, kind, on)) for kind in KINDS},
+        "services": {
+            service: _rule_dict(found)
+            for service in SERVICE_KINDS
+            if (found := rules.service_rule(canonical, service, on)) is not None
+        },
         "subdivisions": own_subdivisions(rules, canonical),
     }
 
@@ -199,7 +213,7 @@ def _run_list(args: argparse.Namespace, rules: Rules) -> int:
     if args.worklist and args.changes:
         raise InputError("--worklist and --changes are separate lists")
     if args.worklist:
-        chosen = worklist(rules.all())
+        chosen = worklist(rules.all(), on=args.on or live_today())
     else:
         if args.start is None or args.end is None or args.start > args.end:
             raise InputError("--changes needs --from and --to, --from not after --to")
@@ -214,9 +228,20 @@ def _run_list(args: argparse.Namespace, rules: Rules) -> int:
     return EXIT_OK
 
 
-def worklist(rules: Iterable[Rule]) -> list[Rule]:
-    """The rules counsel should review first: low confidence or contested."""
-    return [r for r in rules if r.confidence is Confidence.LOW or r.contested]
+def worklist(rules: Iterable[Rule], *, on: date) -> list[Rule]:
+    """The rules counsel should review: first those whose review_by date has
+    come (by that date), then every other one of low confidence or contested."""
+    listed = list(rules)
+    due = sorted(
+        (r for r in listed if r.review_by is not None and r.review_by <= on),
+        key=lambda r: (r.review_by, r.code),
+    )
+    rest = [
+        r
+        for r in listed
+        if r not in due and (r.confidence is Confidence.LOW or r.contested)
+    ]
+    return due + rest
 
 
 def changes(rules: Iterable[Rule], start: date, end: date) -> list[Rule]:
@@ -226,13 +251,16 @@ def changes(rules: Iterable[Rule], start: date, end: date) -> list[Rule]:
         for r in rules
         if r.effective_from is not None and start <= r.effective_from <= end
     ]
-    return sorted(found, key=lambda r: (r.effective_from, r.code, r.kind.value))
+    return sorted(
+        found, key=lambda r: (r.effective_from, r.code, r.kind.value, r.service or "")
+    )
 
 
 def _list_row(rule: Rule) -> dict[str, Any]:
     return {
         "code": rule.code,
         "kind": rule.kind.value,
+        "service": rule.service,
         "age": "none" if rule.age is None else rule.age,
         "from": rule.effective_from.isoformat() if rule.effective_from else "-",
         "confidence": rule.confidence.value,
@@ -240,6 +268,7 @@ def _list_row(rule: Rule) -> dict[str, Any]:
         "prevailing_source": rule.prevailing_source,
         "sources": list(rule.sources),
         "note": rule.note,
+        "review_by": rule.review_by.isoformat() if rule.review_by else None,
         "where": f"{rule.file}:{rule.line}",
     }
 
@@ -280,6 +309,12 @@ def _describe(answer: dict[str, Any], *, detailed: bool) -> str:
         f"contract {contract['age']}{_flags(contract)}, "
         f"digital consent {consent_age}{_flags(consent)}"
     )
+    services = answer["services"]
+    if services:
+        head += "; " + ", ".join(
+            f"{name} {rule['age'] if rule['age'] is not None else '-'}{_flags(rule)}"
+            for name, rule in services.items()
+        )
     if not detailed:
         return head
     lines = [head]
@@ -289,6 +324,7 @@ def _describe(answer: dict[str, Any], *, detailed: bool) -> str:
         ("majority", majority),
         ("contract", contract),
         ("digital consent", consent),
+        *((f"service {name}", rule) for name, rule in services.items()),
     ):
         lines.extend(_detail(label, rule))
     return "\n".join(lines)

@@ -40,7 +40,7 @@ from ..decision import Problem
 from ..errors import InputProblem
 from ..flags.model import Flag
 from ..policy import SCREENED_FIELDS, FieldMap
-from ..rules import Kind, Rules, load_rules
+from ..rules import Kind, Rule, Rules, load_rules
 from ..screen import read
 from . import dates, phones
 from .batches import AccountBatch, is_text
@@ -849,12 +849,21 @@ class ColumnarReviewer:
         as a number that is equal exactly when the rules are."""
         jurisdictions, day = key
         on = date(day // 10000, day // 100 % 100, day % 100)
-        found = tuple(self.rules.rule(code, self._kind, on) for code in jurisdictions)
+        found = tuple(r for code in jurisdictions for r in self._rules_read(code, on))
         number = self._rule_sets.get(found)
         if number is None:
             number = self._rule_sets[found] = len(self._rule_set_list)
             self._rule_set_list.append(found)
         return number
+
+    def _rules_read(self, code: str, on: date) -> tuple[Rule | None, ...]:
+        """The rules `decide()` reads for one jurisdiction: the threshold's,
+        and the service kind's where the policy declares one."""
+        rule = self.rules.rule(code, self._kind, on)
+        service = self.settings.policy.service
+        if service is None:
+            return (rule,)
+        return (rule, self.rules.service_rule(code, service, on))
 
     def _template(self, values: dict[str, Any]) -> Template:
         record = {k: v for f, v in values.items() if (k := self._key(f)) is not None}
