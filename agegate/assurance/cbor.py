@@ -19,8 +19,8 @@ from .model import AssuranceError, AssuranceReason
 MAX_DEPTH = 24
 _KEPT_TAGS = frozenset({18, 24})
 # The tags cbor2 decodes by itself (its semantic decoders), except 0 and 1004.
-_BUILTIN_TAGS = (1, 2, 3, 4, 5, 25, 28, 29, 30, 35, 36, 37, 52, 54, 100, 256)
-_BUILTIN_TAGS += (258, 260, 261, 1001, 1002, 1003, 55799)
+_BUILTIN_TAGS = (1, 2, 3, 4, 5, 25, 28, 29, 30, 35, 36, 37, 52, 54, 100, 256, 258)
+_BUILTIN_TAGS_MORE = (260, 261, 1001, 1002, 1003, 55799)
 
 
 def _refuse(*_args: Any) -> Any:
@@ -37,7 +37,7 @@ def _keep(*args: Any) -> Any:
     raise ValueError("tag refused")
 
 
-_REFUSED = dict.fromkeys(_BUILTIN_TAGS, _refuse)
+_REFUSED = dict.fromkeys(_BUILTIN_TAGS + _BUILTIN_TAGS_MORE, _refuse)
 
 
 def decode(data: Any, step: str) -> Any:
@@ -54,7 +54,8 @@ def decode(data: Any, step: str) -> Any:
             allow_indefinite=False,
             allow_duplicate_keys=False,
         ).decode()
-    except Exception:  # noqa: BLE001 (untrusted bytes: any decoder failure is one answer)
+    # Untrusted bytes: every decoder failure is the same answer.
+    except Exception:
         raise AssuranceError(AssuranceReason.MALFORMED, step) from None
     # cbor2 stops after one item; bytes after it are a second reading.
     if stream.tell() != len(data):
@@ -72,6 +73,11 @@ def embedded(item: Any, step: str) -> tuple[bytes, Any]:
 
 def encode(value: Any) -> bytes:
     return cbor2.dumps(value)
+
+
+def embed(raw: bytes) -> cbor2.CBORTag:
+    """`#6.24(bstr)`: CBOR carried as bytes inside CBOR."""
+    return cbor2.CBORTag(24, raw)
 
 
 def tag24(raw: bytes) -> bytes:

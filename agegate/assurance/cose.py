@@ -42,8 +42,9 @@ def parse_sign1(item: Any, step: str) -> Sign1:
     if protected_map.keys() & unprotected.keys():
         raise malformed
     # The algorithm must be integrity-protected, or it could be swapped.
-    alg = keys.COSE_ALGORITHMS.get(protected_map.get(1))
-    if alg is None or type(protected_map.get(1)) is not int:
+    label = protected_map.get(1)
+    alg = keys.COSE_ALGORITHMS.get(label) if type(label) is int else None
+    if alg is None:
         raise AssuranceError(AssuranceReason.SIGNATURE_INVALID, step)
     if 2 in protected_map:  # `crit`: no extension is understood here
         raise malformed

@@ -23,19 +23,24 @@ from .model import AssuranceError, AssuranceReason
 
 PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 
-# alg: (curve or None for Ed25519, hash, coordinate size in bytes)
-_EC_ALGS: dict[str, tuple[type[ec.EllipticCurve], type[hashes.HashAlgorithm], int]] = {
-    "ES256": (ec.SECP256R1, hashes.SHA256, 32),
-    "ES384": (ec.SECP384R1, hashes.SHA384, 48),
-    "ES512": (ec.SECP521R1, hashes.SHA512, 66),
+# alg: (curve name, hash, coordinate size in bytes)
+_EC_ALGS: dict[str, tuple[str, type[hashes.HashAlgorithm], int]] = {
+    "ES256": ("secp256r1", hashes.SHA256, 32),
+    "ES384": ("secp384r1", hashes.SHA384, 48),
+    "ES512": ("secp521r1", hashes.SHA512, 66),
 }
 ALGORITHMS = frozenset({*_EC_ALGS, "EdDSA"})
 # COSE algorithm identifiers (RFC 9053) of the same algorithms.
 COSE_ALGORITHMS = {-7: "ES256", -35: "ES384", -36: "ES512", -8: "EdDSA"}
 
-_JWK_CURVES = {"P-256": ec.SECP256R1, "P-384": ec.SECP384R1, "P-521": ec.SECP521R1}
-_COSE_CURVES = {1: ec.SECP256R1, 2: ec.SECP384R1, 3: ec.SECP521R1}
+_JWK_CURVES = {"P-256": "secp256r1", "P-384": "secp384r1", "P-521": "secp521r1"}
+_COSE_CURVES = {1: "secp256r1", 2: "secp384r1", 3: "secp521r1"}
 _SIZES = {"secp256r1": 32, "secp384r1": 48, "secp521r1": 66}
+_CURVES: dict[str, ec.EllipticCurve] = {
+    "secp256r1": ec.SECP256R1(),
+    "secp384r1": ec.SECP384R1(),
+    "secp521r1": ec.SECP521R1(),
+}
 
 
 def verify(key: PublicKey, alg: str, data: bytes, signature: bytes) -> None:
@@ -53,7 +58,7 @@ def verify(key: PublicKey, alg: str, data: bytes, signature: bytes) -> None:
     if spec is None or not isinstance(key, ec.EllipticCurvePublicKey):
         raise bad
     curve, digest, size = spec
-    if not isinstance(key.curve, curve) or len(signature) != 2 * size:
+    if key.curve.name != curve or len(signature) != 2 * size:
         raise bad
     r = int.from_bytes(signature[:size], "big")
     s = int.from_bytes(signature[size:], "big")
@@ -84,13 +89,13 @@ def certificate_key(cert: Any, step: str) -> PublicKey:
         raise AssuranceError(AssuranceReason.UNTRUSTED_ISSUER, step) from None
 
 
-def _ec_point(curve: type[ec.EllipticCurve], x: Any, y: Any) -> PublicKey:
-    size = _SIZES[curve.name]
+def _ec_point(curve: str, x: Any, y: Any) -> PublicKey:
+    size = _SIZES[curve]
     if not (isinstance(x, bytes) and isinstance(y, bytes)):
         raise ValueError("coordinates")
     if len(x) != size or len(y) != size:
         raise ValueError("coordinates")
-    return ec.EllipticCurvePublicKey.from_encoded_point(curve(), b"\x04" + x + y)
+    return ec.EllipticCurvePublicKey.from_encoded_point(_CURVES[curve], b"\x04" + x + y)
 
 
 def from_cose_key(data: Any, step: str) -> PublicKey:
@@ -130,7 +135,7 @@ def to_jwk(key: PublicKey) -> dict[str, str]:
         return {"crv": "Ed25519", "kty": "OKP", "x": b64url_text(raw)}
     size = _SIZES[key.curve.name]
     numbers = key.public_numbers()
-    crv = {v.name: k for k, v in _JWK_CURVES.items()}[key.curve.name]
+    crv = {v: k for k, v in _JWK_CURVES.items()}[key.curve.name]
     return {
         "crv": crv,
         "kty": "EC",
