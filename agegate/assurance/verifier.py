@@ -78,7 +78,10 @@ class WalletVerifier:
         self.doctypes = tuple(sorted(doctypes))
         self.vcts = frozenset(vcts)
         self.leeway = leeway
-        self.store: ChallengeStore = challenge_store or MemoryChallengeStore()
+        # Not `or`: an empty store is falsy (it has a length).
+        self.store: ChallengeStore = (
+            MemoryChallengeStore() if challenge_store is None else challenge_store
+        )
         self.reading = Reading(
             age_in_years=read_age_in_years, birth_date=read_birth_date
         )
