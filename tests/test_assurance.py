@@ -843,3 +843,34 @@ def test_errors_pickle_with_their_reason() -> None:
     error = pickle.loads(pickle.dumps(AssuranceError(Reason.REPLAYED, "attempt")))
     assert error.reason == Reason.REPLAYED
     assert error.step == "attempt"
+
+
+def test_every_changed_character_of_an_sd_jwt_is_refused(
+    verifier: WalletVerifier, wallet: TestWallet
+) -> None:
+    from agegate.assurance.sdjwt import verify_presentation
+
+    challenge = verifier.begin(18)
+    text = _presentation(wallet.sd_jwt_response(challenge))
+
+    def check(candidate: str) -> None:
+        verify_presentation(
+            candidate,
+            trust=verifier.trust,
+            vcts={"urn:eudi:pid:1"},
+            audience=f"origin:{ORIGIN}",
+            nonce=challenge.nonce,
+            now=datetime.now(UTC),
+            leeway=LEEWAY,
+        )
+
+    check(text)  # the unchanged presentation verifies
+    accepted = []
+    for index, char in enumerate(text):
+        for other in {"A" if char != "A" else "B", "~" if char != "~" else "."}:
+            try:
+                check(text[:index] + other + text[index + 1 :])
+            except AssuranceError:
+                continue
+            accepted.append(index)
+    assert accepted == []

@@ -65,5 +65,5 @@ def x5chain(sign1: Sign1, step: str) -> list[x509.Certificate]:
         raise AssuranceError(AssuranceReason.UNTRUSTED_ISSUER, step)
     try:
         return [x509.load_der_x509_certificate(der) for der in items]
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, x509.InvalidVersion):
         raise AssuranceError(AssuranceReason.MALFORMED, step) from None

@@ -120,7 +120,7 @@ def _x5c(header: dict[str, Any]) -> list[x509.Certificate]:
             x509.load_der_x509_certificate(base64.b64decode(c, validate=True))
             for c in value
         ]
-    except (ValueError, TypeError, binascii.Error):
+    except (ValueError, TypeError, binascii.Error, x509.InvalidVersion):
         raise AssuranceError(AssuranceReason.MALFORMED, "x5c") from None
 
 

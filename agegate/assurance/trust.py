@@ -156,11 +156,12 @@ def _certificates(item: bytes | str | x509.Certificate) -> list[x509.Certificate
     data = item.encode("ascii") if isinstance(item, str) else item
     if not isinstance(data, bytes):
         raise ValueError("a trust anchor is PEM, DER or a certificate")
-    if b"-----BEGIN" in data:
-        certs = x509.load_pem_x509_certificates(data)
-    else:
-        certs = [x509.load_der_x509_certificate(data)]
-    return certs
+    try:
+        if b"-----BEGIN" in data:
+            return x509.load_pem_x509_certificates(data)
+        return [x509.load_der_x509_certificate(data)]
+    except x509.InvalidVersion:
+        raise ValueError("a trust anchor certificate must be X.509 v3") from None
 
 
 def _ca_anchor(cert: x509.Certificate) -> Anchor:
