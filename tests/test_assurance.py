@@ -874,3 +874,37 @@ def test_every_changed_character_of_an_sd_jwt_is_refused(
                 continue
             accepted.append(index)
     assert accepted == []
+
+
+def test_the_readme_example_verifies_a_wallet(
+    pki: TestPKI, wallet: TestWallet, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+    import types
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = next(
+        b
+        for b in re.findall(r"```python\n(.*?)```", readme, re.S)
+        if "WalletVerifier(" in b
+    )
+    (tmp_path / "iaca.pem").write_bytes(pki.iaca.pem)
+    (tmp_path / "issuer-ca.pem").write_bytes(pki.issuer_ca.pem)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, Any] = {"__name__": "readme"}
+    exec(compile(block, "README.md", "exec"), namespace)
+    for make in (wallet.mdoc_response, wallet.sd_jwt_response):
+        started = namespace["start"](18)
+        # What the page sees: the requests, and the nonce inside them.
+        nonce = started["requests"][0]["data"]["nonce"]
+        seen = types.SimpleNamespace(nonce=nonce, requests=started["requests"])
+        response = json.loads(json.dumps(make(seen)))  # as the page posts it
+        assert namespace["finish"](started["attempt"], response) == {
+            "over": 18,
+            "under": None,
+            "level": "HIGHLY_EFFECTIVE",
+        }
+        assert namespace["finish"](started["attempt"], response) == {
+            "refused": Reason.REPLAYED
+        }
