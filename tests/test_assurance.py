@@ -908,3 +908,14 @@ def test_the_readme_example_verifies_a_wallet(
         assert namespace["finish"](started["attempt"], response) == {
             "refused": Reason.REPLAYED
         }
+
+
+def test_the_model_loads_without_the_extra() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, agegate.assurance\n"
+        "assert not {'cryptography', 'cbor2'} & set(sys.modules), sorted(sys.modules)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
