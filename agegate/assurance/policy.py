@@ -113,6 +113,9 @@ class AssurancePolicy:
     token_ttl: seconds a token is good for after the proof (default 600).
     base_path: where the assurance routes are mounted (`assurance_app`).
     cookie_name, header_name: how a browser and an API client carry a token.
+    start_urls: provider name -> the operator's page that starts that
+        provider's check (`/verify/veriff?attempt={attempt}&age={age}`):
+        it creates the provider's session with the attempt as reference.
     """
 
     required: dict[str, Level] = attrs.field(converter=_required)
@@ -126,6 +129,7 @@ class AssurancePolicy:
     cookie_name: str = "agegate_assurance"
     header_name: str = "agegate-assurance"
     validity: timedelta = timedelta(days=365)
+    start_urls: dict[str, str] = attrs.field(factory=dict, converter=dict)
 
     def __attrs_post_init__(self) -> None:
         if self.wallet is None and not self.providers:
@@ -135,6 +139,9 @@ class AssurancePolicy:
                     "a policy that asks for more than ASSERTED needs a wallet "
                     "or at least one provider"
                 )
+        for name, url in self.start_urls.items():
+            if name not in self.providers or not url.startswith("/"):
+                raise ValueError(f"start_urls[{name!r}]: a local path of a provider")
         if not self.base_path.startswith("/") or self.base_path.endswith("/"):
             raise ValueError("base_path is a path like /assurance")
 
