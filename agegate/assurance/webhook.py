@@ -363,6 +363,13 @@ class AttemptBook:
             found = self._live(attempt, now)
             return None if found is None else (attempt, found.required_age)
 
+    def knows(self, attempt: str, now: float) -> bool:
+        """Whether this book opened the attempt (spent or not, until it
+        expires): complete then asks this book, not the wallet."""
+        with self._lock:
+            found = self._attempts.get(attempt)
+            return found is not None and found.expires > now
+
     def deposit(self, attempt: str, result: Assurance | None, now: float) -> bool:
         """Keep a result (None: the check failed without an answer); False
         when the attempt is no longer open."""
