@@ -95,7 +95,8 @@ def test_a_gb_signup_with_only_a_birthdate_needs_assurance(gate: Any) -> None:
     body = answer.json()
     assert answer.headers["content-type"].startswith("application/problem+json")
     assert body["code"] == "NEEDS_ASSURANCE"
-    assert body["level"] == "HIGHLY_EFFECTIVE" and body["required_age"] == 18
+    assert body["level"] == "HIGHLY_EFFECTIVE"
+    assert body["required_age"] == 18
     assert body["begin"] == "/assurance/begin"
     assert set(body["methods"]) == {"k-id", "persona", "veriff"}
     assert len(seen) == before
@@ -130,8 +131,10 @@ def test_a_fresh_provider_proof_passes_once(gate: Any) -> None:
     assert answer.status_code == 201, answer.text
     assurance = seen[-1]["assurance"]
     assert isinstance(assurance, Assurance)
-    assert assurance.method is Method.PROVIDER and assurance.source == "k-id"
-    assert assurance.level is Level.HIGHLY_EFFECTIVE and assurance.over == 30
+    assert assurance.method is Method.PROVIDER
+    assert assurance.source == "k-id"
+    assert assurance.level is Level.HIGHLY_EFFECTIVE
+    assert assurance.over == 30
     # The Decision stays free of it.
     assert not hasattr(seen[-1]["decision"], "assurance")
     # The same token again: it admitted its signup already.
