@@ -80,6 +80,14 @@ def strictest(required: Mapping[str, Level], codes: Iterable[str | None]) -> Lev
     return max(levels, default=level_for(required, None))
 
 
+def _providers(value: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(value)
+
+
+def _start_urls(value: Mapping[str, str]) -> dict[str, str]:
+    return dict(value)
+
+
 def _check_ttl(instance: Any, attribute: Any, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError("token_ttl must be an int (seconds)")
@@ -122,14 +130,14 @@ class AssurancePolicy:
     secret: bytes = attrs.field(converter=secret_bytes)
     wallet: Verifier | None = attrs.field(default=None, validator=_check_wallet)
     providers: dict[str, Any] = attrs.field(
-        factory=dict, converter=dict, validator=_check_providers
+        factory=dict, converter=_providers, validator=_check_providers
     )
     token_ttl: int = attrs.field(default=600, validator=_check_ttl)
     base_path: str = attrs.field(default="/assurance")
     cookie_name: str = "agegate_assurance"
     header_name: str = "agegate-assurance"
     validity: timedelta = timedelta(days=365)
-    start_urls: dict[str, str] = attrs.field(factory=dict, converter=dict)
+    start_urls: dict[str, str] = attrs.field(factory=dict, converter=_start_urls)
 
     def __attrs_post_init__(self) -> None:
         if self.wallet is None and not self.providers:
