@@ -47,7 +47,8 @@ class Verifier(Protocol):
     def complete(self, attempt: str, response: Any, *, origin: str) -> Assurance: ...
 
 
-def _required(value: Any) -> dict[str, Level]:
+def required_levels(value: Any) -> dict[str, Level]:
+    """`required` checked: jurisdiction codes (or `*`) to Levels."""
     if not isinstance(value, Mapping):
         raise TypeError('required maps jurisdiction codes to a Level: {"GB": ...}')
     found: dict[str, Level] = {}
@@ -126,7 +127,7 @@ class AssurancePolicy:
         it creates the provider's session with the attempt as reference.
     """
 
-    required: dict[str, Level] = attrs.field(converter=_required)
+    required: dict[str, Level] = attrs.field(converter=required_levels)
     secret: bytes = attrs.field(converter=secret_bytes)
     wallet: Verifier | None = attrs.field(default=None, validator=_check_wallet)
     providers: dict[str, Any] = attrs.field(
@@ -166,5 +167,6 @@ __all__ = [
     "Challenge",
     "Verifier",
     "level_for",
+    "required_levels",
     "strictest",
 ]
