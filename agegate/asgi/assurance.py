@@ -274,7 +274,7 @@ def assurance_page(policy: AssurancePolicy, ask: NeedsAssurance) -> str:
     )
 
 
-# Begin, then the wallet (DC API) or the provider's page in a new window,
+# Begin, then the wallet (DC API) or the provider's page in a frame,
 # then complete until the proof is in; the token comes back as an HttpOnly
 # cookie, so the script never holds it.
 _SCRIPT = """
@@ -300,6 +300,22 @@ _SCRIPT = """
       return true;
     }
     return false;
+  }
+  // The provider's page in a frame (as k-ID suggests), with a link to open
+  // it in its own window for a provider that refuses to be framed.
+  function show(url) {
+    var frame = document.createElement('iframe');
+    frame.id = 'provider-frame';
+    frame.src = url;
+    frame.title = 'Age check';
+    frame.style.cssText = 'width:100%;height:26rem;border:1px solid #444';
+    var link = document.createElement('a');
+    link.href = url;
+    link.target = '_blank';
+    link.rel = 'noopener';
+    link.textContent = 'Open the age check in a new window';
+    status.parentNode.insertBefore(frame, status);
+    status.parentNode.insertBefore(link, status);
   }
   function poll(attempt, left) {
     post(cfg.complete, {attempt: attempt}).then(function (answer) {
@@ -331,7 +347,7 @@ _SCRIPT = """
         var name = button.getAttribute('data-provider');
         post(cfg.begin, {method: name, age: cfg.age}).then(function (begun) {
           if (begun.status !== 201) { return done(begun); }
-          if (begun.body.start) { window.open(begun.body.start, '_blank'); }
+          if (begun.body.start) { show(begun.body.start); }
           say('Waiting for the provider\\u2026');
           poll(begun.body.attempt, 400);
         });
