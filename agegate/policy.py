@@ -29,9 +29,12 @@ FIELDS = (
     "billing_subdivision",
     "billing_postal_code",
     "collected_at",
+    "assurance_valid_until",
 )
-# The fields screen() reads: account_id and collected_at are not age signals.
-SCREENED_FIELDS = tuple(f for f in FIELDS if f not in ("account_id", "collected_at"))
+# The fields screen() reads: the account id, when its data was collected and
+# until when its proof of age holds are not age signals.
+_NOT_SCREENED = ("account_id", "collected_at", "assurance_valid_until")
+SCREENED_FIELDS = tuple(f for f in FIELDS if f not in _NOT_SCREENED)
 
 
 def _overrides(
@@ -198,6 +201,8 @@ class FieldMap:
     billing_subdivision: str | None = _key("billing_subdivision")
     billing_postal_code: str | None = _key("billing_postal_code")
     collected_at: str | None = _key("collected_at")
+    # Read by a review with an assurance policy only; no column by default.
+    assurance_valid_until: str | None = attrs.field(default=None, validator=_check_key)
 
     @classmethod
     def from_mapping(

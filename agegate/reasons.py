@@ -48,6 +48,10 @@ class Reason(enum.StrEnum):
     PHONE_INVALID = "PHONE_INVALID"
     FIELD_AMBIGUOUS = "FIELD_AMBIGUOUS"
     FIELD_NOT_TEXT = "FIELD_NOT_TEXT"
+    # The jurisdiction needs a verified proof of age, not a typed birthdate.
+    NEEDS_ASSURANCE = "NEEDS_ASSURANCE"
+    # A verified proof says the person is younger than the age required.
+    ASSURANCE_UNDER = "ASSURANCE_UNDER"
 
 
 class Refusal(enum.StrEnum):
@@ -102,3 +106,5 @@ class FlagCode(enum.StrEnum):
     COLLECTED_AT_INVALID = "COLLECTED_AT_INVALID"
     PROFILE_UNDERAGE = "PROFILE_UNDERAGE"
     REPORTED = "REPORTED"
+    # The policy needs a verified proof of age and the account's has lapsed.
+    ASSURANCE_LAPSED = "ASSURANCE_LAPSED"

@@ -303,7 +303,7 @@ def test_minor_submitting_the_form_sees_the_block_notice(
 def test_adult_submitting_the_form_gets_an_account(base: str, browser: Browser) -> None:
     browser.goto(base + "/")
     browser.submit(
-        {"birthdate": "1984-04-04", "country": "GB", "email": "adult@example.com"},
+        {"birthdate": "1984-04-04", "country": "IE", "email": "adult@example.com"},
         form="#signup",
     )
     assert browser.run("document.getElementById('welcome') !== null")

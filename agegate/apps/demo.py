@@ -16,6 +16,9 @@ Routes:
                               needs the admin token, as a bearer header or
                               `?token=`
   GET|POST /report-a-minor/   the minor-report intake
+  /assurance/...              age assurance: Great Britain needs a
+                              HIGHLY_EFFECTIVE proof (begin, complete, webhooks)
+  /test-provider/             a TEST age-check provider (not a real check)
 
 The holder of an account is known through Starlette's
 `AuthenticationMiddleware`, which puts the user in `scope["user"]`: that is
@@ -65,6 +68,15 @@ from ..flags import SqliteFlagStore, flag_to_dict
 from ..place_names import Language, country_choices
 from ..policy import FieldMap, Policy
 from ..rules import Rules
+from .assurance import assurance_app
+from .demo_assurance import (
+    ASSURANCE_PATH,
+    TEST_PATH,
+    demo_policy,
+    new_test_key,
+    test_provider,
+    test_provider_app,
+)
 from .report import RateLimit, report_app
 
 logger = logging.getLogger("agegate.demo")
@@ -422,7 +434,7 @@ class _Handlers:
         found = await run_in_threadpool(lambda: list(self.flags.list(status="open")))
         return JSONResponse([flag_to_dict(s.flag) for s in found])
 
-    def routes(self, intake: Any) -> list[BaseRoute]:
+    def routes(self, intake: Any, extra: list[BaseRoute]) -> list[BaseRoute]:
         return [
             Route("/", self.home, methods=["GET"]),
             Route(WHO_PATH, self.who, methods=["GET"]),
@@ -433,6 +445,7 @@ class _Handlers:
             Route("/admin/stats", self.stats, methods=["GET"]),
             Route("/admin/flags", self.open_flags, methods=["GET"]),
             Mount(REPORT_PATH, app=intake),
+            *extra,
         ]
 
     @contextlib.asynccontextmanager
@@ -474,7 +487,15 @@ def create_app(
     # Generous enough for QA to replay the catalogue again and again.
     limit = report_limit if report_limit is not None else RateLimit(30, 60)
     intake = report_app(store=flags, secret=key, rate_limit=limit, service_name=SERVICE)
-    app = Starlette(routes=handlers.routes(intake), lifespan=handlers.lifespan)
+    # Great Britain asks for a verified proof; the TEST provider gives one.
+    test_key = new_test_key()
+    provider = test_provider(test_key)
+    assurance = demo_policy(key, provider)
+    extra: list[BaseRoute] = [
+        Mount(ASSURANCE_PATH, app=assurance_app(assurance)),
+        Mount(TEST_PATH, app=test_provider_app(provider, test_key)),
+    ]
+    app = Starlette(routes=handlers.routes(intake, extra), lifespan=handlers.lifespan)
     app.add_middleware(
         AgeGateMiddleware,
         paths=list(SIGNUP_PATHS),
@@ -492,6 +513,7 @@ def create_app(
         notice=Notice(service_name=SERVICE, contact_url=f"{REPORT_PATH}/"),
         # A refused form links back to the signup page.
         form_url="/",
+        assurance=assurance,
     )
     # Added last, so it runs first: the gate then finds the holder in
     # scope["user"] and files a profile flag only for them.

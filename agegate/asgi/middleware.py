@@ -59,6 +59,7 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..assurance.policy import AssurancePolicy
 from ..decision import Decision, Outcome, Reason
 from ..flags import (
     Flag,
@@ -74,6 +75,7 @@ from ..reasons import Refusal
 from ..rules import Rules
 from ..screen import lookup, present_birth_keys, screen
 from . import notice
+from .assurance import AssuranceCheck
 from .body import (
     ByName,
     Code,
@@ -190,6 +192,8 @@ class AgeGateMiddleware:
     notice: a Notice naming the service and where to ask for a minor's data
         to be removed (`contact_url`, `contact_email`), shown in the block
         notice; unset, the notice says "contact us" with no address.
+    assurance: an AssurancePolicy: the jurisdictions whose signups must
+        carry a verified proof of age (see `agegate.asgi.assurance`).
 
     The options are checked by `GateConfig.from_options` and kept in
     `self.config`.
@@ -223,6 +227,7 @@ class AgeGateMiddleware:
         websockets: WebsocketPolicy = "refuse",
         notice: Notice | None = None,
         form_url: str | None = None,
+        assurance: AssurancePolicy | None = None,
     ) -> None:
         self.app = app
         self.config = GateConfig.from_options(
@@ -266,6 +271,7 @@ class AgeGateMiddleware:
         if isinstance(flag_sink, str | os.PathLike):
             flag_sink = self._opened_sink = open_sink(flag_sink)
         self.flag_sink = flag_sink
+        self._assurance = None if assurance is None else AssuranceCheck(assurance)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -388,6 +394,12 @@ class AgeGateMiddleware:
             ex = _exchange(match, scope, receive, send, raw, indexed, body, query)
             await self._refuse(ex, Refused(400, Refusal.BODY_UNREADABLE))
             return
+        # A jurisdiction that needs a verified proof of age: one call.
+        if self._assurance is not None and decision is not None:
+            decision, asked = self._assurance.screen(decision, match, raw, scope)
+            if asked is not None:
+                await asked(scope, receive, send)
+                return
         if decision is None:
             ex = _exchange(match, scope, receive, send, raw, indexed, body)
             await ex.hand_on(self.app)

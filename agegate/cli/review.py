@@ -20,6 +20,8 @@ from typing import Any
 import attrs
 
 from ..age import live_today
+from ..assurance.model import Level
+from ..assurance.policy import required_levels
 from ..errors import InputError
 from ..flags import FlagStore, open_store
 from ..flags.output import FlagFile, flag_format
@@ -195,6 +197,17 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
         "--phone-optional",
         action="store_true",
         help="ignore unusable phone numbers instead of flagging them",
+    )
+    parser.add_argument(
+        "--assurance",
+        action="append",
+        default=[],
+        metavar="JURISDICTION=LEVEL",
+        help="the jurisdiction (or *) needs a verified proof of age of LEVEL"
+        " (BASIC, EFFECTIVE, HIGHLY_EFFECTIVE); an account there whose"
+        " --map assurance_valid_until column is empty or past is flagged"
+        " ASSURANCE_LAPSED (verify); repeatable; runs on the row engine"
+        " (default: none)",
     )
     parser.add_argument(
         "--fail-on-flags", action="store_true", help="exit 1 if any account is flagged"
@@ -457,7 +470,30 @@ def _settings(
         fields=fields,
         policy=policy,
         locator="rowid" if _by_rowid(items) else "line",
+        assurance=assurance_levels(args.assurance, fields),
     )
+
+
+def assurance_levels(pairs: list[str], fields: FieldMap) -> dict[str, Level] | None:
+    """The --assurance options as an AssurancePolicy's `required`, or None."""
+    if not pairs:
+        return None
+    if fields.assurance_valid_until is None:
+        raise InputError("--assurance needs --map assurance_valid_until=COLUMN")
+    found: dict[str, Level] = {}
+    for pair in pairs:
+        code, equals, name = pair.partition("=")
+        level = Level.__members__.get(name.strip().upper())
+        if not equals or level is None:
+            raise InputError(
+                f"--assurance {pair!r}: JURISDICTION=LEVEL, LEVEL one of"
+                f" {', '.join(Level.__members__)}"
+            )
+        found[code.strip().upper()] = level
+    try:
+        return required_levels(found)
+    except ValueError as error:
+        raise InputError(f"--assurance: {error}") from None
 
 
 def _by_rowid(items: Stream) -> bool:
@@ -469,8 +505,9 @@ def _by_rowid(items: Stream) -> bool:
 def _source(
     args: argparse.Namespace, items: Stream, fields: FieldMap
 ) -> Source | PostgresSource | None:
-    """The input as the columnar engine reads it; None for the row engine."""
-    if args.engine != "columnar":
+    """The input as the columnar engine reads it; None for the row engine
+    (asked for, or needed by --assurance)."""
+    if args.engine != "columnar" or args.assurance:
         return None
     if isinstance(items, PostgresStream):
         return items.source

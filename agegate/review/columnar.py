@@ -180,6 +180,9 @@ class ColumnarReviewer:
         """`fingerprints`: sign every flag (a store needs them; without, only
         flags of accounts without an id are signed, for their derived id).
         `keep_clean`: list the ids screened clean (a store clears them)."""
+        if settings.assurance is not None:
+            # Assurance rows are judged by the row engine (`Reviewer`).
+            raise ValueError("an assurance review runs on the row engine")
         self.settings = settings
         self.fingerprints = fingerprints
         self.keep_clean = keep_clean

@@ -29,6 +29,8 @@ from typing import Any, Literal
 import attrs
 
 from ..age import age_on, live_today
+from ..assurance.model import Level
+from ..assurance.policy import strictest
 from ..decision import BIRTH_REASONS, Decision, Outcome
 from ..errors import AgeGateError, InputProblem
 from ..flags.model import Action, Flag
@@ -51,6 +53,7 @@ CODE_ORDER = (
     FlagCode.JURISDICTION_UNKNOWN,
     FlagCode.COLLECTED_AT_INVALID,
     FlagCode.SIGNALS_CONFLICT,
+    FlagCode.ASSURANCE_LAPSED,
 )
 REMOVE_CODES = frozenset({FlagCode.MINOR_AT_COLLECTION, FlagCode.MINOR_NOW})
 
@@ -141,6 +144,11 @@ class ReviewSettings:
     locator: Locator = attrs.field(
         default="line", validator=attrs.validators.in_(("line", "rowid"))
     )
+    # Jurisdiction code -> the least Level a signup there must have proven
+    # (an AssurancePolicy's `required`); an account whose proof has lapsed,
+    # or that has none, is flagged ASSURANCE_LAPSED (`verify`, never
+    # `remove` on that alone). Read from the `assurance_valid_until` field.
+    assurance: dict[str, Level] | None = None
 
 
 @attrs.frozen
@@ -196,6 +204,8 @@ class Reviewer:
             found.add(FlagCode.COLLECTED_AT_INVALID)
         found |= self._decision_codes(then, FlagCode.MINOR_AT_COLLECTION, flat)
         found |= self._decision_codes(now, FlagCode.MINOR_NOW, flat)
+        if self.settings.assurance is not None and self._lapsed(record, now):
+            found.add(FlagCode.ASSURANCE_LAPSED)
         if not found:
             return None
         # The decision a flag reports: today's, unless only the one at
@@ -208,6 +218,23 @@ class Reviewer:
         ):
             basis = then
         return self._flag(record, flat, found, basis)
+
+    def _lapsed(self, record: Mapping[str, Any], now: Decision) -> bool:
+        """Whether an account the policy wants proven holds no proof valid
+        today (none, unreadable, or expired)."""
+        required = self.settings.assurance or {}
+        if now.outcome is not Outcome.ALLOW:
+            return False
+        codes = (now.jurisdiction, *now.jurisdictions)
+        if strictest(required, codes) <= Level.ASSERTED:
+            return False
+        key = self.settings.fields.assurance_valid_until
+        value = self._value(record, key) if key is not None else None
+        text = str(value).strip()[:10] if isinstance(value, str | date) else ""
+        try:
+            return date.fromisoformat(text) < self.settings.today
+        except ValueError:
+            return True
 
     def _decision_codes(
         self, decision: Decision | None, minor_code: str, flat: dict[str, Any] | None
