@@ -3,9 +3,12 @@ to crash it, addresses that dodged its rate limit, and cross-site posts."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 import time
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +18,14 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from agegate.apps.report import RateLimit, client_key, form_token, report_app
+from agegate.apps.report import (
+    RateLimit,
+    client_key,
+    form_token,
+    identifier_hash,
+    normalise_email,
+    report_app,
+)
 from agegate.apps.serve import serve
 from agegate.flags import SqliteFlagStore
 
@@ -311,3 +321,111 @@ def test_bad_options_are_refused(
 ) -> None:
     with pytest.raises(error):
         _app(store, **options)
+
+
+# -- one mailbox, one hash -----------------------------------------------------
+
+# One address four ways: NFC, NFD, its domain as an A-label, and a zero-width
+# space inside (as a copy from a web page or a chat may carry).
+JOSE = "José@Bücher.example"
+JOSE_SPELLINGS = [
+    unicodedata.normalize("NFC", JOSE),
+    unicodedata.normalize("NFD", JOSE),
+    "josé@xn--bcher-kva.example",
+    "Jo\N{ZERO WIDTH SPACE}sé@bücher.example",
+]
+# The normal form the README gives operators.
+JOSE_NORMAL = "josé@xn--bcher-kva.example"
+
+
+def _operator_hash(kind: str, normal: str) -> str:
+    """The hash as an operator computes it from the documented normal form,
+    without agegate."""
+    digest = hmac.new(SECRET.encode(), f"{kind}:{normal}".encode(), hashlib.sha256)
+    return f"{kind}-hmac:{digest.hexdigest()}"
+
+
+def _reported_ids(store: SqliteFlagStore) -> set[str]:
+    return {stored.flag.account_id for stored in store.list()}
+
+
+def test_one_address_written_four_ways_files_one_hash(
+    base: str, store: SqliteFlagStore
+) -> None:
+    assert len(set(JOSE_SPELLINGS)) == 4
+    for spelling in JOSE_SPELLINGS:
+        response = httpx.post(base + "/report/", json={"email": spelling})
+        assert response.status_code == 202, response.text
+    assert _reported_ids(store) == {_operator_hash("email", JOSE_NORMAL)}
+    # The operator matches their own stored spelling, whichever it is.
+    for stored in (JOSE, "JOSÉ@BÜCHER.EXAMPLE", *JOSE_SPELLINGS):
+        assert identifier_hash("email", stored, SECRET) in _reported_ids(store)
+
+
+@pytest.mark.parametrize(
+    ("spellings", "normal"),
+    [
+        # An ASCII address hashes as before: trimmed, lower case.
+        (["Alice@Example.ORG", " alice@example.org\t"], "alice@example.org"),
+        # Width, the ideographic full stop, a soft hyphen and a word joiner.
+        (
+            [
+                "bob@ｅｘａｍｐｌｅ.org",
+                "bob@example。org",
+                "b\N{SOFT HYPHEN}ob@example.org",
+                "bob\N{WORD JOINER}@example.org\N{ZERO WIDTH NO-BREAK SPACE}",
+            ],
+            "bob@example.org",
+        ),
+        # IDNA 2008 keeps ß (no transitional mapping to "ss").
+        (["x@straße.de", "x@XN--STRAE-OQA.DE"], "x@xn--strae-oqa.de"),
+    ],
+)
+def test_neighbouring_spellings_share_one_hash(
+    spellings: list[str], normal: str
+) -> None:
+    for spelling in spellings:
+        assert normalise_email(spelling) == normal
+        assert identifier_hash("email", spelling, SECRET) == _operator_hash(
+            "email", normal
+        )
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "a\x01b@example.org",
+        "a b@example.org",
+        "a@b..org",
+        "a@xn--abc.org",  # not Punycode of anything IDNA allows
+        "a@\N{ZERO WIDTH SPACE}.org",
+        "a@⒈b.org",
+        "a@example.org.",
+        "ab@c@example.org",
+    ],
+)
+def test_unusable_addresses_are_refused_by_name(
+    base: str, store: SqliteFlagStore, address: str
+) -> None:
+    response = httpx.post(base + "/report/", json={"email": address})
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"field": "email", "reason": "EMAIL_MALFORMED"}
+    ]
+    assert address not in response.text
+    assert store.count() == 0
+
+
+def test_one_phone_number_written_four_ways_files_one_hash(
+    base: str, store: SqliteFlagStore
+) -> None:
+    spellings = [
+        "+44 20 7946 0000",
+        "+44 (20) 7946-0000",
+        "＋４４ ２０ ７９４６ ００００",
+        "+44\N{ZERO WIDTH SPACE}20 7946 0000",
+    ]
+    for spelling in spellings:
+        response = httpx.post(base + "/report/", json={"phone": spelling})
+        assert response.status_code == 202, response.text
+    assert _reported_ids(store) == {_operator_hash("phone", "+442079460000")}

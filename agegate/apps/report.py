@@ -31,12 +31,14 @@ import re
 import secrets
 import threading
 import time
+import unicodedata
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import attrs
+import idna
 import phonenumbers
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -126,17 +128,83 @@ class _Limiter:
             return allowed
 
 
-def normalise_email(text: str) -> str | None:
-    """The address in the form it is hashed in, or None if it is not one."""
-    text = text.strip()
-    if len(text) > 254 or not _EMAIL.fullmatch(text):
+# Characters that show as nothing (zero-width spaces and joiners, soft
+# hyphens, bidirectional marks, byte-order marks, variation selectors, fillers):
+# an address pasted from a page or a chat may carry them, and no mail system
+# delivers on them, so they are dropped rather than hashed.
+_IGNORABLE = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u3164\uffa0")
+_IGNORABLE_RANGES = (
+    ("\u180b", "\u180f"),
+    ("\ufe00", "\ufe0f"),
+    ("\U000e0000", "\U000e0fff"),
+)
+
+
+def _invisible(char: str) -> bool:
+    return (
+        unicodedata.category(char) == "Cf"
+        or char in _IGNORABLE
+        or any(low <= char <= high for low, high in _IGNORABLE_RANGES)
+    )
+
+
+def _visible(text: str) -> str:
+    """`text` without the characters that show as nothing."""
+    if text.isascii():
+        return text
+    return "".join(char for char in text if not _invisible(char))
+
+
+def _a_labels(domain: str) -> str | None:
+    """The domain as DNS looks it up: UTS 46 mapping (lower case, width,
+    NFC), then each label in its IDNA A-label form (`xn--...`); None when
+    IDNA refuses it. ASCII labels are kept as they are (lower case), so an
+    address hashed before stays the same."""
+    try:
+        mapped = idna.uts46_remap(domain, std3_rules=False, transitional=False)
+        labels = []
+        for label in mapped.split("."):
+            if not label:
+                return None
+            if label.startswith("xn--"):
+                label = idna.alabel(idna.ulabel(label)).decode("ascii")
+            elif not label.isascii():
+                label = idna.alabel(label).decode("ascii")
+            labels.append(label)
+    except (UnicodeError, ValueError):  # idna.IDNAError is a UnicodeError
         return None
-    return text.lower()
+    return ".".join(labels)
+
+
+def normalise_email(text: str) -> str | None:
+    """The address in the form it is hashed in, or None if it is not one.
+
+    The normal form: surrounding white space and invisible characters
+    removed; the local part in Unicode NFC and lower case; the domain in
+    IDNA A-labels, lower case. So `José@Bücher.example`, its NFD spelling,
+    `josé@xn--bcher-kva.example` and a copy with a zero-width space inside
+    are one address. Control characters and inner white space are refused.
+    """
+    text = unicodedata.normalize("NFC", _visible(text).strip())
+    local, at, domain = text.rpartition("@")
+    if not at or len(text) > _FIELD_LIMIT:
+        return None
+    a_labels = _a_labels(domain)
+    if a_labels is None:
+        return None
+    normal = unicodedata.normalize("NFC", local.lower()) + "@" + a_labels
+    if len(normal) > 254 or not _EMAIL.fullmatch(normal):
+        return None
+    if any(unicodedata.category(char) == "Cc" for char in normal):
+        return None
+    return normal
 
 
 def normalise_phone(text: str) -> str | None:
-    """The number in E.164 form, or None if it is not a valid international one."""
-    text = text.strip()
+    """The number in E.164 form (`+442079460000`), or None if it is not a
+    valid international one. Invisible characters are dropped and full-width
+    digits read as digits (NFKC) before the number is parsed."""
+    text = unicodedata.normalize("NFKC", _visible(text)).strip()
     if not _PHONE_TEXT.fullmatch(text):
         return None
     try:
@@ -153,6 +221,8 @@ def identifier_hash(kind: IdentifierKind, value: str, secret: str | bytes) -> st
 
     Operators compute the same value over their own accounts to find the one
     reported; the kind is part of the hash so that the two never collide.
+    The value is hashed in its normal form (`normalise_email`,
+    `normalise_phone`), so any spelling of one address gives one hash.
     Raises ValueError (without the value) if the value is not usable.
     """
     key = secret_bytes(secret)
