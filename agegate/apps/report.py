@@ -64,6 +64,14 @@ from ..flags import Flag, FlagCode, FlagSink
 from ..keys import secret_bytes
 from ..origins import origin_of
 from ..reasons import Refusal
+from .form_tokens import (
+    FORM_TOKEN,
+    FormTokens,
+    bindings,
+    cookie_header,
+    new_binding,
+)
+from .form_tokens import form_token as form_token  # for callers of this module
 
 logger = logging.getLogger("agegate.report")
 
@@ -475,35 +483,9 @@ def _client_address(request: Request) -> str:
 
 # -- cross-site requests ----------------------------------------------------
 
-FORM_TOKEN = "form_token"  # noqa: S105 (a field name, not a secret)
 # The keys a report is read by: one of them given twice is refused.
 _READ_KEYS = frozenset((*IDENTIFIERS, FORM_TOKEN))
-_TOKEN_PURPOSE = b"agegate report form token\x00"
 _SAME_SITE = ("same-origin", "none")
-
-
-def form_token(secret: str | bytes, issued_at: float | None = None) -> str:
-    """The token the report form carries: when it was issued, signed with
-    the operator's secret, so that only a form this intake served is taken."""
-    key = secret_bytes(secret)
-    stamp = str(int(time.time() if issued_at is None else issued_at))
-    return f"{stamp}.{_token_mac(key, stamp)}"
-
-
-def _token_mac(key: bytes, stamp: str) -> str:
-    return hmac.new(key, _TOKEN_PURPOSE + stamp.encode(), hashlib.sha256).hexdigest()
-
-
-def _token_valid(key: bytes, token: object, ttl: float, now: float) -> bool:
-    if not isinstance(token, str) or len(token) > 100:
-        return False
-    stamp, dot, mac = token.partition(".")
-    if not dot or not (stamp.isascii() and stamp.isdigit()) or len(stamp) > 12:
-        return False
-    if not hmac.compare_digest(mac, _token_mac(key, stamp)):
-        return False
-    # A little slack for clocks of several servers behind one name.
-    return -60 <= now - int(stamp) <= ttl
 
 
 def _same_origin(origin: str, host: str | None) -> bool:
@@ -561,27 +543,57 @@ class _Intake:
     limiter: _Limiter
     max_body: int
     service_name: str
-    token_ttl: float
+    tokens: FormTokens
     trusted: frozenset[tuple[str, str, int]]
 
     def form(
         self,
         request: Request,
+        status: int = 200,
         problems: tuple[FieldProblem, ...] = (),
         notice: str = "",
-    ) -> str:
+    ) -> Response:
+        """The form page with a fresh token, bound to the browser's form
+        cookie (set anew, or first, with the page)."""
+        binding = self.binding(request)
         action = str(request.scope.get("root_path", "")) + "/"
-        token = form_token(self.key)
-        return _form_page(action, self.service_name, problems, token, notice)
+        body = _form_page(
+            action, self.service_name, problems, self.tokens.issue(binding), notice
+        )
+        return self.with_cookie(
+            request, HTMLResponse(body, status_code=status), binding
+        )
+
+    def binding(self, request: Request) -> str:
+        """The form cookie the browser holds, or a new one."""
+        held = bindings(request.headers.getlist("cookie"))
+        return held[0] if held else new_binding()
+
+    def with_cookie(
+        self, request: Request, response: Response, binding: str
+    ) -> Response:
+        response.headers.append(
+            "Set-Cookie",
+            cookie_header(
+                binding,
+                path=str(request.scope.get("root_path", "")) + "/",
+                max_age=int(self.tokens.ttl),
+                https=request.scope.get("scheme") == "https",
+            ),
+        )
+        return response
 
     async def show(self, request: Request) -> Response:
         if asks_for_json(request.headers.get("accept")):
             # For clients that post the form without a browser (QA's
-            # examples): the token the HTML form would carry.
-            return JSONResponse(
-                {FORM_TOKEN: form_token(self.key), "expires_in": int(self.token_ttl)}
-            )
-        return HTMLResponse(self.form(request))
+            # examples): the token the HTML form would carry, and its cookie.
+            binding = self.binding(request)
+            answer = {
+                FORM_TOKEN: self.tokens.issue(binding),
+                "expires_in": int(self.tokens.ttl),
+            }
+            return self.with_cookie(request, JSONResponse(answer), binding)
+        return self.form(request)
 
     async def receive(self, request: Request) -> Response:
         """Read a report (refusing what cannot be read one way), then judge it."""
@@ -600,8 +612,10 @@ class _Intake:
             return _refusal(refused)
         except Disconnected:
             return Response(status_code=400)
-        if kind != "json" and not _token_valid(
-            self.key, data.pop(FORM_TOKEN, None), self.token_ttl, time.time()
+        if kind != "json" and not self.tokens.take(
+            data.pop(FORM_TOKEN, None),
+            bindings(request.headers.getlist("cookie")),
+            time.time(),
         ):
             return self.refuse_token(request, wants_html)
         return await self.judge(request, data, wants_html)
@@ -635,7 +649,7 @@ class _Intake:
         logger.info("report refused: form token missing, expired or not ours")
         if wants_html:
             notice = "This form has expired. Please fill it in and send it again."
-            return HTMLResponse(self.form(request, notice=notice), status_code=403)
+            return self.form(request, 403, notice=notice)
         return _problem(
             403,
             "form token missing or expired; get the form again",
@@ -649,7 +663,7 @@ class _Intake:
             "report refused: fields=%s", ",".join(sorted({p.field for p in problems}))
         )
         if wants_html:
-            return HTMLResponse(self.form(request, problems), status_code=422)
+            return self.form(request, 422, problems)
         return _problem(422, "the report cannot be read", problems=problems)
 
     async def file(self, report: Report) -> tuple[str, int]:
@@ -736,7 +750,7 @@ def report_app(
         limiter=_Limiter(rate_limit, clock),
         max_body=max_body,
         service_name=service_name,
-        token_ttl=float(form_token_ttl),
+        tokens=FormTokens(key, float(form_token_ttl)),
         trusted=_trusted_origins(trusted_origins),
     )
     return Starlette(
