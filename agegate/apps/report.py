@@ -10,9 +10,10 @@ GET shows a short form; POST (HTML form, JSON or multipart) files a
 `REPORTED` flag with action `verify` for each identifier given, for a person to
 review; the flags of one report share a random `report_id`. Nothing more than
 the flag is kept: an account id is stored as given; an e-mail address or phone
-number becomes a keyed hash (HMAC-SHA256 with the operator's secret), so the
-operator can match it against their own accounts with `identifier_hash` but
-the intake never holds it in clear.
+number becomes a keyed hash (HMAC-SHA256 with the operator's secret) of its
+normal form (`normalise_email`, `normalise_phone`), so the operator can match
+it against their own accounts with `identifier_hash` but the intake never
+holds it in clear.
 
 Answers: 202 accepted (in JSON with the report id), 422 (problem+json naming
 the field, or the form again with the problem shown), 400 unreadable body, 413
@@ -738,7 +739,8 @@ def report_app(
 
     A report sent by a browser from another site is refused (403), and a
     form post must carry the token of a form this intake served in the last
-    `form_token_ttl` seconds. `trusted_origins` (`https://example.org`) are
+    `form_token_ttl` seconds, with the cookie that form set, and only once
+    (see `agegate.apps.form_tokens`). `trusted_origins` (`https://example.org`) are
     taken as the intake's own, for a proxy that rewrites the Host header.
     """
     key = secret_bytes(secret)
