@@ -467,3 +467,32 @@ def test_the_intake_refuses_an_unreadable_origin_or_host_as_cross_site(
         )
     assert response.status_code == 403
     assert response.json()["code"] == "CROSS_SITE_REFUSED"
+
+
+@pytest.mark.parametrize("http", PARSERS)
+def test_odd_forwarded_addresses_reach_the_rate_limit_not_a_500(
+    tmp_path: Path, http: str
+) -> None:
+    # uvicorn takes X-Forwarded-For from a loopback proxy by default, so the
+    # intake counts under whatever address it names.
+    forwarded = [
+        "[x",
+        "::1%eth0",
+        "unknown",
+        "a" * 200,
+        "1.2.3.4, [::1",
+        "[::ffff:1.2.3.4]",
+        "::ffff:1.2.3.4",
+        ",",
+    ]
+    with (
+        SqliteFlagStore(tmp_path / "flags.db") as store,
+        serve(_intake(store), http=http, access_log=False) as base,
+    ):
+        for value in forwarded:
+            response = httpx.post(
+                base + "/report/",
+                json={"account_id": "acct-1"},
+                headers={"X-Forwarded-For": value, "Forwarded": f"for={value}"},
+            )
+            assert response.status_code == 202, value
