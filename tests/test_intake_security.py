@@ -3,10 +3,14 @@ to crash it, addresses that dodged its rate limit, and cross-site posts."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 import time
-from collections.abc import Iterator
+import unicodedata
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +19,15 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from agegate.apps.report import RateLimit, client_key, form_token, report_app
+from agegate.apps.form_tokens import FORM_COOKIE, FormTokens, new_binding
+from agegate.apps.report import (
+    RateLimit,
+    client_key,
+    form_token,
+    identifier_hash,
+    normalise_email,
+    report_app,
+)
 from agegate.apps.serve import serve
 from agegate.flags import SqliteFlagStore
 
@@ -222,61 +234,224 @@ def _token_in(page: str) -> str:
     return match.group(1)
 
 
+def _form(client: httpx.Client, base: str) -> str:
+    """The token of the form page, as a browser fetches it (its cookie goes
+    into the client's jar)."""
+    page = client.get(base + "/report/")
+    assert page.status_code == 200
+    return _token_in(page.text)
+
+
+def _json_token(client: httpx.Client, base: str) -> str:
+    answer = client.get(base + "/report/", headers={"Accept": "application/json"})
+    assert answer.status_code == 200
+    token: str = answer.json()["form_token"]
+    return token
+
+
 def test_the_html_form_carries_a_token_and_a_post_with_it_is_taken(
     base: str, store: SqliteFlagStore
 ) -> None:
-    page = httpx.get(base + "/report/")
-    token = _token_in(page.text)
     same = {"Origin": base, "Sec-Fetch-Site": "same-origin", "Accept": "text/html"}
-    response = httpx.post(
-        base + "/report/",
-        data={"account_id": "acct-1", "form_token": token},
-        headers=same,
-    )
-    assert response.status_code == 202
-    assert 'id="received"' in response.text
-    multipart = {"account_id": (None, "acct-2"), "form_token": (None, token)}
-    assert httpx.post(base + "/report/", files=multipart).status_code == 202
+    with httpx.Client() as browser:
+        token = _form(browser, base)
+        response = browser.post(
+            base + "/report/",
+            data={"account_id": "acct-1", "form_token": token},
+            headers=same,
+        )
+        assert response.status_code == 202
+        assert 'id="received"' in response.text
+        multipart = {
+            "account_id": (None, "acct-2"),
+            "form_token": (None, _json_token(browser, base)),
+        }
+        assert browser.post(base + "/report/", files=multipart).status_code == 202
     assert store.count() == 2
 
 
+def test_the_form_cookie_is_strict_and_http_only(base: str) -> None:
+    page = httpx.get(base + "/report/")
+    cookie = page.headers["set-cookie"]
+    name, _, rest = cookie.partition("=")
+    assert name == FORM_COOKIE
+    attributes = {part.strip() for part in rest.split(";")[1:]}
+    assert attributes == {
+        "Path=/report/",
+        "Max-Age=7200",
+        "HttpOnly",
+        "SameSite=Strict",
+    }
+
+
 @pytest.mark.parametrize(
-    "token",
+    "forge",
     [
-        None,
-        "",
-        "garbage",
-        f"{int(time.time())}.{'0' * 64}",
-        form_token("another-operators-secret-0123", None),
-        form_token(SECRET, time.time() - 3 * 3600),
-        form_token(SECRET, time.time() + 3600),
-        "²." + "0" * 64,
-        "9" * 5000 + ".00",
+        lambda binding: None,
+        lambda binding: "",
+        lambda binding: "garbage",
+        # The earlier form of token (a time and a MAC of it alone).
+        lambda binding: f"{int(time.time())}.{'0' * 64}",
+        lambda binding: form_token("another-operators-secret-0123", binding),
+        lambda binding: form_token(SECRET, binding, time.time() - 3 * 3600),
+        lambda binding: form_token(SECRET, binding, time.time() + 3600),
+        # A token of ours, bound to another browser's cookie.
+        lambda binding: form_token(SECRET, new_binding()),
+        lambda binding: "²." + "0" * 64,
+        lambda binding: "9" * 5000 + ".00",
     ],
 )
 def test_a_form_post_without_a_valid_token_is_refused(
-    base: str, store: SqliteFlagStore, token: str | None
+    base: str, store: SqliteFlagStore, forge: Callable[[str], str | None]
 ) -> None:
-    data = {"account_id": "victim"}
-    if token is not None:
-        data["form_token"] = token
-    _is_problem(httpx.post(base + "/report/", data=data), 403, "FORM_TOKEN_INVALID")
-    files = {k: (None, v) for k, v in data.items()}
-    _is_problem(httpx.post(base + "/report/", files=files), 403, "FORM_TOKEN_INVALID")
+    with httpx.Client() as browser:
+        _form(browser, base)
+        binding = browser.cookies[FORM_COOKIE]
+        data = {"account_id": "victim"}
+        token = forge(binding)
+        if token is not None:
+            data["form_token"] = token
+        response = browser.post(base + "/report/", data=data)
+        _is_problem(response, 403, "FORM_TOKEN_INVALID")
+        files = {k: (None, v) for k, v in data.items()}
+        response = browser.post(base + "/report/", files=files)
+        _is_problem(response, 403, "FORM_TOKEN_INVALID")
     assert store.count() == 0
 
 
+def test_a_token_is_refused_from_clients_without_its_cookie(
+    base: str, store: SqliteFlagStore
+) -> None:
+    with httpx.Client() as first:
+        tokens = [_form(first, base), _json_token(first, base)]
+        # Six other clients, sending neither Origin nor Sec-Fetch-Site (as
+        # older browsers and some privacy tools do): with no cookie, a cookie
+        # of their own, or a cookie value they made up.
+        for number in range(6):
+            with httpx.Client() as other:
+                if number % 3 == 1:
+                    _form(other, base)
+                elif number % 3 == 2:
+                    other.cookies.set(FORM_COOKIE, new_binding())
+                for token in tokens:
+                    data = {"account_id": f"victim-{number}", "form_token": token}
+                    response = other.post(base + "/report/", data=data)
+                    _is_problem(response, 403, "FORM_TOKEN_INVALID")
+        assert store.count() == 0
+        # The attempts spent nothing: the client that holds the cookie may
+        # still use both of its tokens.
+        for number, token in enumerate(tokens):
+            data = {"account_id": f"acct-{number}", "form_token": token}
+            assert first.post(base + "/report/", data=data).status_code == 202
+    assert store.count() == 2
+
+
+def test_a_token_is_taken_once(base: str, store: SqliteFlagStore) -> None:
+    with httpx.Client() as browser:
+        token = _form(browser, base)
+        data = {"account_id": "acct-1", "form_token": token}
+        assert browser.post(base + "/report/", data=data).status_code == 202
+        for again in ({"account_id": "acct-2"}, {"phone": "+44 20 7946 0000"}):
+            response = browser.post(
+                base + "/report/", data={**again, "form_token": token}
+            )
+            _is_problem(response, 403, "FORM_TOKEN_INVALID")
+            files = {k: (None, v) for k, v in {**again, "form_token": token}.items()}
+            response = browser.post(base + "/report/", files=files)
+            _is_problem(response, 403, "FORM_TOKEN_INVALID")
+    assert store.count() == 1
+
+
+def test_a_form_shown_again_carries_a_new_token_that_is_taken(
+    base: str, store: SqliteFlagStore
+) -> None:
+    html = {"Accept": "text/html"}
+    with httpx.Client() as browser:
+        token = _form(browser, base)
+        data = {"email": "not-an-address", "form_token": token}
+        again = browser.post(base + "/report/", data=data, headers=html)
+        assert again.status_code == 422
+        fresh = _token_in(again.text)
+        assert fresh != token
+        # The token of the first page is spent; the page shown again works.
+        data = {"email": "someone@example.org", "form_token": token}
+        assert browser.post(base + "/report/", data=data).status_code == 403
+        data["form_token"] = fresh
+        assert (
+            browser.post(base + "/report/", data=data, headers=html).status_code == 202
+        )
+    assert store.count() == 1
+
+
+def test_a_token_sent_twice_at_once_is_taken_once(
+    base: str, store: SqliteFlagStore
+) -> None:
+    with httpx.Client() as browser:
+        token = _form(browser, base)
+        cookie = {"Cookie": f"{FORM_COOKIE}={browser.cookies[FORM_COOKIE]}"}
+
+    def post(number: int) -> int:
+        data = {"account_id": f"acct-{number}", "form_token": token}
+        return httpx.post(base + "/report/", data=data, headers=cookie).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = sorted(pool.map(post, range(8)))
+    assert statuses == [202] + [403] * 7
+    assert store.count() == 1
+
+
+@pytest.mark.parametrize(
+    "cookie",
+    ["<script>", "short", "a" * 65, "ok_value_but;", "x" * 30 + "\\"],
+)
+def test_a_cookie_value_we_did_not_issue_is_replaced(base: str, cookie: str) -> None:
+    page = httpx.get(base + "/report/", headers={"Cookie": f"{FORM_COOKIE}={cookie}"})
+    issued = page.headers["set-cookie"].split(";")[0].partition("=")[2]
+    assert issued != cookie
+    assert re.fullmatch(r"[A-Za-z0-9_-]{24}", issued)
+
+
+def test_a_browser_holding_two_form_cookies_is_served(base: str) -> None:
+    # One cookie per path the intake was reached under.
+    with httpx.Client() as browser:
+        token = _form(browser, base)
+        binding = browser.cookies[FORM_COOKIE]
+    header = f"{FORM_COOKIE}={new_binding()}; theme=dark; {FORM_COOKIE}={binding}"
+    data = {"account_id": "acct-1", "form_token": token}
+    response = httpx.post(base + "/report/", data=data, headers={"Cookie": header})
+    assert response.status_code == 202
+
+
 def test_an_expired_form_is_shown_again_with_a_fresh_token(base: str) -> None:
-    stale = form_token(SECRET, time.time() - 3 * 3600)
-    response = httpx.post(
-        base + "/report/",
-        data={"account_id": "acct-1", "form_token": stale},
-        headers={"Accept": "text/html"},
-    )
-    assert response.status_code == 403
-    assert response.headers["content-type"].startswith("text/html")
-    assert "expired" in response.text
-    assert _token_in(response.text) != stale
+    with httpx.Client() as browser:
+        _form(browser, base)
+        stale = form_token(SECRET, browser.cookies[FORM_COOKIE], time.time() - 3 * 3600)
+        response = browser.post(
+            base + "/report/",
+            data={"account_id": "acct-1", "form_token": stale},
+            headers={"Accept": "text/html"},
+        )
+        assert response.status_code == 403
+        assert response.headers["content-type"].startswith("text/html")
+        assert "expired" in response.text
+        fresh = _token_in(response.text)
+        assert fresh != stale
+        data = {"account_id": "acct-1", "form_token": fresh}
+        assert browser.post(base + "/report/", data=data).status_code == 202
+
+
+def test_tokens_taken_are_remembered_up_to_a_bound() -> None:
+    tokens = FormTokens(SECRET, ttl=7200, capacity=2)
+    binding = new_binding()
+    now = time.time()
+    issued = [tokens.issue(binding, now) for _ in range(3)]
+    assert all(tokens.take(token, [binding], now) for token in issued)
+    assert not tokens.take(issued[2], [binding], now)
+    # The oldest was forgotten to keep the bound: taking it again costs as
+    # many other tokens as the bound, more than fetching a new form.
+    assert tokens.take(issued[0], [binding], now)
+    # A token past its lifetime is refused, remembered or not.
+    assert not tokens.take(issued[1], [binding], now + 7200 + 61)
 
 
 def test_trusted_origins_are_taken_as_the_intakes_own(
@@ -311,3 +486,111 @@ def test_bad_options_are_refused(
 ) -> None:
     with pytest.raises(error):
         _app(store, **options)
+
+
+# -- one mailbox, one hash -----------------------------------------------------
+
+# One address four ways: NFC, NFD, its domain as an A-label, and a zero-width
+# space inside (as a copy from a web page or a chat may carry).
+JOSE = "José@Bücher.example"
+JOSE_SPELLINGS = [
+    unicodedata.normalize("NFC", JOSE),
+    unicodedata.normalize("NFD", JOSE),
+    "josé@xn--bcher-kva.example",
+    "Jo\N{ZERO WIDTH SPACE}sé@bücher.example",
+]
+# The normal form the README gives operators.
+JOSE_NORMAL = "josé@xn--bcher-kva.example"
+
+
+def _operator_hash(kind: str, normal: str) -> str:
+    """The hash as an operator computes it from the documented normal form,
+    without agegate."""
+    digest = hmac.new(SECRET.encode(), f"{kind}:{normal}".encode(), hashlib.sha256)
+    return f"{kind}-hmac:{digest.hexdigest()}"
+
+
+def _reported_ids(store: SqliteFlagStore) -> set[str]:
+    return {stored.flag.account_id for stored in store.list()}
+
+
+def test_one_address_written_four_ways_files_one_hash(
+    base: str, store: SqliteFlagStore
+) -> None:
+    assert len(set(JOSE_SPELLINGS)) == 4
+    for spelling in JOSE_SPELLINGS:
+        response = httpx.post(base + "/report/", json={"email": spelling})
+        assert response.status_code == 202, response.text
+    assert _reported_ids(store) == {_operator_hash("email", JOSE_NORMAL)}
+    # The operator matches their own stored spelling, whichever it is.
+    for stored in (JOSE, "JOSÉ@BÜCHER.EXAMPLE", *JOSE_SPELLINGS):
+        assert identifier_hash("email", stored, SECRET) in _reported_ids(store)
+
+
+@pytest.mark.parametrize(
+    ("spellings", "normal"),
+    [
+        # An ASCII address hashes as before: trimmed, lower case.
+        (["Alice@Example.ORG", " alice@example.org\t"], "alice@example.org"),
+        # Width, the ideographic full stop, a soft hyphen and a word joiner.
+        (
+            [
+                "bob@ｅｘａｍｐｌｅ.org",
+                "bob@example。org",
+                "b\N{SOFT HYPHEN}ob@example.org",
+                "bob\N{WORD JOINER}@example.org\N{ZERO WIDTH NO-BREAK SPACE}",
+            ],
+            "bob@example.org",
+        ),
+        # IDNA 2008 keeps ß (no transitional mapping to "ss").
+        (["x@straße.de", "x@XN--STRAE-OQA.DE"], "x@xn--strae-oqa.de"),
+    ],
+)
+def test_neighbouring_spellings_share_one_hash(
+    spellings: list[str], normal: str
+) -> None:
+    for spelling in spellings:
+        assert normalise_email(spelling) == normal
+        assert identifier_hash("email", spelling, SECRET) == _operator_hash(
+            "email", normal
+        )
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "a\x01b@example.org",
+        "a b@example.org",
+        "a@b..org",
+        "a@xn--abc.org",  # not Punycode of anything IDNA allows
+        "a@\N{ZERO WIDTH SPACE}.org",
+        "a@⒈b.org",
+        "a@example.org.",
+        "ab@c@example.org",
+    ],
+)
+def test_unusable_addresses_are_refused_by_name(
+    base: str, store: SqliteFlagStore, address: str
+) -> None:
+    response = httpx.post(base + "/report/", json={"email": address})
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"field": "email", "reason": "EMAIL_MALFORMED"}
+    ]
+    assert address not in response.text
+    assert store.count() == 0
+
+
+def test_one_phone_number_written_four_ways_files_one_hash(
+    base: str, store: SqliteFlagStore
+) -> None:
+    spellings = [
+        "+44 20 7946 0000",
+        "+44 (20) 7946-0000",
+        "＋４４ ２０ ７９４６ ００００",
+        "+44\N{ZERO WIDTH SPACE}20 7946 0000",
+    ]
+    for spelling in spellings:
+        response = httpx.post(base + "/report/", json={"phone": spelling})
+        assert response.status_code == 202, response.text
+    assert _reported_ids(store) == {_operator_hash("phone", "+442079460000")}

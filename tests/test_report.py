@@ -13,6 +13,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
+from agegate.apps.form_tokens import FORM_COOKIE, new_binding
 from agegate.apps.report import RateLimit, form_token, identifier_hash, report_app
 from agegate.apps.serve import serve
 from agegate.asgi.negotiate import prefers_html
@@ -36,6 +37,13 @@ class _ReportId:
 
 
 ANY_REPORT_ID = _ReportId()
+
+
+def _token() -> tuple[str, dict[str, str]]:
+    """A form token and the cookie header it is bound to, as a form page
+    gives them to a browser."""
+    binding = new_binding()
+    return form_token(SECRET, binding), {"Cookie": f"{FORM_COOKIE}={binding}"}
 
 
 class Clock:
@@ -102,9 +110,9 @@ def test_json_report_by_account_id_files_a_verify_flag(
 def test_email_and_phone_are_kept_only_as_keyed_hashes(
     base: str, store: SqliteFlagStore
 ) -> None:
-    token = form_token(SECRET)
+    token, cookie = _token()
     response = httpx.post(
-        base, data={"email": EMAIL, "phone": PHONE, "form_token": token}
+        base, data={"email": EMAIL, "phone": PHONE, "form_token": token}, headers=cookie
     )
     assert response.status_code == 202
     ids = sorted(s.flag.account_id for s in store.list())
@@ -128,8 +136,9 @@ def test_email_and_phone_are_kept_only_as_keyed_hashes(
 
 
 def test_multipart_report_is_read(base: str, store: SqliteFlagStore) -> None:
-    fields = {"account_id": (None, "acct-7"), "form_token": (None, form_token(SECRET))}
-    response = httpx.post(base, files=fields)
+    token, cookie = _token()
+    fields = {"account_id": (None, "acct-7"), "form_token": (None, token)}
+    response = httpx.post(base, files=fields, headers=cookie)
     assert response.status_code == 202
     assert [s.flag.account_id for s in store.list()] == ["acct-7"]
 
@@ -164,10 +173,11 @@ def test_invalid_report_is_422_naming_the_field(
 
 
 def test_invalid_html_report_shows_the_form_again(base: str) -> None:
+    token, cookie = _token()
     response = httpx.post(
         base,
-        data={"email": "nope", "form_token": form_token(SECRET)},
-        headers={"Accept": "text/html"},
+        data={"email": "nope", "form_token": token},
+        headers={"Accept": "text/html", **cookie},
     )
     assert response.status_code == 422
     assert 'role="alert"' in response.text
@@ -177,10 +187,11 @@ def test_invalid_html_report_shows_the_form_again(base: str) -> None:
 
 
 def test_accepted_html_report_thanks_the_reporter(base: str) -> None:
+    token, cookie = _token()
     response = httpx.post(
         base,
-        data={"account_id": "acct-1", "form_token": form_token(SECRET)},
-        headers={"Accept": "text/html"},
+        data={"account_id": "acct-1", "form_token": token},
+        headers={"Accept": "text/html", **cookie},
     )
     assert response.status_code == 202
     assert 'id="received"' in response.text
@@ -354,13 +365,14 @@ def test_one_report_links_its_flags_by_one_report_id(
 def test_a_form_report_with_three_identifiers_files_three_linked_flags(
     base: str, store: SqliteFlagStore
 ) -> None:
+    token, cookie = _token()
     fields = {
         "account_id": "acct-6",
         "email": EMAIL,
         "phone": PHONE,
-        "form_token": form_token(SECRET),
+        "form_token": token,
     }
-    assert httpx.post(base, data=fields).status_code == 202
+    assert httpx.post(base, data=fields, headers=cookie).status_code == 202
     ids = {s.flag.report_id for s in store.list()}
     assert store.count() == 3
     assert len(ids) == 1

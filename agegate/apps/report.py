@@ -10,9 +10,10 @@ GET shows a short form; POST (HTML form, JSON or multipart) files a
 `REPORTED` flag with action `verify` for each identifier given, for a person to
 review; the flags of one report share a random `report_id`. Nothing more than
 the flag is kept: an account id is stored as given; an e-mail address or phone
-number becomes a keyed hash (HMAC-SHA256 with the operator's secret), so the
-operator can match it against their own accounts with `identifier_hash` but
-the intake never holds it in clear.
+number becomes a keyed hash (HMAC-SHA256 with the operator's secret) of its
+normal form (`normalise_email`, `normalise_phone`), so the operator can match
+it against their own accounts with `identifier_hash` but the intake never
+holds it in clear.
 
 Answers: 202 accepted (in JSON with the report id), 422 (problem+json naming
 the field, or the form again with the problem shown), 400 unreadable body, 413
@@ -31,12 +32,14 @@ import re
 import secrets
 import threading
 import time
+import unicodedata
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import attrs
+import idna
 import phonenumbers
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -62,6 +65,14 @@ from ..flags import Flag, FlagCode, FlagSink
 from ..keys import secret_bytes
 from ..origins import origin_of
 from ..reasons import Refusal
+from .form_tokens import (
+    FORM_TOKEN,
+    FormTokens,
+    bindings,
+    cookie_header,
+    new_binding,
+)
+from .form_tokens import form_token as form_token  # for callers of this module
 
 logger = logging.getLogger("agegate.report")
 
@@ -126,17 +137,83 @@ class _Limiter:
             return allowed
 
 
-def normalise_email(text: str) -> str | None:
-    """The address in the form it is hashed in, or None if it is not one."""
-    text = text.strip()
-    if len(text) > 254 or not _EMAIL.fullmatch(text):
+# Characters that show as nothing (zero-width spaces and joiners, soft
+# hyphens, bidirectional marks, byte-order marks, variation selectors, fillers):
+# an address pasted from a page or a chat may carry them, and no mail system
+# delivers on them, so they are dropped rather than hashed.
+_IGNORABLE = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u3164\uffa0")
+_IGNORABLE_RANGES = (
+    ("\u180b", "\u180f"),
+    ("\ufe00", "\ufe0f"),
+    ("\U000e0000", "\U000e0fff"),
+)
+
+
+def _invisible(char: str) -> bool:
+    return (
+        unicodedata.category(char) == "Cf"
+        or char in _IGNORABLE
+        or any(low <= char <= high for low, high in _IGNORABLE_RANGES)
+    )
+
+
+def _visible(text: str) -> str:
+    """`text` without the characters that show as nothing."""
+    if text.isascii():
+        return text
+    return "".join(char for char in text if not _invisible(char))
+
+
+def _a_labels(domain: str) -> str | None:
+    """The domain as DNS looks it up: UTS 46 mapping (lower case, width,
+    NFC), then each label in its IDNA A-label form (`xn--...`); None when
+    IDNA refuses it. ASCII labels are kept as they are (lower case), so an
+    address hashed before stays the same."""
+    try:
+        mapped = idna.uts46_remap(domain, std3_rules=False, transitional=False)
+        labels = []
+        for label in mapped.split("."):
+            if not label:
+                return None
+            if label.startswith("xn--"):
+                label = idna.alabel(idna.ulabel(label)).decode("ascii")
+            elif not label.isascii():
+                label = idna.alabel(label).decode("ascii")
+            labels.append(label)
+    except (UnicodeError, ValueError):  # idna.IDNAError is a UnicodeError
         return None
-    return text.lower()
+    return ".".join(labels)
+
+
+def normalise_email(text: str) -> str | None:
+    """The address in the form it is hashed in, or None if it is not one.
+
+    The normal form: surrounding white space and invisible characters
+    removed; the local part in Unicode NFC and lower case; the domain in
+    IDNA A-labels, lower case. So `José@Bücher.example`, its NFD spelling,
+    `josé@xn--bcher-kva.example` and a copy with a zero-width space inside
+    are one address. Control characters and inner white space are refused.
+    """
+    text = unicodedata.normalize("NFC", _visible(text).strip())
+    local, at, domain = text.rpartition("@")
+    if not at or len(text) > _FIELD_LIMIT:
+        return None
+    a_labels = _a_labels(domain)
+    if a_labels is None:
+        return None
+    normal = unicodedata.normalize("NFC", local.lower()) + "@" + a_labels
+    if len(normal) > 254 or not _EMAIL.fullmatch(normal):
+        return None
+    if any(unicodedata.category(char) == "Cc" for char in normal):
+        return None
+    return normal
 
 
 def normalise_phone(text: str) -> str | None:
-    """The number in E.164 form, or None if it is not a valid international one."""
-    text = text.strip()
+    """The number in E.164 form (`+442079460000`), or None if it is not a
+    valid international one. Invisible characters are dropped and full-width
+    digits read as digits (NFKC) before the number is parsed."""
+    text = unicodedata.normalize("NFKC", _visible(text)).strip()
     if not _PHONE_TEXT.fullmatch(text):
         return None
     try:
@@ -153,6 +230,8 @@ def identifier_hash(kind: IdentifierKind, value: str, secret: str | bytes) -> st
 
     Operators compute the same value over their own accounts to find the one
     reported; the kind is part of the hash so that the two never collide.
+    The value is hashed in its normal form (`normalise_email`,
+    `normalise_phone`), so any spelling of one address gives one hash.
     Raises ValueError (without the value) if the value is not usable.
     """
     key = secret_bytes(secret)
@@ -405,35 +484,9 @@ def _client_address(request: Request) -> str:
 
 # -- cross-site requests ----------------------------------------------------
 
-FORM_TOKEN = "form_token"  # noqa: S105 (a field name, not a secret)
 # The keys a report is read by: one of them given twice is refused.
 _READ_KEYS = frozenset((*IDENTIFIERS, FORM_TOKEN))
-_TOKEN_PURPOSE = b"agegate report form token\x00"
 _SAME_SITE = ("same-origin", "none")
-
-
-def form_token(secret: str | bytes, issued_at: float | None = None) -> str:
-    """The token the report form carries: when it was issued, signed with
-    the operator's secret, so that only a form this intake served is taken."""
-    key = secret_bytes(secret)
-    stamp = str(int(time.time() if issued_at is None else issued_at))
-    return f"{stamp}.{_token_mac(key, stamp)}"
-
-
-def _token_mac(key: bytes, stamp: str) -> str:
-    return hmac.new(key, _TOKEN_PURPOSE + stamp.encode(), hashlib.sha256).hexdigest()
-
-
-def _token_valid(key: bytes, token: object, ttl: float, now: float) -> bool:
-    if not isinstance(token, str) or len(token) > 100:
-        return False
-    stamp, dot, mac = token.partition(".")
-    if not dot or not (stamp.isascii() and stamp.isdigit()) or len(stamp) > 12:
-        return False
-    if not hmac.compare_digest(mac, _token_mac(key, stamp)):
-        return False
-    # A little slack for clocks of several servers behind one name.
-    return -60 <= now - int(stamp) <= ttl
 
 
 def _same_origin(origin: str, host: str | None) -> bool:
@@ -491,27 +544,57 @@ class _Intake:
     limiter: _Limiter
     max_body: int
     service_name: str
-    token_ttl: float
+    tokens: FormTokens
     trusted: frozenset[tuple[str, str, int]]
 
     def form(
         self,
         request: Request,
+        status: int = 200,
         problems: tuple[FieldProblem, ...] = (),
         notice: str = "",
-    ) -> str:
+    ) -> Response:
+        """The form page with a fresh token, bound to the browser's form
+        cookie (set anew, or first, with the page)."""
+        binding = self.binding(request)
         action = str(request.scope.get("root_path", "")) + "/"
-        token = form_token(self.key)
-        return _form_page(action, self.service_name, problems, token, notice)
+        body = _form_page(
+            action, self.service_name, problems, self.tokens.issue(binding), notice
+        )
+        return self.with_cookie(
+            request, HTMLResponse(body, status_code=status), binding
+        )
+
+    def binding(self, request: Request) -> str:
+        """The form cookie the browser holds, or a new one."""
+        held = bindings(request.headers.getlist("cookie"))
+        return held[0] if held else new_binding()
+
+    def with_cookie(
+        self, request: Request, response: Response, binding: str
+    ) -> Response:
+        response.headers.append(
+            "Set-Cookie",
+            cookie_header(
+                binding,
+                path=str(request.scope.get("root_path", "")) + "/",
+                max_age=int(self.tokens.ttl),
+                https=request.scope.get("scheme") == "https",
+            ),
+        )
+        return response
 
     async def show(self, request: Request) -> Response:
         if asks_for_json(request.headers.get("accept")):
             # For clients that post the form without a browser (QA's
-            # examples): the token the HTML form would carry.
-            return JSONResponse(
-                {FORM_TOKEN: form_token(self.key), "expires_in": int(self.token_ttl)}
-            )
-        return HTMLResponse(self.form(request))
+            # examples): the token the HTML form would carry, and its cookie.
+            binding = self.binding(request)
+            answer = {
+                FORM_TOKEN: self.tokens.issue(binding),
+                "expires_in": int(self.tokens.ttl),
+            }
+            return self.with_cookie(request, JSONResponse(answer), binding)
+        return self.form(request)
 
     async def receive(self, request: Request) -> Response:
         """Read a report (refusing what cannot be read one way), then judge it."""
@@ -530,8 +613,10 @@ class _Intake:
             return _refusal(refused)
         except Disconnected:
             return Response(status_code=400)
-        if kind != "json" and not _token_valid(
-            self.key, data.pop(FORM_TOKEN, None), self.token_ttl, time.time()
+        if kind != "json" and not self.tokens.take(
+            data.pop(FORM_TOKEN, None),
+            bindings(request.headers.getlist("cookie")),
+            time.time(),
         ):
             return self.refuse_token(request, wants_html)
         return await self.judge(request, data, wants_html)
@@ -565,7 +650,7 @@ class _Intake:
         logger.info("report refused: form token missing, expired or not ours")
         if wants_html:
             notice = "This form has expired. Please fill it in and send it again."
-            return HTMLResponse(self.form(request, notice=notice), status_code=403)
+            return self.form(request, 403, notice=notice)
         return _problem(
             403,
             "form token missing or expired; get the form again",
@@ -579,7 +664,7 @@ class _Intake:
             "report refused: fields=%s", ",".join(sorted({p.field for p in problems}))
         )
         if wants_html:
-            return HTMLResponse(self.form(request, problems), status_code=422)
+            return self.form(request, 422, problems)
         return _problem(422, "the report cannot be read", problems=problems)
 
     async def file(self, report: Report) -> tuple[str, int]:
@@ -654,7 +739,8 @@ def report_app(
 
     A report sent by a browser from another site is refused (403), and a
     form post must carry the token of a form this intake served in the last
-    `form_token_ttl` seconds. `trusted_origins` (`https://example.org`) are
+    `form_token_ttl` seconds, with the cookie that form set, and only once
+    (see `agegate.apps.form_tokens`). `trusted_origins` (`https://example.org`) are
     taken as the intake's own, for a proxy that rewrites the Host header.
     """
     key = secret_bytes(secret)
@@ -666,7 +752,7 @@ def report_app(
         limiter=_Limiter(rate_limit, clock),
         max_body=max_body,
         service_name=service_name,
-        token_ttl=float(form_token_ttl),
+        tokens=FormTokens(key, float(form_token_ttl)),
         trusted=_trusted_origins(trusted_origins),
     )
     return Starlette(
