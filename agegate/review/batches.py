@@ -421,7 +421,8 @@ def is_text(column: pa.Array) -> bool:
 Share = tuple[int, int, int]
 """(start, end, first): CSV bytes [start, end) (end -1: to the end) and the
 line of the first; Parquet row groups [start, end) and the number of the
-first row; SQLite rowids (start, end] and the number of the first row."""
+first row; SQLite rowids [start, end] and the number of the first row
+(start > end: the whole table)."""
 
 WHOLE: Share = (0, -1, 1)
 # A share of a file is at least this large, so that what a worker does once
