@@ -330,6 +330,11 @@ def _parquet_batches(
         handle = pq.ParquetFile(path)
     except (pa.ArrowException, OSError):
         raise InputError("not a readable Parquet file", where=str(path)) from None
+    try:
+        readers.check_parquet_names(handle.schema_arrow.names, str(path))
+    except BaseException:
+        handle.close()
+        raise
     groups = None if share is None or share[1] < 0 else range(share[0], share[1])
     number = 1 if share is None else share[2]
     return _parquet_rows(handle, batch_rows, groups, number)

@@ -28,7 +28,7 @@ import os
 import re
 import sqlite3
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
@@ -113,6 +113,8 @@ class Stream(Iterator[Item]):
         self._ended = False
         self.delimiter: str | None = None
         self.table: str | None = None
+        # A Parquet file's Arrow schema: the types of its columns.
+        self.schema: Any = None
 
     def __next__(self) -> Item:
         if self._buffer:
@@ -439,7 +441,8 @@ _PARQUET_BATCH = 2000
 
 
 def read_parquet(path: str | Path) -> Stream:
-    """Rows of a Parquet file, numbered from 1 in file order."""
+    """Rows of a Parquet file, numbered from 1 in file order; columns of
+    native types (dates, timestamps, integers) read as text (`native`)."""
     # Loaded here: only a Parquet input needs it.
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -448,8 +451,13 @@ def read_parquet(path: str | Path) -> Stream:
         handle = pq.ParquetFile(path)
     except (pa.ArrowException, OSError):
         raise InputError("not a readable Parquet file", where=str(path)) from None
+    try:
+        check_parquet_names(handle.schema_arrow.names, str(path))
+    except BaseException:
+        handle.close()
+        raise
     done = [0]
-    return Stream(
+    stream = Stream(
         _parquet_rows(handle, done),
         handle,
         fmt="parquet",
@@ -458,13 +466,47 @@ def read_parquet(path: str | Path) -> Stream:
         position=lambda: done[0],
         unit="rows",
     )
+    stream.schema = handle.schema_arrow
+    return stream
+
+
+def check_parquet_names(names: list[str], where: str) -> None:
+    """No column named twice: which of the two a map means cannot be told
+    (a CSV header naming a column twice is refused alike)."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise InputError(
+                f"the column {printable(name)} is named twice; give each its own name",
+                where=where,
+            )
+        seen.add(name)
+
+
+def check_column_types(stream: Stream, keys: Iterable[str], where: str) -> None:
+    """Every column `keys` name is of a type a review reads (`native`):
+    exit 2 before the first row, naming the column and its type."""
+    if stream.schema is None:
+        return
+    from .native import unsupported
+
+    found = unsupported(stream.schema, keys)
+    if found is not None:
+        name, kind = found
+        raise InputError(
+            f"the column {printable(name)} is of type {kind}, which a review does"
+            " not read; write it as text, a date, a timestamp or an integer",
+            where=where,
+        )
 
 
 def _parquet_rows(handle: Any, done: list[int]) -> Iterator[Item]:
+    from .native import batch_as_text
+
     with handle:
         number = 1
         for batch in handle.iter_batches(batch_size=_PARQUET_BATCH):
-            for values in batch.to_pylist():
+            for values in batch_as_text(batch).to_pylist():
                 yield Row(number, values)
                 number += 1
             done[0] = number - 1
