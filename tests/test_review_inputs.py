@@ -30,7 +30,7 @@ MAP = ["--map=account_id=user_id", "--map=birthdate=dob"]
 MINOR, ADULT = "2012-05-01", "1980-06-15"
 
 
-def review(path: Path, tmp_path: Path, *options: str) -> dict[str, Any]:
+def review(path: Path | str, tmp_path: Path, *options: str) -> dict[str, Any]:
     """A run of the command: its exit status, stderr, flags by account and
     summary (None where it wrote none)."""
     out, summary = tmp_path / "flags.jsonl", tmp_path / "summary.json"
@@ -103,7 +103,7 @@ def _without_rowid(path: Path) -> None:
     rows = [(u, d, "DE", None) for u, d in _planted()]
     _table(
         path,
-        "CREATE TABLE accounts (user_id PRIMARY KEY, dob, country, rowid)"
+        "CREATE TABLE accounts (user_id PRIMARY KEY, dob, country, _rowid_)"
         " WITHOUT ROWID",
         "INSERT INTO accounts VALUES (?, ?, ?, ?)",
         rows,
@@ -504,3 +504,19 @@ def test_a_json_object_naming_a_key_twice_is_an_unreadable_row(tmp_path: Path) -
     assert found["code"] == 2
     assert "no such key in the first 1000 records" in found["stderr"]
     assert found["flags"] is None
+
+
+def test_a_postgresql_query_naming_a_column_twice_is_refused(
+    pg_database: str, tmp_path: Path
+) -> None:
+    query = (
+        f"SELECT 'kid' AS user_id, '{ADULT}' AS dob, '{MINOR}' AS dob, 'DE' AS country"
+    )
+    found = review(pg_database, tmp_path, *MAP, f"--query={query}")
+    assert found["code"] == 2
+    assert "the column dob is named twice" in found["stderr"]
+    assert found["flags"] is None
+    query = f"SELECT 'kid' AS user_id, '{MINOR}' AS dob, 'DE' AS country"
+    found = review(pg_database, tmp_path, *MAP, f"--query={query}")
+    assert found["code"] == 0, found["stderr"]
+    assert set(found["flags"]) == {"kid"}

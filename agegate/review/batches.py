@@ -331,7 +331,7 @@ def _parquet_batches(
     except (pa.ArrowException, OSError):
         raise InputError("not a readable Parquet file", where=str(path)) from None
     try:
-        readers.check_parquet_names(handle.schema_arrow.names, str(path))
+        readers.check_column_names(handle.schema_arrow.names, str(path))
     except BaseException:
         handle.close()
         raise

@@ -452,7 +452,7 @@ def read_parquet(path: str | Path) -> Stream:
     except (pa.ArrowException, OSError):
         raise InputError("not a readable Parquet file", where=str(path)) from None
     try:
-        check_parquet_names(handle.schema_arrow.names, str(path))
+        check_column_names(handle.schema_arrow.names, str(path))
     except BaseException:
         handle.close()
         raise
@@ -470,9 +470,10 @@ def read_parquet(path: str | Path) -> Stream:
     return stream
 
 
-def check_parquet_names(names: list[str], where: str) -> None:
-    """No column named twice: which of the two a map means cannot be told
-    (a CSV header naming a column twice is refused alike)."""
+def check_column_names(names: list[str], where: str) -> None:
+    """No column named twice (a Parquet schema, a PostgreSQL query's
+    result): which of the two a map means cannot be told, and a CSV header
+    naming a column twice is refused alike."""
     seen: set[str] = set()
     for name in names:
         if name in seen:
