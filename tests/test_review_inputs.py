@@ -520,3 +520,26 @@ def test_a_postgresql_query_naming_a_column_twice_is_refused(
     found = review(pg_database, tmp_path, *MAP, f"--query={query}")
     assert found["code"] == 0, found["stderr"]
     assert set(found["flags"]) == {"kid"}
+
+
+def test_json_numbers_are_read_by_both_engines_alike(tmp_path: Path) -> None:
+    """A JSON number is no text: its batch goes to the row engine, which
+    reads the number, never a missing value (the youngest reading, the
+    declared age of 15, decides)."""
+    path = tmp_path / "accounts.jsonl"
+    rows = [
+        {"user_id": "aged", "dob": ADULT, "declared_age": 15, "country": "DE"},
+        {"user_id": "adult", "dob": ADULT, "declared_age": 46, "country": "DE"},
+        {"user_id": "kid", "dob": MINOR, "country": "DE"},
+    ]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    written = []
+    for engine in ("rows", "columnar"):
+        found = review(
+            path, tmp_path, *MAP, "--map=age=declared_age", f"--engine={engine}"
+        )
+        assert found["code"] == 0, found["stderr"]
+        assert set(found["flags"]) == {"aged", "kid"}
+        assert "MINOR_NOW" in found["flags"]["aged"]["codes"]
+        written.append({a: _kept(f) for a, f in found["flags"].items()})
+    assert written[0] == written[1]

@@ -13,7 +13,7 @@ What pandas, Spark and database exports write:
 * integers of any width: decimal text, as `str()` writes them (a declared
   age or a birth year);
 * `string_view` and dictionary-encoded text (a pandas category): plain text;
-  `large_string` stays as it is; a column of nulls only: text nulls.
+  `large_string` and a column of nulls only stay as they are.
 
 Any other type (floating point, booleans, decimals, bytes, times,
 durations, nested values) is not read: `unsupported` names it, and a review
@@ -63,12 +63,13 @@ def unsupported(schema: pa.Schema, keys: Iterable[str]) -> tuple[str, str] | Non
 def as_text(column: pa.Array) -> pa.Array:
     """The column as text, where its type is `readable`; else unchanged."""
     kind = column.type
-    if kind in _TEXT_KEPT or not readable(kind):
+    # A column of nulls stays one: a batch gathered from a reader's rows
+    # holds one where its values are not all text (JSON numbers), and the
+    # row engine then reads them from the rows.
+    if kind in _TEXT_KEPT or pa.types.is_null(kind) or not readable(kind):
         return column
     if pa.types.is_dictionary(kind):
         return as_text(column.dictionary_decode())
-    if pa.types.is_null(kind):
-        return pa.nulls(len(column), pa.string())
     if pa.types.is_timestamp(kind):
         return _timestamps(column)
     return column.cast(pa.string())
