@@ -30,7 +30,15 @@ from ..keys import secret_bytes
 from ..policy import FIELDS, FieldMap, Policy
 from ..review.batches import BATCH_ROWS, Source, skip_pandas_probe
 from ..review.postgres import PostgresSource, PostgresStream, open_source
-from ..review.readers import FORMATS, SAMPLE, STDIN, Stream, Unreadable, read
+from ..review.readers import (
+    FORMATS,
+    SAMPLE,
+    STDIN,
+    Stream,
+    Unreadable,
+    check_column_types,
+    read,
+)
 from ..review.reviewer import ReviewSettings
 from ..review.run import BATCH_SIZE, ENGINES, Tally, render, write_json
 from ..review.run import run as run_review
@@ -511,8 +519,12 @@ def _source(
         return None
     if isinstance(items, PostgresStream):
         return items.source
-    columns = tuple(key for field in FIELDS for key in fields.keys_of(field))
-    return Source.of(items, args.input, args.encoding, columns)
+    return Source.of(items, args.input, args.encoding, _keys(fields))
+
+
+def _keys(fields: FieldMap) -> tuple[str, ...]:
+    """Every key the review reads."""
+    return tuple(key for field in FIELDS for key in fields.keys_of(field))
 
 
 @attrs.define
@@ -596,6 +608,7 @@ def run(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         stack.callback(items.close)
         check_input(items, mapping, args.input)
+        check_column_types(items, _keys(fields), args.input)
         check_account_ids(items, fields, args)
         store = open_store(args.store) if args.store else None
         if store is not None:

@@ -330,6 +330,11 @@ def _parquet_batches(
         handle = pq.ParquetFile(path)
     except (pa.ArrowException, OSError):
         raise InputError("not a readable Parquet file", where=str(path)) from None
+    try:
+        readers.check_column_names(handle.schema_arrow.names, str(path))
+    except BaseException:
+        handle.close()
+        raise
     groups = None if share is None or share[1] < 0 else range(share[0], share[1])
     number = 1 if share is None else share[2]
     return _parquet_rows(handle, batch_rows, groups, number)
@@ -421,7 +426,8 @@ def is_text(column: pa.Array) -> bool:
 Share = tuple[int, int, int]
 """(start, end, first): CSV bytes [start, end) (end -1: to the end) and the
 line of the first; Parquet row groups [start, end) and the number of the
-first row; SQLite rowids (start, end] and the number of the first row."""
+first row; SQLite rowids [start, end] and the number of the first row
+(start > end: the whole table)."""
 
 WHOLE: Share = (0, -1, 1)
 # A share of a file is at least this large, so that what a worker does once

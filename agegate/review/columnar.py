@@ -42,7 +42,7 @@ from ..flags.model import Flag
 from ..policy import SCREENED_FIELDS, FieldMap
 from ..rules import Kind, Rule, Rules, load_rules
 from ..screen import read
-from . import dates, phones
+from . import dates, native, phones
 from .batches import AccountBatch, is_text
 from .readers import Row
 from .reviewer import (
@@ -201,6 +201,7 @@ class ColumnarReviewer:
         every = [k for f, k in self._screened] + [
             k for f in ("account_id", "collected_at") for k in self._keys[f]
         ]
+        self._mapped = frozenset(every)
         # One key per field and no dotted key: a row's fields are its columns.
         self._plain = len(self._screened) == len(
             {f for f, _ in self._screened}
@@ -243,8 +244,12 @@ class ColumnarReviewer:
     # -- the batch ---------------------------------------------------------
 
     def screen(self, batch: AccountBatch) -> Screened:
-        """The flags and counts of one batch, identical to `Reviewer`'s."""
-        records = batch.records
+        """The flags and counts of one batch, identical to `Reviewer`'s.
+        Mapped columns of native types (dates, timestamps, integers) are
+        read as the text a text export holds (`native`)."""
+        records = native.batch_as_text(batch.records, self._mapped)
+        if records is not batch.records:
+            batch = attrs.evolve(batch, records=records)
         columns = self._fast_columns(records)
         if columns is None:
             decisions = np.full(records.num_rows, _SLOW, dtype=np.int64)

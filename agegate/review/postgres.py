@@ -36,7 +36,7 @@ import pyarrow as pa
 from ..errors import InputError
 from ..flags.postgres import SCHEMES, connection_problem, is_postgres_url, masked
 from .batches import BATCH_ROWS, WHOLE, AccountBatch, Share
-from .readers import Row, Stream
+from .readers import Row, Stream, check_column_names
 
 __all__ = [
     "SCHEMES",
@@ -381,6 +381,7 @@ def open_source(
     finally:
         db.close()
     columns = tuple(schema.names)
+    check_column_names(list(columns), masked(url))
     if key is not None and key not in columns:
         raise InputError(
             f"--key {key}: no such column; columns: {_listed(columns)}",

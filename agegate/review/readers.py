@@ -28,7 +28,7 @@ import os
 import re
 import sqlite3
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
@@ -36,6 +36,7 @@ import attrs
 
 from .. import jsonkeys
 from ..errors import InputError, InputProblem
+from ..safe_text import printable
 from ..screen import MISSING, lookup
 
 Format = Literal["csv", "jsonl", "sqlite", "parquet"]
@@ -112,6 +113,8 @@ class Stream(Iterator[Item]):
         self._ended = False
         self.delimiter: str | None = None
         self.table: str | None = None
+        # A Parquet file's Arrow schema: the types of its columns.
+        self.schema: Any = None
 
     def __next__(self) -> Item:
         if self._buffer:
@@ -438,7 +441,8 @@ _PARQUET_BATCH = 2000
 
 
 def read_parquet(path: str | Path) -> Stream:
-    """Rows of a Parquet file, numbered from 1 in file order."""
+    """Rows of a Parquet file, numbered from 1 in file order; columns of
+    native types (dates, timestamps, integers) read as text (`native`)."""
     # Loaded here: only a Parquet input needs it.
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -447,8 +451,13 @@ def read_parquet(path: str | Path) -> Stream:
         handle = pq.ParquetFile(path)
     except (pa.ArrowException, OSError):
         raise InputError("not a readable Parquet file", where=str(path)) from None
+    try:
+        check_column_names(handle.schema_arrow.names, str(path))
+    except BaseException:
+        handle.close()
+        raise
     done = [0]
-    return Stream(
+    stream = Stream(
         _parquet_rows(handle, done),
         handle,
         fmt="parquet",
@@ -457,13 +466,48 @@ def read_parquet(path: str | Path) -> Stream:
         position=lambda: done[0],
         unit="rows",
     )
+    stream.schema = handle.schema_arrow
+    return stream
+
+
+def check_column_names(names: list[str], where: str) -> None:
+    """No column named twice (a Parquet schema, a PostgreSQL query's
+    result): which of the two a map means cannot be told, and a CSV header
+    naming a column twice is refused alike."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise InputError(
+                f"the column {printable(name)} is named twice; give each its own name",
+                where=where,
+            )
+        seen.add(name)
+
+
+def check_column_types(stream: Stream, keys: Iterable[str], where: str) -> None:
+    """Every column `keys` name is of a type a review reads (`native`):
+    exit 2 before the first row, naming the column and its type."""
+    if stream.schema is None:
+        return
+    from .native import unsupported
+
+    found = unsupported(stream.schema, keys)
+    if found is not None:
+        name, kind = found
+        raise InputError(
+            f"the column {printable(name)} is of type {kind}, which a review does"
+            " not read; write it as text, a date, a timestamp or an integer",
+            where=where,
+        )
 
 
 def _parquet_rows(handle: Any, done: list[int]) -> Iterator[Item]:
+    from .native import batch_as_text
+
     with handle:
         number = 1
         for batch in handle.iter_batches(batch_size=_PARQUET_BATCH):
-            for values in batch.to_pylist():
+            for values in batch_as_text(batch).to_pylist():
                 yield Row(number, values)
                 number += 1
             done[0] = number - 1
@@ -478,8 +522,9 @@ def read_sqlite(
 ) -> Stream:
     """Rows of one table or view, numbered from 1 in rowid order where it
     has one; the only table of the database if none is named. `rowids`
-    (low, high, first) reads only the rows with low < rowid <= high, the
-    first numbered `first` (a share of the table, from `rowid_ranges`)."""
+    (low, high, first) reads only the rows with low <= rowid <= high, the
+    first numbered `first` (a share of the table, from `rowid_ranges`);
+    low > high reads them all."""
     codec = _codec(encoding)
     try:
         db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
@@ -492,23 +537,23 @@ def read_sqlite(
     except sqlite3.DatabaseError:
         raise InputError("not a readable SQLite database", where=str(path)) from None
     where = f"{path}:{chosen}"
-    quoted = _quoted(chosen)
-    ranged = rowids is not None and rowids[1] >= 0
-    within = " WHERE _rowid_ > ? AND _rowid_ <= ?" if ranged else ""
-    bounds = rowids[:2] if rowids is not None and ranged else ()
     try:
+        alias = rowid_alias(db, chosen)
+        within, bounds = _within(alias, rowids)
+        quoted = _quoted(chosen)
         counted = f"SELECT count(*) FROM {quoted}{within}"  # noqa: S608 - quoted name
         total = int(db.execute(counted, bounds).fetchone()[0])
-        try:
-            cursor = db.execute(f"SELECT _rowid_, * FROM {quoted}{within}", bounds)  # noqa: S608
-            with_rowid = True
-        except sqlite3.OperationalError:  # a view, or a table WITHOUT ROWID
-            cursor = db.execute(f"SELECT * FROM {quoted}")  # noqa: S608
-            with_rowid = False
+        cursor = db.execute(_sqlite_query(quoted, alias, within), bounds)
     except sqlite3.DatabaseError:
         db.close()
         raise InputError("table cannot be read", where=where) from None
-    columns = [column[0] for column in cursor.description][1 if with_rowid else 0 :]
+    with_rowid = alias is not None
+    columns = [_name(column[0]) for column in cursor.description][int(with_rowid) :]
+    try:
+        _check_sqlite_columns(columns, where)
+    except BaseException:
+        db.close()
+        raise
     counter = _Counter()
     first = rowids[2] if rowids is not None else 1
     stream = Stream(
@@ -524,33 +569,103 @@ def read_sqlite(
     return stream
 
 
+# The names SQLite gives a table's rowid, unless a column takes the name.
+ROWID_ALIASES = ("rowid", "_rowid_", "oid")
+# A view's result column renamed by SQLite because an earlier one has its name.
+_RENAMED = re.compile(r"(.*):[0-9]+", re.DOTALL)
+
+
+def _name(raw: str | bytes) -> str:
+    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+
+
+def rowid_alias(db: sqlite3.Connection, table: str) -> str | None:
+    """A name that reads the table's true rowid: the first of SQLite's three
+    that no column (hidden and generated ones included, in any case) takes.
+    None for a view, a table WITHOUT ROWID, or one whose columns take all
+    three: such a table is read whole, in one share, in its own order."""
+    quoted = _quoted(table)
+    kind = db.execute(
+        "SELECT type FROM sqlite_master WHERE name = ? AND type IN ('table', 'view')",
+        (table,),
+    ).fetchone()
+    if kind is None or _name(kind[0]) != "table":
+        return None
+    listed = db.execute(f"PRAGMA table_xinfo({quoted})").fetchall()
+    taken = {_name(row[1]).lower() for row in listed}
+    for alias in ROWID_ALIASES:
+        if alias in taken:
+            continue
+        try:
+            db.execute(f"SELECT {alias} FROM {quoted} LIMIT 0")  # noqa: S608 - quoted name
+        except sqlite3.OperationalError:  # a table WITHOUT ROWID
+            return None
+        return alias
+    return None
+
+
+def _within(
+    alias: str | None, rowids: tuple[int, int, int] | None
+) -> tuple[str, tuple[int, ...]]:
+    """The WHERE clause of a share of rowids, and its parameters."""
+    if alias is None or rowids is None or rowids[0] > rowids[1]:
+        return "", ()
+    return f" WHERE {alias} >= ? AND {alias} <= ?", (rowids[0], rowids[1])
+
+
+def _sqlite_query(quoted: str, alias: str | None, within: str) -> str:
+    """The query that reads a table, its rowid first where it has one, in
+    rowid order."""
+    if alias is None:
+        return f"SELECT * FROM {quoted}"  # noqa: S608 - quoted name
+    return f"SELECT {alias}, * FROM {quoted}{within} ORDER BY {alias}"  # noqa: S608
+
+
+def _check_sqlite_columns(columns: list[str], where: str) -> None:
+    """No column read under another's name: a view that selects two columns
+    of one name gets the second renamed (`dob:1`), and which of them holds
+    what the map means cannot be told."""
+    lowered = {name.lower() for name in columns}
+    for name in columns:
+        renamed = _RENAMED.fullmatch(name)
+        if renamed and renamed.group(1).lower() in lowered:
+            raise InputError(
+                f"the column {printable(renamed.group(1))} is named twice"
+                f" (the second read as {printable(name)}); give each its own name",
+                where=where,
+            )
+
+
 def rowid_ranges(
     path: str | Path, table: str | None, count: int
 ) -> list[tuple[int, int, int]] | None:
-    """About `count` ranges of rowids (low, high, first) that cover a table,
-    for `read_sqlite(rowids=...)`; None for a view or a table without rowids."""
+    """About `count` ranges of rowids (low, high, first), each taken whole,
+    that cover a table, for `read_sqlite(rowids=...)`; None for a table
+    without a true rowid to cut on (`rowid_alias`)."""
     stream = read_sqlite(path, table)
     stream.close()
     try:
         db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.DatabaseError:
         return None
-    quoted = _quoted(stream.table or "")
+    chosen = stream.table or ""
+    quoted = _quoted(chosen)
     try:
-        ends = f"SELECT min(_rowid_), max(_rowid_) FROM {quoted}"  # noqa: S608
+        alias = rowid_alias(db, chosen)
+        if alias is None:
+            return None
+        ends = f"SELECT min({alias}), max({alias}) FROM {quoted}"  # noqa: S608
         low, high = db.execute(ends).fetchone()
-        if low is None:
+        if not isinstance(low, int) or not isinstance(high, int):
             return None
         step = max(1, -(-(high - low + 1) // count))
         found: list[tuple[int, int, int]] = []
         first = 1
-        for start in range(low - 1, high, step):
-            end = min(high, start + step)
+        counted = f"SELECT count(*) FROM {quoted} WHERE {alias} >= ? AND {alias} <= ?"  # noqa: S608
+        for start in range(low, high + 1, step):
+            end = min(high, start + step - 1)
             found.append((start, end, first))
-            first += db.execute(
-                f"SELECT count(*) FROM {quoted} WHERE _rowid_ > ? AND _rowid_ <= ?",  # noqa: S608
-                (start, end),
-            ).fetchone()[0]
+            first += db.execute(counted, (start, end)).fetchone()[0]
         return found
     except sqlite3.DatabaseError:
         return None
