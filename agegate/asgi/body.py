@@ -576,6 +576,9 @@ def _check_part(headers: list[tuple[bytes, bytes]]) -> bool:
             if any("*" in p for p in params) or params.count("name") != 1:
                 return False
         else:
+            params = [p.split("=", 1)[0].strip() for p in text.split(";")[1:]]
+            if any("*" in p for p in params):
+                return False
             media, options = parse_options_header(text)
             charset = options.get(b"charset", b"utf-8").decode("latin-1")
             if media != b"text/plain" or charset not in _UTF8:
