@@ -18,6 +18,8 @@ from typing import Any
 import httpx2
 import pytest
 from gate_support import ADULT, SECRET, uvicorn_server, years_ago
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.authentication import (
     AuthCredentials,
@@ -234,3 +236,25 @@ def test_unparseable_headers_count_as_another_site(value: str) -> None:
             headers = [(b"host", value.encode("latin-1")), (b"origin", b"http://x")]
         assert cross_site(headers)
         assert not may_act("POST", headers)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([b"host", b"origin", b"referer", b"sec-fetch-site"]),
+            st.binary(max_size=40)
+            | st.sampled_from(
+                [b"http://[", b"http://[::1", b"https://a:99999", b"null"]
+            ),
+        ),
+        max_size=4,
+    ),
+    st.sampled_from(["GET", "POST", "patch", ""]),
+)
+def test_the_judgement_never_raises(
+    headers: list[tuple[bytes, bytes]], method: str
+) -> None:
+    acts = may_act(method, headers)
+    assert isinstance(acts, bool)
+    if acts:
+        assert not cross_site(headers)
