@@ -6,9 +6,12 @@ with Starlette's own parsers. The gate reads with the same parsers
 (python-multipart's callback parsers that Starlette drives, see
 multipart.py), and refuses every body that a second
 common reader could see differently: a byte order mark, a charset other than
-UTF-8, a repeated key, a form body that is also valid JSON, a multipart part
-with headers a reader may honour. Refusals name only configured field keys,
-never anything the client sent.
+UTF-8 or ASCII, an extended Content-Type parameter, a repeated key, a form
+body that is also valid JSON, a multipart part with headers a reader may
+honour. An object a dotted key reaches into that arrives as JSON text (a form
+field `profile` holding `{"dob": ...}`) is read as that object
+(`open_json_strings`). Refusals name only configured field keys, never
+anything the client sent.
 """
 
 from __future__ import annotations
