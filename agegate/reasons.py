@@ -92,6 +92,8 @@ class Refusal(enum.StrEnum):
     PHONE_INVALID = "PHONE_INVALID"
     TOO_LONG = "TOO_LONG"
     NOT_TEXT = "NOT_TEXT"
+    # A body key on the way to a mapped dotted key that holds no object.
+    FIELD_NOT_OBJECT = "FIELD_NOT_OBJECT"
 
 
 class FlagCode(enum.StrEnum):

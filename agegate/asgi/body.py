@@ -6,9 +6,12 @@ with Starlette's own parsers. The gate reads with the same parsers
 (python-multipart's callback parsers that Starlette drives, see
 multipart.py), and refuses every body that a second
 common reader could see differently: a byte order mark, a charset other than
-UTF-8, a repeated key, a form body that is also valid JSON, a multipart part
-with headers a reader may honour. Refusals name only configured field keys,
-never anything the client sent.
+UTF-8 or ASCII, an extended Content-Type parameter, a repeated key, a form
+body that is also valid JSON, a multipart part with headers a reader may
+honour. An object a dotted key reaches into that arrives as JSON text (a form
+field `profile` holding `{"dob": ...}`) is read as that object
+(`open_json_strings`). Refusals name only configured field keys, never
+anything the client sent.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ from .multipart import MultipartError, Part, read_fields, read_parts
 BodyKind = Literal["json", "form", "multipart", "empty"]
 
 _UTF8 = frozenset({"utf-8", "utf8"})
+# The charsets a request may name: Starlette decodes a multipart form's names
+# and values with the one named, the gate with the same (multipart.py).
+_CHARSETS = _UTF8 | {"us-ascii", "ascii"}
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 
 
@@ -327,19 +333,24 @@ def _read_media_kind(content_type: str) -> tuple[BodyKind | None, str | None]:
     tokens or quoted strings without `;`, `"` or `\\` inside), read in linear
     time: on it Starlette's reader (python-multipart) and FastAPI's (the
     standard library's email.message) agree, and anything else may be read
-    two ways, or slowly.
+    two ways, or slowly. An extended parameter (`charset*0=utf-7`, RFC 2231)
+    is refused whatever its kind: python-multipart releases before 0.0.30
+    decode it and let it override the plain one, later ones ignore it, so
+    the charset a form's names and values are decoded with would depend on
+    the release. A form's parameters must also read alike by the installed
+    python-multipart, the reader Starlette's form parsers take them from.
     """
     media, *params = content_type.split(";")
     media = media.strip(" \t")
     kind_name, slash, subtype = media.partition("/")
     if not (slash and _TOKEN.fullmatch(kind_name) and _TOKEN.fullmatch(subtype)):
         return None, Code.MEDIA_TYPE_UNSUPPORTED
-    seen: set[str] = set()
+    read: dict[str, str] = {}
     charsets: set[str] = set()
     for param in params:
         name, equals, value = param.strip(" \t").partition("=")
         name = name.lower()
-        if not (equals and _TOKEN.fullmatch(name)):
+        if not (equals and _TOKEN.fullmatch(name)) or "*" in name:
             return None, Code.MEDIA_TYPE_UNSUPPORTED
         if _QUOTED.fullmatch(value):
             value = value[1:-1]
@@ -347,15 +358,29 @@ def _read_media_kind(content_type: str) -> tuple[BodyKind | None, str | None]:
             return None, Code.MEDIA_TYPE_UNSUPPORTED
         if name == "charset":
             charsets.add(value.strip().lower())
-        elif name in seen:
+        elif name in read:
             return None, Code.MEDIA_TYPE_UNSUPPORTED
-        seen.add(name)
+        read[name] = value
     kind = _kind(media.lower())
     if kind is None:
         return None, Code.MEDIA_TYPE_UNSUPPORTED
-    if not charsets <= _UTF8:
+    if not charsets <= _CHARSETS:
         return None, Code.CHARSET_UNSUPPORTED
+    if kind in ("form", "multipart") and not _library_agrees(
+        content_type, media.lower(), read
+    ):
+        return None, Code.MEDIA_TYPE_UNSUPPORTED
     return kind, None
+
+
+def _library_agrees(content_type: str, media: str, params: dict[str, str]) -> bool:
+    """Whether python-multipart reads the media type and parameters as the
+    gate does (Starlette takes a form's boundary and charset from it)."""
+    found_media, found = parse_options_header(content_type)
+    theirs = {
+        name.decode("latin-1"): value.decode("latin-1") for name, value in found.items()
+    }
+    return found_media.decode("latin-1") == media and theirs == params
 
 
 def _kind(media_type: str) -> BodyKind | None:
@@ -554,6 +579,9 @@ def _check_part(headers: list[tuple[bytes, bytes]]) -> bool:
             if any("*" in p for p in params) or params.count("name") != 1:
                 return False
         else:
+            params = [p.split("=", 1)[0].strip() for p in text.split(";")[1:]]
+            if any("*" in p for p in params):
+                return False
             media, options = parse_options_header(text)
             charset = options.get(b"charset", b"utf-8").decode("latin-1")
             if media != b"text/plain" or charset not in _UTF8:
@@ -562,10 +590,12 @@ def _check_part(headers: list[tuple[bytes, bytes]]) -> bool:
 
 
 def _extended_name(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """Whether a part names itself with an extended parameter: `name*=` or
+    the continuations `name*0=`, `name*0*=` (RFC 2231)."""
     for name, value in headers:
         if name == b"content-disposition":
             params = value.decode("latin-1").lower().split(";")[1:]
-            if any(p.split("=", 1)[0].strip() == "name*" for p in params):
+            if any(p.split("=", 1)[0].strip().startswith("name*") for p in params):
                 return True
     return False
 
@@ -613,6 +643,61 @@ class _Upload:
 
 
 UPLOAD = _Upload()
+
+
+# -- objects held as JSON text -----------------------------------------------------
+
+
+def dotted_paths(keys: Iterable[str]) -> tuple[tuple[str, ...], ...]:
+    """The dotted keys among `keys`, split at their dots."""
+    return tuple(tuple(key.split(".")) for key in keys if "." in key)
+
+
+def key_prefixes(keys: Iterable[str]) -> frozenset[str]:
+    """Every top-level name a dotted key starts with (`user` of `user.dob`):
+    a body key the gate must read, though no field is mapped to it alone."""
+    return frozenset(path[0] for path in dotted_paths(keys))
+
+
+def open_json_strings(
+    record: dict[str, Any], paths: Sequence[tuple[str, ...]]
+) -> dict[str, Any]:
+    """The record with every object on the way to a dotted key read from JSON
+    text where it is text: `profile` sent as the string `{"dob": ...}` (a
+    form field, or a JSON string an app reads with `model_validate_json`) is
+    an object the app reads `profile.dob` from, so the gate reads it too.
+
+    A node on the way that is neither an object, text holding a JSON object,
+    nor null is Refused(400, FIELD_NOT_OBJECT): the gate cannot tell what the
+    app reads from it. The JSON text is read as a body is (duplicate keys
+    refused). Nodes are replaced in place: the record is this request's own.
+    """
+    for path in paths:
+        node = record
+        for depth in range(len(path) - 1):
+            value = node.get(path[depth])
+            if value is None:
+                break
+            if isinstance(value, str):
+                value = node[path[depth]] = _object_text(value, path[: depth + 1])
+            elif not isinstance(value, dict):
+                named = (".".join(path[: depth + 1]),)
+                raise Refused(400, Code.FIELD_NOT_OBJECT, named)
+            node = value
+    return record
+
+
+def _object_text(text: str, path: tuple[str, ...]) -> dict[str, Any]:
+    key = ".".join(path)
+    try:
+        value = jsonkeys.loads(text)
+    except jsonkeys.DuplicateKey:
+        raise Refused(400, Code.KEY_REPEATED, (key,)) from None
+    except (ValueError, RecursionError):
+        raise Refused(400, Code.FIELD_NOT_OBJECT, (key,)) from None
+    if not isinstance(value, dict):
+        raise Refused(400, Code.FIELD_NOT_OBJECT, (key,))
+    return value
 
 
 # -- the whole request ----------------------------------------------------------

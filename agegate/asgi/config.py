@@ -17,7 +17,7 @@ from starlette.types import Scope
 
 from ..policy import FieldMap, Policy
 from ..rules import Rules, load_rules
-from .body import Limits
+from .body import Limits, dotted_paths, key_prefixes
 from .cookie import DEFAULT_MAX_AGE, BlockCookie, SameSite
 from .notice import Notice, check_link
 from .routes import Route, Router
@@ -133,8 +133,18 @@ class GateConfig:
 
     @property
     def gated(self) -> frozenset[str]:
-        """The keys the gate reads: a repeat of one of them is refused."""
-        return frozenset(self.fields.screened_keys())
+        """The keys the gate reads: a repeat of one of them is refused.
+
+        With them, the first name of each dotted key (`user` of `user.dob`):
+        an app may read that object from a form field or query parameter
+        holding its JSON text, so the gate reads it there too."""
+        keys = self.fields.screened_keys()
+        return frozenset(keys) | key_prefixes(keys)
+
+    @property
+    def dotted_paths(self) -> tuple[tuple[str, ...], ...]:
+        """The dotted keys the gate reads, split at their dots."""
+        return dotted_paths(self.fields.screened_keys())
 
     @property
     def has_profile_routes(self) -> bool:

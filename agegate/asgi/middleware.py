@@ -37,10 +37,12 @@ field that `fields.account_id` names. An id a flag store will not keep (over
 The block cookie applies to signup routes only: a profile update is judged on
 the account's own data.
 
-A cross-site request (`Sec-Fetch-Site: cross-site`, or an `Origin` whose host
-is not the request's `Host`) that shows a minor is refused like any other,
-but sets no block cookie: another site could otherwise lock a visitor's
-browser out of the signup form.
+A cross-site request (`Sec-Fetch-Site` other than `same-origin` or `none`,
+or an `Origin` or `Referer` whose host is not the request's `Host`; see
+sites.py) or a GET, HEAD, OPTIONS or TRACE that shows a minor is refused like
+any other, but sets no block cookie and files no flag: another site could
+otherwise lock a visitor's browser out of the signup form, or have the
+visitor's own browser file a removal flag against their account.
 
 An update that changes the birthdate without naming a jurisdiction is
 answered 422 like a signup, unless the policy says
@@ -87,6 +89,7 @@ from .body import (
     header_values,
     index_headers,
     merge,
+    open_json_strings,
     read_json,
     read_kind,
     read_query,
@@ -98,6 +101,7 @@ from .cookie import DEFAULT_MAX_AGE, SameSite
 from .negotiate import Lang, choose_language, prefers_html
 from .notice import Notice
 from .routes import Match, Route
+from .sites import may_act
 
 logger = logging.getLogger("agegate.middleware")
 
@@ -264,6 +268,7 @@ class AgeGateMiddleware:
         self._policy = self.config.policy
         self._fields = self.config.fields
         self._rules = self.config.rules
+        self._dotted = self.config.dotted_paths
         if self.config.has_profile_routes and flag_sink is None:
             raise ValueError("profile_paths need a flag_sink (a FlagSink or a path)")
         # A store opened here from a path is closed here, at lifespan shutdown.
@@ -366,6 +371,8 @@ class AgeGateMiddleware:
                 record = read_kind(kind, headers, body, self.gated, self._limits)
             if query:
                 record = merge(record, query, self.gated)
+            if self._dotted:
+                record = open_json_strings(record, self._dotted)
             # None: a profile update that does not touch the birthdate.
             if match.route.kind == "profile" and not self._touches_birth(record):
                 decision = None
@@ -483,12 +490,13 @@ class AgeGateMiddleware:
         return True
 
     async def _block_signup(self, ex: _Exchange) -> None:
-        cross_site = _cross_site(ex.raw_headers)
-        if cross_site and self.config.cookie is not None:
+        acts = may_act(ex.scope.get("method", "GET"), ex.raw_headers)
+        if not acts and self.config.cookie is not None:
             logger.info(
-                "block cookie not set: cross-site request route=%s", ex.route.template
+                "block cookie not set: cross-site or safe request route=%s",
+                ex.route.template,
             )
-        await self._block(ex, set_cookie=not cross_site)
+        await self._block(ex, set_cookie=acts)
 
     async def _block_profile(
         self, ex: _Exchange, record: Mapping[str, Any], decision: Decision
@@ -502,7 +510,7 @@ class AgeGateMiddleware:
         if account_id_problem(account) is not None:
             await self._refuse(ex, Refused(400, Refusal.ACCOUNT_ID_INVALID))
             return
-        why_not = self._why_no_flag(ex.scope, account)
+        why_not = self._why_no_flag(ex.scope, ex.raw_headers, account)
         if why_not is not None:
             # Anyone can send an update naming any account: only the
             # account's own holder may cause a removal flag.
@@ -522,7 +530,12 @@ class AgeGateMiddleware:
             return
         await self._block(ex, set_cookie=False)
 
-    def _why_no_flag(self, scope: Scope, account: str) -> str | None:
+    def _why_no_flag(
+        self, scope: Scope, headers: HeaderIndex, account: str
+    ) -> str | None:
+        # Another site could send this update with the holder's own cookie.
+        if not may_act(scope.get("method", "GET"), headers):
+            return "CROSS_SITE_OR_SAFE_METHOD"
         try:
             holder = self.config.account_of(scope)
         except Exception as error:
@@ -674,33 +687,6 @@ async def _refuse_websocket(
         await response(scope, receive, send)
         return
     await send({"type": "websocket.close", "code": 1008})
-
-
-def _cross_site(raw_headers: HeaderIndex) -> bool:
-    """Whether a browser says the request comes from another site.
-
-    Hosts are compared without ports or schemes: behind a TLS proxy the
-    scheme and port the app sees are not the browser's.
-    """
-    fetch_site = header_values(raw_headers, b"sec-fetch-site")
-    if any(v.strip().lower() == "cross-site" for v in fetch_site):
-        return True
-    origins = header_values(raw_headers, b"origin")
-    if not origins:
-        return False
-    hosts = header_values(raw_headers, b"host")
-    if len(origins) > 1 or len(hosts) != 1:
-        return True
-    _, separator, origin_host = origins[0].strip().partition("://")
-    return not separator or _hostname(origin_host) != _hostname(hosts[0])
-
-
-def _hostname(authority: str) -> str:
-    """The host of `host[:port]` or `[v6]:port`, lower case."""
-    authority = authority.strip().lower()
-    if authority.startswith("["):
-        return authority.partition("]")[0] + "]"
-    return authority.partition(":")[0]
 
 
 def _back_link(ex: _Exchange, form_url: str | None) -> str | None:

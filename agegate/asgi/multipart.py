@@ -3,7 +3,8 @@
 Driven by python-multipart's public callback parser, the one Starlette's
 `request.form()` drives too, so the parts, names and values are the ones the
 app behind the gate reads. Names and values are decoded as Starlette decodes
-them (UTF-8, else Latin-1); a part with a `filename` is a file, whose bytes
+them: with the charset the request's Content-Type names (UTF-8 by default),
+else Latin-1; a part with a `filename` is a file, whose bytes
 are not kept. Limits and malformed bodies raise `MultipartError`.
 
 `read_fields` reads an URL-encoded form with the same library's query-string
@@ -39,10 +40,10 @@ class Part:
     text: str | None
 
 
-def _decode(data: bytes) -> str:
+def _decode(data: bytes, charset: str = "utf-8") -> str:
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
+        return data.decode(charset)
+    except (UnicodeDecodeError, LookupError):
         return data.decode("latin-1")
 
 
@@ -53,6 +54,7 @@ class _Reader:
     max_fields: int
     max_files: int
     max_part_size: int
+    charset: str = "utf-8"
     parts: list[Part] = attrs.field(factory=list)
     headers: list[Header] = attrs.field(factory=list)
     header_name: bytes = b""
@@ -84,7 +86,7 @@ class _Reader:
         _, options = parse_options_header(dispositions[-1] if dispositions else None)
         if b"name" not in options:
             raise MultipartError("part without a name")
-        self.name = _decode(options[b"name"])
+        self.name = _decode(options[b"name"], self.charset)
         self.is_file = b"filename" in options
         if self.is_file:
             self.files += 1
@@ -99,7 +101,7 @@ class _Reader:
         self.data += data[start:end]
 
     def on_part_end(self) -> None:
-        text = None if self.is_file else _decode(bytes(self.data))
+        text = None if self.is_file else _decode(bytes(self.data), self.charset)
         self.parts.append(Part(self.name, tuple(self.headers), text))
 
 
@@ -116,7 +118,8 @@ def read_parts(
     boundary = params.get(b"boundary")
     if not boundary:
         raise MultipartError("no boundary")
-    reader = _Reader(max_fields, max_files, max_part_size)
+    charset = params.get(b"charset", b"utf-8").decode("latin-1")
+    reader = _Reader(max_fields, max_files, max_part_size, charset)
     try:
         parser = MultipartParser(
             boundary,
