@@ -218,3 +218,122 @@ def test_a_long_chain_of_variables_parses_and_a_cycle_is_named() -> None:
             "@a = {{b}}\n@b = {{c}}\n@c = {{b}}\n# @expect status 200\nGET /\n",
             where="cycle.http",
         )
+
+
+# -- httpyac's `??` assertions, `# @no-cookie-jar`, `{{name.field}}` ----------
+
+
+def test_parse_reads_httpyac_assertions_before_among_and_after() -> None:
+    [request] = parse(
+        "?? status == 201\n"
+        "?? header Content-Type includes application/json\n"
+        "POST /echo\nContent-Type: application/json\n"
+        "?? header x-id == abc\n\n"
+        '{"a": 1}\n\n'
+        '?? body contains "a"\n',
+        where="x.http",
+    )
+    assert request.body == '{"a": 1}'
+    assert [(e.kind, e.name, e.value, e.test, e.line) for e in request.expects] == [
+        ("status", "", "201", "equals", 1),
+        ("header", "content-type", "application/json", "includes", 2),
+        ("header", "x-id", "abc", "equals", 5),
+        ("body", "", '"a"', "includes", 9),
+    ]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "?? status != 200",
+        "?? status == abc",
+        "?? status === 200",
+        "?? status EQUALS 200",
+        "?? status",
+        "?? duration < 300",
+        "?? js response.statusCode == 200",
+        "?? header includes json",
+        "?? header content-type exists",
+        "?? body includes",
+        "?? body includes <title>",
+        "?? body includes a == b",
+        "?? body == whole",
+        "?? body id == 3",
+    ],
+)
+def test_parse_refuses_assertions_it_would_not_read_as_httpyac_does(
+    line: str,
+) -> None:
+    with pytest.raises(InputError, match=r"^bad\.http:2: expected `\?\? status"):
+        parse(f"?? status == 200\n{line}\nGET /x\n", where="bad.http")
+
+
+def test_cli_qa_names_the_file_and_line_of_a_bad_assertion(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = write(tmp_path, "bad.http", "GET /x\n\n?? status >= 200\n")
+    assert main(["qa", str(bad), "--base-url", "http://127.0.0.1:1"]) == 2
+    assert "bad.http:3: expected `?? status == N`" in capsys.readouterr().err
+
+
+def test_short_references_name_earlier_requests_only() -> None:
+    first, second = parse(
+        "# @name one\n?? status == 200\n?? body includes {{one.a}}\nGET /x\n###\n"
+        "@v = {{one.b.0}}\n?? status == 200\n?? body includes {{two.c}}\n"
+        "PATCH /x/{{one.id}}?h={{one.response.headers.Location}}\n"
+        "Authorization: Bearer {{one.token}}\n\n{{one.x}} {{$datetime iso8601}}\n",
+        where="x.http",
+    )
+    assert first.expects[1].value == "{{one.response.body.$.a}}"
+    assert second.url == (
+        "/x/{{one.response.body.$.id}}?h={{one.response.headers.Location}}"
+    )
+    assert second.headers == (
+        ("Authorization", "Bearer {{one.response.body.$.token}}"),
+    )
+    assert second.body == "{{one.response.body.$.x}} {{$datetime iso8601}}"
+    assert dict(second.variables)["v"] == "{{one.response.body.$.b.0}}"
+    # `two` names no request: left as written, an unknown variable at replay.
+    assert second.expects[1].value == "{{two.c}}"
+
+
+def test_run_with_httpyac_assertions_and_references(base: str, tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "flow.http",
+        "# @name first\n?? status == 200\n"
+        "?? header content-type includes application/json\n"
+        "POST /echo\nContent-Type: text/plain\n\nhello\n"
+        "###\n"
+        "?? status == 201\n?? body includes {{first.body}}\n"
+        "?? header content-type == application/json\n"
+        "?? header content-type includes JSON\n"
+        "?? body includes HELLO\n"
+        "PATCH /echo?status=201\nContent-Type: text/plain\n\n{{first.body}}\n",
+    )
+    first, second = run_file(path, base)
+    assert first.problems == ()
+    assert second.status == 201
+    # Header and body texts compare with their case, as httpyac compares.
+    assert second.problems == (
+        "header content-type lacks 'JSON'",
+        "body lacks 'HELLO'",
+    )
+
+
+def test_no_cookie_jar_requests_neither_carry_nor_keep_cookies(
+    base: str, tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path,
+        "jar.http",
+        # Kept from the first, not from the marked second, carried by the
+        # third, not sent by the marked fourth.
+        "?? status == 200\nGET /echo?set=one\n###\n"
+        "?? status == 200\n# @no-cookie-jar\nGET /echo?set=two\n###\n"
+        '?? status == 200\n?? body includes "cookie":"one"\nGET /echo\n###\n'
+        '?? status == 200\n?? body includes "cookie":null\n'
+        "# @no-cookie-jar\nGET /echo\n",
+    )
+    results = run_file(path, base)
+    assert [r.problems for r in results] == [(), (), (), ()]

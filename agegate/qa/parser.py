@@ -1,13 +1,16 @@
 """Read example requests written in the `.http` format.
 
-The files are the ones editors' REST clients run (VS Code REST Client,
-JetBrains HTTP Client); the shipped catalogue's README.md (beside this module,
-in `catalogue/`) describes the subset read here and the `# @expect` comments
-that state what each request must get back.
+The files are the ones REST clients of editors and terminals run (httpyac,
+JetBrains HTTP Client, VS Code REST Client); the shipped catalogue's README.md
+(beside this module, in `catalogue/`) describes the subset read here and the
+assertions that state what each request must get back: httpyac's `??` lines,
+or `# @expect` comments.
 
 A file is split into blocks at `###` lines; a block reads, in order, a
-preamble (file variables, `# @name`, `# @expect`, comments), one request line,
-headers up to a blank line, and a body (inline, or `< path` to a file).
+preamble (file variables, `# @name`, `# @no-cookie-jar`, assertions,
+comments), one request line, headers up to a blank line, and a body (inline,
+or `< path` to a file). A `??` line is an assertion wherever it stands in the
+block, body included, as in httpyac.
 """
 
 from __future__ import annotations
@@ -28,6 +31,32 @@ _SEPARATOR = re.compile(r"^###")
 _FILE_VARIABLE = re.compile(r"^@([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
 _NAME = re.compile(r"^(?:#|//)\s*@name\s+([A-Za-z_][A-Za-z0-9_\-]*)\s*$")
 _EXPECT = re.compile(r"^(?:#|//)\s*@expect\s+(.*)$")
+_NO_COOKIE_JAR = re.compile(r"^(?:#|//)\s*@no-cookie-jar\s*$")
+_ASSERT_START = re.compile(r"^\s*\?\?")
+# httpyac's own reading of a `??` line, its predicates in its order: a line
+# agegate accepts means the same to both (httpyac finds the predicate by
+# backtracking, so `?? body includes a == b` is the body's `includes a`
+# compared by `==`, which agegate refuses rather than misread).
+_PREDICATES = (
+    "endsWith|==|===|equals|exists|isTrue|>=|>|contains|includes|isArray"
+    "|isBoolean|isNumber|isString|<=|<|matches|!=|!==|not equals|startsWith"
+    "|sha256|md5|sha512|isFalse"
+)
+_ASSERT = re.compile(
+    r"^\s*\?\?\s*(?P<type>\S*)(\s+(?P<value>.*))?\s+"
+    rf"(?P<predicate>({_PREDICATES}))\s*(?P<expected>.*)\s*$",
+    re.IGNORECASE,
+)
+# The predicates agegate evaluates, spelt as httpyac finds them (its lookup
+# is case-sensitive: `?? status EQUALS 200` would check nothing there).
+_TESTS = {"==": "equals", "includes": "includes", "contains": "includes"}
+_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+# `{{signup.id}}` (httpyac's reference to a named response's JSON body) is
+# read as `{{signup.response.body.$.id}}` (REST Client's) when `signup` names
+# an earlier request of the file.
+_SHORT_REFERENCE = re.compile(
+    r"\{\{\s*([A-Za-z_][A-Za-z0-9_\-]*)((?:\.[A-Za-z0-9_\-]+)+)\s*\}\}"
+)
 _REQUEST_LINE = re.compile(
     r"^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\s+(\S+)(?:\s+HTTP/[0-9.]+)?\s*$"
 )
@@ -37,27 +66,60 @@ PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}")
 
 @attrs.frozen
 class Expect:
-    """One `# @expect` line: `status N`, `header NAME TEXT` or `body TEXT`."""
+    """One assertion: the `status`, a `header` (by `name`) or the `body`,
+    compared with `value` by `test`: `equals`, `includes`, or
+    `includes-any-case` (a `# @expect header` line's)."""
 
     kind: str
     name: str
     value: str
     line: int
+    test: str = "equals"
 
     @classmethod
     def from_text(cls, text: str, *, where: str, line: int) -> Expect:
+        """A `# @expect` comment's text, after `@expect`."""
         parts = text.strip().split(None, 2)
         if parts and parts[0] == "status" and len(parts) == 2 and parts[1].isdigit():
             return cls("status", "", parts[1], line)
         if parts and parts[0] == "header" and len(parts) == 3:
-            return cls("header", parts[1].lower(), parts[2], line)
+            return cls("header", parts[1].lower(), parts[2], line, "includes-any-case")
         if parts and parts[0] == "body" and len(parts) >= 2:
-            return cls("body", "", text.strip()[len("body") :].strip(), line)
+            body = text.strip()[len("body") :].strip()
+            return cls("body", "", body, line, "includes")
         raise InputError(
             "expected `@expect status N`, `@expect header NAME TEXT`"
             " or `@expect body TEXT`",
             where=f"{where}:{line}",
         )
+
+    @classmethod
+    def from_assert(cls, text: str, *, where: str, line: int) -> Expect:
+        """An httpyac `??` line, of the subset agegate evaluates."""
+        match = _ASSERT.match(text)
+        found = None if match is None else cls._of_assert(match, line)
+        if found is None:
+            raise InputError(
+                "expected `?? status == N`, `?? header NAME includes TEXT`,"
+                " `?? header NAME == TEXT` or `?? body includes TEXT`",
+                where=f"{where}:{line}",
+            )
+        return found
+
+    @classmethod
+    def _of_assert(cls, match: re.Match[str], line: int) -> Expect | None:
+        kind, name, predicate = match["type"], match["value"], match["predicate"]
+        expected = match["expected"].strip()
+        test = _TESTS.get(predicate)
+        if not expected or test is None:
+            return None
+        if kind == "status" and not name and test == "equals" and expected.isdigit():
+            return cls("status", "", expected, line)
+        if kind == "header" and name and _HEADER_NAME.match(name):
+            return cls("header", name.lower(), expected, line, test)
+        if kind == "body" and not name and test == "includes":
+            return cls("body", "", expected, line, test)
+        return None
 
 
 @attrs.frozen
@@ -74,6 +136,8 @@ class HttpRequest:
     expects: tuple[Expect, ...]
     variables: tuple[tuple[str, str], ...]
     body_file: str | None = None
+    # `# @no-cookie-jar`: sent without the file's cookies, its own not kept.
+    no_cookie_jar: bool = False
 
     @property
     def label(self) -> str:
@@ -85,14 +149,42 @@ def parse(text: str, *, where: str) -> list[HttpRequest]:
     requests: list[HttpRequest] = []
     variables: dict[str, str] = {}
     defined_at: dict[str, int] = {}
+    names: set[str] = set()
     for block in _blocks(text):
         request = _Block(block, where, variables, defined_at).request()
         if request is not None:
             _refuse_cycles(variables, defined_at, where)
-            requests.append(request)
+            if request.name:
+                names.add(request.name)
+            requests.append(_long_references(request, names))
     if not requests:
         raise InputError("no request in file", where=where)
     return requests
+
+
+def _long_references(request: HttpRequest, names: set[str]) -> HttpRequest:
+    """The request with `{{name.path}}` written `{{name.response.body.$.path}}`
+    wherever `name` is a request of the file named so far."""
+
+    def rewrite(text: str) -> str:
+        def one(match: re.Match[str]) -> str:
+            name, path = match.group(1), match.group(2)
+            if name not in names or path.startswith(
+                (".response.body.", ".response.headers.")
+            ):
+                return match.group(0)
+            return "{{" + f"{name}.response.body.${path}" + "}}"
+
+        return _SHORT_REFERENCE.sub(one, text)
+
+    return attrs.evolve(
+        request,
+        url=rewrite(request.url),
+        headers=tuple((key, rewrite(value)) for key, value in request.headers),
+        body=None if request.body is None else rewrite(request.body),
+        expects=tuple(attrs.evolve(e, value=rewrite(e.value)) for e in request.expects),
+        variables=tuple((key, rewrite(value)) for key, value in request.variables),
+    )
 
 
 def _blocks(text: str) -> Iterator[list[tuple[int, str]]]:
@@ -172,13 +264,14 @@ class _Block:
         self.defined_at = defined_at
         self.name: str | None = None
         self.expects: list[Expect] = []
+        self.no_cookie_jar = False
 
     def request(self) -> HttpRequest | None:
         found = self._preamble()
         if found is None:
-            if self.expects or self.name:
+            if self.expects or self.name or self.no_cookie_jar:
                 raise InputError(
-                    "@expect or @name without a request",
+                    "an assertion, @name or @no-cookie-jar without a request",
                     where=f"{self.where}:{self.lines[0][0]}",
                 )
             return None
@@ -187,7 +280,7 @@ class _Block:
         body, body_file = self._body()
         if not any(e.kind == "status" for e in self.expects):
             raise InputError(
-                "every request needs an `# @expect status N` line",
+                "every request needs a `?? status == N` (or `# @expect status N`) line",
                 where=f"{self.where}:{line}",
             )
         return HttpRequest(
@@ -201,9 +294,14 @@ class _Block:
             expects=tuple(self.expects),
             variables=tuple(sorted(self.variables.items())),
             body_file=body_file,
+            no_cookie_jar=self.no_cookie_jar,
         )
 
     def _expect(self, text: str, number: int) -> bool:
+        """Take an assertion line (`??` or `# @expect`), if `text` is one."""
+        if _ASSERT_START.match(text):
+            self.expects.append(Expect.from_assert(text, where=self.where, line=number))
+            return True
         match = _EXPECT.match(text)
         if match is not None:
             self.expects.append(
@@ -222,6 +320,8 @@ class _Block:
                 self.defined_at[match.group(1)] = number
             elif match := _NAME.match(stripped):
                 self.name = match.group(1)
+            elif _NO_COOKIE_JAR.match(stripped):
+                self.no_cookie_jar = True
             elif (
                 not stripped
                 or self._expect(stripped, number)
@@ -257,8 +357,13 @@ class _Block:
         return tuple(headers)
 
     def _body(self) -> tuple[str | None, str | None]:
-        """The inline body, or the file a lone `< path` line names."""
-        body = [line for _, line in self.lines[self.index :]]
+        """The inline body, or the file a lone `< path` line names; `??`
+        lines in it are assertions (httpyac reads them so after a body)."""
+        body = [
+            line
+            for number, line in self.lines[self.index :]
+            if not (_ASSERT_START.match(line) and self._expect(line, number))
+        ]
         while body and not body[-1].strip():
             body.pop()
         if len(body) == 1 and body[0].startswith("< "):

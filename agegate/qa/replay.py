@@ -1,8 +1,9 @@
 """Replay example requests read from `.http` files against a running app.
 
 Requests in one file share a cookie jar, as in editors' REST clients; each
-file starts with an empty one. `parser` reads the files; this module fills
-their `{{...}}` placeholders, sends them and checks the `# @expect` lines.
+file starts with an empty one, and a `# @no-cookie-jar` request neither
+carries nor keeps cookies. `parser` reads the files; this module fills their
+`{{...}}` placeholders, sends them and checks their assertions.
 """
 
 from __future__ import annotations
@@ -23,7 +24,14 @@ import attrs
 from ..errors import InputError
 from ..origins import origin_of
 from ..safe_text import printable
-from .parser import PLACEHOLDER, HttpRequest, body_path, catalogue, parse_file
+from .parser import (
+    PLACEHOLDER,
+    Expect,
+    HttpRequest,
+    body_path,
+    catalogue,
+    parse_file,
+)
 
 _DATETIME = re.compile(
     r'^\$datetime\s+(?:"([^"]*)"|(iso8601))(?:\s+(-?[0-9]+)\s+(y|M|w|d))?$'
@@ -304,11 +312,22 @@ def check(request: HttpRequest, response: Response) -> tuple[str, ...]:
             problems.append(f"status {response.status}, expected {expect.value}")
         elif expect.kind == "header":
             value = response.header(expect.name)
-            if value is None or expect.value.lower() not in value.lower():
-                problems.append(f"header {expect.name} lacks {expect.value!r}")
-        elif expect.kind == "body" and expect.value not in response.text():
+            if value is None or not _meets(value, expect):
+                verb = "is not" if expect.test == "equals" else "lacks"
+                problems.append(f"header {expect.name} {verb} {expect.value!r}")
+        elif expect.kind == "body" and not _meets(response.text(), expect):
             problems.append(f"body lacks {expect.value!r}")
     return tuple(problems)
+
+
+def _meets(found: str, expect: Expect) -> bool:
+    """Whether a header or body meets its expectation, compared as httpyac
+    compares (case counts), or any case for a `# @expect header` line."""
+    if expect.test == "equals":
+        return found == expect.value
+    if expect.test == "includes-any-case":
+        return expect.value.lower() in found.lower()
+    return expect.value in found
 
 
 def run_file(
@@ -367,7 +386,8 @@ class _Session:
             )
         except (OSError, http.client.HTTPException) as error:
             return Result(request, None, (f"no response ({type(error).__name__})",))
-        self.jar.store(response)
+        if not request.no_cookie_jar:
+            self.jar.store(response)
         if request.name:
             self.responses[request.name] = response
         try:
@@ -396,7 +416,7 @@ class _Session:
         if request.body_file is not None:
             body = _included(request)
         self.origins.check(url, where)
-        cookie = self.jar.header()
+        cookie = None if request.no_cookie_jar else self.jar.header()
         if cookie and not any(k.lower() == "cookie" for k, _ in headers):
             headers.append(("Cookie", cookie))
         return _Prepared(url, headers, _encode_body(body, headers))
