@@ -52,7 +52,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import anyio.to_thread
 from starlette.datastructures import Headers
@@ -99,6 +99,7 @@ from .routes import Match, Route
 
 logger = logging.getLogger("agegate.middleware")
 
+CheckRoutes = Literal["warn", "strict", "off"]
 _WHOLE_ON_THEIR_OWN = ("birthdate", "age")
 _DATE_PARTS = ("birth_year", "birth_month", "birth_day")
 _ALWAYS_SCREENED_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -190,6 +191,12 @@ class AgeGateMiddleware:
     notice: a Notice naming the service and where to ask for a minor's data
         to be removed (`contact_url`, `contact_email`), shown in the block
         notice; unset, the notice says "contact us" with no address.
+    check_routes: "warn" (default) checks the app once, at lifespan
+        start-up or at the first request, and logs each finding of
+        `agegate.asgi.app_check.check_app` (a gated path no route serves, a
+        FastAPI model key the fields miss, CORSMiddleware inside the gate);
+        "strict" also fails the lifespan start-up on any error, so the
+        server does not start; "off" skips the check.
 
     The options are checked by `GateConfig.from_options` and kept in
     `self.config`.
@@ -223,8 +230,14 @@ class AgeGateMiddleware:
         websockets: WebsocketPolicy = "refuse",
         notice: Notice | None = None,
         form_url: str | None = None,
+        check_routes: CheckRoutes = "warn",
     ) -> None:
         self.app = app
+        if check_routes not in ("warn", "strict", "off"):
+            raise ValueError('check_routes is "warn", "strict" or "off"')
+        self.check_routes: CheckRoutes = check_routes
+        # Checked once, at lifespan start-up or at the first request.
+        self._checked = check_routes == "off"
         self.config = GateConfig.from_options(
             paths=paths,
             fields=fields,
@@ -268,7 +281,18 @@ class AgeGateMiddleware:
         self.flag_sink = flag_sink
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self._checked:
+            errors = self._check(scope)
+            if errors and scope["type"] == "lifespan":
+                await _refuse_start(errors, receive, send)
+                return
         if scope["type"] == "http":
+            # Every request the gate sees says whether it screened it.
+            state = scope.get("state")
+            if state is None:
+                scope["state"] = {"agegate": None}
+            else:
+                state["agegate"] = None
             # The router's memo, read here: a request to a path seen before
             # passes through after one set lookup.
             if scope.get("path") in self._passing and not scope.get("root_path"):
@@ -291,6 +315,23 @@ class AgeGateMiddleware:
                 await _refuse_websocket(match.route, scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+    def _check(self, scope: Scope) -> list[str]:
+        """Run the configuration check once; the errors that refuse a start
+        in strict mode (none otherwise), each logged."""
+        self._checked = True
+        from .app_check import check_app, cors_inside
+
+        try:
+            findings = check_app(scope.get("app") or self.app, self.config)
+            findings += cors_inside(self.app)
+        except Exception as error:  # a check that fails must not stop the app
+            logger.warning("route check failed error=%s", type(error).__name__)
+            return []
+        for finding in findings:
+            logger.warning("agegate check %s", finding)
+        strict = self.check_routes == "strict"
+        return [str(f) for f in findings if strict and f.severity == "error"]
 
     # -- the gate: read, screen, answer ---------------------------------------
 
@@ -622,6 +663,14 @@ class AgeGateMiddleware:
             required_age if required_age is not None else "-",
             route.template,
         )
+
+
+async def _refuse_start(errors: list[str], receive: Receive, send: Send) -> None:
+    """Fail the lifespan start-up (the server exits) with the check's errors."""
+    message = await receive()
+    if message["type"] == "lifespan.startup":
+        text = "agegate check-app found: " + "; ".join(errors)
+        await send({"type": "lifespan.startup.failed", "message": text})
 
 
 def _closing(send: Send, store: SqliteFlagStore) -> Send:
