@@ -336,7 +336,8 @@ def test_ctrl_c_writes_the_summary_so_far(tmp_path: Path) -> None:
     finally:
         with contextlib.suppress(OSError):
             process.stdin.close()
-    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout is not None
+    assert process.stderr is not None
     err = process.stderr.read()
     process.stdout.close()
     process.stderr.close()
