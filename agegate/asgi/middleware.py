@@ -667,10 +667,13 @@ class AgeGateMiddleware:
 
 async def _refuse_start(errors: list[str], receive: Receive, send: Send) -> None:
     """Fail the lifespan start-up (the server exits) with the check's errors."""
+    text = "agegate check-app found: " + "; ".join(errors)
     message = await receive()
     if message["type"] == "lifespan.startup":
-        text = "agegate check-app found: " + "; ".join(errors)
         await send({"type": "lifespan.startup.failed", "message": text})
+    # As Starlette's own router does after a failed start: a test client
+    # raises it, and a server, told the start failed, exits.
+    raise RuntimeError(text)
 
 
 def _closing(send: Send, store: SqliteFlagStore) -> Send:
