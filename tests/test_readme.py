@@ -17,7 +17,8 @@ CLAIM = re.compile(r"^(?P<expr>[\w.]+(?:\(.*\))?)  # (?P<value>.+?)(?: \(.*\))?$
 
 def run(block: str) -> dict[str, Any]:
     namespace: dict[str, Any] = {"__name__": "readme"}
-    exec(compile(block, "README.md", "exec"), namespace)
+    # As a user runs it: without this file's `from __future__` import.
+    exec(compile(block, "README.md", "exec", dont_inherit=True), namespace)
     return namespace
 
 
@@ -71,7 +72,10 @@ def test_fastapi_example_gates_signups(birthdate: str, status: int) -> None:
 def test_check_app_example_runs_on_the_fastapi_example() -> None:
     api = run(block_defining("api"))["api"]
     scope: dict[str, Any] = {"__name__": "readme", "api": api}
-    exec(compile(block_defining("findings"), "README.md", "exec"), scope)
+    exec(
+        compile(block_defining("findings"), "README.md", "exec", dont_inherit=True),
+        scope,
+    )
     assert scope["findings"] == []
 
 
