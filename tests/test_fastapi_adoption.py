@@ -591,3 +591,54 @@ def test_a_shared_test_client_keeps_the_block_cookie() -> None:
     with TestClient(app) as client:
         assert client.post("/signup", json=minor).status_code == 403
         assert client.post("/signup", json=adult).status_code == 201
+
+
+# -- the batch review reads several keys per field as the gate does ----------
+
+
+def test_both_review_engines_read_several_keys_of_a_field_alike(
+    tmp_path: Path,
+) -> None:
+    from agegate import Policy
+    from agegate.review.batches import read_batches
+    from agegate.review.columnar import review_batches
+    from agegate.review.readers import read
+    from agegate.review.reviewer import ReviewSettings
+    from agegate.review.run import screen_batches
+
+    today = date(2026, 11, 28)
+    source = tmp_path / "accounts.csv"
+    source.write_text(
+        "account_id,birthdate,country,nation\n"
+        "bc-18,2008-01-01,GB,British Columbia\n"
+        "gb-de,1990-01-01,GB,DE\n"
+        "uk-iso,2010-01-01T00:00:00.000Z,UK,\n"
+        "atlantis,1990-01-01,GB,Atlantis\n"
+        "de-name,2010-06-01,Deutschland,\n"
+        "late-utc,2010-06-01T22:00:00.000Z,DE,\n",
+        encoding="utf-8",
+    )
+    settings = ReviewSettings(
+        today=today,
+        secret=b"differential test key, 32 bytes",
+        fields=FieldMap(country=("country", "nation")),
+        policy=Policy(),
+        locator="line",
+    )
+
+    def flags(batches: Any) -> list[tuple[str, tuple[str, ...], str | None]]:
+        return [
+            (f.account_id, f.codes, f.jurisdiction) for b in batches for f in b.flags
+        ]
+
+    with read(source) as items:
+        rows = flags(screen_batches(items, settings, batch_size=7))
+    columns = flags(review_batches(read_batches(source, batch_rows=5), settings))
+    assert rows == columns
+    found = {account: (codes, where) for account, codes, where in rows}
+    assert found["bc-18"][1] == "CA-BC"  # 18 in Great Britain, 19 there
+    assert found["uk-iso"][1] == "GB"
+    assert found["de-name"][1] == "DE"
+    assert "gb-de" not in found
+    assert "atlantis" in found
+    assert "late-utc" in found  # a shifted date is unreadable, never guessed
