@@ -3,6 +3,14 @@
 Only ASCII digits are read. ISO `YYYY-MM-DD` is always accepted; any other
 layout only through formats the operator configures. A value that could be
 read two ways is ambiguous, not guessed at.
+
+A date and time is accepted only at exactly midnight UTC
+(`1990-01-01T00:00:00.000Z`, `...T00:00:00Z`, `...T00:00:00+00:00`, the
+form JavaScript's `toISOString()` gives a date picked at UTC): its date is
+the birthdate. Any other time or offset is refused as malformed, since a
+browser that turns a local date into UTC shifts it by a day on one side of
+the meridian (a date picked in Paris becomes the evening before), and the
+gate cannot tell which day the person meant.
 """
 
 from __future__ import annotations
@@ -20,6 +28,9 @@ from .reasons import Reason
 OLDEST_PLAUSIBLE_AGE = 130
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+_ISO_MIDNIGHT_UTC = re.compile(
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2})T00:00(?::00(?:\.0{1,9})?)?(?:Z|\+00:00)", re.ASCII
+)
 _DIGITS = re.compile(r"[0-9]{1,4}", re.ASCII)
 # Day-month-year layouts that a person might type; without a configured
 # format these cannot be told apart from month-day-year.
@@ -85,6 +96,9 @@ def parse_date(text: str, formats: Sequence[str] = ()) -> date:
     """A birthdate from text: ISO, or exactly one reading of the formats."""
     if not text.isascii():
         raise InputProblem(Reason.BIRTHDATE_MALFORMED)
+    midnight = _ISO_MIDNIGHT_UTC.fullmatch(text)
+    if midnight is not None:
+        text = midnight.group(1)
     if _ISO_DATE.fullmatch(text):
         try:
             return date.fromisoformat(text)

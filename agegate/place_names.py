@@ -1,11 +1,15 @@
-"""Country and subdivision names in English and French, and English exonyms.
+"""Country and subdivision names in English, French and other major languages.
 
 People type the place they live in the language they speak: "Colombie-
-Britannique", "Bavaria", "quebec". Names come from pycountry's ISO 3166
-names and its own French gettext catalogues, plus a short table of English
-names where ISO gives only the local one. Matching ignores case, accents,
-punctuation and spacing. A name that stands for two places in one country
-is ambiguous, and is answered as such rather than guessed.
+Britannique", "Bavaria", "quebec", "Deutschland", "UK". Names come from
+pycountry's ISO 3166 names and its own gettext catalogues (French first,
+then the `MORE_LANGUAGES`), plus short tables of English names where ISO
+gives only the local one and of common names that are no ISO name ("UK").
+Matching ignores case, accents, punctuation and spacing. A name that stands
+for two places in one country is ambiguous, and is answered as such rather
+than guessed. Names in English and French come first: a name in another
+language counts only where no English or French name is spelled alike, so
+adding a language never changes what an English or French name means.
 
 The index is built once, on first use, under a lock. Its size is fixed by
 pycountry's data: client text only ever reads it.
@@ -113,6 +117,50 @@ FRENCH_NAMES: dict[str, tuple[str, ...]] = {
 }
 
 
+# Names people write for a country that are no ISO name in any language
+# pycountry knows: the code of the United Kingdom's own top-level domain,
+# short forms and initials.
+COMMON_COUNTRY_NAMES: dict[str, tuple[str, ...]] = {
+    "GB": ("UK", "U.K.", "Great Britain", "Britain"),
+    "US": ("U.S.", "U.S.A.", "United States of America"),
+    "AE": ("UAE", "U.A.E."),
+}
+
+# The languages read besides English and French: those with the most
+# speakers and online users among pycountry's catalogues.
+MORE_LANGUAGES = (
+    "de",
+    "es",
+    "it",
+    "pt",
+    "nl",
+    "pl",
+    "sv",
+    "da",
+    "nb_NO",
+    "fi",
+    "cs",
+    "ro",
+    "hu",
+    "el",
+    "tr",
+    "ru",
+    "uk",
+    "ar",
+    "he",
+    "hi",
+    "id",
+    "ja",
+    "ko",
+    "zh_CN",
+)
+# Subdivision names are read in fewer of them: their catalogues are large
+# (the index is built on first use), and a region is mostly written in the
+# language of its own country, which these cover for most of Europe and the
+# Americas.
+MORE_SUBDIVISION_LANGUAGES = ("de", "es", "it", "pt", "nl", "pl")
+
+
 @attrs.frozen
 class Match:
     """What a name stands for: no code, one code, or several (ambiguous)."""
@@ -135,6 +183,8 @@ NO_MATCH = Match(frozenset())
 class _Index:
     countries: dict[str, frozenset[str]]
     subdivisions: dict[str, dict[str, frozenset[str]]]
+    # Every subdivision name in English or French, of any country.
+    anywhere: dict[str, frozenset[str]]
 
 
 _lock = threading.Lock()
@@ -155,6 +205,12 @@ def country(text: str) -> Match:
     return Match(_get_index().countries.get(fold(text), frozenset()))
 
 
+def subdivision_anywhere(text: str) -> Match:
+    """The subdivisions of any country a full English or French name stands for
+    ("British Columbia" written where the country was asked)."""
+    return Match(_get_index().anywhere.get(fold(text), frozenset()))
+
+
 def subdivision(text: str, country_code: str) -> Match:
     """The subdivisions of one country a name stands for."""
     names = _get_index().subdivisions.get(country_code, {})
@@ -168,7 +224,7 @@ def country_choices(language: Language) -> list[tuple[str, str]]:
     return sorted(named, key=lambda pair: sort_key(pair[1]))
 
 
-def _translator(domain: str, language: Language) -> Callable[[str], str]:
+def _translator(domain: str, language: str) -> Callable[[str], str]:
     if language == "en":
         return str
     catalogue = gettext.translation(
@@ -210,28 +266,58 @@ class _Table:
         return {name: frozenset(found) for name, found in merged.items()}
 
 
+def _layered(first: _Table, then: _Table) -> dict[str, frozenset[str]]:
+    """First's names, and then's names where first has none spelled alike."""
+    return {**then.frozen(), **first.frozen()}
+
+
 def _build() -> _Index:
-    french_countries = _translator("iso3166-1", "fr")
-    french_subdivisions = _translator("iso3166-2", "fr")
-    countries = _Table()
+    french = _translator("iso3166-1", "fr")
+    more = [_translator("iso3166-1", language) for language in MORE_LANGUAGES]
+    countries, other_countries = _Table(), _Table()
     for entry in pycountry.countries:
         english = [
             str(value)
             for attribute in ("name", "official_name", "common_name")
             if (value := getattr(entry, attribute, None))
         ]
-        countries.add(english + [french_countries(n) for n in english], entry.alpha_2)
-    per_country: dict[str, _Table] = {}
+        code = str(entry.alpha_2)
+        common = COMMON_COUNTRY_NAMES.get(code, ())
+        countries.add([*english, *common, *(french(n) for n in english)], code)
+        other_countries.add([t(n) for t in more for n in english], code)
+    subdivisions, anywhere = _subdivisions()
+    return _Index(
+        countries=_layered(countries, other_countries),
+        subdivisions=subdivisions,
+        anywhere=anywhere,
+    )
+
+
+def _subdivisions() -> tuple[
+    dict[str, dict[str, frozenset[str]]], dict[str, frozenset[str]]
+]:
+    french = _translator("iso3166-2", "fr")
+    more = [
+        _translator("iso3166-2", language) for language in MORE_SUBDIVISION_LANGUAGES
+    ]
+    first: dict[str, _Table] = {}
+    then: dict[str, _Table] = {}
+    anywhere: dict[str, set[str]] = {}
     for entry in pycountry.subdivisions:
         name = str(entry.name)
         names = (
             name,
-            french_subdivisions(name),
+            french(name),
             *ENGLISH_EXONYMS.get(entry.code, ()),
             *FRENCH_NAMES.get(entry.code, ()),
         )
-        per_country.setdefault(entry.country_code, _Table()).add(names, entry.code)
-    return _Index(
-        countries=countries.frozen(),
-        subdivisions={c: t.frozen() for c, t in per_country.items()},
+        first.setdefault(entry.country_code, _Table()).add(names, entry.code)
+        then.setdefault(entry.country_code, _Table()).add(
+            [t(name) for t in more], entry.code
+        )
+        for full in names:
+            anywhere.setdefault(fold(full), set()).add(entry.code)
+    return (
+        {c: _layered(table, then[c]) for c, table in first.items()},
+        {name: frozenset(found) for name, found in anywhere.items() if name},
     )

@@ -151,7 +151,7 @@ def _key(default: str) -> Any:
     return attrs.field(default=default, validator=_check_key)
 
 
-def _birth_keys(value: str | Iterable[str] | None) -> str | tuple[str, ...] | None:
+def _many_keys(value: str | Iterable[str] | None) -> str | tuple[str, ...] | None:
     """One key stays a str; several keys become a tuple (hashable, ordered)."""
     if value is None or isinstance(value, str):
         return value
@@ -161,7 +161,7 @@ def _birth_keys(value: str | Iterable[str] | None) -> str | tuple[str, ...] | No
     return keys
 
 
-def _check_birth_keys(instance: Any, attribute: Any, value: Any) -> None:
+def _check_many_keys(instance: Any, attribute: Any, value: Any) -> None:
     if not isinstance(value, tuple):
         _check_key(instance, attribute, value)
         return
@@ -171,9 +171,9 @@ def _check_birth_keys(instance: Any, attribute: Any, value: Any) -> None:
         _check_key(instance, attribute, key)
 
 
-def _birth_key(default: str) -> Any:
+def _keys_field(default: str) -> Any:
     return attrs.field(
-        default=default, converter=_birth_keys, validator=_check_birth_keys
+        default=default, converter=_many_keys, validator=_check_many_keys
     )
 
 
@@ -182,24 +182,32 @@ class FieldMap:
     """The key each input has in a record; a dotted key reaches into nested objects.
 
     FieldMap() uses the field names themselves; a field mapped to None is
-    never read. A birth field (birthdate, birth_year, birth_month, birth_day,
-    age) may name several keys, `FieldMap(birthdate=("dob", "birthdate"))`,
-    for an app that accepts either (a Pydantic model with `AliasChoices`):
-    every key present is screened. Other fields take one key.
+    never read. Every screened field may name several keys,
+    `FieldMap(birthdate=("dob", "birthdate"))` for an app that accepts
+    either (a Pydantic model with `AliasChoices`), or
+    `FieldMap(country=("profile.country", "country"))` for one gate over a
+    JSON API and an HTML form of different shapes: every key present is
+    read. The youngest birth reading and the strictest jurisdiction decide;
+    keys that point to different countries add SIGNALS_CONFLICT.
+    account_id and collected_at name one record each, so take one key.
     """
 
     account_id: str | None = _key("account_id")
-    birthdate: str | tuple[str, ...] | None = _birth_key("birthdate")
-    birth_year: str | tuple[str, ...] | None = _birth_key("birth_year")
-    birth_month: str | tuple[str, ...] | None = _birth_key("birth_month")
-    birth_day: str | tuple[str, ...] | None = _birth_key("birth_day")
-    age: str | tuple[str, ...] | None = _birth_key("age")
-    country: str | None = _key("country")
-    subdivision: str | None = _key("subdivision")
-    phone: str | None = _key("phone")
-    billing_country: str | None = _key("billing_country")
-    billing_subdivision: str | None = _key("billing_subdivision")
-    billing_postal_code: str | None = _key("billing_postal_code")
+    birthdate: str | tuple[str, ...] | None = _keys_field("birthdate")
+    birth_year: str | tuple[str, ...] | None = _keys_field("birth_year")
+    birth_month: str | tuple[str, ...] | None = _keys_field("birth_month")
+    birth_day: str | tuple[str, ...] | None = _keys_field("birth_day")
+    age: str | tuple[str, ...] | None = _keys_field("age")
+    country: str | tuple[str, ...] | None = _keys_field("country")
+    subdivision: str | tuple[str, ...] | None = _keys_field("subdivision")
+    phone: str | tuple[str, ...] | None = _keys_field("phone")
+    billing_country: str | tuple[str, ...] | None = _keys_field("billing_country")
+    billing_subdivision: str | tuple[str, ...] | None = _keys_field(
+        "billing_subdivision"
+    )
+    billing_postal_code: str | tuple[str, ...] | None = _keys_field(
+        "billing_postal_code"
+    )
     collected_at: str | None = _key("collected_at")
     # Read by a review with an assurance policy only; no column by default.
     assurance_valid_until: str | None = attrs.field(default=None, validator=_check_key)

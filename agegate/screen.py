@@ -133,7 +133,10 @@ class _Reader:
         try:
             return action(*args)
         except InputProblem as problem:
-            self.problems.append(Problem(key, problem.reason))
+            found = Problem(key, problem.reason)
+            # Keys read in pairs (country by subdivision) meet one key twice.
+            if found not in self.problems:
+                self.problems.append(found)
             return None
 
 
@@ -228,19 +231,25 @@ def _read_signals(
 ) -> list[signals.Signal]:
     """Every signal the record and the proxy give, with the codes each points to.
 
-    A problem is reported on the field that caused it: an unknown subdivision
-    names the subdivision field, and the country beside it still counts.
+    A problem is reported on the key that caused it: an unknown subdivision
+    names the subdivision's key, and the country beside it still counts. A
+    field mapped to several keys is read under each key present.
     """
     found: list[signals.Signal] = []
-    declared_country, declared = _place(reader, "country", "subdivision")
+    declared_countries, declared = _places(reader, "country", "subdivision")
     _add(found, "declared", declared)
 
-    billing_country, billing = _place(reader, "billing_country", "billing_subdivision")
-    # A postal code is read in the billing country, else the declared one.
-    billing = _with_postal(reader, billing, billing_country or declared_country)
+    billing_countries, billing = _places(
+        reader, "billing_country", "billing_subdivision"
+    )
+    # A postal code is read in the billing country, else the declared one;
+    # a phone in national form in the declared country, else the billing one.
+    postal_region = next(iter(billing_countries + declared_countries), None)
+    billing = _with_postal(reader, billing, postal_region)
     _add(found, "billing", billing)
 
-    _add(found, "phone", _phone(reader, policy, declared_country or billing_country))
+    phone_region = next(iter(declared_countries + billing_countries), None)
+    _add(found, "phone", _phone(reader, policy, phone_region))
 
     if trusted_country is not None:
         _add(
@@ -258,68 +267,92 @@ def _add(
         found.append(signals.Signal(source, jurisdictions))
 
 
-def _place(
+Keyed = tuple[str, str]
+
+
+def _places(
     reader: _Reader, country_field: str, subdivision_field: str
+) -> tuple[list[str], tuple[str, ...]]:
+    """Every country read, and the codes of every country and subdivision
+    present (each pair of their keys, as an app may read any of them)."""
+    countries: list[Keyed | None] = [
+        *reader.texts(country_field, Reason.COUNTRY_UNKNOWN)
+    ] or [None]
+    subdivisions: list[Keyed | None] = [
+        *reader.texts(subdivision_field, Reason.SUBDIVISION_UNKNOWN)
+    ] or [None]
+    read: list[str] = []
+    found: list[str] = []
+    for country_text, subdivision_text in itertools.product(countries, subdivisions):
+        country, pair = _place(reader, country_text, subdivision_text)
+        if country is not None:
+            read.append(country)
+        found.extend(pair)
+    return list(dict.fromkeys(read)), tuple(dict.fromkeys(found))
+
+
+def _place(
+    reader: _Reader, country_text: Keyed | None, subdivision_text: Keyed | None
 ) -> tuple[str | None, tuple[str, ...]]:
     """A country and subdivision pair: the country read, and the codes both give."""
-    country_text = reader.text(country_field, Reason.COUNTRY_UNKNOWN)
-    subdivision_text = reader.text(subdivision_field, Reason.SUBDIVISION_UNKNOWN)
     # A withdrawn code (SU, YU, TP, ...) stands for today's countries on
     # its territory; with a subdivision it is refused below, as the
     # subdivision could belong to any of them.
     if (
         country_text is not None
         and subdivision_text is None
-        and (withdrawn := codes.successors(country_text))
+        and (withdrawn := codes.successors(country_text[1]))
     ):
         return None, withdrawn
     country: str | None = None
     if country_text is not None:
-        country = reader.attempt(
-            country_field, lambda: signals.country_code(country_text)
+        country = reader.attempt_at(
+            country_text[0], signals.country_code, country_text[1]
         )
     subdivision: str | None = None
     # A subdivision name means nothing once its country could not be read;
     # a full code such as US-AL still does.
     if subdivision_text is not None and (
-        country is not None or country_text is None or "-" in subdivision_text
+        country is not None or country_text is None or "-" in subdivision_text[1]
     ):
-        subdivision = reader.attempt(
-            subdivision_field,
-            lambda: signals.subdivision_code(subdivision_text, country),
+        subdivision = reader.attempt_at(
+            subdivision_text[0],
+            signals.subdivision_code,
+            subdivision_text[1],
+            country,
         )
     if country is None and subdivision is not None:
         country = codes.country_of(subdivision)
+    if country_text is not None and subdivision_text is None and country:
+        subdivision = signals.named_subdivision(country_text[1])
     return country, signals.combine(country, subdivision)
 
 
 def _with_postal(
     reader: _Reader, billing: tuple[str, ...], country: str | None
 ) -> tuple[str, ...]:
-    """The billing codes with those the billing postal code points to."""
-    postal = reader.text("billing_postal_code", Reason.POSTAL_CODE_UNKNOWN)
-    if postal is None:
-        return billing
-    from_postal = reader.attempt(
-        "billing_postal_code", lambda: signals.postal_code(postal, country)
-    )
-    if from_postal:
-        return tuple(dict.fromkeys(billing + from_postal))
-    return billing
+    """The billing codes with those every billing postal code points to."""
+    found = list(billing)
+    for key, postal in reader.texts("billing_postal_code", Reason.POSTAL_CODE_UNKNOWN):
+        from_postal = reader.attempt_at(key, signals.postal_code, postal, country)
+        if from_postal:
+            found.extend(from_postal)
+    return tuple(dict.fromkeys(found))
 
 
 def _phone(
     reader: _Reader, policy: Policy, region: str | None
 ) -> tuple[str, ...] | None:
-    """The codes a phone number points to, read in the region given."""
+    """The codes every phone number points to, read in the region given."""
     before = len(reader.problems)
-    number = reader.text("phone", Reason.PHONE_MALFORMED)
-    found: tuple[str, ...] | None = None
-    if number is not None:
-        found = reader.attempt("phone", lambda: phone.jurisdictions(number, region))
+    found: list[str] = []
+    for key, number in reader.texts("phone", Reason.PHONE_MALFORMED):
+        codes_found = reader.attempt_at(key, phone.jurisdictions, number, region)
+        if codes_found:
+            found.extend(codes_found)
     if policy.phone_optional:
         del reader.problems[before:]
-    return found
+    return tuple(dict.fromkeys(found)) or None
 
 
 def _trusted(country: str) -> tuple[str, ...]:
@@ -418,7 +451,7 @@ def read(
             dict.fromkeys(rules.canonical(c) for signal in found for c in signal.codes)
         ),
         birthdate_key=next(iter(fields.keys_of("birthdate")), "birthdate"),
-        country_key=fields.country or "country",
+        country_key=next(iter(fields.keys_of("country")), "country"),
         parts_conflict=parts_conflict,
         birth_unread=birth_unread,
     )

@@ -33,15 +33,37 @@ LONGEST_NAME = 100
 
 
 def country_code(text: str) -> str:
-    """Alpha-2 code from an alpha-2 or alpha-3 code or an English or French name."""
+    """Alpha-2 code from an alpha-2 or alpha-3 code, a common code (UK), a
+    name in one of the languages `place_names` reads, or the full name of a
+    subdivision that only one country has ("British Columbia": CA; see
+    `named_subdivision`)."""
     cleaned = text.strip()
     if len(cleaned) <= LONGEST_NAME:
         match = _country_code(*_country_key(cleaned))
+        if not match.codes:
+            match = _named_subdivision(place_names.fold(cleaned))
+            match = place_names.Match(frozenset(map(codes.country_of, match.codes)))
         if match.ambiguous:
             raise InputProblem(Reason.COUNTRY_AMBIGUOUS)
         if match.code is not None:
             return match.code
     raise InputProblem(Reason.COUNTRY_UNKNOWN)
+
+
+def named_subdivision(text: str) -> str | None:
+    """The subdivision a country field names instead of a country
+    ("British Columbia"), when the text is no country's name and one
+    subdivision only has it; else None. Its age may differ from its
+    country's, so the gate reads it as a subdivision too."""
+    cleaned = text.strip()
+    if len(cleaned) > LONGEST_NAME or _country_code(*_country_key(cleaned)).codes:
+        return None
+    return _named_subdivision(place_names.fold(cleaned)).code
+
+
+@functools.lru_cache(maxsize=1024)
+def _named_subdivision(folded: str) -> place_names.Match:
+    return place_names.subdivision_anywhere(folded)
 
 
 def _country_key(cleaned: str) -> tuple[str, str]:

@@ -18,7 +18,7 @@ import pytest
 
 from agegate.apps.demo import create_app
 from agegate.apps.report import identifier_hash
-from agegate.apps.serve import free_port, serve
+from agegate.apps.serve import serve
 from agegate.cli.main import main
 from agegate.qa.replay import run, table
 
@@ -217,7 +217,6 @@ def test_qa_without_a_path_replays_the_shipped_catalogue(
 @pytest.mark.slow
 def test_agegate_demo_serves_and_qa_passes(tmp_path: Path) -> None:
     """The README's two commands, as a user runs them."""
-    port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     demo = subprocess.Popen(
         [
@@ -226,7 +225,7 @@ def test_agegate_demo_serves_and_qa_passes(tmp_path: Path) -> None:
             "agegate.cli",
             "demo",
             "--port",
-            str(port),
+            "0",
             "--data-dir",
             str(tmp_path),
         ],
@@ -245,6 +244,10 @@ def test_agegate_demo_serves_and_qa_passes(tmp_path: Path) -> None:
             banner.append(line)
         found = re.search(r"--var adminToken=(\S+)", "".join(banner))
         assert found is not None
+        # Port 0: the system picked a free one, which the banner names.
+        bound = re.search(r"http://127\.0\.0\.1:([0-9]+)/", "".join(banner))
+        assert bound is not None
+        port = int(bound.group(1))
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while True:
@@ -298,16 +301,23 @@ def test_agegate_demo_serves_and_qa_passes(tmp_path: Path) -> None:
 
 
 def _start_demo(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
-    """`agegate demo` on a free port, once it answers; and its base URL."""
-    port = free_port()
+    """`agegate demo --port 0` (the system picks a free port, so nothing else
+    listening can get in the way), once it answers; and its base URL, read
+    from its banner."""
     demo = subprocess.Popen(
-        [sys.executable, "-m", "agegate.cli", "demo", "--port", str(port)],
+        [sys.executable, "-m", "agegate.cli", "demo", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
     )
-    base = f"http://127.0.0.1:{port}"
+    assert demo.stdout is not None
+    found = None
+    while found is None:
+        line = demo.stdout.readline()
+        assert line, demo.stderr.read() if demo.stderr else ""
+        found = re.search(r"(http://127\.0\.0\.1:[0-9]+)/", line)
+    base = found.group(1)
     deadline = time.monotonic() + 30
     while True:
         try:

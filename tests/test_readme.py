@@ -17,7 +17,8 @@ CLAIM = re.compile(r"^(?P<expr>[\w.]+(?:\(.*\))?)  # (?P<value>.+?)(?: \(.*\))?$
 
 def run(block: str) -> dict[str, Any]:
     namespace: dict[str, Any] = {"__name__": "readme"}
-    exec(compile(block, "README.md", "exec"), namespace)
+    # As a user runs it: without this file's `from __future__` import.
+    exec(compile(block, "README.md", "exec", dont_inherit=True), namespace)
     return namespace
 
 
@@ -27,7 +28,7 @@ def block_defining(name: str) -> str:
 
 def test_every_python_block_is_tested() -> None:
     # The wallet verifier's block runs in tests/test_assurance.py.
-    assert len(BLOCKS) == 4
+    assert len(BLOCKS) == 8
 
 
 def test_screening_example_says_what_it_prints() -> None:
@@ -67,3 +68,50 @@ def test_fastapi_example_gates_signups(birthdate: str, status: int) -> None:
     assert answer.status_code == status
     if status == 201:
         assert answer.json() == {"jurisdiction": "JP"}
+
+
+def test_check_app_example_runs_on_the_fastapi_example() -> None:
+    api = run(block_defining("api"))["api"]
+    scope: dict[str, Any] = {"__name__": "readme", "api": api}
+    exec(
+        compile(block_defining("findings"), "README.md", "exec", dont_inherit=True),
+        scope,
+    )
+    assert scope["findings"] == []
+
+
+@pytest.mark.parametrize(
+    ("birthdate", "status"), [("2012-05-01", 403), ("2000-05-01", 201)]
+)
+def test_mount_example_gates_the_full_path(birthdate: str, status: int) -> None:
+    from agegate.asgi.app_check import check_app
+
+    outer = run(block_defining("outer"))["outer"]
+    assert check_app(outer) == []
+    with TestClient(outer) as client:
+        answer = client.post("/v2/signup", json={"dob": birthdate, "country": "FR"})
+    assert answer.status_code == status
+
+
+def test_cors_example_puts_cors_outside_the_gate() -> None:
+    from agegate.asgi.app_check import check_app
+
+    spa = run(block_defining("spa"))["spa"]
+    assert check_app(spa) == []
+    with TestClient(spa) as client:
+        answer = client.post(
+            "/signup",
+            json={"dob": "2012-05-01", "country": "FR"},
+            headers={"Origin": "https://app.example"},
+        )
+    assert answer.status_code == 403
+    assert answer.headers["access-control-allow-origin"] == "https://app.example"
+
+
+def test_openapi_example_documents_the_gates_answers() -> None:
+    documented = run(block_defining("documented"))["documented"]
+    with TestClient(documented) as client:
+        paths = client.get("/openapi.json").json()["paths"]
+    answers = paths["/signup"]["post"]["responses"]
+    assert {"400", "403", "413", "415", "422"} <= set(answers)
+    assert "application/problem+json" in answers["403"]["content"]

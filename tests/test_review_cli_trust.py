@@ -8,6 +8,7 @@ refused, flags point at their rows, and the summary says what was run.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -16,6 +17,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -303,27 +305,48 @@ def test_the_summary_says_what_was_run(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_writes_the_summary_so_far(tmp_path: Path) -> None:
-    source = tmp_path / "big.csv"
-    rows = (f"a-{i},{2010 - i % 40}-01-01,DE\n" for i in range(300_000))
-    source.write_text("account_id,birthdate,country\n" + "".join(rows))
+    # The rows come through a pipe the test keeps open: the run cannot end
+    # before the signal, whatever the machine's speed.
+    rows = "".join(f"a-{i},{2010 - i % 40}-01-01,DE\n" for i in range(600_000))
     out, summary = tmp_path / "flags.jsonl", tmp_path / "summary.json"
     process = subprocess.Popen(
-        [sys.executable, "-m", "agegate.cli", "review", str(source), f"--today={TODAY}",
-         "--batch-size=200", f"--flags-out={out}", f"--summary={summary}"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        [sys.executable, "-m", "agegate.cli", "review", "-", "--format=csv",
+         f"--today={TODAY}", "--batch-size=200", f"--flags-out={out}",
+         f"--summary={summary}"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
+    assert process.stdin is not None
+
+    def feed() -> None:
+        with contextlib.suppress(BrokenPipeError, ValueError, OSError):
+            process.stdin.write("account_id,birthdate,country\n" + rows)
+            process.stdin.flush()
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
     deadline = time.monotonic() + 60
     while not (out.exists() and out.stat().st_size > 0):
+        assert process.poll() is None, "the review ended before its input did"
         assert time.monotonic() < deadline
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=60)
+    try:
+        process.wait(timeout=60)
+    finally:
+        with contextlib.suppress(OSError):
+            process.stdin.close()
+    assert process.stdout is not None
+    assert process.stderr is not None
+    err = process.stderr.read()
+    process.stdout.close()
+    process.stderr.close()
+    writer.join(timeout=60)
     assert process.returncode == 130, err
     assert "Traceback" not in err
     data = json.loads(summary.read_text())
     assert data["completed"] is False
-    assert 0 < data["rows_read"] < 300_000
+    assert 0 < data["rows_read"] < 600_000
     assert data["finished_at"] >= data["started_at"]
 
 

@@ -242,8 +242,9 @@ def test_field_map_keys() -> None:
         {"birthdate": ()},
         {"birthdate": ("dob", "")},
         {"birthdate": ("dob", "user..dob")},
-        {"country": ("country", "nation")},
+        {"country": ("country", "")},
         {"account_id": ("id", "user_id")},
+        {"collected_at": ("collected_at", "created")},
     ],
 )
 def test_field_map_refuses_bad_keys(options: dict[str, Any]) -> None:

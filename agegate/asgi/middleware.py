@@ -54,7 +54,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import anyio.to_thread
 from starlette.datastructures import Headers
@@ -105,6 +105,7 @@ from .sites import may_act
 
 logger = logging.getLogger("agegate.middleware")
 
+CheckRoutes = Literal["warn", "strict", "off"]
 _WHOLE_ON_THEIR_OWN = ("birthdate", "age")
 _DATE_PARTS = ("birth_year", "birth_month", "birth_day")
 _ALWAYS_SCREENED_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -198,6 +199,12 @@ class AgeGateMiddleware:
         notice; unset, the notice says "contact us" with no address.
     assurance: an AssurancePolicy: the jurisdictions whose signups must
         carry a verified proof of age (see `agegate.asgi.assurance`).
+    check_routes: "warn" (default) checks the app once, at lifespan
+        start-up or at the first request, and logs each finding of
+        `agegate.asgi.app_check.check_app` (a gated path no route serves, a
+        FastAPI model key the fields miss, CORSMiddleware inside the gate);
+        "strict" also fails the lifespan start-up on any error, so the
+        server does not start; "off" skips the check.
 
     The options are checked by `GateConfig.from_options` and kept in
     `self.config`.
@@ -232,8 +239,14 @@ class AgeGateMiddleware:
         notice: Notice | None = None,
         form_url: str | None = None,
         assurance: AssurancePolicy | None = None,
+        check_routes: CheckRoutes = "warn",
     ) -> None:
         self.app = app
+        if check_routes not in ("warn", "strict", "off"):
+            raise ValueError('check_routes is "warn", "strict" or "off"')
+        self.check_routes: CheckRoutes = check_routes
+        # Checked once, at lifespan start-up or at the first request.
+        self._checked = check_routes == "off"
         self.config = GateConfig.from_options(
             paths=paths,
             fields=fields,
@@ -279,7 +292,18 @@ class AgeGateMiddleware:
         self._assurance = None if assurance is None else AssuranceCheck(assurance)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self._checked:
+            errors = self._check(scope)
+            if errors and scope["type"] == "lifespan":
+                await _refuse_start(errors, receive, send)
+                return
         if scope["type"] == "http":
+            # Every request the gate sees says whether it screened it.
+            state = scope.get("state")
+            if state is None:
+                scope["state"] = {"agegate": None}
+            else:
+                state["agegate"] = None
             # The router's memo, read here: a request to a path seen before
             # passes through after one set lookup.
             if scope.get("path") in self._passing and not scope.get("root_path"):
@@ -302,6 +326,23 @@ class AgeGateMiddleware:
                 await _refuse_websocket(match.route, scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+    def _check(self, scope: Scope) -> list[str]:
+        """Run the configuration check once; the errors that refuse a start
+        in strict mode (none otherwise), each logged."""
+        self._checked = True
+        from .app_check import check_app, cors_inside
+
+        try:
+            findings = check_app(scope.get("app") or self.app, self.config)
+            findings += cors_inside(self.app)
+        except Exception as error:  # a check that fails must not stop the app
+            logger.warning("route check failed error=%s", type(error).__name__)
+            return []
+        for finding in findings:
+            logger.warning("agegate check %s", finding)
+        strict = self.check_routes == "strict"
+        return [str(f) for f in findings if strict and f.severity == "error"]
 
     # -- the gate: read, screen, answer ---------------------------------------
 
@@ -647,6 +688,17 @@ class AgeGateMiddleware:
             required_age if required_age is not None else "-",
             route.template,
         )
+
+
+async def _refuse_start(errors: list[str], receive: Receive, send: Send) -> None:
+    """Fail the lifespan start-up (the server exits) with the check's errors."""
+    text = "agegate check-app found: " + "; ".join(errors)
+    message = await receive()
+    if message["type"] == "lifespan.startup":
+        await send({"type": "lifespan.startup.failed", "message": text})
+    # As Starlette's own router does after a failed start: a test client
+    # raises it, and a server, told the start failed, exits.
+    raise RuntimeError(text)
 
 
 def _closing(send: Send, store: SqliteFlagStore) -> Send:

@@ -37,6 +37,7 @@ COMMANDS = {
     "flags": "agegate.cli.flags",
     "demo": "agegate.cli.demo",
     "qa": "agegate.cli.qa",
+    "check-app": "agegate.cli.check_app",
 }
 
 
