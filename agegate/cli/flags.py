@@ -21,7 +21,7 @@ from ..flags.output import (
 __all__ = ["HELP", "configure", "run"]
 from ..flags import FlagStore, open_store
 from ..safe_text import printable
-from .main import EXIT_OK
+from .main import EXIT_OK, shown
 
 HELP = "list, show, resolve and export the flags kept in a flag store"
 
@@ -206,7 +206,7 @@ def _export(store: FlagStore, args: argparse.Namespace) -> None:
         return
     with FlagFile(args.out, option="--out", columns=EXPORT_COLUMNS) as out:
         count = _write(flags, out)
-    print(f"{count} flag(s) written to {args.out}", file=sys.stderr)
+    print(shown(f"{count} flag(s) written to {args.out}"), file=sys.stderr)
 
 
 _ACTIONS = {"list": _list, "show": _show, "resolve": _resolve, "export": _export}
