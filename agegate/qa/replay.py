@@ -258,8 +258,11 @@ def send(
     target = parts.path or "/"
     if parts.query:
         target += "?" + parts.query
-    deadline = _Deadline(connection, timeout)
+    deadline = _Deadline(timeout)
+    answer: http.client.HTTPResponse | None = None
     try:
+        connection.connect()
+        deadline.watch(connection.sock)
         connection.putrequest(method, target, skip_accept_encoding=True)
         for key, value in headers:
             connection.putheader(key, value)
@@ -283,26 +286,40 @@ def send(
         raise
     finally:
         deadline.cancel()
+        if answer is not None:
+            answer.close()
         connection.close()
 
 
 class _Deadline:
     """Cuts a connection off once its time is up: a socket timeout counts
-    each read alone, so a server sending a byte a second never trips it."""
+    each read alone, so a server sending a byte a second never trips it.
+    The socket is held here, since the connection lets go of it once an
+    answer without a length comes."""
 
-    def __init__(self, connection: http.client.HTTPConnection, seconds: float) -> None:
-        self.connection = connection
+    def __init__(self, seconds: float) -> None:
         self.passed = False
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
         self._timer = threading.Timer(seconds, self._cut)
         self._timer.daemon = True
         self._timer.start()
 
+    def watch(self, sock: socket.socket | None) -> None:
+        with self._lock:
+            self._sock = sock
+            if self.passed:
+                self._shut()
+
     def _cut(self) -> None:
-        self.passed = True
-        sock = self.connection.sock
-        if sock is not None:
+        with self._lock:
+            self.passed = True
+            self._shut()
+
+    def _shut(self) -> None:
+        if self._sock is not None:
             with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+                self._sock.shutdown(socket.SHUT_RDWR)
 
     def cancel(self) -> None:
         self._timer.cancel()
@@ -336,19 +353,18 @@ def _encode_body(
         ) from None
 
 
-def _place(request: HttpRequest) -> str:
-    return f"{request.file}:{request.line}"
-
-
-def _check_header(name: str, value: str, request: HttpRequest) -> None:
+def _check_header(name: str, value: str, request: HttpRequest, index: int) -> None:
     """Refuse a value that would end the header line early or cannot be
     sent as bytes: a CR or LF in it would write headers of its own."""
-    if not _HEADER_VALUE.fullmatch(value):
-        raise UnsafeValue(
-            f"header {name}: its value holds a CR, LF or other character not"
-            " allowed in a header; refused",
-            where=_place(request),
-        )
+    if _HEADER_VALUE.fullmatch(value):
+        return
+    lines = request.header_lines
+    line = lines[index] if index < len(lines) else request.line
+    raise UnsafeValue(
+        f"header {name}: its value, as filled, holds a CR, LF or other"
+        " character not allowed in a header; refused",
+        where=f"{request.file}:{line}",
+    )
 
 
 def _sendable_url(url: str, request: HttpRequest) -> str:
@@ -519,8 +535,8 @@ class _Session:
         if not parts.scheme:
             url = urljoin(self.base_url + "/", url.lstrip("/"))
         headers = [(k, filler.fill(v, where)) for k, v in request.headers]
-        for name, value in headers:
-            _check_header(name, value, request)
+        for index, (name, value) in enumerate(headers):
+            _check_header(name, value, request, index)
         body = filler.fill(request.body, where) if request.body else None
         if request.body_file is not None:
             body = _included(request)
