@@ -16,8 +16,9 @@ __all__ = ["MASK", "has_scheme", "masked", "masked_text", "scheme_of"]
 MASK = "***"
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*)://")
-# Where a URL starts inside free text.
-_URL_START = re.compile(r"(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]*://")
+# Where a URL starts inside free text; with one slash too, as a URL taken
+# for a file name comes out of path handling (`mysql:/bob:pw@host`).
+_URL_START = re.compile(r"(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]*:/{1,2}")
 # Query parameters and key=value settings that carry a secret: libpq's
 # password and sslpassword, and the usual names of tokens and keys.
 _SECRET_SETTING = re.compile(
@@ -68,6 +69,6 @@ def _masked_settings(text: str) -> str:
 def masked_text(text: str) -> str:
     """`text` with every URL in it masked, line by line (a URL ends with
     its line: a password may hold spaces)."""
-    if "://" not in text and "=" not in text:
+    if ":/" not in text and "=" not in text:
         return text
     return "\n".join(masked(line) for line in text.split("\n"))

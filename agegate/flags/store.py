@@ -189,6 +189,8 @@ class SqliteFlagStore:
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
         self.path = Path(path)
+        # As given: a Path would fold the `//` of a URL taken for a file.
+        self.shown = masked(os.fspath(path))
         self._lock = threading.Lock()
         try:
             self._db = sqlite3.connect(
@@ -253,11 +255,6 @@ class SqliteFlagStore:
             raise InputError(
                 "not a flag store: its flags table has no rowid", where=self.shown
             ) from None
-
-    @property
-    def shown(self) -> str:
-        """The store as messages name it."""
-        return masked(str(self.path))
 
     @contextlib.contextmanager
     def _using(self) -> Iterator[None]:
