@@ -299,3 +299,29 @@ def test_a_foreign_postgres_flags_table_is_refused(pg_database: str) -> None:
 def test_a_postgres_flags_table_dropped_under_a_run_is_exit_2(pg_store: str) -> None:
     _pg(pg_store, "ALTER TABLE flags DROP COLUMN report_id")
     _refused(_run(READERS[0], pg_store), "not a flag store", "report_id")
+
+
+# -- ids and paths no store could hold ------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["show", "resolve"])
+def test_an_account_id_that_is_not_utf8_is_exit_2(store: Path, command: str) -> None:
+    # Bytes that are not UTF-8 reach Python as a lone surrogate.
+    extra = ("--status", "removed", "--by", "me", "--why", "x")
+    done = agegate(
+        "flags",
+        command,
+        "a\udcff",
+        "--store",
+        store,
+        *(extra if command == "resolve" else ()),
+    )
+    _refused(done, "not encodable as UTF-8")
+
+
+def test_a_summary_in_a_missing_directory_is_exit_2(tmp_path: Path) -> None:
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text(ACCOUNTS)
+    missing = tmp_path / "no" / "summary.json"
+    done = agegate("review", accounts, "--summary", missing, "--today", "2026-01-01")
+    _refused(done, str(missing.parent))
