@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import shutil
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import InputError
-from .main import EXIT_OK
+from .main import EXIT_OK, say
 
 HELP = "run the example gated signup app on 127.0.0.1"
 HOST = "127.0.0.1"
@@ -81,11 +80,11 @@ def _data_dir(given: str | None) -> Iterator[Path]:
 def _leave(directory: Path, *, temporary: bool, existed: bool) -> None:
     if temporary:
         shutil.rmtree(directory, ignore_errors=True)
-        print(f"agegate demo: removed {directory}", file=sys.stderr)
+        say("demo", f"removed {directory}")
     elif not existed and not any(directory.iterdir()):
         directory.rmdir()
     else:
-        print(f"agegate demo: the data stays in {directory}", file=sys.stderr)
+        say("demo", f"the data stays in {directory}")
 
 
 def run(args: argparse.Namespace) -> int:

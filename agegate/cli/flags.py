@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import InputError
-from ..flags.model import STATUSES, Status, StoredFlag
+from ..flags.model import STATUSES, Status, StoredFlag, account_id_problem
 from ..flags.output import (
     EXPORT_COLUMNS,
     FlagFile,
@@ -21,7 +21,7 @@ from ..flags.output import (
 __all__ = ["HELP", "configure", "run"]
 from ..flags import FlagStore, open_store
 from ..safe_text import printable
-from .main import EXIT_OK
+from .main import EXIT_OK, shown
 
 HELP = "list, show, resolve and export the flags kept in a flag store"
 
@@ -167,7 +167,7 @@ def _ids(args: argparse.Namespace) -> list[str]:
         except (OSError, UnicodeDecodeError):
             raise InputError("cannot read the ids", where=args.from_file) from None
         given.extend(line.strip() for line in text.splitlines())
-    ids = list(dict.fromkeys(account for account in given if account))
+    ids = list(dict.fromkeys(_checked(account) for account in given if account))
     if not ids:
         raise InputError("give ACCOUNT_ID or --from FILE")
     return ids
@@ -191,8 +191,17 @@ def _resolve(store: FlagStore, args: argparse.Namespace) -> None:
         print(f"{len(ids)} accounts: {changed} flag(s) marked {args.status}")
 
 
+def _checked(account: str) -> str:
+    """An id as typed, or an InputError when no store could hold it (bytes
+    that are not UTF-8 reach us as lone surrogates)."""
+    why = account_id_problem(account)
+    if why is not None:
+        raise InputError(f"the account id {why}")
+    return account
+
+
 def _show(store: FlagStore, args: argparse.Namespace) -> None:
-    found = list(store.list(account_id=args.account_id))
+    found = list(store.list(account_id=_checked(args.account_id)))
     if not found:
         raise InputError("no flag for this account", where=printable(args.account_id))
     for stored in found:
@@ -206,7 +215,7 @@ def _export(store: FlagStore, args: argparse.Namespace) -> None:
         return
     with FlagFile(args.out, option="--out", columns=EXPORT_COLUMNS) as out:
         count = _write(flags, out)
-    print(f"{count} flag(s) written to {args.out}", file=sys.stderr)
+    print(shown(f"{count} flag(s) written to {args.out}"), file=sys.stderr)
 
 
 _ACTIONS = {"list": _list, "show": _show, "resolve": _resolve, "export": _export}

@@ -5,7 +5,11 @@ findings where a command's option asks for it, 2 usage or input error.
 Commands say "bad input" by raising `errors.InputError` (never by printing
 and returning 2 themselves); it and the library's other `AgeGateError`s (an
 unknown jurisdiction code, a malformed table) are turned into exit 2 by
-`main` below.
+`main` below, as are the failures of files and of the system (exit 2
+naming the file). A message shows every URL in it with its password masked
+(`urls.masked_text`), whoever wrote it. Anything else is a bug, reported by
+its type alone and exit 2 (never 1, which means findings); `python -X dev`
+shows its traceback.
 """
 
 from __future__ import annotations
@@ -17,11 +21,12 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import date
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 from ..errors import AgeGateError
 from ..safe_text import printable
 from ..services import SERVICE_KINDS
+from ..urls import masked_text
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -121,6 +126,22 @@ def warn_threshold(args: argparse.Namespace) -> None:
         )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's own messages quote what was typed: masked like ours."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(shown(message))
+
+
+def shown(message: str) -> str:
+    """A message as the command prints it: URLs masked, controls escaped."""
+    return printable(masked_text(message))
+
+
+def say(command: str, message: str) -> None:
+    print(f"agegate {command}: {shown(message)}", file=sys.stderr)
+
+
 class Command(Protocol):
     HELP: str
 
@@ -132,7 +153,7 @@ class Command(Protocol):
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The command line's parser: every command's, or `only` the one named
     (a run imports the modules of no other command)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="agegate",
         description="Keep minors out of services that are not for them.",
     )
@@ -157,20 +178,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         status: int = args.run(args)
     except AgeGateError as error:
         # A message may name a stored id or a line of a file: never raw.
-        print(f"agegate {args.command}: {printable(str(error))}", file=sys.stderr)
+        say(args.command, str(error))
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print(f"agegate {args.command}: interrupted", file=sys.stderr)
+        say(args.command, "interrupted")
         return 130
     except BrokenPipeError:
         _quiet_stdout()
         return EXIT_BROKEN_PIPE
+    except OSError as error:
+        say(args.command, _os_problem(error))
+        return EXIT_USAGE
+    except Exception as error:
+        if sys.flags.dev_mode:
+            raise
+        # Its message may carry a value read from the input: only the type.
+        say(args.command, f"internal error ({type(error).__name__}); please report it")
+        return EXIT_USAGE
     try:
         sys.stdout.flush()
     except BrokenPipeError:
         _quiet_stdout()
         return EXIT_BROKEN_PIPE
     return status
+
+
+def _os_problem(error: OSError) -> str:
+    """The file and the system's reason (`No such file or directory`)."""
+    why = error.strerror or type(error).__name__
+    name = error.filename
+    if name is None:
+        return why
+    return f"{os.fsdecode(name) if isinstance(name, bytes) else name}: {why}"
 
 
 def _quiet_stdout() -> None:

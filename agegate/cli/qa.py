@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
-from urllib.parse import urlsplit
 
 from ..errors import InputError
+from ..qa.replay import BODY_LIMIT, TIMEOUT, split, table
 from ..qa.replay import run as replay
-from ..qa.replay import table
 from .main import EXIT_FINDINGS, EXIT_OK, iso_date
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MAX_TIMEOUT = 3600
 
 HELP = "replay .http example requests against a running app; exit 1 on a failure"
 
@@ -45,12 +46,31 @@ def configure(parser: argparse.ArgumentParser) -> None:
         " a request to any other host fails unsent",
     )
     parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=TIMEOUT,
+        metavar="SECONDS",
+        help="the longest one request may take, from connecting to the last"
+        f" byte of its answer (default: {TIMEOUT:g}); a body over"
+        f" {BODY_LIMIT >> 20} MiB is cut off there and fails its request",
+    )
+    parser.add_argument(
         "--var",
         action="append",
         default=[],
         metavar="NAME=VALUE",
         help="set {{NAME}}, over the files' own @NAME (repeatable)",
     )
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a number of seconds") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError("expected a number of seconds")
+    return value
 
 
 def _variables(given: list[str]) -> dict[str, str]:
@@ -64,9 +84,11 @@ def _variables(given: list[str]) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    parts = urlsplit(args.base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    parts = split(args.base_url)
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise InputError("--base-url must be http(s)://host[:port]")
+    if not 0 < args.timeout <= MAX_TIMEOUT:
+        raise InputError(f"--timeout takes seconds above 0, at most {MAX_TIMEOUT}")
     variables = _variables(args.var)
     results = replay(
         args.paths,
@@ -74,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         today=args.today,
         allow_hosts=args.allow_host,
         variables=variables,
+        timeout=args.timeout,
     )
     print(table(results))
     return EXIT_OK if all(r.passed for r in results) else EXIT_FINDINGS

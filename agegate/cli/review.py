@@ -47,6 +47,7 @@ from .main import (
     EXIT_FINDINGS,
     EXIT_OK,
     add_screening_options,
+    shown,
     version,
     warn_threshold,
 )
@@ -415,7 +416,7 @@ class UnreadableReport:
     def __call__(self, row: Unreadable) -> None:
         self.printed += 1
         if self.printed <= UNREADABLE_PRINTED:
-            print(f"{self.where}:{row.line}: {row.reason}", file=sys.stderr)
+            print(shown(f"{self.where}:{row.line}: {row.reason}"), file=sys.stderr)
 
 
 def _options(args: argparse.Namespace) -> tuple[FieldMap, dict[str, str], Policy]:
@@ -436,6 +437,8 @@ def _options(args: argparse.Namespace) -> tuple[FieldMap, dict[str, str], Policy
 def _shown_input(given: str) -> str:
     if given == STDIN or is_postgres_url(given):
         return given  # a URL is masked once its input is open
+    if "://" in given:
+        return masked(given)  # shown as typed, never with its password
     return os.path.abspath(given)
 
 

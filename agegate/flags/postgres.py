@@ -23,11 +23,13 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from ..errors import InputError
+from ..urls import has_scheme, masked
 from .model import Flag, Status, StoredFlag, check_account_ids
 from .model import utc_now as _utc_now
+from .rows import stored_flag
 
 # pyarrow (about 56 MiB) loads only when a PostgreSQL store is used: the gate
 # imports this module through the flag sinks whatever store it is given.
@@ -42,11 +44,11 @@ __all__ = [
     "is_postgres_url",
     "masked",
     "open_postgres_store",
+    "postgres_url",
 ]
 
 SCHEMES = ("postgresql://", "postgres://")
-_MASK = "***"
-_SECRET_PARAMETERS = ("password", "sslpassword")
+_SCHEME_NAMES = ("postgresql", "postgres")
 SCHEMA_VERSION = 1
 # Seconds libpq waits for the server: a gate answers 503 rather than hang.
 CONNECT_TIMEOUT = 5
@@ -127,6 +129,15 @@ WITH changed AS (
 )
 SELECT count(*) FROM changed
 """
+# The flags table's columns and primary key, or NULLs when there is none.
+_SHAPE = """
+SELECT
+    (SELECT array_agg(attname::text) FROM pg_attribute
+     WHERE attrelid = to_regclass('flags') AND attnum > 0 AND NOT attisdropped),
+    (SELECT array_agg(a.attname::text) FROM pg_index i
+     JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+     WHERE i.indrelid = to_regclass('flags') AND i.indisprimary)
+"""
 _COLUMNS = (
     "account_id, source, codes, action, jurisdiction, required_age, fingerprint,"
     " status, raised_at, updated_at, resolved_by, resolved_at, resolution_note,"
@@ -172,29 +183,20 @@ T = TypeVar("T")
 
 
 def is_postgres_url(text: str | os.PathLike[str]) -> bool:
-    return isinstance(text, str) and text.startswith(SCHEMES)
+    """Whether `text` is a `postgresql://` or `postgres://` URL, the scheme
+    in any case."""
+    return has_scheme(text, *_SCHEME_NAMES)
 
 
-def masked(url: str) -> str:
-    """The URL with any password in it replaced by ***."""
+def postgres_url(url: str) -> str:
+    """The URL with its scheme in lower case (libpq reads only that as a
+    URL), or an InputError naming it masked when it does not parse."""
     try:
         parts = urlsplit(url)
-        netloc = parts.netloc
-        if parts.password is not None:
-            user, _, host = netloc.rpartition("@")
-            name = user.partition(":")[0]
-            netloc = f"{name}:{_MASK}@{host}"
-        query = urlencode(
-            [
-                (k, _MASK if k.lower() in _SECRET_PARAMETERS else v)
-                for k, v in parse_qsl(parts.query, keep_blank_values=True)
-            ],
-            safe="*",
-        )
-        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+        parse_qsl(parts.query)
     except ValueError:
-        # Unparseable: show nothing that could hold a secret.
-        return url.partition("://")[0] + "://" + _MASK
+        raise InputError("not a valid PostgreSQL URL", where=masked(url)) from None
+    return parts.scheme.lower() + url[len(parts.scheme) :]
 
 
 def connection_problem(message: str) -> str:
@@ -231,7 +233,7 @@ class PostgresFlagStore:
     """
 
     def __init__(self, url: str, *, create: bool = True) -> None:
-        self.url = url
+        self.url = postgres_url(url)
         self.create = create
         self._lock = threading.Lock()
         self._db: Any = None
@@ -260,13 +262,15 @@ class PostgresFlagStore:
             self._make_tables(db, cursor)
 
     def _make_tables(self, db: Any, cursor: Any) -> None:
-        if not self.create:
-            cursor.execute("SELECT to_regclass('flags') IS NOT NULL")
-            found = cursor.fetchone()
-            db.rollback()
-            if not found or not found[0]:
-                raise InputError("no flag store in this database", where=self.shown)
-            return
+        cursor.execute(_SHAPE)
+        found = cursor.fetchone()
+        db.rollback()
+        if found is not None and found[0] is not None:
+            self._check_shape(found[0], found[1])
+            if not self.create:
+                return
+        elif not self.create:
+            raise InputError("no flag store in this database", where=self.shown)
         cursor.execute("SELECT pg_advisory_xact_lock($1)", (_SCHEMA_LOCK,))
         for statement in _SCHEMA:
             cursor.execute(statement)
@@ -277,6 +281,22 @@ class PostgresFlagStore:
                 "INSERT INTO schema_version (version) VALUES ($1)", (SCHEMA_VERSION,)
             )
         db.commit()
+
+    def _check_shape(self, columns: list[str], key: list[str] | None) -> None:
+        """A `flags` table of another shape (another program's, or changed
+        by hand) is refused, naming what it lacks."""
+        missing = [name for name in _COLUMNS.split(", ") if name not in columns]
+        if missing:
+            raise InputError(
+                f"not a flag store: its flags table has no column {missing[0]}",
+                where=self.shown,
+            )
+        if sorted(key or ()) != ["account_id", "source"]:
+            raise InputError(
+                "not a flag store: its flags table is not keyed by"
+                " (account_id, source)",
+                where=self.shown,
+            )
 
     def _drop(self) -> None:
         if self._db is not None:
@@ -303,7 +323,10 @@ class PostgresFlagStore:
                     state = getattr(error, "sqlstate", None)
                     if state in _RETRIED_STATES and attempt < _RETRIES:
                         continue
-                    raise
+                    raise InputError(
+                        f"the PostgreSQL flag store failed: {_store_problem(error)}",
+                        where=self.shown,
+                    ) from None
                 except BaseException:
                     self._drop()
                     raise
@@ -425,7 +448,7 @@ class PostgresFlagStore:
     ) -> Iterator[StoredFlag]:
         # Byte order, as the SQLite store sorts.
         query = (
-            f"SELECT {_COLUMNS} FROM flags"  # noqa: S608 - fixed column list
+            f"SELECT ctid::text, {_COLUMNS} FROM flags"  # noqa: S608 - fixed list
             " WHERE ($1::text IS NULL OR status = $1)"
             " AND ($2::text IS NULL OR account_id = $2)"
             ' ORDER BY account_id COLLATE "C", source COLLATE "C"'
@@ -436,7 +459,12 @@ class PostgresFlagStore:
             return list(cursor.fetchall())
 
         rows = self._transaction(read)
-        return (_stored(row) for row in rows)
+        return (self._stored(row) for row in rows)
+
+    def _stored(self, row: tuple[Any, ...]) -> StoredFlag:
+        # Named by its ctid, which `SELECT ... WHERE ctid = '(0,3)'` finds.
+        values = dict(zip(_COLUMNS.split(", "), row[1:], strict=True))
+        return stored_flag(values, store=self.shown, where=f"row at ctid {row[0]}")
 
     def count(self, status: Status | None = None) -> int:
         return sum(1 for _ in self.list(status=status))
@@ -464,45 +492,15 @@ def _count(cursor: Any, query: str, params: tuple[Any, ...]) -> int:
     return int(row[0]) if row is not None else 0
 
 
-def _stored(row: tuple[Any, ...]) -> StoredFlag:
-    (
-        account_id,
-        source,
-        codes,
-        action,
-        jurisdiction,
-        required_age,
-        fingerprint,
-        status,
-        raised_at,
-        updated_at,
-        resolved_by,
-        resolved_at,
-        resolution_note,
-        line,
-        input_rowid,
-        report_id,
-    ) = row
-    return StoredFlag(
-        flag=Flag(
-            account_id=account_id,
-            codes=tuple(json.loads(codes)),
-            action=action,
-            jurisdiction=jurisdiction,
-            required_age=required_age,
-            source=source,
-            raised_at=raised_at,
-            fingerprint=fingerprint,
-            line=line,
-            rowid=input_rowid,
-            report_id=report_id,
-        ),
-        status=status,
-        updated_at=updated_at,
-        resolved_by=resolved_by,
-        resolved_at=resolved_at,
-        resolution_note=resolution_note,
-    )
+def _store_problem(error: Exception) -> str:
+    """A fixed phrase for a failed statement: the server's message may echo
+    stored values, so only its SQLSTATE class is named."""
+    state = str(getattr(error, "sqlstate", "") or "")
+    if state in ("42703", "42P01", "42804", "42883"):
+        return "its flags table is not a flag store's"
+    if state.startswith("08") or not state:
+        return connection_problem(str(error))
+    return f"the server refused the statement (SQLSTATE {state})"
 
 
 def open_postgres_store(url: str, *, existing: bool = False) -> PostgresFlagStore:

@@ -6,6 +6,7 @@ store.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -17,15 +18,12 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from ..errors import InputError
-from .model import (
-    Flag,
-    Status,
-    StoredFlag,
-    check_account_ids,
-)
+from ..urls import masked
+from .model import Flag, Status, StoredFlag, check_account_ids
 from .model import utc_now as _utc_now
 from .output import JSONL_SUFFIXES, flag_to_dict, json_line
 from .postgres import PostgresFlagStore, is_postgres_url, open_postgres_store
+from .rows import stored_flag
 
 __all__ = [
     "FlagSink",
@@ -121,6 +119,22 @@ CREATE TABLE IF NOT EXISTS flags (
 );
 CREATE INDEX IF NOT EXISTS flags_status ON flags (status);
 """
+# The columns of the first schema, which every flag store has.
+_FIRST_COLUMNS = (
+    "account_id",
+    "source",
+    "codes",
+    "action",
+    "jurisdiction",
+    "required_age",
+    "fingerprint",
+    "status",
+    "raised_at",
+    "updated_at",
+    "resolved_by",
+    "resolved_at",
+    "resolution_note",
+)
 # Columns added since the first schema: a store made before gains them.
 _ADDED_COLUMNS = (
     ("line", "INTEGER"),
@@ -173,12 +187,41 @@ class SqliteFlagStore:
     same content.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
         self.path = Path(path)
+        # As given: a Path would fold the `//` of a URL taken for a file.
+        self.shown = masked(os.fspath(path))
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(
-            self.path, check_same_thread=False, isolation_level=None
-        )
+        try:
+            self._db = sqlite3.connect(
+                self.path, check_same_thread=False, isolation_level=None
+            )
+        except sqlite3.DatabaseError as error:
+            raise InputError(sqlite_problem(error), where=self.shown) from None
+        try:
+            self._prepare(create)
+        except BaseException as error:
+            self._db.close()
+            if isinstance(error, sqlite3.DatabaseError):
+                raise InputError(sqlite_problem(error), where=self.shown) from None
+            raise
+
+    def _prepare(self, create: bool) -> None:
+        """Check that the file is a flag store (or, with `create`, a new
+        database) before anything is written to it: another application's
+        database is never changed."""
+        tables = {
+            name
+            for (name,) in self._db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+            )
+        }
+        if "flags" in tables:
+            self._check_shape()
+        elif not create or tables - {"store_keys"}:
+            raise InputError(
+                "not a flag store: it has no flags table", where=self.shown
+            )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=10000")
@@ -188,8 +231,43 @@ class SqliteFlagStore:
             if name not in present:
                 self._db.execute(f"ALTER TABLE flags ADD COLUMN {name} {kind}")
 
-    def close(self) -> None:
+    def _check_shape(self) -> None:
+        """A `flags` table of another shape (another program's, or changed
+        by hand) is refused, naming what it lacks."""
+        info = list(self._db.execute("PRAGMA table_info(flags)"))
+        columns = {row[1] for row in info}
+        missing = [name for name in _FIRST_COLUMNS if name not in columns]
+        if missing:
+            raise InputError(
+                f"not a flag store: its flags table has no column {missing[0]}",
+                where=self.shown,
+            )
+        key = {row[1] for row in info if row[5]}
+        if key != {"account_id", "source"}:
+            raise InputError(
+                "not a flag store: its flags table is not keyed by"
+                " (account_id, source)",
+                where=self.shown,
+            )
+        try:
+            self._db.execute("SELECT rowid FROM flags LIMIT 0")
+        except sqlite3.OperationalError:
+            raise InputError(
+                "not a flag store: its flags table has no rowid", where=self.shown
+            ) from None
+
+    @contextlib.contextmanager
+    def _using(self) -> Iterator[None]:
+        """Hold the store's lock; a failure of SQLite (a damaged file, a
+        lock held too long) is an InputError naming the store."""
         with self._lock:
+            try:
+                yield
+            except sqlite3.DatabaseError as error:
+                raise InputError(sqlite_problem(error), where=self.shown) from None
+
+    def close(self) -> None:
+        with self._using():
             self._db.close()
 
     def __enter__(self) -> SqliteFlagStore:
@@ -221,7 +299,7 @@ class SqliteFlagStore:
         places = [
             (f.line, f.rowid, f.report_id, f.account_id, f.source) for f in checked
         ]
-        with self._lock:
+        with self._using():
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.executemany(_UPSERT, rows)
@@ -253,7 +331,7 @@ class SqliteFlagStore:
         if source is not None:
             query += " AND source = ?"
             params.append(source)
-        with self._lock:
+        with self._using():
             return self._db.execute(query, params).rowcount
 
     def clear(
@@ -270,7 +348,7 @@ class SqliteFlagStore:
         when = at.isoformat()
         note = "condition no longer found"
         rows = [(by, when, note, when, account, source) for account in account_ids]
-        with self._lock:
+        with self._using():
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 before = self._db.total_changes
@@ -285,7 +363,7 @@ class SqliteFlagStore:
     def list(
         self, *, status: Status | None = None, account_id: str | None = None
     ) -> Iterator[StoredFlag]:
-        query = "SELECT * FROM flags"
+        query = f"SELECT rowid AS {_ROWID}, * FROM flags"  # noqa: S608 - fixed name
         clauses: list[str] = []
         params: list[Any] = []
         if status is not None:
@@ -297,11 +375,14 @@ class SqliteFlagStore:
         if clauses:
             query += " WHERE " + " AND ".join(clauses)
         query += " ORDER BY account_id, source"
-        with self._lock:
+        with self._using():
             cursor = self._db.execute(query, params)
             columns = [c[0] for c in cursor.description]
             rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
-        return (_stored(row) for row in rows)
+        return (self._stored(row) for row in rows)
+
+    def _stored(self, row: dict[str, Any]) -> StoredFlag:
+        return stored_flag(row, store=self.shown, where=f"row {row[_ROWID]}")
 
     def count(self, status: Status | None = None) -> int:
         return sum(1 for _ in self.list(status=status))
@@ -309,7 +390,7 @@ class SqliteFlagStore:
     def secret(self) -> bytes:
         """This store's random key for fingerprints and anonymous account ids,
         made on first use and kept in the store, so re-runs hash alike."""
-        with self._lock:
+        with self._using():
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS store_keys"
                 " (name TEXT PRIMARY KEY, value BLOB NOT NULL)"
@@ -328,30 +409,8 @@ class SqliteFlagStore:
 FlagStore = SqliteFlagStore | PostgresFlagStore
 
 
-def _stored(row: dict[str, Any]) -> StoredFlag:
-    def when(text: str | None) -> datetime | None:
-        return datetime.fromisoformat(text) if text else None
-
-    return StoredFlag(
-        flag=Flag(
-            account_id=row["account_id"],
-            codes=tuple(json.loads(row["codes"])),
-            action=row["action"],
-            jurisdiction=row["jurisdiction"],
-            required_age=row["required_age"],
-            source=row["source"],
-            raised_at=datetime.fromisoformat(row["raised_at"]),
-            fingerprint=row["fingerprint"],
-            line=row["line"],
-            rowid=row["input_rowid"],
-            report_id=row["report_id"],
-        ),
-        status=row["status"],
-        updated_at=datetime.fromisoformat(row["updated_at"]),
-        resolved_by=row["resolved_by"],
-        resolved_at=when(row["resolved_at"]),
-        resolution_note=row["resolution_note"],
-    )
+# The rowid as a listing reads it, under a name no column of ours has.
+_ROWID = "_agegate_rowid"
 
 
 def open_sink(path: str | os.PathLike[str]) -> FlagSink:
@@ -370,9 +429,31 @@ def open_store(path: str, *, existing: bool = False) -> FlagStore:
     there is none to open or the file is not a store."""
     if is_postgres_url(path):
         return open_postgres_store(path, existing=existing)
+    shown = masked(path)
+    if path.endswith(JSONL_SUFFIXES):
+        raise InputError(
+            "a JSON Lines file of flags is not a flag store; give a SQLite"
+            " file or a postgresql:// URL",
+            where=shown,
+        )
     if existing and not Path(path).is_file():
-        raise InputError("no such flag store", where=path)
-    try:
-        return SqliteFlagStore(path)
-    except sqlite3.DatabaseError:
-        raise InputError("not a SQLite flag store", where=path) from None
+        raise InputError("no such flag store", where=shown)
+    return SqliteFlagStore(path, create=not existing)
+
+
+def sqlite_problem(error: sqlite3.DatabaseError) -> str:
+    """A fixed phrase for SQLite's reason: its message is never shown."""
+    text = str(error).lower()
+    phrases = (
+        ("not a database", "not a SQLite flag store (not a SQLite database)"),
+        ("malformed", "the SQLite database is damaged"),
+        ("readonly", "the SQLite flag store is read-only"),
+        ("locked", "the SQLite flag store is locked by another program"),
+        ("busy", "the SQLite flag store is locked by another program"),
+        ("unable to open", "cannot open the SQLite flag store"),
+        ("disk i/o", "a disk I/O error on the SQLite flag store"),
+    )
+    for needle, phrase in phrases:
+        if needle in text:
+            return phrase
+    return "the SQLite flag store refused the operation"

@@ -138,6 +138,8 @@ class HttpRequest:
     body_file: str | None = None
     # `# @no-cookie-jar`: sent without the file's cookies, its own not kept.
     no_cookie_jar: bool = False
+    # The line each header is on, in the order of `headers`.
+    header_lines: tuple[int, ...] = ()
 
     @property
     def label(self) -> str:
@@ -276,7 +278,7 @@ class _Block:
                 )
             return None
         line, method, url = found
-        headers = self._headers()
+        headers, header_lines = self._headers()
         body, body_file = self._body()
         if not any(e.kind == "status" for e in self.expects):
             raise InputError(
@@ -295,6 +297,7 @@ class _Block:
             variables=tuple(sorted(self.variables.items())),
             body_file=body_file,
             no_cookie_jar=self.no_cookie_jar,
+            header_lines=header_lines,
         )
 
     def _expect(self, text: str, number: int) -> bool:
@@ -337,9 +340,11 @@ class _Block:
                 )
         return None
 
-    def _headers(self) -> tuple[tuple[str, str], ...]:
-        """Headers up to the first blank line; `# @expect` may sit among them."""
+    def _headers(self) -> tuple[tuple[tuple[str, str], ...], tuple[int, ...]]:
+        """Headers up to the first blank line, and their lines; `# @expect`
+        may sit among them."""
         headers: list[tuple[str, str]] = []
+        lines: list[int] = []
         while self.index < len(self.lines):
             number, line = self.lines[self.index]
             self.index += 1
@@ -354,7 +359,8 @@ class _Block:
                     "expected a header `Name: value`", where=f"{self.where}:{number}"
                 )
             headers.append((match.group(1), match.group(2).strip()))
-        return tuple(headers)
+            lines.append(number)
+        return tuple(headers), tuple(lines)
 
     def _body(self) -> tuple[str | None, str | None]:
         """The inline body, or the file a lone `< path` line names; `??`

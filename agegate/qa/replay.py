@@ -9,15 +9,18 @@ carries nor keeps cookies. `parser` reads the files; this module fills their
 from __future__ import annotations
 
 import calendar
+import contextlib
 import http.client
 import json
 import re
+import socket
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 import attrs
 
@@ -39,15 +42,54 @@ _DATETIME = re.compile(
 _RESPONSE_REF = re.compile(
     r"^([A-Za-z_][A-Za-z0-9_\-]*)\.response\.(body|headers)\.(.+)$"
 )
-_TIMEOUT = 15.0
+# The longest one request may take, from connecting to the last byte of its
+# answer: a server that drips its answer a byte at a time is cut off.
+TIMEOUT = 15.0
+# The most of an answer's body a replay keeps; a longer body is cut off there
+# (the connection is closed rather than the rest read) and the example fails.
+BODY_LIMIT = 1 << 20
 _FILLED_LIMIT = 1 << 20
+# What a header value or a request target may hold: a tab, visible ASCII and
+# the Latin-1 letters HTTP/1.1 sends as bytes (header values only); never a
+# CR, LF or other control character, which would end the line early.
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e\xa0-\xff]*")
+_TARGET = re.compile(r"[\x21-\x7e]+")
+
+
+class UnsafeValue(InputError):
+    """A header value, as filled, holding characters HTTP does not allow
+    there: a value captured from an answer may carry CR LF to write headers
+    of its own. The replay stops (exit 2): the catalogue or the server is
+    wrong, not the app under test."""
+
+
+def split(url: str) -> SplitResult | None:
+    """`url` split into its parts, or None when it does not parse (an
+    unclosed `[`, a port that is not a number)."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError:
+        return None
+    return parts
+
+
+def _origin(url: str) -> tuple[str, str, int] | None:
+    try:
+        return origin_of(url)
+    except ValueError:
+        return None
 
 
 @attrs.frozen
 class Response:
+    """An answer; `truncated` when its body ran past BODY_LIMIT, of which
+    `body` holds the first BODY_LIMIT bytes."""
+
     status: int
     headers: tuple[tuple[str, str], ...]
     body: bytes
+    truncated: bool = False
 
     def header(self, name: str) -> str | None:
         for key, value in self.headers:
@@ -184,8 +226,10 @@ class _Jar:
                     morsel["expires"] and _expired(morsel["expires"])
                 ):
                     self.cookies.pop(morsel.key, None)
-                else:
-                    self.cookies[morsel.key] = morsel.value
+                elif _TARGET.fullmatch(morsel.coded_value):
+                    # Sent back as it came, quoted: its unquoted value may
+                    # hold a CR or LF written as an escape.
+                    self.cookies[morsel.key] = morsel.coded_value
 
     def header(self) -> str | None:
         if not self.cookies:
@@ -206,25 +250,27 @@ def send(
     url: str,
     headers: Sequence[tuple[str, str]],
     body: bytes | None,
-    timeout: float = _TIMEOUT,
+    timeout: float = TIMEOUT,
 ) -> Response:
-    """One HTTP exchange, without following redirects."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    """One HTTP exchange, without following redirects, within one deadline
+    of `timeout` seconds in all; TimeoutError once it has passed."""
+    parts = split(url)
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise InputError("URL must be http(s)://host[:port]/path")
-    connection: http.client.HTTPConnection
-    if parts.scheme == "https":
-        connection = http.client.HTTPSConnection(
-            parts.hostname, parts.port, timeout=timeout
-        )
-    else:
-        connection = http.client.HTTPConnection(
-            parts.hostname, parts.port, timeout=timeout
-        )
+    kind = (
+        http.client.HTTPSConnection
+        if parts.scheme == "https"
+        else http.client.HTTPConnection
+    )
+    connection = kind(parts.hostname, parts.port, timeout=timeout)
     target = parts.path or "/"
     if parts.query:
         target += "?" + parts.query
+    deadline = _Deadline(timeout)
+    answer: http.client.HTTPResponse | None = None
     try:
+        connection.connect()
+        deadline.watch(connection.sock)
         connection.putrequest(method, target, skip_accept_encoding=True)
         for key, value in headers:
             connection.putheader(key, value)
@@ -232,13 +278,59 @@ def send(
             connection.putheader("Content-Length", str(len(body)))
         connection.endheaders(body)
         answer = connection.getresponse()
+        kept = answer.read(BODY_LIMIT + 1)
+        if deadline.passed:
+            # Cut off mid-body, a body without a length just looks ended.
+            raise TimeoutError
         return Response(
             status=answer.status,
             headers=tuple(answer.getheaders()),
-            body=answer.read(),
+            body=kept[:BODY_LIMIT],
+            truncated=len(kept) > BODY_LIMIT,
         )
+    except (OSError, http.client.HTTPException):
+        if deadline.passed:
+            raise TimeoutError(f"no whole answer within {timeout:g} s") from None
+        raise
     finally:
+        deadline.cancel()
+        if answer is not None:
+            answer.close()
         connection.close()
+
+
+class _Deadline:
+    """Cuts a connection off once its time is up: a socket timeout counts
+    each read alone, so a server sending a byte a second never trips it.
+    The socket is held here, since the connection lets go of it once an
+    answer without a length comes."""
+
+    def __init__(self, seconds: float) -> None:
+        self.passed = False
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._cut)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def watch(self, sock: socket.socket | None) -> None:
+        with self._lock:
+            self._sock = sock
+            if self.passed:
+                self._shut()
+
+    def _cut(self) -> None:
+        with self._lock:
+            self.passed = True
+            self._shut()
+
+    def _shut(self) -> None:
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
 
 
 def _included(request: HttpRequest) -> str:
@@ -250,14 +342,48 @@ def _included(request: HttpRequest) -> str:
         raise InputError("cannot read the body file", where=request.label) from None
 
 
-def _encode_body(body: str | None, headers: Sequence[tuple[str, str]]) -> bytes | None:
+def _encode_body(
+    body: str | None, headers: Sequence[tuple[str, str]], request: HttpRequest
+) -> bytes | None:
     if body is None:
         return None
     content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
     # Multipart needs CRLF line ends; editors save LF.
     if content_type.lower().startswith("multipart/"):
         body = body.replace("\r\n", "\n").replace("\n", "\r\n") + "\r\n"
-    return body.encode("utf-8")
+    try:
+        return body.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate, which a JSON answer can spell as \ud800.
+        raise InputError(
+            "the body holds text that is not valid Unicode; refused",
+            where=request.label,
+        ) from None
+
+
+def _check_header(name: str, value: str, request: HttpRequest, index: int) -> None:
+    """Refuse a value that would end the header line early or cannot be
+    sent as bytes: a CR or LF in it would write headers of its own."""
+    if _HEADER_VALUE.fullmatch(value):
+        return
+    lines = request.header_lines
+    line = lines[index] if index < len(lines) else request.line
+    raise UnsafeValue(
+        f"header {name}: its value, as filled, holds a CR, LF or other"
+        " character not allowed in a header; refused",
+        where=f"{request.file}:{line}",
+    )
+
+
+def _sendable_url(url: str, request: HttpRequest) -> str:
+    if not _TARGET.fullmatch(url):
+        # Nothing is sent, so the request fails and the others still run.
+        raise InputError(
+            "the URL holds a space, CR, LF or other character not allowed in a"
+            " URL (write it percent-encoded); refused",
+            where=request.label,
+        )
+    return url
 
 
 @attrs.frozen
@@ -272,23 +398,19 @@ class Origins:
 
     @classmethod
     def of(cls, base_url: str, allow_hosts: Iterable[str] = ()) -> Origins:
-        base = origin_of(base_url)
+        base = _origin(base_url)
         if base is None:
             raise InputError("the base URL must be http(s)://host[:port]")
         hosts: set[tuple[str, int | None]] = set()
         for entry in allow_hosts:
-            parts = urlsplit("//" + entry.strip())
-            try:
-                port = parts.port
-            except ValueError:
-                port = -1
-            if not parts.hostname or port == -1 or parts.path or parts.username:
+            parts = split("//" + entry.strip())
+            if parts is None or not parts.hostname or parts.path or parts.username:
                 raise InputError("--allow-host takes HOST or HOST:PORT")
-            hosts.add((parts.hostname.lower(), port))
+            hosts.add((parts.hostname.lower(), parts.port))
         return cls(base, frozenset(hosts))
 
     def allows(self, url: str) -> bool:
-        origin = origin_of(url)
+        origin = _origin(url)
         if origin is None:
             return False
         if origin == self.base:
@@ -337,18 +459,23 @@ def run_file(
     today: date | None = None,
     allow_hosts: Iterable[str] = (),
     variables: Mapping[str, str] | None = None,
+    timeout: float = TIMEOUT,
 ) -> list[Result]:
     """Replay every request of one file in order, with one cookie jar.
 
     Requests go only to `base_url`'s origin and to `allow_hosts`; a request
     elsewhere fails without being sent. `variables` override the file's own,
-    as `base_url` overrides `@baseUrl`.
+    as `base_url` overrides `@baseUrl`. Each request has `timeout` seconds
+    in all; a body longer than BODY_LIMIT is cut off and fails its request.
+    A header value that cannot be sent as written (a CR or LF from a
+    captured value) raises UnsafeValue, naming the file and line.
     """
     session = _Session(
         base_url.rstrip("/"),
         Origins.of(base_url, allow_hosts),
         today if today is not None else date.today(),
         dict(variables or {}),
+        timeout,
     )
     return [session.replay(request) for request in parse_file(path)]
 
@@ -369,6 +496,7 @@ class _Session:
     origins: Origins
     today: date
     variables: dict[str, str]
+    timeout: float = TIMEOUT
     jar: _Jar = attrs.field(factory=lambda: _Jar())
     responses: dict[str, Response] = attrs.field(factory=dict)
 
@@ -378,12 +506,20 @@ class _Session:
         filler = self._filler(request)
         try:
             prepared = self._prepare(request, filler)
+        except UnsafeValue:
+            raise
         except InputError as error:
             return Result(request, None, (str(error),))
         try:
             response = send(
-                request.method, prepared.url, prepared.headers, prepared.body
+                request.method,
+                prepared.url,
+                prepared.headers,
+                prepared.body,
+                self.timeout,
             )
+        except TimeoutError as error:
+            return Result(request, None, (f"no response ({error})",))
         except (OSError, http.client.HTTPException) as error:
             return Result(request, None, (f"no response ({type(error).__name__})",))
         if not request.no_cookie_jar:
@@ -399,7 +535,11 @@ class _Session:
         except InputError as error:
             return Result(request, response.status, (str(error),))
         filled = attrs.evolve(request, expects=expects)
-        return Result(request, response.status, check(filled, response))
+        problems = check(filled, response)
+        if response.truncated:
+            cut = f"body over {BODY_LIMIT >> 20} MiB: only its start was read"
+            problems = (cut, *problems)
+        return Result(request, response.status, problems)
 
     def _filler(self, request: HttpRequest) -> _Filler:
         known = {**dict(request.variables), **self.variables}
@@ -408,10 +548,15 @@ class _Session:
 
     def _prepare(self, request: HttpRequest, filler: _Filler) -> _Prepared:
         where = request.label
-        url = filler.fill(request.url, where)
-        if not urlsplit(url).scheme:
+        url = _sendable_url(filler.fill(request.url, where), request)
+        parts = split(url)
+        if parts is None:
+            raise InputError("not a valid URL", where=where)
+        if not parts.scheme:
             url = urljoin(self.base_url + "/", url.lstrip("/"))
         headers = [(k, filler.fill(v, where)) for k, v in request.headers]
+        for index, (name, value) in enumerate(headers):
+            _check_header(name, value, request, index)
         body = filler.fill(request.body, where) if request.body else None
         if request.body_file is not None:
             body = _included(request)
@@ -419,7 +564,7 @@ class _Session:
         cookie = None if request.no_cookie_jar else self.jar.header()
         if cookie and not any(k.lower() == "cookie" for k, _ in headers):
             headers.append(("Cookie", cookie))
-        return _Prepared(url, headers, _encode_body(body, headers))
+        return _Prepared(url, headers, _encode_body(body, headers, request))
 
 
 def run(
@@ -429,6 +574,7 @@ def run(
     today: date | None = None,
     allow_hosts: Iterable[str] = (),
     variables: Mapping[str, str] | None = None,
+    timeout: float = TIMEOUT,
 ) -> list[Result]:
     """Replay a whole catalogue; files are independent of each other."""
     hosts = tuple(allow_hosts)
@@ -436,7 +582,12 @@ def run(
     for path in catalogue(paths):
         results.extend(
             run_file(
-                path, base_url, today=today, allow_hosts=hosts, variables=variables
+                path,
+                base_url,
+                today=today,
+                allow_hosts=hosts,
+                variables=variables,
+                timeout=timeout,
             )
         )
     return results

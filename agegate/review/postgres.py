@@ -34,7 +34,13 @@ import attrs
 import pyarrow as pa
 
 from ..errors import InputError
-from ..flags.postgres import SCHEMES, connection_problem, is_postgres_url, masked
+from ..flags.postgres import (
+    SCHEMES,
+    connection_problem,
+    is_postgres_url,
+    masked,
+    postgres_url,
+)
 from .batches import BATCH_ROWS, WHOLE, AccountBatch, Share
 from .readers import Row, Stream, check_column_names
 
@@ -62,7 +68,7 @@ def connect(url: str) -> Any:
     import adbc_driver_postgresql.dbapi as adbc
 
     try:
-        return adbc.connect(url)
+        return adbc.connect(postgres_url(url))
     except adbc_driver_manager.Error as error:
         raise InputError(
             f"cannot connect to PostgreSQL: {connection_problem(str(error))}",
