@@ -157,13 +157,20 @@ def _veriff_reader(approved_proves_over: int | None) -> Any:
             return Reading(event_id, reference, "inconclusive" if ended else "ignored")
         person = verification.get("person")
         born = person.get("dateOfBirth") if isinstance(person, dict) else None
-        age = age_from_birthdate(born, _today())
-        outcome = compare(age, required)
-        if age is None and approved_proves_over is not None:
-            outcome = compare(approved_proves_over, required)
+        outcome = _approved(born, required, approved_proves_over)
         return Reading(event_id, reference, outcome, "id-document")
 
     return read
+
+
+def _approved(born: Any, required: int, approved_proves_over: int | None) -> Outcome:
+    """What an approved check proves: the age of the birthdate it returned
+    (read, then let go), else the age the operator's rule at the provider
+    proves, else nothing conclusive."""
+    age = age_from_birthdate(born, _today())
+    if age is None and approved_proves_over is not None:
+        return compare(approved_proves_over, required)
+    return compare(age, required)
 
 
 def veriff(
@@ -212,10 +219,7 @@ def _persona_reader(approved_proves_over: int | None) -> Any:
             return Reading(event_id, reference, "inconclusive")
         if name != "inquiry.approved":
             return Reading(event_id, reference, "ignored")
-        age = age_from_birthdate(fields.get("birthdate"), _today())
-        outcome = compare(age, required)
-        if age is None and approved_proves_over is not None:
-            outcome = compare(approved_proves_over, required)
+        outcome = _approved(fields.get("birthdate"), required, approved_proves_over)
         return Reading(event_id, reference, outcome, "inquiry")
 
     return read
