@@ -259,10 +259,14 @@ class SqliteFlagStore:
     @contextlib.contextmanager
     def _using(self) -> Iterator[None]:
         """Hold the store's lock; a failure of SQLite (a damaged file, a
-        lock held too long) is an InputError naming the store."""
+        lock held too long) is an InputError naming the store. A store used
+        after it was closed is the caller's mistake, not the store's, and
+        stays sqlite3's ProgrammingError."""
         with self._lock:
             try:
                 yield
+            except sqlite3.ProgrammingError:
+                raise
             except sqlite3.DatabaseError as error:
                 raise InputError(sqlite_problem(error), where=self.shown) from None
 
