@@ -32,8 +32,36 @@ __all__ = [
 Action = Literal["remove", "verify"]
 # cleared: a review screened the account again and no longer found the
 # condition (the data was corrected); the flag is kept, closed.
-Status = Literal["open", "removed", "dismissed", "cleared"]
-STATUSES: tuple[Status, ...] = ("open", "removed", "dismissed", "cleared")
+# reappeared: a review found an account marked removed still in the store.
+# planned, approved, erased, verified, failed: a removal's lifecycle, from a
+# plan to every target reporting nothing left; held: a legal hold, which no
+# removal touches until it is released.
+Status = Literal[
+    "open",
+    "removed",
+    "dismissed",
+    "cleared",
+    "reappeared",
+    "planned",
+    "approved",
+    "erased",
+    "verified",
+    "failed",
+    "held",
+]
+STATUSES: tuple[Status, ...] = (
+    "open",
+    "removed",
+    "dismissed",
+    "cleared",
+    "reappeared",
+    "planned",
+    "approved",
+    "erased",
+    "verified",
+    "failed",
+    "held",
+)
 # Ids come from URLs, request bodies and account stores: a store keeps none
 # longer than this, so no client can make one row arbitrarily large.
 MAX_ACCOUNT_ID = 256
