@@ -202,10 +202,11 @@ class ColumnarReviewer:
             k for f in ("account_id", "collected_at") for k in self._keys[f]
         ]
         self._mapped = frozenset(every)
-        # One key per field and no dotted key: a row's fields are its columns.
-        self._plain = len(self._screened) == len(
-            {f for f, _ in self._screened}
-        ) and not any("." in k for k in every)
+        # One key per field: a row's fields are its columns (a dotted key
+        # too, where no column could hold its path: `_fast_columns`).
+        self._plain = len(self._screened) == len({f for f, _ in self._screened})
+        # The column each dotted key's nested path would start in.
+        self._heads = frozenset(k.partition(".")[0] for k in every if "." in k)
         self._today = settings.today
         self._today_int = _yyyymmdd(settings.today)
         self._kind = _KINDS[settings.policy.threshold]
@@ -273,6 +274,8 @@ class ColumnarReviewer:
         if not self._plain:
             return None
         names = set(records.schema.names)
+        if not self._flat_paths(records, names):
+            return None
         found: Columns = {}
         for field, keys in self._keys.items():
             if not keys or keys[0] not in names:
@@ -283,6 +286,14 @@ class ColumnarReviewer:
                 return None
             found[field] = column
         return found
+
+    def _flat_paths(self, records: pa.RecordBatch, names: set[str]) -> bool:
+        """Whether every dotted key reads only its own column, as a flat
+        format's row does: `lookup` reaches `a.b.c` through a column `a` of
+        objects, and a text column holds none."""
+        return all(
+            head not in names or is_text(records.column(head)) for head in self._heads
+        )
 
     def _screen_slowly(
         self,
