@@ -47,6 +47,7 @@ from .batches import AccountBatch, is_text
 from .readers import Row
 from .reviewer import (
     SOURCE,
+    SPREADSHEET_FIELDS,
     Batch,
     CollectedAtInvalid,
     Reviewer,
@@ -160,6 +161,15 @@ def ages_on(on: Any, born: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         np.asarray(on, dtype=np.int64) - born, 10000
     )
     return found
+
+
+def _unquoted(column: pa.Array) -> pa.Array:
+    """The column without a spreadsheet's leading apostrophes, as
+    `Reviewer._unquoted` takes them off."""
+    marked = pc.starts_with(column, "'")
+    if not pc.any(marked).as_py():
+        return column
+    return pc.if_else(marked, pc.utf8_ltrim(column, characters="'"), column)
 
 
 def _yyyymmdd(day: date) -> int:
@@ -284,7 +294,7 @@ class ColumnarReviewer:
             column = records.column(keys[0])
             if not is_text(column):
                 return None
-            found[field] = column
+            found[field] = _unquoted(column) if field in SPREADSHEET_FIELDS else column
         return found
 
     def _flat_paths(self, records: pa.RecordBatch, names: set[str]) -> bool:
@@ -793,7 +803,8 @@ class ColumnarReviewer:
         if not text:
             return "absent"
         try:
-            return _yyyymmdd(collection_date(text, self._today))
+            formats = self.settings.collected_formats
+            return _yyyymmdd(collection_date(text, self._today, formats))
         except CollectedAtInvalid:
             return "invalid"
         except Exception:  # the row engine reports such a row itself
