@@ -165,7 +165,7 @@ def ages_on(on: Any, born: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
 
 def _unquoted(column: pa.Array) -> pa.Array:
     """The column without a spreadsheet's leading apostrophes, as
-    `Reviewer._unquoted` takes them off."""
+    `Reviewer.unquoted` takes them off."""
     marked = pc.starts_with(column, "'")
     if not pc.any(marked).as_py():
         return column

@@ -206,7 +206,7 @@ class Reviewer:
     def review(self, record: Mapping[str, Any]) -> Flag | None:
         """The flag one account raises, or None."""
         today = self.settings.today
-        record = self._unquoted(record)
+        record = self.unquoted(record)
         flat = self._flatten(record)
         collected, collected_invalid = self._collection(record)
 
@@ -234,7 +234,7 @@ class Reviewer:
             basis = then
         return self._flag(record, flat, found, basis)
 
-    def _unquoted(self, record: Mapping[str, Any]) -> Mapping[str, Any]:
+    def unquoted(self, record: Mapping[str, Any]) -> Mapping[str, Any]:
         """The record with the apostrophes a spreadsheet puts before a phone
         or a date it keeps as text taken off, as the spreadsheet shows it."""
         changed: dict[str, Any] | None = None
