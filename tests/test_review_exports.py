@@ -17,6 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cli_support import agegate
 
 from agegate.policy import FieldMap
@@ -167,3 +168,271 @@ def test_a_dotted_json_key_still_reaches_into_objects(tmp_path: Path) -> None:
     flags = runs[0]["flags"]
     assert _removals(flags) == {"nested", "literal", "text"}
     assert "BIRTHDATE_INVALID" in flags["both"]["codes"]
+
+
+# -- Salesforce: MM/DD/YYYY birthdates stop the run, naming --date-format ------
+
+
+SALESFORCE_HEADER = [
+    "Id", "FirstName", "LastName", "Email", "Birthdate", "MailingCountry",
+    "MailingState", "CreatedDate",
+]  # fmt: skip
+SALESFORCE_MAP = [
+    "--map=account_id=Id", "--map=birthdate=Birthdate",
+    "--map=country=MailingCountry", "--map=subdivision=MailingState",
+    "--map=collected_at=CreatedDate",
+]  # fmt: skip
+
+
+def _us(day: str) -> str:
+    year, month, dom = day.split("-")
+    return f"{month}/{dom}/{year}"
+
+
+def _salesforce(path: Path, count: int = 80) -> tuple[set[str], list[str]]:
+    """A contacts report; the minors' ids and every birthdate written."""
+    rows, minors, written = [], set(), []
+    for n in range(count):
+        contact = f"0035g00000{n:08d}"
+        born = MINORS[n % 3] if n % 3 == 0 else ADULTS[n % 3]
+        if born in MINORS:
+            minors.add(contact)
+        written.append(_us(born))
+        rows.append([
+            contact, f"Ann{n}", "Doe", f"ann{n}@example.com", _us(born), "US", "CA",
+            "2024-02-01T10:00:00.000Z",
+        ])  # fmt: skip
+    _write_csv(path, SALESFORCE_HEADER, rows)
+    return minors, written
+
+
+def test_salesforce_us_dates_stop_the_run_naming_the_format(tmp_path: Path) -> None:
+    path = tmp_path / "report.csv"
+    minors, written = _salesforce(path)
+    for engine in ENGINES:
+        run = review(path, tmp_path, *SALESFORCE_MAP, f"--engine={engine}")
+        assert run["code"] == 3
+        assert run["flags"] is None, "nothing is written"
+        assert "--map birthdate=Birthdate: 80 of the 80 values" in run["stderr"]
+        assert "NN/NN/NNNN" in run["stderr"]
+        assert "--date-format '%m/%d/%Y'" in run["stderr"]
+        assert not any(value in run["stderr"] for value in written)
+        fixed = review(
+            path,
+            tmp_path,
+            *SALESFORCE_MAP,
+            "--date-format=%m/%d/%Y",
+            f"--engine={engine}",
+        )
+        assert fixed["code"] == 0, fixed["stderr"]
+        assert _removals(fixed["flags"]) == minors
+        assert fixed["summary"]["problems"] == []
+
+
+def test_accept_unreadable_reviews_the_column_as_read(tmp_path: Path) -> None:
+    path = tmp_path / "report.csv"
+    _salesforce(path)
+    run = review(path, tmp_path, *SALESFORCE_MAP, "--accept-unreadable")
+    assert run["code"] == 0
+    assert "warning: --map birthdate=Birthdate" in run["stderr"]
+    assert run["summary"]["accepted_unreadable"] is True
+    assert [p["field"] for p in run["summary"]["problems"]] == ["birthdate"]
+    assert {tuple(f["codes"]) for f in run["flags"].values()} == {
+        ("BIRTHDATE_INVALID",)
+    }
+
+
+def test_day_first_and_month_first_dates_are_named_both(tmp_path: Path) -> None:
+    """Dates no value of which has a day above 12 fit both orders: both are
+    named, and the operator is told to check the source."""
+    path = tmp_path / "report.csv"
+    rows = [[f"c{n}", f"0{n % 9 + 1}/0{n % 8 + 1}/2010", "US"] for n in range(30)]
+    _write_csv(path, ["Id", "Birthdate", "MailingCountry"], rows)
+    run = review(
+        path, tmp_path, "--map=account_id=Id", "--map=birthdate=Birthdate",
+        "--map=country=MailingCountry",
+    )  # fmt: skip
+    assert run["code"] == 3
+    assert "'%m/%d/%Y' or '%d/%m/%Y'" in run["stderr"]
+    assert "check the source" in run["stderr"]
+
+
+# -- Excel on Windows: cp1252 bytes read as UTF-8 are exit 3 naming --encoding
+
+
+def _excel_cp1252(path: Path, count: int = 60) -> set[str]:
+    """A `;`-separated export in cp1252, as Excel on Windows saves one; a
+    third of the names have accents."""
+    minors = set()
+    lines = ["Kundennummer;Name;Geburtsdatum;Land"]
+    for n in range(count):
+        born = MINORS[n % 3] if n % 5 == 0 else ADULTS[n % 3]
+        if born in MINORS:
+            minors.add(f"K{n}")
+        name = "Jürgen Müller" if n % 3 == 0 else "Anna Schmidt"
+        lines.append(f"K{n};{name};{born};DE")
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("cp1252"))
+    return minors
+
+
+EXCEL_MAP = [
+    "--map=account_id=Kundennummer",
+    "--map=birthdate=Geburtsdatum",
+    "--map=country=Land",
+]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_rows_unreadable_in_the_encoding_are_exit_3_naming_encoding(
+    tmp_path: Path, engine: str
+) -> None:
+    path = tmp_path / "Kunden.csv"
+    minors = _excel_cp1252(path)
+    run = review(path, tmp_path, *EXCEL_MAP, f"--engine={engine}")
+    assert run["code"] == 3
+    assert (
+        "20 of the 60 rows read (33.3%) could not be read (not UTF-8: 20)"
+        in run["stderr"]
+    )
+    assert "give --encoding" in run["stderr"]
+    assert "Jürgen" not in run["stderr"]
+    assert run["summary"]["rows_unreadable"] == 20
+    assert [p["field"] for p in run["summary"]["problems"]] == ["rows"]
+    fixed = review(
+        path, tmp_path, *EXCEL_MAP, "--encoding=cp1252", f"--engine={engine}"
+    )
+    assert fixed["code"] == 0, fixed["stderr"]
+    assert _removals(fixed["flags"]) == minors
+    accepted = review(
+        path, tmp_path, *EXCEL_MAP, "--accept-unreadable", f"--engine={engine}"
+    )
+    assert accepted["code"] == 0
+    assert "warning: 20 of the 60 rows read" in accepted["stderr"]
+
+
+# -- collection times: Firebase epoch ms, Stripe epoch s, a local format -------
+
+# 16 when the data was collected (2023-01-15 18:22 UTC), 20 today.
+GROWN_UP = "2006-06-01"
+COLLECTED_MS = "1673806920000"
+COLLECTED_S = "1673806920"
+
+
+def _collected(path: Path, column: str, value: str, count: int = 30) -> None:
+    rows = [
+        [f"u{n}", GROWN_UP if n % 2 == 0 else ADULTS[n % 3], "US", "TX", value]
+        for n in range(count)
+    ]
+    _write_csv(path, ["localId", "birthdate", "country", "region", column], rows)
+
+
+@pytest.mark.parametrize(
+    ("column", "value"), [("createdAt", COLLECTED_MS), ("created", COLLECTED_S)],
+    ids=["firebase-epoch-ms", "stripe-epoch-s"],
+)  # fmt: skip
+def test_epoch_collection_times_are_read_by_their_length(
+    tmp_path: Path, column: str, value: str
+) -> None:
+    path = tmp_path / "users.csv"
+    _collected(path, column, value)
+    options = [
+        "--map=account_id=localId",
+        "--map=subdivision=region",
+        f"--map=collected_at={column}",
+    ]
+    runs = [review(path, tmp_path, *options, f"--engine={e}") for e in ENGINES]
+    for run in runs:
+        assert run["code"] == 0, run["stderr"]
+        flags = run["flags"]
+        assert set(flags) == {f"u{n}" for n in range(0, 30, 2)}
+        assert {tuple(f["codes"]) for f in flags.values()} == {("MINOR_AT_COLLECTION",)}
+    assert _kept(runs[0]["flags"]) == _kept(runs[1]["flags"])
+
+
+def test_a_local_collection_format_is_named_then_read(tmp_path: Path) -> None:
+    path = tmp_path / "users.csv"
+    _collected(path, "Angelegt", "15.01.2023 18:22")
+    options = [
+        "--map=account_id=localId",
+        "--map=subdivision=region",
+        "--map=collected_at=Angelegt",
+    ]
+    run = review(path, tmp_path, *options)
+    assert run["code"] == 3
+    assert "--map collected_at=Angelegt: 30 of the 30 values" in run["stderr"]
+    assert "NN.NN.NNNN NN:NN" in run["stderr"]
+    assert "--collected-format '%d.%m.%Y %H:%M'" in run["stderr"]
+    for engine in ENGINES:
+        fixed = review(
+            path,
+            tmp_path,
+            *options,
+            "--collected-format=%d.%m.%Y %H:%M",
+            f"--engine={engine}",
+        )
+        assert fixed["code"] == 0, fixed["stderr"]
+        assert len(fixed["flags"]) == 15
+        assert {tuple(f["codes"]) for f in fixed["flags"].values()} == {
+            ("MINOR_AT_COLLECTION",)
+        }
+
+
+def test_epoch_formats_named_read_any_length(tmp_path: Path) -> None:
+    """`epoch-s` reads a 9-digit value by length auto-detection does not."""
+    path = tmp_path / "users.csv"
+    # 1999-01-01 UTC: a person born in 1985 was 13.
+    rows = [[f"u{n}", "1985-06-01", "US", "TX", "915148800"] for n in range(12)]
+    _write_csv(path, ["localId", "birthdate", "country", "region", "created"], rows)
+    options = [
+        "--map=account_id=localId",
+        "--map=subdivision=region",
+        "--map=collected_at=created",
+    ]
+    assert review(path, tmp_path, *options)["code"] == 3
+    run = review(path, tmp_path, *options, "--collected-format=epoch-s")
+    assert run["code"] == 0, run["stderr"]
+    assert len(run["flags"]) == 12
+    bad = review(path, tmp_path, *options, "--collected-format=%H:%M")
+    assert bad["code"] == 2
+    assert "--collected-format" in bad["stderr"]
+
+
+# -- phones as a spreadsheet keeps them ---------------------------------------
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_leading_apostrophe_is_taken_off_phones_and_dates(
+    tmp_path: Path, engine: str
+) -> None:
+    """Shopify's and Excel's `'+16045550123`: the apostrophe keeps the `+` in
+    a spreadsheet and is not part of the number (or of a date)."""
+    path = tmp_path / "customers_export.csv"
+    rows = [
+        [f"c{n}", f"'+1604555{n:04d}", f"'{MINORS[0]}" if n % 2 else ADULTS[0]]
+        for n in range(20)
+    ]
+    _write_csv(path, ["Customer ID", "Phone", "Birthday"], rows)
+    run = review(
+        path, tmp_path, "--map=account_id=Customer ID", "--map=phone=Phone",
+        "--map=birthdate=Birthday", f"--engine={engine}",
+    )  # fmt: skip
+    assert run["code"] == 0, run["stderr"]
+    assert set(run["flags"]) == {f"c{n}" for n in range(1, 20, 2)}
+    for flag in run["flags"].values():
+        assert flag["jurisdiction"] == "CA-BC"
+        assert flag["codes"] == ["MINOR_AT_COLLECTION", "MINOR_NOW"] or flag[
+            "codes"
+        ] == ["MINOR_NOW"]
+
+
+def test_most_phones_unreadable_are_named_once_with_the_fix(tmp_path: Path) -> None:
+    """National numbers and no country column: the run stops at the start,
+    once, naming the column and the fix."""
+    path = tmp_path / "customers.csv"
+    rows = [[f"c{n}", f"0{n % 9 + 1}1 555 {n:04d}", ADULTS[0]] for n in range(40)]
+    _write_csv(path, ["id", "phone", "birthdate"], rows)
+    run = review(path, tmp_path, "--map=account_id=id", "--map=phone=phone")
+    assert run["code"] == 3
+    assert run["stderr"].count("--map phone=phone: 40 of the 40 values") == 1
+    assert "give --map country=COLUMN" in run["stderr"]
+    assert "555" not in run["stderr"]

@@ -25,7 +25,6 @@ import attrs
 
 from ..birthdate import parse_date
 from ..errors import InputProblem
-from ..policy import FieldMap
 from ..reasons import FlagCode, Reason
 from ..rules import load_rules
 from ..screen import MISSING, lookup, read
@@ -93,6 +92,8 @@ class _Column:
     key: str
     present: int = 0
     unread: list[str] = attrs.field(factory=list)
+    # Values unread in rows that name no country (phones in national form).
+    countryless: int = 0
 
     def misread(self) -> bool:
         unread = len(self.unread)
@@ -121,6 +122,7 @@ def sample_findings(
         if (keys := fields.keys_of(f))
     }
     reviewer = Reviewer(settings, rules)
+    countries = fields.keys_of("country")
     for row in rows:
         record = reviewer.unquoted(row)
         _count_collected(columns.get("collected_at"), record, settings)
@@ -133,11 +135,11 @@ def sample_findings(
             column.present += 1
             reading = reading or read(record, policy=policy, fields=fields, rules=rules)
             unread = _BIRTH_UNREAD if field == "birthdate" else _PHONE_UNREAD
-            if any(
-                p.field == column.key and p.reason in unread for p in reading.problems
-            ):
+            key = column.key
+            if any(p.field == key and p.reason in unread for p in reading.problems):
                 column.unread.append(text)
-    return [_finding(column, fields) for column in columns.values() if column.misread()]
+                column.countryless += not any(_text(record, k) for k in countries)
+    return [_finding(column) for column in columns.values() if column.misread()]
 
 
 def _text(record: Mapping[str, Any], key: str) -> str | None:
@@ -163,7 +165,7 @@ def _count_collected(
         column.unread.append(text)
 
 
-def _finding(column: _Column, fields: FieldMap) -> Finding:
+def _finding(column: _Column) -> Finding:
     if column.field == "birthdate":
         fix = _fix("--date-format", _guesses(column.unread, BIRTH_GUESSES, _birth))
     elif column.field == "collected_at":
@@ -174,7 +176,7 @@ def _finding(column: _Column, fields: FieldMap) -> Finding:
         fix = (
             "numbers without their country code are read in the row's country:"
             " give --map country=COLUMN"
-            if fields.country is None
+            if column.countryless > len(column.unread) // 2
             else "check the column; --phone-optional ignores unusable numbers"
         )
     return Finding(column.field, f"{column.head()}; {fix}")
