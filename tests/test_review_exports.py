@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sqlite3
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -436,3 +437,71 @@ def test_most_phones_unreadable_are_named_once_with_the_fix(tmp_path: Path) -> N
     assert run["stderr"].count("--map phone=phone: 40 of the 40 values") == 1
     assert "give --map country=COLUMN" in run["stderr"]
     assert "555" not in run["stderr"]
+
+
+# -- Auth0: a removed account still in the export reappears --------------------
+
+
+AUTH0_HEADER = [
+    "user_id",
+    "email",
+    "name",
+    "created_at",
+    "user_metadata.birthdate",
+    "user_metadata.country",
+]
+AUTH0_MAP = [
+    "--map=account_id=user_id", "--map=birthdate=user_metadata.birthdate",
+    "--map=country=user_metadata.country", "--map=collected_at=created_at",
+]  # fmt: skip
+
+
+def test_a_removed_account_still_exported_reappears_and_exits_4(tmp_path: Path) -> None:
+    path = tmp_path / "auth0_users.csv"
+    rows = [
+        [f"auth0|{n:024x}", f"u{n}@example.com", f"User {n}", "2024-05-01T09:30:00.000Z",
+         MINORS[n % 3] if n < 6 else ADULTS[n % 3], "GB"]
+        for n in range(20)
+    ]  # fmt: skip
+    _write_csv(path, AUTH0_HEADER, rows)
+    ids = [row[0] for row in rows]
+    store = tmp_path / "flags.sqlite"
+    first = review(path, tmp_path, *AUTH0_MAP, f"--store={store}")
+    assert first["code"] == 0, first["stderr"]
+    assert set(first["flags"]) == set(ids[:6])
+    resolve = ["flags", "resolve", "--store", store, "--by=ops", "--why=ticket 7"]
+    assert agegate(*resolve, ids[0], "--status=removed").returncode == 0
+    assert agegate(*resolve, ids[1], "--status=dismissed").returncode == 0
+    # A legal hold and a removal under way, set by other tools.
+    with sqlite3.connect(store) as db:
+        db.execute("UPDATE flags SET status = 'held' WHERE account_id = ?", (ids[2],))
+        db.execute("UPDATE flags SET status = 'erased' WHERE account_id = ?", (ids[3],))
+    again = review(path, tmp_path, *AUTH0_MAP, f"--store={store}")
+    assert again["code"] == 4
+    assert "1 account(s) resolved as removed are still in the input" in again["stderr"]
+    assert again["summary"]["flags_reappeared"] == 1
+    assert again["summary"]["dismissed_still_present"] == 1
+    assert "reappeared" in again["stdout"]
+    listed = agegate("flags", "list", "--store", store, "--format=json")
+    statuses = {
+        json.loads(line)["account_id"]: json.loads(line)["status"]
+        for line in listed.stdout.splitlines()
+    }
+    assert statuses == {ids[0]: "reappeared", ids[4]: "open", ids[5]: "open"}
+    every = agegate("flags", "list", "--store", store, "--status=all", "--format=json")
+    statuses = {
+        json.loads(line)["account_id"]: json.loads(line)["status"]
+        for line in every.stdout.splitlines()
+    }
+    assert [statuses[i] for i in ids[:4]] == [
+        "reappeared",
+        "dismissed",
+        "held",
+        "erased",
+    ]
+    # Deleted at last, and gone from the next export: nothing reappears.
+    assert agegate(*resolve, ids[0], "--status=removed").returncode == 0
+    _write_csv(path, AUTH0_HEADER, rows[1:])
+    final = review(path, tmp_path, *AUTH0_MAP, f"--store={store}")
+    assert final["code"] == 0, final["stderr"]
+    assert final["summary"]["flags_reappeared"] == 0

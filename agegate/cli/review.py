@@ -47,6 +47,7 @@ from ..tables_version import tables_version
 from .main import (
     EXIT_FINDINGS,
     EXIT_OK,
+    EXIT_REAPPEARED,
     EXIT_UNREADABLE,
     add_screening_options,
     say,
@@ -85,8 +86,11 @@ never a value; --accept-unreadable reviews such an input and exits 0.
 
 Exit status: 0 run completed, 1 with --fail-on-flags when an account was
 flagged, 2 usage or input error (nothing screened included), 3 most of a
-column or too many rows unreadable (see above), 130 interrupted (the summary
-so far is written, with "completed": false).
+column or too many rows unreadable (see above), 4 with --store an account
+whose flag was resolved as removed is still in the input and flagged again
+(its flag is now "reappeared"; a dismissed flag is left as it is, and counted
+as dismissed_still_present), 130 interrupted (the summary so far is written,
+with "completed": false).
 """
 
 
@@ -678,6 +682,14 @@ class _Run:
         if late and not accepted:
             say("review", "exit 3: give the option named, or --accept-unreadable")
             return EXIT_UNREADABLE
+        if tally.flags_reappeared:
+            say(
+                "review",
+                f"{tally.flags_reappeared} account(s) resolved as removed are still"
+                " in the input, flagged again: status reappeared (agegate flags"
+                " list --status reappeared)",
+            )
+            return EXIT_REAPPEARED
         if args.fail_on_flags and tally.accounts_flagged:
             return EXIT_FINDINGS
         return EXIT_OK
