@@ -1,0 +1,1 @@
+"""Carrying out removals: what was removed, and the proof that it was."""
