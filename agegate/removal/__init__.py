@@ -1,1 +1,1 @@
-"""Carrying out removals: what was removed, and the proof that it was."""
+"""Removal carried out and proven: plans, erasers, tombstones and receipts."""
