@@ -20,6 +20,7 @@ class ChainFacts:
     ok: bool
     entries: int
     broken_at: int | None
+    head: str | None
     by_kind: tuple[tuple[str, int], ...]
     sentence: str
     headline: str
@@ -37,6 +38,7 @@ def no_receipts() -> ChainFacts:
         ok=False,
         entries=0,
         broken_at=None,
+        head=None,
         by_kind=(),
         sentence="No receipts were given (--receipts), and none lie beside the"
         " store: nothing here proves what was removed.",
@@ -52,6 +54,8 @@ def chain_facts(path: Path) -> ChainFacts:
         raise InputError("no such receipts file", where=str(path))
     log = ReceiptLog(path)
     status = log.verify()
+    if status.ok and status.entries == 0:
+        raise InputError("the receipts file holds no receipt", where=str(path))
     kinds = Counter[str]()
     if status.ok:
         kinds.update(_kind(receipt.kind) for receipt in log.entries())
@@ -76,6 +80,7 @@ def chain_facts(path: Path) -> ChainFacts:
         ok=status.ok,
         entries=status.entries,
         broken_at=status.broken_at,
+        head=status.head if status.ok else None,
         by_kind=tuple(sorted(kinds.items())),
         sentence=sentence,
         headline=headline,

@@ -27,6 +27,7 @@ INSTALL_HINT = (
 ACCENT = "#2457a6"
 SECOND = "#9bb3d9"
 ALERT = "#b3261e"
+GOOD = "#1a7f37"
 INK = "#1f2328"
 GRID = "#d0d7de"
 
@@ -73,7 +74,7 @@ def bar_chart(
     colour); several series are stacked, with a legend."""
     plt = load()
     count = max(1, len(labels))
-    size = (7.2, 0.8 + 0.32 * count) if horizontal else (7.2, 3.2)
+    size = (5.4, 0.7 + 0.26 * count) if horizontal else (5.4, 3.2)
     figure, axes = plt.subplots(figsize=size, layout="constrained")
     try:
         _draw(axes, labels, series, horizontal)

@@ -26,6 +26,8 @@ CSP = (
 )
 # The statuses a privacy officer acts on: drawn in the alert colour.
 NEEDS_ACTION = ("open", "reappeared", "failed", "held")
+# ... and those where nothing is left to do.
+DONE = ("verified", "removed", "dismissed", "cleared")
 JURISDICTIONS_CHARTED = 20
 
 
@@ -84,10 +86,17 @@ def _table(
 
 
 def _figure(svg: str, label: str) -> str:
+    """A chart, and after it the tables it was drawn from: side by side
+    on a wide screen, one under the other on a narrow one."""
     return (
-        f'<figure><div class="chart" role="img" aria-label="{escape(label)}">'
+        '<div class="pair"><figure>'
+        f'<div class="chart" role="img" aria-label="{escape(label)}">'
         f"{svg}</div><figcaption>{escape(label)}</figcaption></figure>"
+        '<div class="tables">'
     )
+
+
+_END_PAIR = "</div></div>"
 
 
 def _headline(report: Report) -> str:
@@ -115,7 +124,7 @@ def _headline(report: Report) -> str:
 
 def _status(flags: FlagFacts) -> str:
     present = [(name, count) for name, count in flags.by_status if count]
-    colours = [charts.ALERT if n in NEEDS_ACTION else charts.ACCENT for n, _ in present]
+    colours = [_colour(name) for name, _ in present]
     svg = _coloured_bars(present, colours)
     return (
         "<section><h2>Where every flag stands</h2>"
@@ -126,8 +135,15 @@ def _status(flags: FlagFacts) -> str:
             flags.by_status,
             id="by-status",
         )
+        + _END_PAIR
         + "</section>"
     )
+
+
+def _colour(status: str) -> str:
+    if status in NEEDS_ACTION:
+        return charts.ALERT
+    return charts.GOOD if status in DONE else charts.ACCENT
 
 
 def _coloured_bars(rows: Sequence[tuple[str, int]], colours: Sequence[str]) -> str:
@@ -164,6 +180,7 @@ def _codes(flags: FlagFacts) -> str:
             flags.by_source,
             id="by-source",
         )
+        + _END_PAIR
         + "</section>"
     )
 
@@ -188,6 +205,7 @@ def _places(flags: FlagFacts) -> str:
             flags.by_jurisdiction,
             id="by-jurisdiction",
         )
+        + _END_PAIR
         + "</section>"
     )
 
@@ -216,6 +234,7 @@ def _months(flags: FlagFacts) -> str:
             flags.by_month,
             id="by-month",
         )
+        + _END_PAIR
         + "</section>"
     )
 
@@ -260,6 +279,7 @@ def _delays(flags: FlagFacts) -> str:
             id="delays",
         )
         + stats
+        + _END_PAIR
         + "</section>"
     )
 
@@ -305,7 +325,7 @@ def _reviews(reviews: Sequence[ReviewRun]) -> str:
 
 
 def _receipts(chain: ChainFacts) -> str:
-    rows = [("entries", chain.entries), *chain.by_kind]
+    rows = chain.by_kind
     table = (
         _table("Receipts by kind", ("kind", "entries"), rows, id="receipts")
         if chain.given
@@ -314,8 +334,20 @@ def _receipts(chain: ChainFacts) -> str:
     return (
         "<section><h2>Proof: the receipts</h2>"
         f'<p class="chain {chain.tone}" id="chain-status">{escape(chain.sentence)}</p>'
+        + _head(chain)
         + table
         + "</section>"
+    )
+
+
+def _head(chain: ChainFacts) -> str:
+    if chain.head is None:
+        return ""
+    return (
+        '<p class="note">The digest of the newest receipt, to keep elsewhere (a'
+        " ticket, a signed message): removing the newest entries leaves a chain"
+        f' that still holds, so only this tells. <code id="chain-head">'
+        f"{escape(chain.head)}</code></p>"
     )
 
 
@@ -407,6 +439,20 @@ h2 {
 }
 figure {
   margin:8px 0;
+}
+.pair {
+  display:grid;
+  grid-template-columns:minmax(0,3fr) minmax(0,2fr);
+  gap:20px;
+  align-items:start;
+}
+@media (max-width:760px) {
+  .pair {
+    grid-template-columns:1fr;
+  }
+}
+.tables table {
+  width:100%;
 }
 .chart svg {
   width:100%;
