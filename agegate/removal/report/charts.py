@@ -82,7 +82,8 @@ def bar_chart(
         (axes.xaxis if horizontal else axes.yaxis).grid(True, color=GRID, linewidth=0.6)
         axes.set_axisbelow(True)
         if legend and len(series) > 1:
-            axes.legend(frameon=False)
+            # Outside the axes: a legend inside covers the tallest bars.
+            figure.legend(loc="outside upper right", ncols=len(series), frameon=False)
         out = io.StringIO()
         figure.savefig(out, format="svg", metadata={"Date": None})
     finally:
@@ -114,7 +115,8 @@ def _draw(
         axes.set_xticks(
             places,
             labels,
-            rotation=45 if len(labels) > 8 else 0,
-            ha="right" if len(labels) > 8 else "center",
+            rotation=35 if len(labels) > 4 else 0,
+            ha="right" if len(labels) > 4 else "center",
+            rotation_mode="anchor",
         )
         axes.yaxis.set_major_locator(MaxNLocator(integer=True))
