@@ -69,6 +69,7 @@ def bar_chart(
     horizontal: bool = False,
     value_label: str = "flags",
     legend: bool = True,
+    name: str = "chart",
 ) -> str:
     """One bar chart as an `<svg>` element: `series` is (name, values,
     colour); several series are stacked, with a legend."""
@@ -88,7 +89,16 @@ def bar_chart(
         figure.savefig(out, format="svg", metadata={"Date": None})
     finally:
         plt.close(figure)
-    return _PROLOGUE.sub("", out.getvalue(), count=1)
+    return _own_ids(_PROLOGUE.sub("", out.getvalue(), count=1), name)
+
+
+_ID = re.compile(r'(\bid="|xlink:href="#|url\(#)([A-Za-z0-9_-]+)')
+
+
+def _own_ids(svg: str, name: str) -> str:
+    """The chart's ids prefixed with its name: matplotlib names shapes by a
+    hash of their content, so two charts on one page would share ids."""
+    return _ID.sub(lambda m: f"{m.group(1)}{name}-{m.group(2)}", svg)
 
 
 def _draw(

@@ -154,7 +154,9 @@ def _coloured_bars(rows: Sequence[tuple[str, int]], colours: Sequence[str]) -> s
         (name, [count if i == j else 0 for j in range(len(rows))], colour)
         for i, ((name, count), colour) in enumerate(zip(rows, colours, strict=True))
     ]
-    svg: str = charts.bar_chart(labels, series, horizontal=True, legend=False)
+    svg: str = charts.bar_chart(
+        labels, series, horizontal=True, legend=False, name="status"
+    )
     return svg
 
 
@@ -164,6 +166,7 @@ def _codes(flags: FlagFacts) -> str:
         labels,
         [("flags", [c for _, c in flags.by_code], charts.ACCENT)],
         horizontal=True,
+        name="codes",
     )
     return (
         "<section><h2>Why accounts were flagged</h2>"
@@ -193,6 +196,7 @@ def _places(flags: FlagFacts) -> str:
         [p for p, _ in charted],
         [("flags", [c for _, c in charted], charts.ACCENT)],
         horizontal=True,
+        name="places",
     )
     return (
         "<section><h2>Where the accounts are</h2>"
@@ -218,6 +222,7 @@ def _months(flags: FlagFacts) -> str:
             ("removal", [r for _, r, _ in flags.by_month], charts.ACCENT),
             ("check", [v for _, _, v in flags.by_month], charts.SECOND),
         ],
+        name="months",
     )
     return (
         "<section><h2>When minors were found</h2>"
@@ -255,6 +260,7 @@ def _delays(flags: FlagFacts) -> str:
         labels,
         [("removals", [c for _, c in waited.buckets], charts.ACCENT)],
         value_label="verified removals",
+        name="delays",
     )
     stats = _table(
         "Days from flag to verified removal",
