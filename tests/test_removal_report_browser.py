@@ -148,8 +148,13 @@ def _screenshot_is_a_drawn_page(chrome: Browser) -> None:
     assert colours is not None
     assert len(colours) > 50, "the page looks blank"
     counts = {colour: count for count, colour in colours}
-    # The charts' bars are drawn: the accent, the alert and the done colours.
-    for bar in ((0x24, 0x57, 0xA6), (0xB3, 0x26, 0x1E), (0x1A, 0x7F, 0x37)):
+    # The bars are drawn: in progress, needing a person, done, on hold.
+    for bar in (
+        (0x24, 0x57, 0xA6),
+        (0xB3, 0x26, 0x1E),
+        (0x1A, 0x7F, 0x37),
+        (0x9A, 0x67, 0x00),
+    ):
         assert counts.get(bar, 0) > 500, bar
 
 

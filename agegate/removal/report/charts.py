@@ -28,6 +28,7 @@ ACCENT = "#2457a6"
 SECOND = "#9bb3d9"
 ALERT = "#b3261e"
 GOOD = "#1a7f37"
+HOLD = "#9a6700"
 INK = "#1f2328"
 GRID = "#d0d7de"
 

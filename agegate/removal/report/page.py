@@ -25,7 +25,7 @@ CSP = (
     " base-uri 'none'; form-action 'none'"
 )
 # The statuses a privacy officer acts on: drawn in the alert colour.
-NEEDS_ACTION = ("open", "reappeared", "failed", "held")
+NEEDS_ACTION = ("open", "reappeared", "failed")
 # ... and those where nothing is left to do.
 DONE = ("verified", "removed", "dismissed", "cleared")
 JURISDICTIONS_CHARTED = 20
@@ -104,9 +104,14 @@ def _headline(report: Report) -> str:
     cards = [
         ("flags", report.flags.total, ""),
         ("open", by_status["open"], "alert" if by_status["open"] else ""),
-        ("held", by_status["held"], ""),
+        ("held", by_status["held"], "hold" if by_status["held"] else ""),
         ("failed", by_status["failed"], "alert" if by_status["failed"] else ""),
-        ("verified removed", by_status["verified"], "good"),
+        (
+            "reappeared",
+            by_status["reappeared"],
+            "alert" if by_status["reappeared"] else "",
+        ),
+        ("verified", by_status["verified"], "good"),
     ]
     shown = "".join(
         f'<div class="card {kind}"><span class="big">{count}</span>'
@@ -128,7 +133,11 @@ def _status(flags: FlagFacts) -> str:
     svg = _coloured_bars(present, colours)
     return (
         "<section><h2>Where every flag stands</h2>"
-        + _figure(svg, "Flags by status (open, held and failed ones need a person)")
+        + _figure(
+            svg,
+            "Flags by status: red ones need a person, amber ones are on legal hold,"
+            " green ones are done",
+        )
         + _table(
             "Flags by status, every status of a removal's lifecycle",
             ("status", "flags"),
@@ -143,6 +152,8 @@ def _status(flags: FlagFacts) -> str:
 def _colour(status: str) -> str:
     if status in NEEDS_ACTION:
         return charts.ALERT
+    if status == "held":
+        return charts.HOLD
     return charts.GOOD if status in DONE else charts.ACCENT
 
 
@@ -376,6 +387,7 @@ _STYLE = """
   --accent:#2457a6;
   --alert:#b3261e;
   --good:#1a7f37;
+  --hold:#9a6700;
 }
 * {
   box-sizing:border-box;
@@ -424,7 +436,7 @@ h2 {
   padding:0;
 }
 .card {
-  flex:1 1 120px;
+  flex:1 1 96px;
   background:#fff;
   border:1px solid var(--line);
   border-left:6px solid var(--accent);
@@ -435,6 +447,9 @@ h2 {
 }
 .card.alert {
   border-left-color:var(--alert);
+}
+.card.hold {
+  border-left-color:var(--hold);
 }
 .card.good {
   border-left-color:var(--good);
