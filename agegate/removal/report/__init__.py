@@ -18,7 +18,7 @@ from pathlib import Path
 from ...errors import InputError
 from . import charts
 from .chain import ChainFacts, chain_facts, no_receipts
-from .facts import flag_facts, read_summary
+from .facts import read_summary
 from .page import Report, render
 from .source import read_flags, store_label
 
@@ -41,7 +41,7 @@ def gather(
         store=store_label(store),
         made_at=made.strftime("%Y-%m-%d %H:%M UTC"),
         version=version,
-        flags=flag_facts(read_flags(store)),
+        flags=read_flags(store),
         reviews=tuple(read_summary(path) for path in summaries),
         chain=_chain(store, receipts),
     )
@@ -73,6 +73,9 @@ def write_page(path: str, page: str) -> None:
     except OSError as error:
         raise InputError(f"cannot write ({error.strerror})", where=path) from None
     try:
+        # mkstemp makes the file private; the page holds nothing personal,
+        # so it gets the mode any file the user writes gets.
+        os.fchmod(handle, 0o666 & ~_umask())
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             out.write(page)
             out.flush()
@@ -81,3 +84,9 @@ def write_page(path: str, page: str) -> None:
     except OSError as error:
         Path(temporary).unlink(missing_ok=True)
         raise InputError(f"cannot write ({error.strerror})", where=path) from None
+
+
+def _umask() -> int:
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask

@@ -121,13 +121,16 @@ def _draw(
     if horizontal:
         axes.set_yticks(places, labels)
         axes.invert_yaxis()
-        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
     else:
+        # At most a dozen labels: a label on every bar of five years of
+        # months would overlap its neighbours.
+        step = -(-len(labels) // 12) if labels else 1
         axes.set_xticks(
-            places,
-            labels,
+            places[::step],
+            labels[::step],
             rotation=35 if len(labels) > 4 else 0,
             ha="right" if len(labels) > 4 else "center",
             rotation_mode="anchor",
         )
-        axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.yaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))

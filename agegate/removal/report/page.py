@@ -200,9 +200,15 @@ def _codes(flags: FlagFacts) -> str:
 
 
 def _places(flags: FlagFacts) -> str:
-    top = flags.by_jurisdiction[:JURISDICTIONS_CHARTED]
-    rest = sum(count for _, count in flags.by_jurisdiction[JURISDICTIONS_CHARTED:])
-    charted = [*top, *([("(the rest)", rest)] if rest else [])]
+    charted = flags.by_jurisdiction[:JURISDICTIONS_CHARTED]
+    others = len(flags.by_jurisdiction) - len(charted)
+    # The others are tabled, not summed into one bar that would dwarf the
+    # rest and say nothing of where they are.
+    label = "Flags by jurisdiction" + (
+        f" (the {len(charted)} with the most; {others} more in the table)"
+        if others
+        else ""
+    )
     svg = charts.bar_chart(
         [p for p, _ in charted],
         [("flags", [c for _, c in charted], charts.ACCENT)],
@@ -211,9 +217,7 @@ def _places(flags: FlagFacts) -> str:
     )
     return (
         "<section><h2>Where the accounts are</h2>"
-        + _figure(
-            svg, f"Flags by jurisdiction (the {JURISDICTIONS_CHARTED} with the most)"
-        )
+        + _figure(svg, label)
         + _table(
             "Flags by jurisdiction, every one",
             ("jurisdiction", "flags"),
@@ -474,6 +478,16 @@ figure {
 }
 .tables table {
   width:100%;
+}
+.tables {
+  max-height:720px;
+  overflow-y:auto;
+}
+@media print {
+  .tables {
+    max-height:none;
+    overflow:visible;
+  }
 }
 .chart svg {
   width:100%;

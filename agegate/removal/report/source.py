@@ -15,6 +15,7 @@ from ...flags.output import JSONL_SUFFIXES
 from ...flags.postgres import is_postgres_url
 from ...flags.rows import stored_flag
 from ...urls import masked
+from .facts import FlagFacts, flag_facts
 
 __all__ = ["read_flags", "store_label"]
 
@@ -27,12 +28,13 @@ def store_label(store: str) -> str:
     return Path(store).name
 
 
-def read_flags(store: str) -> list[StoredFlag]:
-    """Every flag of the store, or an InputError naming it."""
+def read_flags(store: str) -> FlagFacts:
+    """The counts of every flag of the store, or an InputError naming it;
+    the flags are counted as they are read, never all held at once."""
     if store.endswith(JSONL_SUFFIXES):
-        return list(_jsonl_flags(store))
+        return flag_facts(_jsonl_flags(store))
     with open_store(store, existing=True) as opened:
-        return list(opened.list())
+        return flag_facts(opened.list())
 
 
 def _jsonl_flags(path: str) -> Iterator[StoredFlag]:
