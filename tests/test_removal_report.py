@@ -311,7 +311,13 @@ def test_review_summaries_are_tabled_without_their_secrets(tmp_path: Path) -> No
     first, second = tmp_path / "jan.json", tmp_path / "feb.json"
     first.write_text(json.dumps(_summary()), encoding="utf-8")
     second.write_text(
-        json.dumps(_summary(completed=False, accounts_flagged=3, input="a.csv")),
+        json.dumps(
+            _summary(
+                completed=False,
+                accounts_flagged=3,
+                input="/home/jdupont/exports/a.csv",
+            )
+        ),
         encoding="utf-8",
     )
     page, _ = _report(
@@ -329,7 +335,9 @@ def test_review_summaries_are_tabled_without_their_secrets(tmp_path: Path) -> No
         "44",
         "yes",
     ]
+    assert rows[2][2] == "a.csv"
     assert rows[2][-2:] == ["3", "NO"]
+    assert "jdupont" not in page
     assert "s3cret-pw" not in page
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "FlagFacts",
     "ReviewRun",
     "flag_facts",
+    "place_label",
     "read_summary",
 ]
 
@@ -63,6 +64,14 @@ def shown_jurisdiction(code: str | None) -> str:
 
 def shown_source(source: str) -> str:
     return source if _SOURCE.fullmatch(source) else OTHER
+
+
+def place_label(place: str) -> str:
+    """How the page names a store or an input: a URL with its password
+    masked, a file by its name alone (its directory may name a person)."""
+    if "://" in place:
+        return masked(place)
+    return Path(place).name or place
 
 
 def month_of(moment: datetime) -> str:
@@ -203,7 +212,7 @@ def read_summary(path: str) -> ReviewRun:
     return ReviewRun(
         name=Path(path).name,
         started=_moment_text(data.get("started_at"), path),
-        input=masked(str(data.get("input") or "-")),
+        input=place_label(str(data.get("input") or "-")),
         rows_read=_count(data, "rows_read", path),
         rows_screened=_count(data, "rows_screened", path),
         rows_unreadable=_count(data, "rows_unreadable", path),

@@ -12,20 +12,15 @@ from typing import Any
 from ...errors import InputError
 from ...flags import StoredFlag, open_store
 from ...flags.output import JSONL_SUFFIXES
-from ...flags.postgres import is_postgres_url
 from ...flags.rows import stored_flag
-from ...urls import masked
-from .facts import FlagFacts, flag_facts
+from .facts import FlagFacts, flag_facts, place_label
 
 __all__ = ["read_flags", "store_label"]
 
 
 def store_label(store: str) -> str:
-    """How the page names the store: a URL with its password masked, a
-    file by its name alone (its directory may name a person or a host)."""
-    if is_postgres_url(store):
-        return masked(store)
-    return Path(store).name
+    """How the page names the store (`facts.place_label`)."""
+    return place_label(store)
 
 
 def read_flags(store: str) -> FlagFacts:
