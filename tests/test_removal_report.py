@@ -10,8 +10,10 @@ the test wrote, not from the report's own code.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
+import statistics
 import subprocess
 import sys
 from collections import Counter
@@ -189,6 +191,9 @@ def test_the_tables_hold_the_sqlite_stores_numbers(tmp_path: Path) -> None:
     stats = parser.tables["delay-stats"]["rows"]
     assert isinstance(stats, list)
     assert stats[3] == ["longest", f"{verified[-1]:.1f}"]
+    nearest_rank = verified[math.ceil(0.9 * len(verified)) - 1]
+    assert stats[2] == ["90th percentile", f"{nearest_rank:.1f}"]
+    assert stats[1] == ["median", f"{statistics.median(verified):.1f}"]
     # Every header cell says what it heads, and every table says what it is.
     assert parser.scopes
     assert set(parser.scopes) <= {"col", "row"}
@@ -469,3 +474,23 @@ def test_the_page_is_the_same_for_the_same_store(tmp_path: Path) -> None:
     assert first.count("<svg") == 5
     ids = [part.split('"')[0] for part in first.split(' id="')[1:]]
     assert len(ids) == len(set(ids)), "two charts share an id"
+
+
+def test_times_without_an_offset_are_read_as_utc(tmp_path: Path) -> None:
+    record = {
+        "account_id": "x1",
+        "codes": ["MINOR_NOW"],
+        "action": "remove",
+        "jurisdiction": "FR",
+        "required_age": 18,
+        "source": "review",
+        "raised_at": "2026-01-31T23:30:00",
+        "status": "verified",
+        "updated_at": "2026-02-03T23:30:00+00:00",
+    }
+    flags = tmp_path / "hand-written.jsonl"
+    flags.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    page, _ = _report(tmp_path, "--store", flags)
+    parser = _tables(page)
+    assert _counts(parser, "by-month") == {"2026-01": 1}
+    assert _counts(parser, "delays")["1-7 days"] == 1

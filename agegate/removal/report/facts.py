@@ -10,6 +10,7 @@ carry personal data into the page.
 from __future__ import annotations
 
 import json
+import math
 import re
 import statistics
 from collections import Counter
@@ -74,9 +75,14 @@ def place_label(place: str) -> str:
     return Path(place).name or place
 
 
-def month_of(moment: datetime) -> str:
+def _utc(moment: datetime) -> datetime:
+    """A stored time in UTC; one written without an offset was UTC."""
     aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).strftime("%Y-%m")
+    return aware.astimezone(UTC)
+
+
+def month_of(moment: datetime) -> str:
+    return _utc(moment).strftime("%Y-%m")
 
 
 @attrs.frozen
@@ -99,7 +105,8 @@ def delays(days: Iterable[float]) -> Delays:
         return Delays(
             tuple((label, 0) for _, label in DELAY_BUCKETS), 0, None, None, None
         )
-    p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+    # The nearest rank: the smallest value at or above 90% of them.
+    p90 = ordered[math.ceil(0.9 * len(ordered)) - 1]
     return Delays(
         buckets=tuple((label, counts[label]) for _, label in DELAY_BUCKETS),
         count=len(ordered),
@@ -128,12 +135,7 @@ def _ranked(counts: Counter[str]) -> tuple[tuple[str, int], ...]:
 
 
 def flag_facts(flags: Iterable[StoredFlag]) -> FlagFacts:
-    status, code, place, source = (
-        Counter[str](),
-        Counter[str](),
-        Counter[str](),
-        Counter[str](),
-    )
+    status, code, place, source = (Counter[str]() for _ in range(4))
     months: dict[str, Counter[str]] = {}
     waited: list[float] = []
     total = 0
@@ -146,7 +148,7 @@ def flag_facts(flags: Iterable[StoredFlag]) -> FlagFacts:
         source[shown_source(flag.source)] += 1
         months.setdefault(month_of(flag.raised_at), Counter())[flag.action] += 1
         if stored.status == "verified":
-            seconds = (stored.updated_at - flag.raised_at).total_seconds()
+            seconds = (_utc(stored.updated_at) - _utc(flag.raised_at)).total_seconds()
             waited.append(seconds / 86400)
     return FlagFacts(
         total=total,
@@ -245,5 +247,4 @@ def _moment_text(value: object, path: str) -> str:
         moment = datetime.fromisoformat(str(value))
     except ValueError:
         raise InputError("started_at is not a date and time", where=path) from None
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return _utc(moment).strftime("%Y-%m-%d %H:%M UTC")
