@@ -494,3 +494,21 @@ def test_times_without_an_offset_are_read_as_utc(tmp_path: Path) -> None:
     parser = _tables(page)
     assert _counts(parser, "by-month") == {"2026-01": 1}
     assert _counts(parser, "delays")["1-7 days"] == 1
+
+
+def test_matplotlib_is_loaded_by_the_first_chart_alone() -> None:
+    code = (
+        "import sys, agegate, agegate.cli.report, agegate.removal.report\n"
+        "from agegate.cli.main import build_parser\n"
+        "build_parser()\n"
+        "assert 'matplotlib' not in sys.modules, 'loaded on import'\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, done.stderr
