@@ -199,6 +199,13 @@ def test_the_tables_hold_the_sqlite_stores_numbers(tmp_path: Path) -> None:
     assert set(parser.scopes) <= {"col", "row"}
     assert all(table["caption"] for table in parser.tables.values())
     assert 'id="store">flags.sqlite<' in page
+    # Self-contained: a policy that lets nothing be fetched, nothing to run.
+    assert (
+        '<meta http-equiv="Content-Security-Policy" content="default-src &#x27;none'
+        in page
+    )
+    for fetching in ("<script", "<link", "<img", "<iframe", "@import", "url(http"):
+        assert fetching not in page
 
 
 def test_the_page_holds_no_personal_data(tmp_path: Path) -> None:
