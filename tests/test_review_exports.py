@@ -22,7 +22,7 @@ import pytest
 from cli_support import agegate
 
 from agegate.policy import FieldMap
-from agegate.review import columnar
+from agegate.review import columnar, jsondoc
 from agegate.review.batches import read_batches
 from agegate.review.reviewer import ReviewSettings
 
@@ -505,3 +505,154 @@ def test_a_removed_account_still_exported_reappears_and_exits_4(tmp_path: Path) 
     final = review(path, tmp_path, *AUTH0_MAP, f"--store={store}")
     assert final["code"] == 0, final["stderr"]
     assert final["summary"]["flags_reappeared"] == 0
+
+
+# -- JSON documents: Django's dumpdata, Firebase's auth:export -----------------
+
+
+def _django(path: Path, count: int = 30) -> tuple[set[str], dict[str, int]]:
+    """`manage.py dumpdata accounts.user --indent 2`: the minors' pks and the
+    line each record starts on."""
+    records, minors = [], set()
+    for n in range(1, count + 1):
+        born = MINORS[n % 3] if n % 4 == 0 else ADULTS[n % 3]
+        if born in MINORS:
+            minors.add(str(n))
+        fields = {
+            "username": f"user{n}", "email": f"u{n}@example.com", "birth_date": born,
+            "country": "FR", "date_joined": "2024-03-01T08:00:00Z", "groups": [],
+        }  # fmt: skip
+        records.append({"model": "accounts.user", "pk": n, "fields": fields})
+    text = json.dumps(records, indent=2)
+    path.write_text(text + "\n")
+    starts = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line == "  {":
+            starts[str(len(starts) + 1)] = number
+    return minors, starts
+
+
+DJANGO_MAP = [
+    "--map=account_id=pk", "--map=birthdate=fields.birth_date",
+    "--map=country=fields.country", "--map=collected_at=fields.date_joined",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_django_dumpdata_array_is_read_with_nested_fields(
+    tmp_path: Path, workers: str
+) -> None:
+    path = tmp_path / "users.json"
+    minors, starts = _django(path)
+    runs = [
+        review(path, tmp_path, *DJANGO_MAP, f"--engine={e}", f"--workers={workers}")
+        for e in ENGINES
+    ]
+    for run in runs:
+        assert run["code"] == 0, run["stderr"]
+        assert run["summary"]["format"] == "json"
+        assert run["summary"]["rows_read"] == 30
+        assert _removals(run["flags"]) == minors
+        assert {k: f["line"] for k, f in run["flags"].items()} == {
+            k: starts[k] for k in minors
+        }
+    assert _kept(runs[0]["flags"]) == _kept(runs[1]["flags"])
+
+
+def test_a_firebase_auth_export_is_read_from_its_users_array(tmp_path: Path) -> None:
+    """`firebase auth:export users.json`: an object whose `users` key holds
+    the records, one a line; createdAt in epoch milliseconds. A record that
+    is not an object, or names a key twice, is an unreadable row by line."""
+    users = [
+        {"localId": f"uid{n}", "email": f"u{n}@example.com", "emailVerified": True,
+         "phoneNumber": f"+1604555{n:04d}", "createdAt": COLLECTED_MS,
+         "lastSignedInAt": "1700000000000", "providerUserInfo": []}
+        for n in range(12)
+    ]  # fmt: skip
+    lines = [json.dumps(user) for user in users]
+    lines[3] = '"not a user"'
+    lines[5] = lines[5][:-1] + ', "email": "again@example.com"}'
+    path = tmp_path / "users.json"
+    path.write_text('{"users": [\n' + ",\n".join(lines) + "\n]}\n")
+    options = [
+        "--map=account_id=localId",
+        "--map=phone=phoneNumber",
+        "--map=collected_at=createdAt",
+    ]
+    run = review(path, tmp_path, *options, "--accept-unreadable")
+    assert run["code"] == 0, run["stderr"]
+    summary = run["summary"]
+    assert (
+        summary["rows_read"],
+        summary["rows_screened"],
+        summary["rows_unreadable"],
+    ) == (12, 10, 2)
+    assert summary["unreadable"] == [
+        {"line": 5, "reason": "not a JSON object"},
+        {"line": 7, "reason": "a key appears twice"},
+    ]
+    flags = run["flags"]
+    assert len(flags) == 10
+    assert {f["jurisdiction"] for f in flags.values()} == {"CA-BC"}
+    assert flags["uid0"]["line"] == 2
+    assert flags["uid11"]["line"] == 13
+    # Without --accept-unreadable two rows of twelve are too many.
+    assert review(path, tmp_path, *options)["code"] == 3
+
+
+def test_a_json_document_read_as_json_lines_names_the_format(tmp_path: Path) -> None:
+    path = tmp_path / "users.json"
+    _django(path)
+    run = review(path, tmp_path, *DJANGO_MAP, "--format=jsonl")
+    assert run["code"] == 2
+    assert "is read with --format json" in run["stderr"]
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ('[{"pk": 1},\n{"pk": 2,,}]', "broken JSON at line 2"),
+        ('{"pk": 1}\n{"pk": 2}\n', "give --format jsonl"),
+        ('{"a": [{"pk": 1}], "b": [{"pk": 2}]}', "two arrays of records ('a' and 'b')"),
+        ('{"count": 2}', "holds no array of records"),
+        ('"users"', "not a JSON document of records"),
+    ],
+    ids=["broken", "json-lines", "two-arrays", "no-array", "scalar"],
+)
+def test_a_json_document_that_cannot_be_read_is_exit_2(
+    tmp_path: Path, text: str, says: str
+) -> None:
+    path = tmp_path / "users.json"
+    path.write_text(text)
+    run = review(path, tmp_path, "--map=account_id=pk")
+    assert run["code"] == 2
+    assert says in run["stderr"]
+
+
+def test_a_json_document_is_read_in_blocks_as_a_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks far smaller than a record, cut anywhere (inside strings, numbers,
+    multi-byte characters): the records and lines of `json.loads`."""
+    path = tmp_path / "users.json"
+    records = [
+        {
+            "pk": n,
+            "name": "Zoë Ünal " * (n % 4),
+            "n": 10**n,
+            "f": {"birth_date": "2010-01-01"},
+        }
+        for n in range(40)
+    ]
+    text = (
+        '{"meta": {"v": 1}, "tags": ["x"],\n "records": [\n'
+        + ",\n\n".join(json.dumps(r, ensure_ascii=False) for r in records)
+        + "]}"
+    )
+    path.write_text(text, encoding="utf-8")
+    for block in (1, 7, 64):
+        monkeypatch.setattr(jsondoc, "BLOCK", block)
+        with jsondoc.read_json(path) as stream:
+            found = list(stream)
+        assert [item.values for item in found] == records
+        assert [item.line for item in found] == [3 + 2 * n for n in range(40)]

@@ -112,8 +112,8 @@ def _input_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format",
         choices=FORMATS,
-        help="default: from the extension (.csv .tsv .jsonl .ndjson .sqlite .db"
-        " .parquet)",
+        help="default: from the extension (.csv .tsv .jsonl .ndjson .json .sqlite"
+        " .db .parquet); json: an array of records, or an object holding one",
     )
     parser.add_argument(
         "--table",
@@ -363,7 +363,7 @@ def check_input(items: Stream, mapping: dict[str, str], where: str) -> None:
     """The input has rows, and every mapped column is among its columns."""
     if not items.peek(1):
         raise InputError("no rows to review (the input is empty)", where=where)
-    jsonl = items.format == "jsonl"
+    jsonl = items.format in ("jsonl", "json")
     for field, column in mapping.items():
         if items.has_key(column):
             continue
@@ -373,6 +373,11 @@ def check_input(items: Stream, mapping: dict[str, str], where: str) -> None:
         hint = ""
         if items.format == "csv" and len(items.columns) == 1:
             hint = "; the header was read as one column: give --delimiter?"
+        if items.format == "jsonl" and not items.columns:
+            hint = (
+                "; no line holds an object: a JSON document (an array of records,"
+                " or an object holding one) is read with --format json"
+            )
         raise InputError(
             f"--map {field}={column}: {what}; "
             f"{'keys' if jsonl else 'columns'}: {_listed(items.columns)}{hint}",
