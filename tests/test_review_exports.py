@@ -656,3 +656,41 @@ def test_a_json_document_is_read_in_blocks_as_a_whole(
             found = list(stream)
         assert [item.values for item in found] == records
         assert [item.line for item in found] == [3 + 2 * n for n in range(40)]
+
+
+def test_epoch_collection_times_vectorised_are_the_row_engine_s() -> None:
+    """The columnar engine's epoch reading, value for value against
+    `collection_date`: around midnight at UTC-12, across the whole range,
+    after today (invalid), and lengths that are not epochs (left alone)."""
+    import random
+
+    import pyarrow as pa
+
+    from agegate.review import dates
+    from agegate.review.reviewer import CollectedAtInvalid, collection_date
+
+    today = date(2026, 11, 28)
+    rng = random.Random(5)
+    seconds = [1_000_000_000, 9_999_999_999, 1_764_331_200, 1_764_331_199]
+    seconds += [
+        43_200 + 86_400 * rng.randrange(11_575, 115_000) + d for d in (-1, 0, 1)
+    ]
+    seconds += [rng.randrange(1_000_000_000, 9_999_999_999) for _ in range(300)]
+    texts = [str(s) for s in seconds] + [
+        f"{s}{rng.randrange(1000):03d}" for s in seconds
+    ]
+    texts += ["123456789", "12345678901", " 1673806920", "١٦٧٣٨٠٦٩٢٠", None]
+    found = dates.collection_array(pa.array(texts, pa.string()), 20261128, epochs=True)
+    assert found is not None
+    for text, value in zip(texts, found.to_pylist(), strict=True):
+        if value is None:
+            assert text is None or not (text.isascii() and len(text) in (10, 13))
+            continue
+        try:
+            expected = collection_date(text, today)
+        except CollectedAtInvalid:
+            assert value == dates.LATE, text
+            continue
+        assert value == expected.year * 10000 + expected.month * 100 + expected.day, (
+            text
+        )

@@ -565,7 +565,8 @@ class ColumnarReviewer:
         return template
 
     def _collection_array(self, texts: pa.Array) -> pa.Array | None:
-        return dates.collection_array(texts, self._today_int)
+        epochs = not self.settings.collected_formats
+        return dates.collection_array(texts, self._today_int, epochs)
 
     def _per_value(
         self,
