@@ -261,6 +261,9 @@ def assurance_page(policy: AssurancePolicy, ask: NeedsAssurance) -> str:
             "<p>The provider tells us only whether you are old enough.</p>"
             f"{_provider_buttons(policy)}"
         )
+    extra = ""
+    if policy.page_script is not None:
+        extra = f'<script src="{html.escape(policy.page_script)}"></script>'
     return page(
         "Prove your age",
         '<h1 id="needs-assurance">Prove your age to continue</h1>'
@@ -270,7 +273,7 @@ def assurance_page(policy: AssurancePolicy, ask: NeedsAssurance) -> str:
         f"{wallet}{providers}"
         '<div role="status" id="status" aria-live="polite"></div>'
         f'<script type="application/json" id="assurance-config">'
-        f"{_config(policy, ask)}</script><script>{_SCRIPT}</script>",
+        f"{_config(policy, ask)}</script>{extra}<script>{_SCRIPT}</script>",
     )
 
 

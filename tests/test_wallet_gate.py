@@ -1,0 +1,284 @@
+"""The wallet flow end to end over a real uvicorn: the demo with its TEST
+wallet, whose proofs go through the real WalletVerifier. A GB signup with
+only a birthdate needs a proof; a fresh mdoc or SD-JWT VC proof passes once;
+a replayed proof, one for another origin, an under-age one, one from an
+untrusted issuer and a token from another secret do not, each with its code.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from agegate.apps.demo import create_app
+from agegate.apps.serve import free_port, serve
+from agegate.apps.test_wallet import (
+    TEST_DOCUMENT_NUMBER,
+    TEST_PERSON_NAME,
+    TestIssuer,
+    TestWallet,
+)
+from agegate.assurance import Assurance, Level, Method
+from agegate.assurance.token import issue_token
+from agegate.assurance.trust import TrustList
+
+SECRET = "wallet-gate-test-secret-0123456789"
+JSON = {"Accept": "application/json"}
+GB_ADULT = {"birthdate": "1984-04-04", "country": "GB", "email": "w@example.org"}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    port = free_port()
+    origin = f"http://127.0.0.1:{port}"
+    data = tmp_path_factory.mktemp("wallet-demo")
+    app = create_app(data, secret=SECRET, test_wallet_origin=origin)
+    with serve(app, port=port, lifespan="on", http="h11", access_log=False) as base:
+        assert base == origin
+        yield base, data
+
+
+def begin(base: str, age: int = 18) -> dict[str, Any]:
+    answer = httpx.post(
+        f"{base}/assurance/begin", json={"method": "wallet", "age": age}, headers=JSON
+    )
+    assert answer.status_code == 201, answer.text
+    return dict(answer.json())
+
+
+def present(
+    base: str, begun: dict[str, Any], *, age: int = 30, fmt: str = "mdoc", **kw: Any
+) -> dict[str, Any]:
+    body = {"requests": begun["requests"], "origin": kw.get("origin", base)}
+    body |= {"age": age, "format": fmt}
+    answer = httpx.post(f"{base}/test-wallet/present", json=body)
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+def complete(
+    base: str, attempt: str, response: Any, *, origin: str | None = "", **h: str
+) -> httpx.Response:
+    headers = {**JSON, "Origin": base if origin == "" else origin, **h}
+    if origin is None:
+        del headers["Origin"]
+    return httpx.post(
+        f"{base}/assurance/complete",
+        json={"attempt": attempt, "response": response},
+        headers=headers,
+    )
+
+
+def signup(base: str, token: str | None = None) -> httpx.Response:
+    headers = dict(JSON)
+    if token is not None:
+        headers["agegate-assurance"] = token
+    return httpx.post(f"{base}/api/signup", json=GB_ADULT, headers=headers)
+
+
+def proven(base: str, *, age: int = 30, fmt: str = "mdoc") -> httpx.Response:
+    begun = begin(base)
+    return complete(base, begun["attempt"], present(base, begun, age=age, fmt=fmt))
+
+
+def code(answer: httpx.Response) -> str:
+    return str(answer.json()["code"])
+
+
+def test_a_gb_signup_with_only_a_birthdate_needs_assurance(demo: Any) -> None:
+    base, _ = demo
+    answer = signup(base)
+    assert answer.status_code == 403
+    assert code(answer) == "NEEDS_ASSURANCE"
+    assert answer.json()["methods"][0] == "wallet"
+
+
+@pytest.mark.parametrize("fmt", ["mdoc", "sd-jwt"])
+def test_a_fresh_wallet_proof_passes_once(demo: Any, fmt: str) -> None:
+    base, _ = demo
+    answer = proven(base, fmt=fmt)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["level"] == "HIGHLY_EFFECTIVE"
+    assert answer.json()["over"] >= 18
+    assert "HttpOnly" in answer.headers["set-cookie"]
+    token = answer.json()["token"]
+    assert signup(base, token).status_code == 201
+    again = signup(base, token)
+    assert again.status_code == 403
+    assert code(again) == "NEEDS_ASSURANCE"
+
+
+@pytest.mark.parametrize("fmt", ["mdoc", "sd-jwt"])
+def test_the_same_proof_replayed_is_refused(demo: Any, fmt: str) -> None:
+    base, _ = demo
+    begun = begin(base)
+    response = present(base, begun, fmt=fmt)
+    assert complete(base, begun["attempt"], response).status_code == 200
+    replayed = complete(base, begun["attempt"], response)
+    assert (replayed.status_code, code(replayed)) == (409, "ASSURANCE_REPLAYED")
+    # Offered to a new attempt, the proof carries the old nonce.
+    other = complete(base, begin(base)["attempt"], response)
+    assert (other.status_code, code(other)) == (422, "ASSURANCE_BINDING_INVALID")
+
+
+# An mdoc's device signature covers a hash of the origin, so another one is
+# a signature that does not verify; a KB-JWT names its audience outright.
+@pytest.mark.parametrize(
+    ("fmt", "reason"),
+    [("mdoc", "ASSURANCE_BINDING_INVALID"), ("sd-jwt", "ASSURANCE_ORIGIN_MISMATCH")],
+)
+def test_a_proof_for_another_origin_is_refused(
+    demo: Any, fmt: str, reason: str
+) -> None:
+    base, _ = demo
+    begun = begin(base)
+    response = present(base, begun, fmt=fmt, origin="https://elsewhere.example")
+    answer = complete(base, begun["attempt"], response)
+    assert (answer.status_code, code(answer)) == (422, reason)
+
+
+def test_a_complete_from_another_origin_or_none_is_refused(demo: Any) -> None:
+    base, _ = demo
+    begun = begin(base)
+    response = present(base, begun)
+    foreign = complete(
+        base, begun["attempt"], response, origin="https://elsewhere.example"
+    )
+    assert (foreign.status_code, code(foreign)) == (403, "CROSS_SITE_REFUSED")
+    # Not a browser's request: the verifier sees no origin and refuses.
+    bare = complete(base, begun["attempt"], response, origin=None)
+    assert (bare.status_code, code(bare)) == (422, "ASSURANCE_ORIGIN_MISMATCH")
+
+
+@pytest.mark.parametrize("fmt", ["mdoc", "sd-jwt"])
+def test_an_under_age_proof_blocks_the_signup(demo: Any, fmt: str) -> None:
+    base, _ = demo
+    answer = proven(base, age=16, fmt=fmt)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["over"] is None
+    assert answer.json()["under"] is not None
+    blocked = signup(base, answer.json()["token"])
+    assert blocked.status_code == 403
+    # Blocked like a declared minor, with the same notice (no reason shown).
+    assert blocked.json()["type"] == "urn:agegate:problem:underage"
+    assert "agegate_block=" in blocked.headers.get("set-cookie", "")
+
+
+@pytest.mark.parametrize("fmt", ["mdoc", "sd-jwt"])
+def test_a_proof_from_an_untrusted_issuer_is_refused(demo: Any, fmt: str) -> None:
+    base, _ = demo
+    stranger = TestWallet(TestIssuer.create("not trusted here"))
+    begun = begin(base)
+    response = stranger.present(begun["requests"], base, age=30, format=fmt)
+    answer = complete(base, begun["attempt"], response)
+    assert (answer.status_code, code(answer)) == (422, "ASSURANCE_UNTRUSTED_ISSUER")
+
+
+def test_a_token_from_another_secret_does_not_pass(demo: Any) -> None:
+    base, _ = demo
+    today = datetime.now(UTC).date()
+    forged = Assurance(
+        method=Method.WALLET_MDOC,
+        level=Level.HIGHLY_EFFECTIVE,
+        over=18,
+        under=None,
+        source="sha256:" + "0" * 64,
+        verified_on=today,
+        valid_until=today + timedelta(days=30),
+        attempt="attempt-signed-with-another-secret",
+    )
+    token = issue_token(forged, b"another-operator-secret-0123456789", 600)
+    answer = signup(base, token)
+    assert (answer.status_code, code(answer)) == (403, "NEEDS_ASSURANCE")
+
+
+def test_a_browser_sees_a_refusal_as_a_page_with_its_code(demo: Any) -> None:
+    base, _ = demo
+    begun = begin(base)
+    response = present(base, begun, origin="https://elsewhere.example")
+    answer = complete(base, begun["attempt"], response, Accept="text/html")
+    assert answer.status_code == 422
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "ASSURANCE_BINDING_INVALID" in answer.text
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        None,
+        "not json",
+        {"protocol": "openid4vp-v1-unsigned", "data": {"vp_token": {"mdoc0": ["!"]}}},
+        {"protocol": "openid4vp-v1-unsigned", "data": {"vp_token": {"sd_jwt": ["a~"]}}},
+        {"protocol": "org-iso-mdoc", "data": {"response": "AAAA"}},
+        {"protocol": "other", "data": {}},
+        [1, 2, 3],
+    ],
+)
+def test_a_malformed_wallet_answer_is_a_4xx(demo: Any, response: Any) -> None:
+    base, _ = demo
+    answer = complete(base, begin(base)["attempt"], response)
+    assert 400 <= answer.status_code < 500, answer.text
+    assert answer.json()["code"].startswith("ASSURANCE_")
+
+
+def test_the_test_wallet_refuses_what_it_cannot_answer(demo: Any) -> None:
+    base, _ = demo
+    url = f"{base}/test-wallet/present"
+    for body in ({"origin": base, "requests": "x"}, {"requests": []}, [1]):
+        assert httpx.post(url, json=body).status_code in (400, 422)
+    assert httpx.post(url, content=b"{").status_code == 400
+
+
+def _decoded(response: dict[str, Any]) -> bytes:
+    """Every base64url part of a presentation, decoded."""
+    ((presented,),) = response["data"]["vp_token"].values()
+    parts = presented.replace("~", ".").split(".")
+    return b"".join(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)) for p in parts)
+
+
+def test_no_identity_reaches_logs_tokens_answers_or_stores(
+    demo: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    base, data = demo
+    caplog.set_level(logging.DEBUG)
+    seen = []
+    for fmt in ("mdoc", "sd-jwt"):
+        begun = begin(base)
+        response = present(base, begun, fmt=fmt)
+        # The TEST wallet over-shares: the name is in what it sends.
+        assert TEST_PERSON_NAME.encode() in _decoded(response)
+        answer = complete(base, begun["attempt"], response)
+        token = answer.json()["token"]
+        created = signup(base, token)
+        assert created.status_code == 201
+        payload = base64.urlsafe_b64decode(token.split(".")[1] + "==")
+        seen += [answer.text, payload.decode(), created.text]
+    stores = b"".join(p.read_bytes() for p in sorted(data.iterdir()) if p.is_file())
+    for secret in (TEST_PERSON_NAME, TEST_DOCUMENT_NUMBER):
+        assert secret not in caplog.text
+        assert all(secret not in text for text in seen)
+        assert secret.encode() not in stores
+
+
+def test_the_demo_has_no_wallet_without_its_option(tmp_path: Path) -> None:
+    app = create_app(tmp_path, secret=SECRET)
+    with serve(app, lifespan="on", access_log=False) as base:
+        assert httpx.get(f"{base}/test-wallet/wallet.js").status_code == 404
+        assert "wallet" not in signup(base).json()["methods"]
+        page = httpx.get(f"{base}/assurance/").text
+        assert "test-wallet" not in page
+
+
+def test_a_default_trust_list_refuses_the_test_anchors() -> None:
+    issuer = TestIssuer.create()
+    with pytest.raises(ValueError, match="allow_test_anchors"):
+        TrustList.of(iacas=[issuer.iaca.pem])
+    with pytest.raises(ValueError, match="allow_test_anchors"):
+        TrustList.of(issuers=[issuer.issuer_ca.pem])
