@@ -37,7 +37,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from ..asgi.assurance import NeedsAssurance, assurance_page, methods
+from ..asgi.assurance import NeedsAssurance, assurance_page, log_source, methods
 from ..asgi.body import Disconnected, Refused, declared_length, read_body, read_json
 from ..asgi.negotiate import prefers_html
 from ..asgi.notice import BASE_HEADERS
@@ -209,7 +209,7 @@ class _Routes:
             "assurance issued: method=%s level=%s source=%s",
             assurance.method,
             assurance.level.name,
-            assurance.source,
+            log_source(assurance),
         )
         answer = JSONResponse(
             {
