@@ -28,6 +28,15 @@ from agegate.apps.test_wallet import (
 from agegate.assurance import Assurance, Level, Method
 from agegate.assurance.token import issue_token
 from agegate.assurance.trust import TrustList
+from agegate.qa.replay import run, table
+
+WALLET_CATALOGUE = (
+    Path(__file__).resolve().parent.parent
+    / "agegate"
+    / "qa"
+    / "catalogue"
+    / "test-wallet"
+)
 
 SECRET = "wallet-gate-test-secret-0123456789"
 JSON = {"Accept": "application/json"}
@@ -265,6 +274,14 @@ def test_no_identity_reaches_logs_tokens_answers_or_stores(
         assert secret not in caplog.text
         assert all(secret not in text for text in seen)
         assert secret.encode() not in stores
+
+
+def test_the_test_wallet_catalogue_passes_twice(demo: Any) -> None:
+    base, _ = demo
+    for _ in range(2):
+        results = run([WALLET_CATALOGUE], base)
+        assert all(r.passed for r in results), table(results)
+    assert {r.status for r in results} == {200, 201, 403, 409, 422}
 
 
 def test_the_demo_has_no_wallet_without_its_option(tmp_path: Path) -> None:

@@ -511,7 +511,9 @@ def create_app(
         verifier, wallet = test_wallet_verifier(test_wallet_origin)
         assurance = demo_policy(key, provider, verifier, SCRIPT_PATH)
         extra.append(Mount(TEST_WALLET_PATH, app=test_wallet_app(wallet)))
-    extra.append(Mount(ASSURANCE_PATH, app=assurance_app(assurance)))
+    # A tester replays the catalogue and the wallet flow many times a minute.
+    checks = assurance_app(assurance, rate_limit=RateLimit(300, 60))
+    extra.append(Mount(ASSURANCE_PATH, app=checks))
     app = Starlette(routes=handlers.routes(intake, extra), lifespan=handlers.lifespan)
     app.add_middleware(
         AgeGateMiddleware,
