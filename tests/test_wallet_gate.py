@@ -8,7 +8,14 @@ untrusted issuer and a token from another secret do not, each with its code.
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -299,3 +306,53 @@ def test_a_default_trust_list_refuses_the_test_anchors() -> None:
         TrustList.of(iacas=[issuer.iaca.pem])
     with pytest.raises(ValueError, match="allow_test_anchors"):
         TrustList.of(issuers=[issuer.issuer_ca.pem])
+
+
+@pytest.mark.slow
+def test_agegate_demo_with_its_test_wallet_passes_the_wallet_catalogue(
+    tmp_path: Path,
+) -> None:
+    """The README's commands: `agegate demo --test-wallet`, then `agegate qa`
+    on the test-wallet catalogue."""
+    command = [sys.executable, "-m", "agegate.cli"]
+    demo = subprocess.Popen(
+        [*command, "demo", "--port", "0", "--data-dir", str(tmp_path), "--test-wallet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    banner = ""
+    try:
+        assert demo.stdout is not None
+        while "Never for production" not in banner:
+            line = demo.stdout.readline()
+            assert line, demo.stderr.read() if demo.stderr else ""
+            banner += line
+        assert "TEST WALLET ON" in banner
+        found = re.search(r"http://127\.0\.0\.1:[0-9]+", banner)
+        assert found is not None
+        base = found.group(0)
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(base + "/test-wallet/wallet.js").status_code == 200:
+                    break
+            assert demo.poll() is None
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        qa = subprocess.run(
+            [*command, "qa", str(WALLET_CATALOGUE), "--base-url", base],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert qa.returncode == 0, qa.stdout + qa.stderr
+    finally:
+        demo.send_signal(signal.SIGINT)
+        try:
+            demo.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            demo.kill()
+            demo.communicate()
