@@ -25,7 +25,8 @@ import base64
 import hashlib
 import json
 import secrets
-from collections.abc import Mapping
+import zlib
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -139,6 +140,37 @@ class TestIssuer:
             issuer=_certify(f"TEST SD-JWT VC issuer ({label})", issuer_ca, now, None),
         )
 
+    def status_list_token(
+        self,
+        uri: str,
+        revoked: Iterable[int] = (),
+        *,
+        size: int = 1024,
+        signer: str = "issuer",
+        ttl: int = 300,
+    ) -> str:
+        """A Status List Token (1 bit per entry) for `uri` in which the
+        entries `revoked` are INVALID; signed by the SD-JWT VC issuer
+        (`signer="issuer"`) or the mdoc document signer ("document_signer")."""
+        entries = bytearray((size + 7) // 8)
+        for idx in revoked:
+            entries[idx // 8] |= 1 << (idx % 8)
+        key = self.issuer if signer == "issuer" else self.document_signer
+        now = int(datetime.now(UTC).timestamp())
+        payload = {
+            "sub": uri,
+            "iat": now,
+            "exp": now + 3600,
+            "ttl": ttl,
+            "status_list": {"bits": 1, "lst": _b64url(zlib.compress(bytes(entries)))},
+        }
+        header = {
+            "alg": "ES256",
+            "typ": "statuslist+jwt",
+            "x5c": [base64.b64encode(key.der).decode("ascii")],
+        }
+        return _jws(key.key, header, payload)
+
     def trust_list(self) -> TrustList:
         """The TEST anchors, accepted only because this says so."""
         return TrustList.of(
@@ -242,9 +274,19 @@ class TestWallet:
 
     __test__ = False
 
-    def __init__(self, issuer: TestIssuer) -> None:
+    def __init__(
+        self, issuer: TestIssuer, *, status: tuple[str, int] | None = None
+    ) -> None:
         self.issuer = issuer
         self.device_key = ec.generate_private_key(ec.SECP256R1())
+        # Where the credentials' status is: (list uri, index), or none.
+        self.status = status
+
+    def _status_claim(self) -> dict[str, Any]:
+        if self.status is None:
+            return {}
+        uri, idx = self.status
+        return {"status": {"status_list": {"idx": idx, "uri": uri}}}
 
     def present(
         self, requests: Any, origin: str, *, age: int, format: str = "mdoc"
@@ -311,6 +353,7 @@ class TestWallet:
                 "validFrom": now - timedelta(hours=1),
                 "validUntil": now + timedelta(days=30),
             },
+            **self._status_claim(),
         }
         signer = self.issuer.document_signer
         payload = cbor2.dumps(
@@ -384,6 +427,7 @@ class TestWallet:
             "_sd": sorted(digests),
             "_sd_alg": "sha-256",
             "cnf": {"jwk": _jwk(self.device_key.public_key())},
+            **self._status_claim(),
         }
         signer = self.issuer.issuer
         header = {

@@ -128,6 +128,19 @@ class TrustList:
             raise AssuranceError(AssuranceReason.UNTRUSTED_ISSUER, "issuer key")
         return listed
 
+    def status_list_signer(
+        self, chain: Sequence[x509.Certificate], now: datetime, leeway: timedelta
+    ) -> Anchor:
+        """The anchor (an IACA or a listed issuer certificate) a Status List
+        Token's `x5c` chain ends in, with the leaf's key to check it with."""
+        if not chain:
+            raise AssuranceError(AssuranceReason.UNTRUSTED_ISSUER, "status list x5c")
+        anchor = _chain_anchor(chain, (*self.iacas, *self.issuers))
+        for cert in chain:
+            check_validity(cert, now, leeway, "status list x5c validity")
+        leaf = keys.certificate_key(chain[0], "status list x5c")
+        return attrs.evolve(anchor, key=leaf, certificate=chain[0])
+
     def _check_document_signer(self, signer: x509.Certificate) -> None:
         untrusted = AssuranceError(AssuranceReason.UNTRUSTED_ISSUER, "document signer")
         if _is_ca(signer) or not _may_sign(signer, "digital_signature"):
