@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
 import httpx
 import pytest
 
@@ -35,7 +36,9 @@ from agegate.apps.test_wallet import (
 from agegate.assurance import Assurance, Level, Method
 from agegate.assurance.token import issue_token
 from agegate.assurance.trust import TrustList
+from agegate.assurance.verifier import WalletVerifier
 from agegate.qa.replay import run, table
+from tests.assurance_gate_support import make_app, make_policy
 
 WALLET_CATALOGUE = (
     Path(__file__).resolve().parent.parent
@@ -356,3 +359,36 @@ def test_agegate_demo_with_its_test_wallet_passes_the_wallet_catalogue(
         except subprocess.TimeoutExpired:
             demo.kill()
             demo.communicate()
+
+
+def test_no_identity_reaches_the_decision_or_the_assurance_the_app_sees(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A gated app of its own that keeps what the gate hands it per signup.
+    port = free_port()
+    origin = f"http://127.0.0.1:{port}"
+    issuer = TestIssuer.create("decisions")
+    wallet = TestWallet(issuer)
+    verifier = WalletVerifier(issuer.trust_list(), origin=origin)
+    seen: list[dict[str, Any]] = []
+    app = make_app(make_policy(wallet=verifier), seen)
+    caplog.set_level(logging.DEBUG)
+    with serve(app, port=port, access_log=False) as base:
+        for fmt in ("mdoc", "sd-jwt"):
+            begun = begin(base)
+            response = wallet.present(begun["requests"], base, age=30, format=fmt)
+            token = complete(base, begun["attempt"], response).json()["token"]
+            answer = httpx.post(
+                f"{base}/signup",
+                json=GB_ADULT,
+                headers={**JSON, "agegate-assurance": token},
+            )
+            assert answer.status_code == 201, answer.text
+    assert [str(s["assurance"].method) for s in seen] == [
+        "wallet_mdoc",
+        "wallet_sd_jwt",
+    ]
+    kept = repr(seen) + repr([attrs.asdict(s["decision"]) for s in seen])
+    for secret in (TEST_PERSON_NAME, TEST_DOCUMENT_NUMBER):
+        assert secret not in kept
+        assert secret not in caplog.text
