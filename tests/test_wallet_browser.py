@@ -94,7 +94,6 @@ def test_a_refused_proof_shows_its_reason_code(base: str, browser: Browser) -> N
     # The page's origin is the verifier's; a wallet that binds the proof to
     # another one is refused by the real verifier, and the page says why.
     browser.run(
-        "var real = navigator.credentials.get;"
         "navigator.credentials.get = function (o) {"
         " return fetch('/test-wallet/present', {method: 'POST',"
         "  headers: {'Content-Type': 'application/json'},"
@@ -103,10 +102,22 @@ def test_a_refused_proof_shows_its_reason_code(base: str, browser: Browser) -> N
         " .then(function (r) { return r.json(); }); };"
         "document.getElementById('wallet').click()"
     )
-    _until(browser, "document.getElementById('status').innerText.length > 0")
     _until(
         browser,
         "document.getElementById('status').innerText"
         ".indexOf('ASSURANCE_ORIGIN_MISMATCH') >= 0",
+    )
+    assert browser.run("document.body.getAttribute('data-assured')") is None
+
+
+def test_a_revoked_test_credential_shows_its_code(base: str, browser: Browser) -> None:
+    browser.goto(base + "/assurance/?age=18")
+    browser.run(
+        "document.getElementById('test-wallet-revoked').checked = true;"
+        "document.getElementById('wallet').click()"
+    )
+    _until(
+        browser,
+        "document.getElementById('status').innerText.indexOf('ASSURANCE_REVOKED') >= 0",
     )
     assert browser.run("document.body.getAttribute('data-assured')") is None

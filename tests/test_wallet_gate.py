@@ -76,7 +76,7 @@ def present(
     base: str, begun: dict[str, Any], *, age: int = 30, fmt: str = "mdoc", **kw: Any
 ) -> dict[str, Any]:
     body = {"requests": begun["requests"], "origin": kw.get("origin", base)}
-    body |= {"age": age, "format": fmt}
+    body |= {"age": age, "format": fmt, "revoked": kw.get("revoked", False)}
     answer = httpx.post(f"{base}/test-wallet/present", json=body)
     assert answer.status_code == 200, answer.text
     return dict(answer.json())
@@ -198,6 +198,23 @@ def test_a_proof_from_an_untrusted_issuer_is_refused(demo: Any, fmt: str) -> Non
     response = stranger.present(begun["requests"], base, age=30, format=fmt)
     answer = complete(base, begun["attempt"], response)
     assert (answer.status_code, code(answer)) == (422, "ASSURANCE_UNTRUSTED_ISSUER")
+
+
+@pytest.mark.parametrize("fmt", ["mdoc", "sd-jwt"])
+def test_a_revoked_credential_is_refused(demo: Any, fmt: str) -> None:
+    # The demo's verifier fetches the TEST issuer's status list over HTTP.
+    base, _ = demo
+    begun = begin(base)
+    answer = complete(
+        base, begun["attempt"], present(base, begun, fmt=fmt, revoked=True)
+    )
+    assert (answer.status_code, code(answer)) == (422, "ASSURANCE_REVOKED")
+    assert (
+        httpx.get(f"{base}/test-wallet/status/{fmt}")
+        .headers["content-type"]
+        .startswith("application/statuslist+jwt")
+    )
+    assert httpx.get(f"{base}/test-wallet/status/cwt").status_code == 404
 
 
 def test_a_token_from_another_secret_does_not_pass(demo: Any) -> None:

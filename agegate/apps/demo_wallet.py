@@ -10,11 +10,15 @@ GET  /wallet.js   a script the assurance page loads: it shows a TEST panel
                   place of the browser's Digital Credentials API, as the
                   headless browsers that QA uses have no wallet behind it;
                   any other `navigator.credentials.get` goes to the browser.
-POST /present     `{"requests", "origin", "age", "format"}` -> 200 with the
+POST /present     `{"requests", "origin", "age", "format", "revoked"}` -> 200 with the
                   `{protocol, data}` credential a wallet would return, made
                   by `TestWallet` for a holder that many years old and bound
                   to `origin`; 422 naming the field otherwise. QA's catalogue
                   calls it directly to run the flow over plain HTTP.
+                  `"revoked": true` names the entry its issuer revoked.
+GET  /status/{format}  the TEST issuer's Token Status List for mdoc or
+                  sd-jwt (entry 0 valid, 1 revoked), which the demo's
+                  verifier fetches over HTTP as it would a real issuer's.
 
 The proof then goes, as a real wallet's would, to `/assurance/complete`
 and the real `WalletVerifier`, which trusts the TEST issuer only because
@@ -32,6 +36,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..asgi.body import Disconnected, Refused, read_body
+from ..assurance.status import StatusLists
 from ..assurance.verifier import WalletVerifier
 from .test_wallet import TestIssuer, TestWallet, WalletRequestError
 
@@ -40,11 +45,24 @@ SCRIPT_PATH = TEST_WALLET_PATH + "/wallet.js"
 _MAX_BODY = 64 * 1024
 
 
+# Entry 0 of each TEST status list is valid, entry 1 revoked.
+_VALID, _REVOKED = 0, 1
+_LIST_SIGNERS = {"mdoc": "document_signer", "sd-jwt": "issuer"}
+
+
+def status_uri(origin: str, format: str) -> str:
+    return f"{origin}{TEST_WALLET_PATH}/status/{format}"
+
+
 def test_wallet_verifier(origin: str) -> tuple[WalletVerifier, TestWallet]:
-    """A verifier for `origin` that trusts a TEST issuer made now, and the
-    TEST wallet holding that issuer's credentials."""
+    """A verifier for `origin` that trusts a TEST issuer made now and checks
+    revocation in the issuer's TEST status lists (fetched over HTTP from
+    this demo), and the TEST wallet holding that issuer's credentials."""
     issuer = TestIssuer.create()
-    return WalletVerifier(issuer.trust_list(), origin=origin), TestWallet(issuer)
+    verifier = WalletVerifier(
+        issuer.trust_list(), origin=origin, status_lists=StatusLists()
+    )
+    return verifier, TestWallet(issuer)
 
 
 def _answer(status: int, body: dict[str, Any]) -> Response:
@@ -63,6 +81,22 @@ class _Routes:
             headers={"Cache-Control": "no-store"},
         )
 
+    async def status(self, request: Request) -> Response:
+        """The TEST issuer's Status List Token for one format, signed now
+        (the demo outlives a token's `exp`)."""
+        fmt = request.path_params["format"]
+        if fmt not in _LIST_SIGNERS:
+            return Response(status_code=404)
+        origin = f"{request.url.scheme}://{request.url.netloc}"
+        token = self.wallet.issuer.status_list_token(
+            status_uri(origin, fmt), [_REVOKED], signer=_LIST_SIGNERS[fmt]
+        )
+        return Response(
+            token,
+            media_type="application/statuslist+jwt",
+            headers={"Cache-Control": "no-store"},
+        )
+
     async def present(self, request: Request) -> Response:
         try:
             data = json.loads(await read_body(request.receive, _MAX_BODY))
@@ -73,12 +107,15 @@ class _Routes:
         origin = data.get("origin")
         if not isinstance(origin, str) or not origin:
             return _answer(422, {"title": "origin: the page's origin"})
+        fmt = data.get("format", "mdoc")
+        entry = _REVOKED if data.get("revoked") is True else _VALID
         try:
             credential = self.wallet.present(
                 data.get("requests"),
                 origin,
                 age=data.get("age", 30),
-                format=data.get("format", "mdoc"),
+                format=fmt,
+                status=(status_uri(origin, str(fmt)), entry),
             )
         except WalletRequestError as error:
             return _answer(422, {"title": str(error)})
@@ -91,6 +128,7 @@ def test_wallet_app(wallet: TestWallet) -> Starlette:
         routes=[
             Route("/wallet.js", routes.script, methods=["GET"]),
             Route("/present", routes.present, methods=["POST"]),
+            Route("/status/{format}", routes.status, methods=["GET"]),
         ]
     )
 
@@ -110,7 +148,9 @@ _SCRIPT = """
     + ' min="0" max="130" value="30"></label> '
     + '<label>Credential <select id="test-wallet-format">'
     + '<option value="mdoc">mdoc (ISO 18013-5)</option>'
-    + '<option value="sd-jwt">SD-JWT VC</option></select></label>';
+    + '<option value="sd-jwt">SD-JWT VC</option></select></label> '
+    + '<label><input id="test-wallet-revoked" type="checkbox"> TEST: a'
+    + ' credential its issuer has revoked</label>';
   var anchor = document.getElementById('wallet');
   if (anchor) { anchor.parentNode.insertBefore(panel, anchor); }
   else { document.body.insertBefore(panel, document.body.firstChild); }
@@ -131,7 +171,8 @@ _SCRIPT = """
       requests: options.digital.requests,
       origin: location.origin,
       age: Number(document.getElementById('test-wallet-age').value),
-      format: document.getElementById('test-wallet-format').value
+      format: document.getElementById('test-wallet-format').value,
+      revoked: document.getElementById('test-wallet-revoked').checked
     };
     return fetch(cfg.present, {method: 'POST', credentials: 'omit',
       headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)})

@@ -282,6 +282,12 @@ class TestWallet:
         # Where the credentials' status is: (list uri, index), or none.
         self.status = status
 
+    def _with_status(self, status: tuple[str, int]) -> TestWallet:
+        """This holder (same device key) with credentials naming `status`."""
+        other = TestWallet(self.issuer, status=status)
+        other.device_key = self.device_key
+        return other
+
     def _status_claim(self) -> dict[str, Any]:
         if self.status is None:
             return {}
@@ -289,10 +295,21 @@ class TestWallet:
         return {"status": {"status_list": {"idx": idx, "uri": uri}}}
 
     def present(
-        self, requests: Any, origin: str, *, age: int, format: str = "mdoc"
+        self,
+        requests: Any,
+        origin: str,
+        *,
+        age: int,
+        format: str = "mdoc",
+        status: tuple[str, int] | None = None,
     ) -> dict[str, Any]:
         """The `{protocol, data}` credential the DC API hands the page, for a
-        holder `age` years old, bound to `origin` and the request's nonce."""
+        holder `age` years old, bound to `origin` and the request's nonce;
+        `status` (list uri, index) in place of the wallet's own."""
+        if status is not None:
+            return self._with_status(status).present(
+                requests, origin, age=age, format=format
+            )
         if format not in FORMATS:
             raise WalletRequestError(f"format: one of {', '.join(FORMATS)}")
         if type(age) is not int or not 0 <= age <= 130:
