@@ -232,6 +232,15 @@ class _Asked:
 def read_request(requests: Any) -> _Asked:
     """The OpenID4VP request among the DC API `requests`; WalletRequestError
     naming the field when it is not there or not readable."""
+    try:
+        return _read_request(requests)
+    # JSON from the page may hold anything anywhere: any surprise in it is
+    # a request this wallet cannot read.
+    except (TypeError, ValueError, AttributeError, IndexError, KeyError):
+        raise WalletRequestError("requests: not an OpenID4VP request") from None
+
+
+def _read_request(requests: Any) -> _Asked:
     if not isinstance(requests, list):
         raise WalletRequestError("requests: a list")
     found = [
