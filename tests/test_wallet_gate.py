@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import copy
 import logging
 import os
 import re
@@ -16,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -270,6 +271,26 @@ def test_the_test_wallet_refuses_what_it_cannot_answer(demo: Any) -> None:
     for body in ({"origin": base, "requests": "x"}, {"requests": []}, [1]):
         assert httpx.post(url, json=body).status_code in (400, 422)
     assert httpx.post(url, content=b"{").status_code == 400
+    # A well-formed request with one node turned into something else, each
+    # on a fresh copy.
+    begun = begin(base)
+    edits: list[Callable[[dict[str, Any]], None]] = [
+        lambda q: q["credentials"][0].update(meta=[1]),
+        lambda q: q["credentials"][0]["claims"][0].update(path=["age_over_xx"]),
+        lambda q: q["credentials"][1]["claims"][0].update(path=["age_over_xx"]),
+        lambda q: q.update(credentials=7),
+    ]
+    for edit in edits:
+        requests = copy.deepcopy(begun["requests"])
+        edit(requests[0]["data"]["dcql_query"])
+        for fmt in ("mdoc", "sd-jwt"):
+            body = {"requests": requests, "origin": base, "format": fmt}
+            answer = httpx.post(url, json=body)
+            assert answer.status_code in (200, 422), answer.text
+    unread = copy.deepcopy(begun["requests"])
+    unread[0]["data"]["dcql_query"]["credentials"][0]["meta"] = [1]
+    answer = httpx.post(url, json={"requests": unread, "origin": base})
+    assert answer.status_code == 422
 
 
 def _decoded(response: dict[str, Any]) -> bytes:
