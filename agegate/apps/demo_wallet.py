@@ -143,7 +143,8 @@ _SCRIPT = """
   panel.setAttribute('role', 'note');
   panel.innerHTML = '<p><strong>TEST WALLET.</strong> This demo answers with a'
     + ' TEST wallet: it proves nobody\\u2019s age, and its issuer is trusted only'
-    + ' because the demo was started with its test-wallet option.</p>'
+    + ' because the demo was started with its test-wallet option. It also'
+    + ' shares a TEST name and document number, which agegate drops.</p>'
     + '<label>TEST holder\\u2019s age <input id="test-wallet-age" type="number"'
     + ' min="0" max="130" value="30"></label> '
     + '<label>Credential <select id="test-wallet-format">'
