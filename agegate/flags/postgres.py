@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ..errors import InputError
 from ..urls import has_scheme, masked
+from .lifecycle import KEPT_SQL, StatusChange
 from .model import Flag, Status, StoredFlag, check_account_ids
 from .model import utc_now as _utc_now
 from .rows import stored_flag
@@ -86,8 +87,9 @@ _SCHEMA = (
 
 # The SQLite store's rules: a flag raised again on the same data keeps its
 # resolution; on changed data it is updated and reopened; a cleared flag
-# raised again is reopened whatever the data.
-_UPSERT = """
+# raised again is reopened whatever the data; a held flag or one in a
+# removal is left as it is.
+_UPSERT = f"""
 INSERT INTO flags (account_id, source, codes, action, jurisdiction, required_age,
                    fingerprint, status, raised_at, updated_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9)
@@ -102,10 +104,11 @@ ON CONFLICT (account_id, source) DO UPDATE SET
     resolved_by = NULL,
     resolved_at = NULL,
     resolution_note = NULL
-WHERE flags.codes IS DISTINCT FROM excluded.codes
-   OR flags.fingerprint IS DISTINCT FROM excluded.fingerprint
-   OR flags.status = 'cleared'
-"""
+WHERE (flags.codes IS DISTINCT FROM excluded.codes
+       OR flags.fingerprint IS DISTINCT FROM excluded.fingerprint
+       OR flags.status = 'cleared')
+  AND flags.status NOT IN ({KEPT_SQL})
+"""  # noqa: S608 - fixed statuses
 _LOCATE = """
 UPDATE flags SET line = $1, input_rowid = $2, report_id = $3
 WHERE account_id = $4 AND source = $5
@@ -125,6 +128,22 @@ WITH changed AS (
     UPDATE flags SET status = $1, resolved_by = $2, resolved_at = $3,
         resolution_note = $4, updated_at = $3
     WHERE account_id = $5 AND status = 'open' AND ($6::text IS NULL OR source = $6)
+    RETURNING 1
+)
+SELECT count(*) FROM changed
+"""
+# One statement for any number of flags: the (account, source) pairs and
+# the statuses they may move from travel as JSON arrays.
+_SET_STATUS = """
+WITH wanted AS (
+    SELECT pair->>0 AS account_id, pair->>1 AS source
+    FROM jsonb_array_elements($5::jsonb) AS pair
+), changed AS (
+    UPDATE flags SET status = $1, resolved_by = $2, resolved_at = $3,
+        resolution_note = $4, updated_at = $3
+    FROM wanted
+    WHERE flags.account_id = wanted.account_id AND flags.source = wanted.source
+      AND flags.status IN (SELECT jsonb_array_elements_text($6::jsonb))
     RETURNING 1
 )
 SELECT count(*) FROM changed
@@ -440,6 +459,22 @@ class PostgresFlagStore:
         note = "condition no longer found"
         params = (by, at, note, source, json.dumps(ids))
         return self._transaction(lambda cursor: _count(cursor, _CLEAR, params))
+
+    def set_status(self, change: StatusChange) -> int:
+        """Move the flags `change` names from one of its `before` statuses
+        to its `after`, in one transaction; returns how many moved."""
+        refs = sorted({(r.account_id, r.source) for r in change.flags})
+        if not refs:
+            return 0
+        params = (
+            change.after,
+            change.by,
+            _utc_now(),
+            change.note,
+            json.dumps([list(ref) for ref in refs]),
+            json.dumps(list(change.before)),
+        )
+        return self._transaction(lambda cursor: _count(cursor, _SET_STATUS, params))
 
     # -- reading -------------------------------------------------------------
 

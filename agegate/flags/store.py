@@ -19,6 +19,7 @@ from typing import Any, Literal, Protocol
 
 from ..errors import InputError
 from ..urls import masked
+from .lifecycle import KEPT_SQL, StatusChange
 from .model import Flag, Status, StoredFlag, check_account_ids
 from .model import utc_now as _utc_now
 from .output import JSONL_SUFFIXES, flag_to_dict, json_line
@@ -145,8 +146,10 @@ _ADDED_COLUMNS = (
 # On conflict: a flag raised again on the same data keeps its resolution; on
 # changed data (another fingerprint or other codes) it is updated and, if it
 # had been resolved, reopened. A cleared flag raised again is reopened
-# whatever the data: the condition is back.
-_UPSERT = """
+# whatever the data: the condition is back. A flag under a legal hold or on
+# its way through a removal is never reopened nor overwritten: the plan that
+# holds it names it by what it was.
+_UPSERT = f"""
 INSERT INTO flags (account_id, source, codes, action, jurisdiction, required_age,
                    fingerprint, status, raised_at, updated_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)
@@ -161,13 +164,18 @@ ON CONFLICT (account_id, source) DO UPDATE SET
     resolved_by = NULL,
     resolved_at = NULL,
     resolution_note = NULL
-WHERE flags.codes IS NOT excluded.codes
-   OR flags.fingerprint IS NOT excluded.fingerprint
-   OR flags.status = 'cleared'
-"""
+WHERE (flags.codes IS NOT excluded.codes
+       OR flags.fingerprint IS NOT excluded.fingerprint
+       OR flags.status = 'cleared')
+  AND flags.status NOT IN ({KEPT_SQL})
+"""  # noqa: S608 - fixed statuses
 # Where the account was found, and the report that last named it, move with
 # the input without reopening a flag: the flags of the latest report stay
 # linked even when some of them were already filed that day.
+_SET_STATUS = """
+UPDATE flags SET status = ?, resolved_by = ?, resolved_at = ?,
+    resolution_note = ?, updated_at = ?
+WHERE """
 _LOCATE = """
 UPDATE flags SET line = ?, input_rowid = ?, report_id = ?
 WHERE account_id = ? AND source = ?
@@ -357,6 +365,30 @@ class SqliteFlagStore:
             try:
                 before = self._db.total_changes
                 self._db.executemany(_CLEAR, rows)
+                changed = self._db.total_changes - before
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return changed
+
+    def set_status(self, change: StatusChange) -> int:
+        """Move the flags `change` names from one of its `before` statuses
+        to its `after`, all in one transaction; returns how many moved."""
+        now = _utc_now().isoformat()
+        rows = [
+            (change.after, change.by, now, change.note, now, ref.account_id, ref.source)
+            for ref in change.flags
+        ]
+        places = ", ".join("?" for _ in change.before)
+        where = f"account_id = ? AND source = ? AND status IN ({places})"
+        query = _SET_STATUS + where
+        rows_with = [(*row, *change.before) for row in rows]
+        with self._using():
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                before = self._db.total_changes
+                self._db.executemany(query, rows_with)
                 changed = self._db.total_changes - before
             except BaseException:
                 self._db.execute("ROLLBACK")

@@ -1,0 +1,161 @@
+"""The SQLite eraser: one DELETE by account id in one transaction.
+
+`secure_delete` makes SQLite overwrite the deleted cells and freed pages
+with zeros, and a WAL checkpoint (TRUNCATE) copies the pages back into the
+database and empties the log, so the removed rows' bytes are in neither
+file afterwards. The flagged ids go into a temporary table joined by the
+DELETE: one statement, whatever their number.
+
+The flag's rowid is not needed here: a row found by its rowid is deleted
+only when it still holds the account, which the DELETE by account id
+already covers, and a row that moved is found by its id all the same.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import sqlite3
+from collections.abc import Iterator, Set
+from pathlib import Path
+
+from ...errors import InputError
+from ...urls import masked
+from .base import Erased, Survey, quoted
+
+__all__ = ["SqliteEraser"]
+
+_IDS = "temp.agegate_removal_ids"
+
+
+class SqliteEraser:
+    def __init__(self, path: str, table: str, id_column: str) -> None:
+        self.path = path
+        self.table = table
+        self.id_column = id_column
+        self.label = f"{masked(path)}:{table}"
+
+    @contextlib.contextmanager
+    def _open(self) -> Iterator[sqlite3.Connection]:
+        if not Path(self.path).is_file():
+            raise InputError("no such SQLite file", where=self.label)
+        try:
+            db = sqlite3.connect(self.path, isolation_level=None)
+        except sqlite3.DatabaseError:
+            raise InputError("cannot open the SQLite file", where=self.label) from None
+        try:
+            self._check(db)
+            db.execute("PRAGMA temp_store=MEMORY")
+            db.execute("PRAGMA busy_timeout=10000")
+            yield db
+        except sqlite3.DatabaseError as error:
+            raise InputError(
+                f"SQLite refused the removal ({type(error).__name__})", where=self.label
+            ) from None
+        finally:
+            db.close()
+
+    def _check(self, db: sqlite3.Connection) -> None:
+        try:
+            columns = [row[1] for row in db.execute(self._info())]
+        except sqlite3.DatabaseError:
+            raise InputError("not a SQLite database", where=self.label) from None
+        if not columns:
+            raise InputError("no such table", where=self.label)
+        if self.id_column not in columns:
+            raise InputError(
+                f"the table has no column {self.id_column}", where=self.label
+            )
+
+    def _info(self) -> str:
+        return f"PRAGMA main.table_info({quoted(self.table)})"
+
+    def _load(self, db: sqlite3.Connection, ids: Set[str]) -> None:
+        # No declared type: SQLite compares each id with the column's own
+        # affinity, so "42" finds 42 in an INTEGER column.
+        db.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS agegate_removal_ids"
+            " (id PRIMARY KEY) WITHOUT ROWID"
+        )
+        db.execute(f"DELETE FROM {_IDS}")  # noqa: S608 - a fixed name
+        rows = ((i,) for i in ids)
+        db.executemany(f"INSERT OR IGNORE INTO {_IDS} VALUES (?)", rows)  # noqa: S608
+
+    def _where(self) -> str:
+        return f"{quoted(self.id_column)} IN (SELECT id FROM {_IDS})"  # noqa: S608
+
+    def plan(self, ids: Set[str]) -> Survey:
+        table = f"main.{quoted(self.table)}"
+        with self._open() as db:
+            db.execute("BEGIN")
+            self._load(db, ids)
+            (total,) = db.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608
+            digest = hashlib.sha256(f"total {total}\n".encode())
+            rows = 0
+            found: set[object] = set()
+            query = f"SELECT rowid, * FROM {table} WHERE {self._where()} ORDER BY rowid"  # noqa: S608
+            column = self._position(db)
+            for row in db.execute(query):
+                rows += 1
+                found.add(row[column + 1])
+                digest.update(repr(row).encode("utf-8", "surrogatepass") + b"\n")
+            db.execute("ROLLBACK")
+        return Survey(rows, len(found), int(total), digest.hexdigest())
+
+    def _position(self, db: sqlite3.Connection) -> int:
+        columns = [row[1] for row in db.execute(self._info())]
+        return columns.index(self.id_column)
+
+    def erase(self, ids: Set[str]) -> Erased:
+        with self._open() as db:
+            db.execute("PRAGMA main.secure_delete=ON")
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                self._load(db, ids)
+                cursor = db.execute(
+                    f"DELETE FROM main.{quoted(self.table)} WHERE {self._where()}"  # noqa: S608
+                )
+                removed = cursor.rowcount
+                db.execute(f"DROP TABLE {_IDS}")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            notes = self._checkpoint(db)
+        return Erased(removed, notes)
+
+    def _checkpoint(self, db: sqlite3.Connection) -> tuple[str, ...]:
+        (mode,) = db.execute("PRAGMA main.journal_mode").fetchone()
+        if str(mode).lower() != "wal":
+            return ()
+        busy, _, _ = db.execute("PRAGMA main.wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            return (
+                "the WAL could not be checkpointed (another connection reads"
+                " the database): the removed rows stay in the -wal file until"
+                " it is",
+            )
+        return ()
+
+    def verify(self, ids: Set[str]) -> int:
+        with self._open() as db:
+            db.execute("BEGIN")
+            self._load(db, ids)
+            (left,) = db.execute(
+                f"SELECT count(*) FROM main.{quoted(self.table)} WHERE {self._where()}"  # noqa: S608
+            ).fetchone()
+            db.execute("ROLLBACK")
+        return int(left)
+
+    def ids(self) -> Iterator[str]:
+        with self._open() as db:
+            column, table = quoted(self.id_column), quoted(self.table)
+            query = f"SELECT DISTINCT {column} FROM main.{table}"  # noqa: S608
+            values = [value for (value,) in db.execute(query)]
+        for value in values:
+            if value is not None:
+                yield (
+                    value.decode("utf-8", "replace")
+                    if isinstance(value, bytes)
+                    else str(value)
+                )

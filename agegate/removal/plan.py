@@ -1,0 +1,299 @@
+"""A removal plan: which flags, which targets, what each holds of them.
+
+A plan names accounts by a keyed hash of their id (HMAC-SHA256 under the
+flag store's own secret), never by the id: the file can be read, mailed
+and approved by people who must not learn who the accounts are. Its
+`digest` is the SHA-256 of its canonical JSON (everything but the digest
+and the approvals), so a plan edited by hand no longer matches it and is
+refused. Approvals are added beside it, each with who and when.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ..errors import InputError
+from ..flags.model import StoredFlag
+from .targets import Target
+
+__all__ = [
+    "FORMAT",
+    "Approval",
+    "FlagEntry",
+    "Plan",
+    "TargetPlan",
+    "account_key",
+    "canonical",
+    "flags_digest",
+    "load_plan",
+    "save_plan",
+]
+
+FORMAT = "agegate-removal-plan/1"
+_KEY_CONTEXT = b"agegate removal account\x00"
+
+
+def account_key(secret: bytes, account_id: str) -> str:
+    """The keyed hash a plan and a tombstone name an account by."""
+    message = _KEY_CONTEXT + account_id.encode("utf-8")
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def canonical(value: object) -> bytes:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    ).encode("ascii")
+
+
+def _sha256(value: object) -> str:
+    return hashlib.sha256(canonical(value)).hexdigest()
+
+
+@attrs.frozen
+class FlagEntry:
+    """One flag of the plan: its account's key and what the flag says."""
+
+    key: str
+    source: str
+    codes: tuple[str, ...]
+    jurisdiction: str | None
+    # A keyed hash of the screened data already (see Flag), hashed again:
+    # a flag raised anew on other data no longer matches the plan.
+    fingerprint: str
+
+    @classmethod
+    def of(cls, stored: StoredFlag, key: str) -> FlagEntry:
+        flag = stored.flag
+        seen = hashlib.sha256((flag.fingerprint or "").encode()).hexdigest()
+        return cls(key, flag.source, tuple(flag.codes), flag.jurisdiction, seen)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "key": self.key,
+            "source": self.source,
+            "codes": list(self.codes),
+            "jurisdiction": self.jurisdiction,
+            "fingerprint": self.fingerprint,
+        }
+
+
+def flags_digest(entries: Iterable[FlagEntry]) -> str:
+    listed = sorted(
+        (e.to_json() for e in entries), key=lambda e: (e["key"], e["source"])
+    )
+    return _sha256(listed)
+
+
+@attrs.frozen
+class TargetPlan:
+    target: Target
+    rows: int
+    accounts: int
+    total: int
+    state: str
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            **self.target.to_json(),
+            "label": self.target.label,
+            "rows": self.rows,
+            "accounts": self.accounts,
+            "total": self.total,
+            "state": self.state,
+        }
+
+
+@attrs.frozen
+class Approval:
+    by: str
+    at: str
+
+
+@attrs.frozen
+class Plan:
+    made_at: str
+    made_by: str
+    store: str
+    max_accounts: int | None
+    flags: tuple[FlagEntry, ...]
+    targets: tuple[TargetPlan, ...]
+    receipts: str
+    tombstones: str
+    approvals: tuple[Approval, ...] = ()
+
+    @property
+    def accounts(self) -> int:
+        return len({entry.key for entry in self.flags})
+
+    @property
+    def keys(self) -> frozenset[str]:
+        return frozenset(entry.key for entry in self.flags)
+
+    def summary(self) -> dict[str, object]:
+        """What receipts and the command say of the plan: counts only."""
+        codes: Counter[str] = Counter()
+        places: Counter[str] = Counter()
+        by_account: dict[str, tuple[set[str], set[str]]] = {}
+        for entry in self.flags:
+            held_codes, held_places = by_account.setdefault(entry.key, (set(), set()))
+            held_codes.update(entry.codes)
+            held_places.add(entry.jurisdiction or "-")
+        for held_codes, held_places in by_account.values():
+            codes.update(held_codes)
+            places.update(held_places)
+        return {
+            "plan": self.digest,
+            "accounts": self.accounts,
+            "flags": len(self.flags),
+            "codes": dict(sorted(codes.items())),
+            "jurisdictions": dict(sorted(places.items())),
+        }
+
+    def body(self) -> dict[str, object]:
+        return {
+            "format": FORMAT,
+            "made_at": self.made_at,
+            "made_by": self.made_by,
+            "store": self.store,
+            "max_accounts": self.max_accounts,
+            "accounts": self.accounts,
+            "flags_digest": flags_digest(self.flags),
+            "flags": [
+                e.to_json() for e in sorted(self.flags, key=lambda e: (e.key, e.source))
+            ],
+            "targets": [t.to_json() for t in self.targets],
+            "receipts": self.receipts,
+            "tombstones": self.tombstones,
+        }
+
+    @property
+    def digest(self) -> str:
+        return _sha256(self.body())
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            **self.body(),
+            "digest": self.digest,
+            "approvals": [{"by": a.by, "at": a.at} for a in self.approvals],
+        }
+
+    def approved(self, by: str, at: datetime | None = None) -> Plan:
+        when = (at or datetime.now(UTC)).replace(microsecond=0).isoformat()
+        return attrs.evolve(self, approvals=(*self.approvals, Approval(by, when)))
+
+
+def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
+    """Write the plan whole or not at all: a temporary file renamed over."""
+    target = Path(path)
+    text = json.dumps(plan.to_json(), indent=2, sort_keys=True) + "\n"
+    fd, name = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(name, target)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+
+
+def load_plan(path: str | os.PathLike[str]) -> Plan:
+    """The plan in `path`, or an InputError: unreadable, not a plan, or
+    edited since it was made (its digest no longer matches)."""
+    where = os.fspath(path)
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("no such plan", where=where) from None
+    except (OSError, UnicodeDecodeError, ValueError):
+        raise InputError("not a removal plan (not JSON)", where=where) from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise InputError("not a removal plan", where=where)
+    try:
+        plan = _plan_of(data)
+    except (KeyError, TypeError, ValueError):
+        raise InputError(
+            "not a removal plan (a field is missing or wrong)", where=where
+        ) from None
+    if plan.digest != data.get("digest"):
+        raise InputError(
+            "the plan was changed after it was made: its digest does not match",
+            where=where,
+        )
+    if plan.body() != {
+        k: v for k, v in data.items() if k not in ("digest", "approvals")
+    }:
+        raise InputError(
+            "the plan was changed after it was made: its digest does not match",
+            where=where,
+        )
+    return plan
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("not text")
+    return value
+
+
+def _plan_of(data: Mapping[str, Any]) -> Plan:
+    flags = tuple(
+        FlagEntry(
+            _text(f["key"]),
+            _text(f["source"]),
+            tuple(_text(c) for c in f["codes"]),
+            None if f["jurisdiction"] is None else _text(f["jurisdiction"]),
+            _text(f["fingerprint"]),
+        )
+        for f in data["flags"]
+    )
+    targets = tuple(
+        TargetPlan(
+            Target.from_json(t),
+            int(t["rows"]),
+            int(t["accounts"]),
+            int(t["total"]),
+            _text(t["state"]),
+        )
+        for t in data["targets"]
+    )
+    approvals = tuple(
+        Approval(_text(a["by"]), _text(a["at"])) for a in data.get("approvals", [])
+    )
+    cap = data["max_accounts"]
+    return Plan(
+        made_at=_text(data["made_at"]),
+        made_by=_text(data["made_by"]),
+        store=_text(data["store"]),
+        max_accounts=None if cap is None else int(cap),
+        flags=flags,
+        targets=targets,
+        receipts=_text(data["receipts"]),
+        tombstones=_text(data["tombstones"]),
+        approvals=approvals,
+    )
+
+
+def target_plans(targets: Sequence[TargetPlan]) -> list[dict[str, object]]:
+    """The per-target counts a receipt holds: labels and numbers only."""
+    return [
+        {
+            "target": t.target.label,
+            "rows": t.rows,
+            "accounts": t.accounts,
+            "total": t.total,
+        }
+        for t in targets
+    ]

@@ -1,0 +1,462 @@
+"""Making, approving, running, verifying and replaying removals.
+
+Every step is batched: the flagged ids go to an eraser as one set, the flags
+move status in one transaction per step, tombstones are one write, so a
+removal of a hundred thousand accounts costs about what the DELETE itself
+costs. A run refuses, before it changes anything, a plan that is not
+approved (or, under four eyes, approved only by its author), that holds more
+accounts than its cap, whose flags changed in the store, or whose targets
+changed since they were surveyed. A journal beside the plan records each
+target as it is started and done, so a run killed part-way is run again and
+finishes the same removal: a target done is not touched again, one started
+is erased again (erasing by id twice removes nothing more).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import attrs
+
+from ..errors import InputError
+from ..flags.lifecycle import IN_REMOVAL, PLANNABLE, FlagRef, StatusChange
+from ..flags.model import Status, StoredFlag
+from .erasers.base import Eraser, Replayable
+from .plan import (
+    FlagEntry,
+    Plan,
+    TargetPlan,
+    account_key,
+    flags_digest,
+    load_plan,
+    save_plan,
+)
+from .receipts import ReceiptLog
+from .targets import Target
+from .tombstones import TombstoneStore
+
+__all__ = [
+    "Accounts",
+    "Journal",
+    "RemovalRefused",
+    "approve_plan",
+    "make_plan",
+    "replay",
+    "run_plan",
+    "verify_plan",
+]
+
+
+class RemovalRefused(Exception):
+    """The removal will not go ahead; the message says why (never an id)."""
+
+
+class Store(Protocol):
+    """What a removal needs of a flag store; both stores have it."""
+
+    def list(
+        self, *, status: Status | None = None, account_id: str | None = None
+    ) -> Iterable[StoredFlag]: ...
+
+    def set_status(self, change: StatusChange) -> int: ...
+
+    def secret(self) -> bytes: ...
+
+
+@attrs.frozen
+class Accounts:
+    """The plan's accounts as the store holds them now."""
+
+    ids: frozenset[str]
+    refs: tuple[FlagRef, ...]
+
+
+def _now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+def _keyer(secret: bytes) -> Callable[[str], str]:
+    memo: dict[str, str] = {}
+
+    def key(account_id: str) -> str:
+        found = memo.get(account_id)
+        if found is None:
+            found = memo[account_id] = account_key(secret, account_id)
+        return found
+
+    return key
+
+
+# -- plan -------------------------------------------------------------------
+
+
+def make_plan(
+    store: Store,
+    targets: Sequence[Target],
+    *,
+    store_label: str,
+    by: str,
+    max_accounts: int | None,
+    receipts: str,
+    tombstones: str,
+) -> Plan:
+    """Survey every target for the store's open removal flags (those of an
+    account under a hold left out) and mark the flags planned; no target
+    is changed."""
+    key = _keyer(store.secret())
+    stored = list(store.list())
+    held = {s.flag.account_id for s in stored if s.status == "held"}
+    chosen = [
+        s
+        for s in stored
+        if s.flag.action == "remove"
+        and s.status in PLANNABLE
+        and s.flag.account_id not in held
+    ]
+    ids = frozenset(s.flag.account_id for s in chosen)
+    surveyed = []
+    for target in targets:
+        survey = target.eraser().plan(ids)
+        surveyed.append(
+            TargetPlan(target, survey.rows, survey.accounts, survey.total, survey.state)
+        )
+    plan = Plan(
+        made_at=_now(),
+        made_by=by,
+        store=store_label,
+        max_accounts=max_accounts,
+        flags=tuple(FlagEntry.of(s, key(s.flag.account_id)) for s in chosen),
+        targets=tuple(surveyed),
+        receipts=receipts,
+        tombstones=tombstones,
+    )
+    refs = tuple(FlagRef(s.flag.account_id, s.flag.source) for s in chosen)
+    note = f"removal plan {plan.digest}"
+    store.set_status(StatusChange(refs, PLANNABLE, "planned", by, note))
+    ReceiptLog(Path(receipts)).append(
+        "plan",
+        {
+            **plan.summary(),
+            "made_by": by,
+            "max_accounts": max_accounts,
+            "targets": _surveys(plan.targets),
+        },
+    )
+    return plan
+
+
+def _surveys(targets: Sequence[TargetPlan]) -> list[dict[str, object]]:
+    return [
+        {
+            "target": t.target.label,
+            "rows": t.rows,
+            "accounts": t.accounts,
+            "total": t.total,
+        }
+        for t in targets
+    ]
+
+
+def approve_plan(path: str, by: str) -> Plan:
+    plan = load_plan(path).approved(by)
+    save_plan(plan, path)
+    approval = plan.approvals[-1]
+    ReceiptLog(Path(plan.receipts)).append(
+        "approve", {"plan": plan.digest, "by": approval.by, "at": approval.at}
+    )
+    return plan
+
+
+# -- the plan's accounts now --------------------------------------------------
+
+
+def resolve(plan: Plan, store: Store, allowed: Iterable[Status]) -> Accounts:
+    """The plan's flags as the store holds them, or a refusal when they
+    changed: one gone or moved elsewhere, raised anew on other data, or
+    held."""
+    key = _keyer(store.secret())
+    keys = plan.keys
+    statuses = set(allowed)
+    found: list[tuple[StoredFlag, str]] = []
+    for stored in store.list():
+        if stored.flag.action != "remove":
+            continue
+        k = key(stored.flag.account_id)
+        if k not in keys:
+            continue
+        if stored.status == "held":
+            raise RemovalRefused(
+                "an account of the plan is under a legal hold now; make a new plan"
+            )
+        found.append((stored, k))
+    wanted = {(e.key, e.source) for e in plan.flags}
+    mine = [(s, k) for s, k in found if (k, s.flag.source) in wanted]
+    entries = [FlagEntry.of(s, k) for s, k in mine]
+    moved = [s for s, _ in mine if s.status not in statuses]
+    if moved or flags_digest(entries) != flags_digest(plan.flags):
+        raise RemovalRefused(
+            "the plan's flags changed in the store since the plan was made"
+            " (resolved, reopened on other data, or gone); make a new plan"
+        )
+    return Accounts(
+        frozenset(s.flag.account_id for s, _ in mine),
+        tuple(FlagRef(s.flag.account_id, s.flag.source) for s, _ in mine),
+    )
+
+
+# -- the journal ---------------------------------------------------------------
+
+
+class Journal:
+    """Beside the plan: one JSON line per target started and done."""
+
+    def __init__(self, plan_path: str, digest: str) -> None:
+        self.path = Path(f"{plan_path}.journal.jsonl")
+        self.digest = digest
+
+    def steps(self) -> dict[str, dict[str, Any]]:
+        """The last step recorded for each target of this plan."""
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return {}
+        steps: dict[str, dict[str, Any]] = {}
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue  # a line cut short by a kill: the step is redone
+            if isinstance(entry, dict) and entry.get("plan") == self.digest:
+                steps[str(entry.get("target"))] = entry
+        return steps
+
+    def record(self, target: str, step: str, **counts: object) -> None:
+        entry = {"plan": self.digest, "target": target, "step": step, **counts}
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, (json.dumps(entry, sort_keys=True) + "\n").encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+# -- run -------------------------------------------------------------------------
+
+
+def check_approvals(plan: Plan, *, four_eyes: bool, max_accounts: int | None) -> None:
+    if not plan.approvals:
+        raise RemovalRefused("the plan is not approved (agegate remove approve)")
+    if four_eyes and all(a.by == plan.made_by for a in plan.approvals):
+        raise RemovalRefused(
+            "--four-eyes: the plan is approved only by its author; another"
+            " person must approve it"
+        )
+    caps = [c for c in (plan.max_accounts, max_accounts) if c is not None]
+    if caps and plan.accounts > min(caps):
+        raise RemovalRefused(
+            f"the plan removes {plan.accounts} accounts, more than the cap"
+            f" of {min(caps)} (--max-accounts)"
+        )
+
+
+@attrs.frozen
+class TargetResult:
+    label: str
+    planned_rows: int
+    removed: int
+    notes: tuple[str, ...] = ()
+    left: int | None = None
+
+
+def _erasers(plan: Plan) -> list[tuple[TargetPlan, Eraser]]:
+    return [(t, t.target.eraser()) for t in plan.targets]
+
+
+def _check_states(
+    erasers: Sequence[tuple[TargetPlan, Eraser]],
+    steps: dict[str, dict[str, Any]],
+    ids: frozenset[str],
+) -> None:
+    """Every target not yet touched must be as the plan surveyed it."""
+    for planned, eraser in erasers:
+        if planned.target.label in steps:
+            continue
+        if eraser.plan(ids).state != planned.state:
+            raise RemovalRefused(
+                f"{planned.target.label} changed since the plan was made;"
+                " make a new plan"
+            )
+
+
+def run_plan(
+    plan: Plan,
+    plan_path: str,
+    store: Store,
+    *,
+    by: str,
+    four_eyes: bool = False,
+    max_accounts: int | None = None,
+) -> list[TargetResult]:
+    """Erase the plan's accounts from every target (see the module doc)."""
+    check_approvals(plan, four_eyes=four_eyes, max_accounts=max_accounts)
+    accounts = resolve(plan, store, IN_REMOVAL)
+    journal = Journal(plan_path, plan.digest)
+    steps = journal.steps()
+    erasers = _erasers(plan)
+    _check_states(erasers, steps, accounts.ids)
+    note = f"removal plan {plan.digest}"
+    store.set_status(
+        StatusChange(
+            accounts.refs, ("planned", "approved", "failed"), "approved", by, note
+        )
+    )
+    results = []
+    for planned, eraser in erasers:
+        label = planned.target.label
+        step = steps.get(label, {})
+        if step.get("step") == "done":
+            notes = tuple(str(n) for n in step.get("notes", ()))
+            results.append(
+                TargetResult(label, planned.rows, int(step.get("rows", 0)), notes)
+            )
+            continue
+        journal.record(label, "started")
+        try:
+            erased = eraser.erase(accounts.ids)
+        except BaseException:
+            store.set_status(
+                StatusChange(accounts.refs, ("approved",), "failed", by, note)
+            )
+            _run_receipt(plan, results, "failed", failed_at=label)
+            raise
+        journal.record(label, "done", rows=erased.rows, notes=list(erased.notes))
+        results.append(TargetResult(label, planned.rows, erased.rows, erased.notes))
+    TombstoneStore(plan.tombstones).add(
+        plan.keys,
+        on=datetime.now(UTC).date(),
+        targets=[r.label for r in results],
+        plan=plan.digest,
+    )
+    store.set_status(
+        StatusChange(
+            accounts.refs, ("approved", "failed", "erased"), "erased", by, note
+        )
+    )
+    _run_receipt(plan, results, "erased")
+    return results
+
+
+def _run_receipt(
+    plan: Plan,
+    results: Sequence[TargetResult],
+    outcome: str,
+    failed_at: str | None = None,
+) -> None:
+    body: dict[str, object] = {
+        **plan.summary(),
+        "outcome": outcome,
+        "approvals": [{"by": a.by, "at": a.at} for a in plan.approvals],
+        "targets": [
+            {
+                "target": r.label,
+                "rows_before": r.planned_rows,
+                "removed": r.removed,
+                "notes": list(r.notes),
+            }
+            for r in results
+        ],
+    }
+    if failed_at is not None:
+        body["failed_at"] = failed_at
+    ReceiptLog(Path(plan.receipts)).append("run", body)
+
+
+# -- verify -------------------------------------------------------------------------
+
+
+def verify_plan(plan: Plan, store: Store, *, by: str) -> list[TargetResult]:
+    """Ask every target what is left of the plan's accounts. The flags are
+    verified only when every target reports nothing; a run's flags with
+    something left are failed."""
+    accounts = resolve(plan, store, (*IN_REMOVAL, "verified"))
+    results = [
+        TargetResult(
+            planned.target.label, planned.rows, 0, left=eraser.verify(accounts.ids)
+        )
+        for planned, eraser in _erasers(plan)
+    ]
+    clean = all(r.left == 0 for r in results)
+    note = f"removal plan {plan.digest}"
+    if clean:
+        change = StatusChange(
+            accounts.refs, ("erased", "failed", "verified"), "verified", by, note
+        )
+    else:
+        change = StatusChange(accounts.refs, ("erased", "verified"), "failed", by, note)
+    moved = store.set_status(change)
+    ReceiptLog(Path(plan.receipts)).append(
+        "verify",
+        {
+            **plan.summary(),
+            "verified": clean,
+            "flags_moved": moved,
+            "status": "verified" if clean else "failed",
+            "targets": [
+                {"target": r.label, "rows_before": r.planned_rows, "left": r.left}
+                for r in results
+            ],
+        },
+    )
+    return results
+
+
+# -- replay ---------------------------------------------------------------------------
+
+
+def replay(
+    tombstones: TombstoneStore,
+    targets: Sequence[Target],
+    secret: bytes,
+    receipts: ReceiptLog,
+) -> list[TargetResult]:
+    """Remove again, from each target, the accounts that have a tombstone,
+    and nothing else: each id the target holds is hashed under the store's
+    secret and looked up among the tombstones."""
+    buried = tombstones.keys()
+    key = _keyer(secret)
+    erasers = []
+    for target in targets:
+        eraser = target.eraser()
+        if not isinstance(eraser, Replayable):
+            raise InputError(
+                "this eraser cannot list its ids, so cannot replay", where=target.label
+            )
+        erasers.append((target, eraser))
+    results = []
+    for target, eraser in erasers:
+        back = frozenset(i for i in eraser.ids() if key(i) in buried)
+        removed = eraser.erase(back) if back else None
+        rows = removed.rows if removed else 0
+        notes = removed.notes if removed else ()
+        results.append(TargetResult(target.label, len(back), rows, notes))
+    receipts.append(
+        "replay",
+        {
+            "tombstones": len(buried),
+            "targets": [
+                {
+                    "target": r.label,
+                    "accounts": r.planned_rows,
+                    "removed": r.removed,
+                    "notes": list(r.notes),
+                }
+                for r in results
+            ],
+        },
+    )
+    return results
