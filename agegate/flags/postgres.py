@@ -15,6 +15,7 @@ it again after a failure, so a server that was down is used again once back.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import functools
 import json
@@ -27,7 +28,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ..errors import InputError
 from ..urls import has_scheme, masked
-from .lifecycle import KEPT_SQL, StatusChange
+from .lifecycle import KEPT_SQL, STATE_COLUMNS, FlagState, StatusChange, flag_state
 from .model import Flag, Status, StoredFlag, check_account_ids
 from .model import utc_now as _utc_now
 from .rows import stored_flag
@@ -495,6 +496,20 @@ class PostgresFlagStore:
 
         rows = self._transaction(read)
         return (self._stored(row) for row in rows)
+
+    def flag_states(self) -> builtins.list[FlagState]:
+        """Every flag, as much of it as a removal reads (see `FlagState`)."""
+        query = f"SELECT ctid::text, {STATE_COLUMNS} FROM flags"  # noqa: S608
+
+        def read(cursor: Any) -> list[tuple[Any, ...]]:
+            cursor.execute(query)
+            return list(cursor.fetchall())
+
+        rows = self._transaction(read)
+        return [
+            flag_state(tuple(row[1:]), store=self.shown, where=f"row at ctid {row[0]}")
+            for row in rows
+        ]
 
     def _stored(self, row: tuple[Any, ...]) -> StoredFlag:
         # Named by its ctid, which `SELECT ... WHERE ctid = '(0,3)'` finds.

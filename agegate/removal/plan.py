@@ -10,6 +10,7 @@ refused. Approvals are added beside it, each with who and when.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -24,7 +25,7 @@ from typing import Any
 import attrs
 
 from ..errors import InputError
-from ..flags.model import StoredFlag
+from ..flags.lifecycle import FlagState
 from .targets import Target
 
 __all__ = [
@@ -47,7 +48,7 @@ _KEY_CONTEXT = b"agegate removal account\x00"
 def account_key(secret: bytes, account_id: str) -> str:
     """The keyed hash a plan and a tombstone name an account by."""
     message = _KEY_CONTEXT + account_id.encode("utf-8")
-    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+    return hmac.digest(secret, message, "sha256").hex()
 
 
 def canonical(value: object) -> bytes:
@@ -73,10 +74,9 @@ class FlagEntry:
     fingerprint: str
 
     @classmethod
-    def of(cls, stored: StoredFlag, key: str) -> FlagEntry:
-        flag = stored.flag
+    def of(cls, flag: FlagState, key: str) -> FlagEntry:
         seen = hashlib.sha256((flag.fingerprint or "").encode()).hexdigest()
-        return cls(key, flag.source, tuple(flag.codes), flag.jurisdiction, seen)
+        return cls(key, flag.source, flag.codes, flag.jurisdiction, seen)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -89,10 +89,13 @@ class FlagEntry:
 
 
 def flags_digest(entries: Iterable[FlagEntry]) -> str:
-    listed = sorted(
-        (e.to_json() for e in entries), key=lambda e: (e["key"], e["source"])
+    """One digest of the flags, whatever their order: each flag's fields as
+    canonical JSON, one a line, in sorted order."""
+    lines = sorted(
+        canonical([e.key, e.source, list(e.codes), e.jurisdiction, e.fingerprint])
+        for e in entries
     )
-    return _sha256(listed)
+    return hashlib.sha256(b"\n".join(lines)).hexdigest()
 
 
 @attrs.frozen
@@ -120,7 +123,8 @@ class Approval:
     at: str
 
 
-@attrs.frozen
+# Not slotted: the digests are computed once, on first use.
+@attrs.frozen(slots=False)
 class Plan:
     made_at: str
     made_by: str
@@ -160,7 +164,8 @@ class Plan:
             "jurisdictions": dict(sorted(places.items())),
         }
 
-    def body(self) -> dict[str, object]:
+    def header(self) -> dict[str, object]:
+        """Everything the digest covers; the flags through their digest."""
         return {
             "format": FORMAT,
             "made_at": self.made_at,
@@ -168,22 +173,25 @@ class Plan:
             "store": self.store,
             "max_accounts": self.max_accounts,
             "accounts": self.accounts,
-            "flags_digest": flags_digest(self.flags),
-            "flags": [
-                e.to_json() for e in sorted(self.flags, key=lambda e: (e.key, e.source))
-            ],
+            "flags_digest": self.flags_digest,
             "targets": [t.to_json() for t in self.targets],
             "receipts": self.receipts,
             "tombstones": self.tombstones,
         }
 
-    @property
+    @functools.cached_property
+    def flags_digest(self) -> str:
+        return flags_digest(self.flags)
+
+    @functools.cached_property
     def digest(self) -> str:
-        return _sha256(self.body())
+        return _sha256(self.header())
 
     def to_json(self) -> dict[str, object]:
+        flags = sorted(self.flags, key=lambda e: (e.key, e.source))
         return {
-            **self.body(),
+            **self.header(),
+            "flags": [e.to_json() for e in flags],
             "digest": self.digest,
             "approvals": [{"by": a.by, "at": a.at} for a in self.approvals],
         }
@@ -227,19 +235,16 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
         raise InputError(
             "not a removal plan (a field is missing or wrong)", where=where
         ) from None
-    if plan.digest != data.get("digest"):
-        raise InputError(
-            "the plan was changed after it was made: its digest does not match",
-            where=where,
-        )
-    if plan.body() != {
-        k: v for k, v in data.items() if k not in ("digest", "approvals")
-    }:
+    given = {k: v for k, v in data.items() if k not in _NOT_HEADER}
+    if plan.digest != data.get("digest") or plan.header() != given:
         raise InputError(
             "the plan was changed after it was made: its digest does not match",
             where=where,
         )
     return plan
+
+
+_NOT_HEADER = ("digest", "approvals", "flags")
 
 
 def _text(value: Any) -> str:

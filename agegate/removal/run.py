@@ -24,8 +24,8 @@ from typing import Any, Protocol
 import attrs
 
 from ..errors import InputError
-from ..flags.lifecycle import IN_REMOVAL, PLANNABLE, FlagRef, StatusChange
-from ..flags.model import Status, StoredFlag
+from ..flags.lifecycle import IN_REMOVAL, PLANNABLE, FlagRef, FlagState, StatusChange
+from ..flags.model import Status
 from .erasers.base import Eraser, Replayable
 from .plan import (
     FlagEntry,
@@ -59,9 +59,7 @@ class RemovalRefused(Exception):
 class Store(Protocol):
     """What a removal needs of a flag store; both stores have it."""
 
-    def list(
-        self, *, status: Status | None = None, account_id: str | None = None
-    ) -> Iterable[StoredFlag]: ...
+    def flag_states(self) -> list[FlagState]: ...
 
     def set_status(self, change: StatusChange) -> int: ...
 
@@ -109,16 +107,14 @@ def make_plan(
     account under a hold left out) and mark the flags planned; no target
     is changed."""
     key = _keyer(store.secret())
-    stored = list(store.list())
-    held = {s.flag.account_id for s in stored if s.status == "held"}
+    stored = store.flag_states()
+    held = {s.account_id for s in stored if s.status == "held"}
     chosen = [
         s
         for s in stored
-        if s.flag.action == "remove"
-        and s.status in PLANNABLE
-        and s.flag.account_id not in held
+        if s.action == "remove" and s.status in PLANNABLE and s.account_id not in held
     ]
-    ids = frozenset(s.flag.account_id for s in chosen)
+    ids = frozenset(s.account_id for s in chosen)
     surveyed = []
     for target in targets:
         survey = target.eraser().plan(ids)
@@ -130,12 +126,12 @@ def make_plan(
         made_by=by,
         store=store_label,
         max_accounts=max_accounts,
-        flags=tuple(FlagEntry.of(s, key(s.flag.account_id)) for s in chosen),
+        flags=tuple(FlagEntry.of(s, key(s.account_id)) for s in chosen),
         targets=tuple(surveyed),
         receipts=receipts,
         tombstones=tombstones,
     )
-    refs = tuple(FlagRef(s.flag.account_id, s.flag.source) for s in chosen)
+    refs = tuple(FlagRef(s.account_id, s.source) for s in chosen)
     note = f"removal plan {plan.digest}"
     store.set_status(StatusChange(refs, PLANNABLE, "planned", by, note))
     ReceiptLog(Path(receipts)).append(
@@ -182,11 +178,11 @@ def resolve(plan: Plan, store: Store, allowed: Iterable[Status]) -> Accounts:
     key = _keyer(store.secret())
     keys = plan.keys
     statuses = set(allowed)
-    found: list[tuple[StoredFlag, str]] = []
-    for stored in store.list():
-        if stored.flag.action != "remove":
+    found: list[tuple[FlagState, str]] = []
+    for stored in store.flag_states():
+        if stored.action != "remove":
             continue
-        k = key(stored.flag.account_id)
+        k = key(stored.account_id)
         if k not in keys:
             continue
         if stored.status == "held":
@@ -195,7 +191,7 @@ def resolve(plan: Plan, store: Store, allowed: Iterable[Status]) -> Accounts:
             )
         found.append((stored, k))
     wanted = {(e.key, e.source) for e in plan.flags}
-    mine = [(s, k) for s, k in found if (k, s.flag.source) in wanted]
+    mine = [(s, k) for s, k in found if (k, s.source) in wanted]
     entries = [FlagEntry.of(s, k) for s, k in mine]
     moved = [s for s, _ in mine if s.status not in statuses]
     if moved or flags_digest(entries) != flags_digest(plan.flags):
@@ -204,8 +200,8 @@ def resolve(plan: Plan, store: Store, allowed: Iterable[Status]) -> Accounts:
             " (resolved, reopened on other data, or gone); make a new plan"
         )
     return Accounts(
-        frozenset(s.flag.account_id for s, _ in mine),
-        tuple(FlagRef(s.flag.account_id, s.flag.source) for s, _ in mine),
+        frozenset(s.account_id for s, _ in mine),
+        tuple(FlagRef(s.account_id, s.source) for s, _ in mine),
     )
 
 
