@@ -73,7 +73,8 @@ def _people(rows: int) -> list[tuple[str, str, str, str]]:
         (
             f"acct-{n:08d}",
             f"user{n}@mail.example",
-            f"{rng.randint(1950, 2015)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+            f"{rng.randint(1950, 2015)}-{rng.randint(1, 12):02d}"
+            f"-{rng.randint(1, 28):02d}",
             f"Name {n} Surname",
         )
         for n in range(rows)

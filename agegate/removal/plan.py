@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -90,12 +91,13 @@ class FlagEntry:
 
 def flags_digest(entries: Iterable[FlagEntry]) -> str:
     """One digest of the flags, whatever their order: each flag's fields as
-    canonical JSON, one a line, in sorted order."""
+    the repr of a tuple of strings (unambiguous, and made in C), one a line,
+    in sorted order."""
     lines = sorted(
-        canonical([e.key, e.source, list(e.codes), e.jurisdiction, e.fingerprint])
-        for e in entries
+        repr((e.key, e.source, e.codes, e.jurisdiction, e.fingerprint)) for e in entries
     )
-    return hashlib.sha256(b"\n".join(lines)).hexdigest()
+    text = "\n".join(lines).encode("utf-8", "surrogatepass")
+    return hashlib.sha256(text).hexdigest()
 
 
 @attrs.frozen
@@ -146,16 +148,13 @@ class Plan:
 
     def summary(self) -> dict[str, object]:
         """What receipts and the command say of the plan: counts only."""
-        codes: Counter[str] = Counter()
-        places: Counter[str] = Counter()
-        by_account: dict[str, tuple[set[str], set[str]]] = {}
-        for entry in self.flags:
-            held_codes, held_places = by_account.setdefault(entry.key, (set(), set()))
-            held_codes.update(entry.codes)
-            held_places.add(entry.jurisdiction or "-")
-        for held_codes, held_places in by_account.values():
-            codes.update(held_codes)
-            places.update(held_places)
+        # Accounts by code and by jurisdiction: an account with two flags
+        # of one code counts once.
+        pairs = {(e.key, code) for e in self.flags for code in e.codes}
+        codes = Counter(code for _, code in pairs)
+        places = Counter(
+            place for _, place in {(e.key, e.jurisdiction or "-") for e in self.flags}
+        )
         return {
             "plan": self.digest,
             "accounts": self.accounts,
@@ -247,6 +246,15 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
 _NOT_HEADER = ("digest", "approvals", "flags")
 
 
+_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def _key(value: Any) -> str:
+    if not isinstance(value, str) or not _HEX.fullmatch(value):
+        raise ValueError("not a key")
+    return value
+
+
 def _text(value: Any) -> str:
     if not isinstance(value, str):
         raise TypeError("not text")
@@ -256,7 +264,7 @@ def _text(value: Any) -> str:
 def _plan_of(data: Mapping[str, Any]) -> Plan:
     flags = tuple(
         FlagEntry(
-            _text(f["key"]),
+            _key(f["key"]),
             _text(f["source"]),
             tuple(_text(c) for c in f["codes"]),
             None if f["jurisdiction"] is None else _text(f["jurisdiction"]),
