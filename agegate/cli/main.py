@@ -44,6 +44,7 @@ COMMANDS = {
     "qa": "agegate.cli.qa",
     "check-app": "agegate.cli.check_app",
     "remove": "agegate.cli.remove",
+    "report": "agegate.cli.report",
 }
 
 
