@@ -65,6 +65,7 @@ class FlagState(NamedTuple):
     codes: tuple[str, ...]
     jurisdiction: str | None
     fingerprint: str | None
+    note: str | None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -80,7 +81,7 @@ def flag_state(row: tuple[Any, ...], *, store: str, where: str) -> FlagState:
     """A row of (account_id, source, action, status, codes, jurisdiction,
     fingerprint) checked as the full reader checks those columns; a row not
     as a store writes it is an InputError naming the row, never a value."""
-    account, source, action, status, codes, place, seen = row
+    account, source, action, status, codes, place, seen, note = row
     try:
         ok = (
             isinstance(account, str)
@@ -89,6 +90,7 @@ def flag_state(row: tuple[Any, ...], *, store: str, where: str) -> FlagState:
             and status in STATUSES
             and (place is None or isinstance(place, str))
             and (seen is None or isinstance(seen, str))
+            and (note is None or isinstance(note, str))
         )
         parsed = _codes(codes) if ok and isinstance(codes, str) else None
     except ValueError:
@@ -99,22 +101,29 @@ def flag_state(row: tuple[Any, ...], *, store: str, where: str) -> FlagState:
             " damaged or not a flag store",
             where=store,
         )
-    return FlagState(account, source, action, status, parsed, place, seen)
+    return FlagState(account, source, action, status, parsed, place, seen, note)
 
 
 # The columns `flag_state` reads, in its order.
-STATE_COLUMNS = "account_id, source, action, status, codes, jurisdiction, fingerprint"
+STATE_COLUMNS = (
+    "account_id, source, action, status, codes, jurisdiction, fingerprint,"
+    " resolution_note"
+)
 
 
 @attrs.frozen
 class StatusChange:
-    """Move `flags` to `after`, each only from one of the `before` statuses."""
+    """Move `flags` to `after`, each only from one of the `before` statuses.
+    With `marked`, the flags moved are instead those whose note is `marked`
+    (a plan's flags, found by the note it left on them): one statement,
+    however many they are."""
 
     flags: tuple[FlagRef, ...]
     before: tuple[Status, ...]
     after: Status
     by: str
     note: str = ""
+    marked: str | None = None
 
     def __attrs_post_init__(self) -> None:
         if not self.before:

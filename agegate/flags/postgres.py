@@ -149,6 +149,16 @@ WITH wanted AS (
 )
 SELECT count(*) FROM changed
 """
+_SET_MARKED = """
+WITH changed AS (
+    UPDATE flags SET status = $1, resolved_by = $2, resolved_at = $3,
+        resolution_note = $4, updated_at = $3
+    WHERE resolution_note = $5
+      AND status IN (SELECT jsonb_array_elements_text($6::jsonb))
+    RETURNING 1
+)
+SELECT count(*) FROM changed
+"""
 # The flags table's columns and primary key, or NULLs when there is none.
 _SHAPE = """
 SELECT
@@ -464,6 +474,16 @@ class PostgresFlagStore:
     def set_status(self, change: StatusChange) -> int:
         """Move the flags `change` names from one of its `before` statuses
         to its `after`, in one transaction; returns how many moved."""
+        if change.marked is not None:
+            marked = (
+                change.after,
+                change.by,
+                _utc_now(),
+                change.note,
+                change.marked,
+                json.dumps(list(change.before)),
+            )
+            return self._transaction(lambda c: _count(c, _SET_MARKED, marked))
         refs = sorted({(r.account_id, r.source) for r in change.flags})
         if not refs:
             return 0

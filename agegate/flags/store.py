@@ -388,11 +388,14 @@ class SqliteFlagStore:
         keys go into a temporary table joined by one UPDATE: a hundred
         thousand flags move in one statement."""
         now = _utc_now().isoformat()
-        keys = [(ref.account_id, ref.source) for ref in change.flags]
         places = ", ".join("?" for _ in change.before)
-        where = f"status IN ({places}) AND {_IN_CHANGE}"
-        query = _SET_STATUS + where
         params = (change.after, change.by, now, change.note, now, *change.before)
+        if change.marked is not None:
+            marked = _SET_STATUS + f"status IN ({places}) AND resolution_note = ?"
+            with self._using():
+                return int(self._db.execute(marked, (*params, change.marked)).rowcount)
+        keys = [(ref.account_id, ref.source) for ref in change.flags]
+        query = _SET_STATUS + f"status IN ({places}) AND {_IN_CHANGE}"
         with self._using():
             self._db.execute("BEGIN IMMEDIATE")
             try:

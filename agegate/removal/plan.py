@@ -17,7 +17,6 @@ import json
 import os
 import re
 import tempfile
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,13 +31,15 @@ from .targets import Target
 __all__ = [
     "FORMAT",
     "Approval",
-    "FlagEntry",
+    "FlagKey",
     "Plan",
     "TargetPlan",
     "account_key",
     "canonical",
     "flags_digest",
+    "keys_digest",
     "load_plan",
+    "marker",
     "save_plan",
 ]
 
@@ -62,42 +63,33 @@ def _sha256(value: object) -> str:
     return hashlib.sha256(canonical(value)).hexdigest()
 
 
-@attrs.frozen
-class FlagEntry:
-    """One flag of the plan: its account's key and what the flag says."""
-
-    key: str
-    source: str
-    codes: tuple[str, ...]
-    jurisdiction: str | None
-    # A keyed hash of the screened data already (see Flag), hashed again:
-    # a flag raised anew on other data no longer matches the plan.
-    fingerprint: str
-
-    @classmethod
-    def of(cls, flag: FlagState, key: str) -> FlagEntry:
-        seen = hashlib.sha256((flag.fingerprint or "").encode()).hexdigest()
-        return cls(key, flag.source, flag.codes, flag.jurisdiction, seen)
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "key": self.key,
-            "source": self.source,
-            "codes": list(self.codes),
-            "jurisdiction": self.jurisdiction,
-            "fingerprint": self.fingerprint,
-        }
+# One flag of a plan: its account's key and its source (the flag's key in
+# the store, the account named by its keyed hash).
+FlagKey = tuple[str, str]
 
 
-def flags_digest(entries: Iterable[FlagEntry]) -> str:
-    """One digest of the flags, whatever their order: each flag's fields as
-    the repr of a tuple of strings (unambiguous, and made in C), one a line,
-    in sorted order."""
+def flags_digest(flags: Iterable[tuple[str, FlagState]]) -> str:
+    """One digest of the flags as the store holds them, whatever their
+    order: for each, the account's key and what the flag says (source,
+    codes, jurisdiction, fingerprint), as the repr of a tuple of strings
+    (unambiguous, and made in C), one a line, sorted."""
     lines = sorted(
-        repr((e.key, e.source, e.codes, e.jurisdiction, e.fingerprint)) for e in entries
+        repr((key, f.source, f.codes, f.jurisdiction, f.fingerprint))
+        for key, f in flags
     )
     text = "\n".join(lines).encode("utf-8", "surrogatepass")
     return hashlib.sha256(text).hexdigest()
+
+
+def keys_digest(flags: Iterable[FlagKey]) -> str:
+    text = "\n".join(sorted(f"{key} {source!r}" for key, source in flags))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def marker(digest: str) -> str:
+    """The note a plan leaves on its flags in the store: a run finds its
+    flags by it, and a newer plan or a hold that takes a flag replaces it."""
+    return f"removal plan {digest}"
 
 
 @attrs.frozen
@@ -132,39 +124,41 @@ class Plan:
     made_by: str
     store: str
     max_accounts: int | None
-    flags: tuple[FlagEntry, ...]
+    flags: tuple[FlagKey, ...]
+    # The digest of the flags as the store held them (see `flags_digest`),
+    # and accounts counted by code and by jurisdiction.
+    flags_digest: str
+    codes: Mapping[str, int]
+    jurisdictions: Mapping[str, int]
     targets: tuple[TargetPlan, ...]
     receipts: str
     tombstones: str
     approvals: tuple[Approval, ...] = ()
 
-    @property
-    def accounts(self) -> int:
-        return len({entry.key for entry in self.flags})
+    @functools.cached_property
+    def keys(self) -> frozenset[str]:
+        return frozenset(key for key, _ in self.flags)
 
     @property
-    def keys(self) -> frozenset[str]:
-        return frozenset(entry.key for entry in self.flags)
+    def accounts(self) -> int:
+        return len(self.keys)
+
+    @property
+    def marker(self) -> str:
+        return marker(self.digest)
 
     def summary(self) -> dict[str, object]:
         """What receipts and the command say of the plan: counts only."""
-        # Accounts by code and by jurisdiction: an account with two flags
-        # of one code counts once.
-        pairs = {(e.key, code) for e in self.flags for code in e.codes}
-        codes = Counter(code for _, code in pairs)
-        places = Counter(
-            place for _, place in {(e.key, e.jurisdiction or "-") for e in self.flags}
-        )
         return {
             "plan": self.digest,
             "accounts": self.accounts,
             "flags": len(self.flags),
-            "codes": dict(sorted(codes.items())),
-            "jurisdictions": dict(sorted(places.items())),
+            "codes": dict(self.codes),
+            "jurisdictions": dict(self.jurisdictions),
         }
 
     def header(self) -> dict[str, object]:
-        """Everything the digest covers; the flags through their digest."""
+        """Everything the digest covers; the flags through their digests."""
         return {
             "format": FORMAT,
             "made_at": self.made_at,
@@ -172,25 +166,27 @@ class Plan:
             "store": self.store,
             "max_accounts": self.max_accounts,
             "accounts": self.accounts,
+            "keys_digest": self.keys_digest,
             "flags_digest": self.flags_digest,
+            "codes": dict(sorted(self.codes.items())),
+            "jurisdictions": dict(sorted(self.jurisdictions.items())),
             "targets": [t.to_json() for t in self.targets],
             "receipts": self.receipts,
             "tombstones": self.tombstones,
         }
 
     @functools.cached_property
-    def flags_digest(self) -> str:
-        return flags_digest(self.flags)
+    def keys_digest(self) -> str:
+        return keys_digest(self.flags)
 
     @functools.cached_property
     def digest(self) -> str:
         return _sha256(self.header())
 
     def to_json(self) -> dict[str, object]:
-        flags = sorted(self.flags, key=lambda e: (e.key, e.source))
         return {
             **self.header(),
-            "flags": [e.to_json() for e in flags],
+            "flags": [list(flag) for flag in sorted(self.flags)],
             "digest": self.digest,
             "approvals": [{"by": a.by, "at": a.at} for a in self.approvals],
         }
@@ -261,17 +257,18 @@ def _text(value: Any) -> str:
     return value
 
 
+def _flag_key(value: Any) -> FlagKey:
+    key, source = value
+    return _key(key), _text(source)
+
+
+def _counts(value: Any) -> dict[str, int]:
+    if not isinstance(value, dict):
+        raise TypeError("not counts")
+    return {_text(k): int(v) for k, v in value.items()}
+
+
 def _plan_of(data: Mapping[str, Any]) -> Plan:
-    flags = tuple(
-        FlagEntry(
-            _key(f["key"]),
-            _text(f["source"]),
-            tuple(_text(c) for c in f["codes"]),
-            None if f["jurisdiction"] is None else _text(f["jurisdiction"]),
-            _text(f["fingerprint"]),
-        )
-        for f in data["flags"]
-    )
     targets = tuple(
         TargetPlan(
             Target.from_json(t),
@@ -291,7 +288,10 @@ def _plan_of(data: Mapping[str, Any]) -> Plan:
         made_by=_text(data["made_by"]),
         store=_text(data["store"]),
         max_accounts=None if cap is None else int(cap),
-        flags=flags,
+        flags=tuple(map(_flag_key, data["flags"])),
+        flags_digest=_text(data["flags_digest"]),
+        codes=_counts(data["codes"]),
+        jurisdictions=_counts(data["jurisdictions"]),
         targets=targets,
         receipts=_text(data["receipts"]),
         tombstones=_text(data["tombstones"]),

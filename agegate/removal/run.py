@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +29,6 @@ from ..flags.lifecycle import IN_REMOVAL, PLANNABLE, FlagRef, FlagState, StatusC
 from ..flags.model import Status
 from .erasers.base import Eraser, Replayable
 from .plan import (
-    FlagEntry,
     Plan,
     TargetPlan,
     account_key,
@@ -71,7 +71,7 @@ class Accounts:
     """The plan's accounts as the store holds them now."""
 
     ids: frozenset[str]
-    refs: tuple[FlagRef, ...]
+    keys: frozenset[str]
 
 
 def _now() -> str:
@@ -121,19 +121,22 @@ def make_plan(
         surveyed.append(
             TargetPlan(target, survey.rows, survey.accounts, survey.total, survey.state)
         )
+    keyed = [(key(s.account_id), s) for s in chosen]
     plan = Plan(
         made_at=_now(),
         made_by=by,
         store=store_label,
         max_accounts=max_accounts,
-        flags=tuple(FlagEntry.of(s, key(s.account_id)) for s in chosen),
+        flags=tuple(sorted((k, s.source) for k, s in keyed)),
+        flags_digest=flags_digest(keyed),
+        codes=_accounts_by({(k, c) for k, s in keyed for c in s.codes}),
+        jurisdictions=_accounts_by({(k, s.jurisdiction or "-") for k, s in keyed}),
         targets=tuple(surveyed),
         receipts=receipts,
         tombstones=tombstones,
     )
     refs = tuple(FlagRef(s.account_id, s.source) for s in chosen)
-    note = f"removal plan {plan.digest}"
-    store.set_status(StatusChange(refs, PLANNABLE, "planned", by, note))
+    store.set_status(StatusChange(refs, PLANNABLE, "planned", by, plan.marker))
     ReceiptLog(Path(receipts)).append(
         "plan",
         {
@@ -144,6 +147,11 @@ def make_plan(
         },
     )
     return plan
+
+
+def _accounts_by(pairs: set[tuple[str, str]]) -> dict[str, int]:
+    """Accounts by code (or jurisdiction): an account counts once in each."""
+    return dict(sorted(Counter(value for _, value in pairs).items()))
 
 
 def _surveys(targets: Sequence[TargetPlan]) -> list[dict[str, object]]:
@@ -172,36 +180,22 @@ def approve_plan(path: str, by: str) -> Plan:
 
 
 def resolve(plan: Plan, store: Store, allowed: Iterable[Status]) -> Accounts:
-    """The plan's flags as the store holds them, or a refusal when they
-    changed: one gone or moved elsewhere, raised anew on other data, or
-    held."""
-    key = _keyer(store.secret())
-    keys = plan.keys
+    """The plan's flags as the store holds them (found by the note the plan
+    left on them), or a refusal when they changed since: one resolved,
+    held, raised anew on other data, or taken by a newer plan."""
     statuses = set(allowed)
-    found: list[tuple[FlagState, str]] = []
-    for stored in store.flag_states():
-        if stored.action != "remove":
-            continue
-        k = key(stored.account_id)
-        if k not in keys:
-            continue
-        if stored.status == "held":
-            raise RemovalRefused(
-                "an account of the plan is under a legal hold now; make a new plan"
-            )
-        found.append((stored, k))
-    wanted = {(e.key, e.source) for e in plan.flags}
-    mine = [(s, k) for s, k in found if (k, s.source) in wanted]
-    entries = [FlagEntry.of(s, k) for s, k in mine]
-    moved = [s for s, _ in mine if s.status not in statuses]
-    if moved or flags_digest(entries) != flags_digest(plan.flags):
+    mine = [s for s in store.flag_states() if s.note == plan.marker]
+    key = _keyer(store.secret())
+    keyed = [(key(s.account_id), s) for s in mine]
+    moved = any(s.status not in statuses or s.action != "remove" for s in mine)
+    if moved or flags_digest(keyed) != plan.flags_digest:
         raise RemovalRefused(
             "the plan's flags changed in the store since the plan was made"
-            " (resolved, reopened on other data, or gone); make a new plan"
+            " (resolved, put under a legal hold, raised anew on other data,"
+            " or taken by a newer plan); make a new plan"
         )
     return Accounts(
-        frozenset(s.account_id for s, _ in mine),
-        tuple(FlagRef(s.account_id, s.source) for s, _ in mine),
+        frozenset(s.account_id for s in mine), frozenset(k for k, _ in keyed)
     )
 
 
@@ -242,6 +236,13 @@ class Journal:
 
 
 # -- run -------------------------------------------------------------------------
+
+
+def _moved(
+    before: tuple[Status, ...], after: Status, by: str, note: str
+) -> StatusChange:
+    """The move of every flag the plan marked (see `Plan.marker`)."""
+    return StatusChange((), before, after, by, note, marked=note)
 
 
 def check_approvals(plan: Plan, *, four_eyes: bool, max_accounts: int | None) -> None:
@@ -305,12 +306,8 @@ def run_plan(
     steps = journal.steps()
     erasers = _erasers(plan)
     _check_states(erasers, steps, accounts.ids)
-    note = f"removal plan {plan.digest}"
-    store.set_status(
-        StatusChange(
-            accounts.refs, ("planned", "approved", "failed"), "approved", by, note
-        )
-    )
+    note = plan.marker
+    store.set_status(_moved(("planned", "approved", "failed"), "approved", by, note))
     results = []
     for planned, eraser in erasers:
         label = planned.target.label
@@ -325,24 +322,18 @@ def run_plan(
         try:
             erased = eraser.erase(accounts.ids)
         except BaseException:
-            store.set_status(
-                StatusChange(accounts.refs, ("approved",), "failed", by, note)
-            )
+            store.set_status(_moved(("approved",), "failed", by, note))
             _run_receipt(plan, results, "failed", failed_at=label)
             raise
         journal.record(label, "done", rows=erased.rows, notes=list(erased.notes))
         results.append(TargetResult(label, planned.rows, erased.rows, erased.notes))
     TombstoneStore(plan.tombstones).add(
-        plan.keys,
+        accounts.keys,
         on=datetime.now(UTC).date(),
         targets=[r.label for r in results],
         plan=plan.digest,
     )
-    store.set_status(
-        StatusChange(
-            accounts.refs, ("approved", "failed", "erased"), "erased", by, note
-        )
-    )
+    store.set_status(_moved(("approved", "failed", "erased"), "erased", by, note))
     _run_receipt(plan, results, "erased")
     return results
 
@@ -387,13 +378,11 @@ def verify_plan(plan: Plan, store: Store, *, by: str) -> list[TargetResult]:
         for planned, eraser in _erasers(plan)
     ]
     clean = all(r.left == 0 for r in results)
-    note = f"removal plan {plan.digest}"
+    note = plan.marker
     if clean:
-        change = StatusChange(
-            accounts.refs, ("erased", "failed", "verified"), "verified", by, note
-        )
+        change = _moved(("erased", "failed", "verified"), "verified", by, note)
     else:
-        change = StatusChange(accounts.refs, ("erased", "verified"), "failed", by, note)
+        change = _moved(("erased", "verified"), "failed", by, note)
     moved = store.set_status(change)
     ReceiptLog(Path(plan.receipts)).append(
         "verify",
