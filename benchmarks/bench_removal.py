@@ -121,15 +121,19 @@ def _agegate(*args: str, cwd: Path) -> None:
 
 
 def _plans(pristine: Path, work: Path) -> None:
-    """Plans against the work copies (their bytes are the pristine ones)."""
-    for name in ("app.sqlite", "accounts.csv", "flags.sqlite"):
+    """Plans against the work copies (their bytes are the pristine ones),
+    each with a flag store of its own: a plan marks its flags, and a newer
+    plan over the same flags would take them."""
+    for name in ("app.sqlite", "accounts.csv"):
         shutil.copy(pristine / name, work / name)
     for kind, target in (("sqlite", ["app.sqlite", "--table", "users"]),
                          ("csv", ["accounts.csv"])):  # fmt: skip
-        _agegate("remove", "plan", "--store", "flags.sqlite", "--target", *target,
+        store = f"flags-{kind}.sqlite"
+        shutil.copy(pristine / "flags.sqlite", work / store)
+        _agegate("remove", "plan", "--store", store, "--target", *target,
                  "--out", f"plan-{kind}.json", "--by", "bench", cwd=work)  # fmt: skip
         _agegate("remove", "approve", f"plan-{kind}.json", "--by", "approver", cwd=work)
-    shutil.copy(work / "flags.sqlite", pristine / "flags-planned.sqlite")
+        shutil.copy(work / store, pristine / f"planned-{store}")
 
 
 def _reset(pristine: Path, work: Path) -> None:
@@ -139,7 +143,9 @@ def _reset(pristine: Path, work: Path) -> None:
         stale.unlink()
     shutil.copy(pristine / "app.sqlite", work / "app.sqlite")
     shutil.copy(pristine / "accounts.csv", work / "accounts.csv")
-    shutil.copy(pristine / "flags-planned.sqlite", work / "flags.sqlite")
+    for kind in ("sqlite", "csv"):
+        store = f"flags-{kind}.sqlite"
+        shutil.copy(pristine / f"planned-{store}", work / store)
 
 
 def _timed(command: list[str], cwd: Path) -> float:
@@ -160,10 +166,10 @@ def main() -> None:
     python = sys.executable
     cases = {
         "sqlite agegate": [python, "-m", "agegate.cli", "remove", "run",
-                           "plan-sqlite.json", "--store", "flags.sqlite"],
+                           "plan-sqlite.json", "--store", "flags-sqlite.sqlite"],
         "sqlite by hand": [python, "-c", HAND_SQLITE, "app.sqlite", "ids.txt"],
         "csv agegate": [python, "-m", "agegate.cli", "remove", "run",
-                        "plan-csv.json", "--store", "flags.sqlite"],
+                        "plan-csv.json", "--store", "flags-csv.sqlite"],
         "csv by hand": [python, "-c", HAND_CSV, "accounts.csv", "ids.txt"],
     }  # fmt: skip
     with tempfile.TemporaryDirectory() as temp:
