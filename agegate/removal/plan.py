@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import hmac
 import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from hashlib import blake2b
 from pathlib import Path
 from typing import Any
 
@@ -44,13 +44,25 @@ __all__ = [
 ]
 
 FORMAT = "agegate-removal-plan/1"
-_KEY_CONTEXT = b"agegate removal account\x00"
+# BLAKE2b's personalisation: these keys are not the store's other hashes.
+_PERSON = b"agegate-account"
+
+
+def keyer(secret: bytes) -> Callable[[str], str]:
+    """The keyed hash a plan and a tombstone name an account by: BLAKE2b in
+    its keyed mode (a MAC by design, and fast enough for a hundred thousand
+    accounts in a tenth of a second) under the flag store's secret."""
+    key = secret if len(secret) <= 64 else hashlib.sha512(secret).digest()
+
+    def account_key(account_id: str) -> str:
+        data = account_id.encode("utf-8")
+        return blake2b(data, key=key, digest_size=32, person=_PERSON).hexdigest()
+
+    return account_key
 
 
 def account_key(secret: bytes, account_id: str) -> str:
-    """The keyed hash a plan and a tombstone name an account by."""
-    message = _KEY_CONTEXT + account_id.encode("utf-8")
-    return hmac.digest(secret, message, "sha256").hex()
+    return keyer(secret)(account_id)
 
 
 def canonical(value: object) -> bytes:
@@ -242,13 +254,7 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
 _NOT_HEADER = ("digest", "approvals", "flags")
 
 
-_HEX = re.compile(r"[0-9a-f]{64}")
-
-
-def _key(value: Any) -> str:
-    if not isinstance(value, str) or not _HEX.fullmatch(value):
-        raise ValueError("not a key")
-    return value
+_ALL_HEX = re.compile(r"[0-9a-f]*")
 
 
 def _text(value: Any) -> str:
@@ -257,9 +263,18 @@ def _text(value: Any) -> str:
     return value
 
 
-def _flag_key(value: Any) -> FlagKey:
-    key, source = value
-    return _key(key), _text(source)
+def _flag_keys(value: Any) -> tuple[FlagKey, ...]:
+    """The plan's (key, source) pairs, checked all at once: keys are hex
+    digests, sources text."""
+    pairs = tuple((key, source) for key, source in value)
+    keys = [key for key, _ in pairs]
+    if not all(type(k) is str and len(k) == 64 for k in keys):
+        raise ValueError("not a key")
+    if not _ALL_HEX.fullmatch("".join(keys)):
+        raise ValueError("not a key")
+    if not all(type(source) is str for _, source in pairs):
+        raise TypeError("not text")
+    return pairs
 
 
 def _counts(value: Any) -> dict[str, int]:
@@ -288,7 +303,7 @@ def _plan_of(data: Mapping[str, Any]) -> Plan:
         made_by=_text(data["made_by"]),
         store=_text(data["store"]),
         max_accounts=None if cap is None else int(cap),
-        flags=tuple(map(_flag_key, data["flags"])),
+        flags=_flag_keys(data["flags"]),
         flags_digest=_text(data["flags_digest"]),
         codes=_counts(data["codes"]),
         jurisdictions=_counts(data["jurisdictions"]),

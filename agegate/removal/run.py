@@ -31,8 +31,8 @@ from .erasers.base import Eraser, Replayable
 from .plan import (
     Plan,
     TargetPlan,
-    account_key,
     flags_digest,
+    keyer,
     load_plan,
     save_plan,
 )
@@ -79,15 +79,7 @@ def _now() -> str:
 
 
 def _keyer(secret: bytes) -> Callable[[str], str]:
-    memo: dict[str, str] = {}
-
-    def key(account_id: str) -> str:
-        found = memo.get(account_id)
-        if found is None:
-            found = memo[account_id] = account_key(secret, account_id)
-        return found
-
-    return key
+    return keyer(secret)
 
 
 # -- plan -------------------------------------------------------------------

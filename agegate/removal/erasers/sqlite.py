@@ -73,13 +73,11 @@ class SqliteEraser:
     def _load(self, db: sqlite3.Connection, ids: Set[str]) -> None:
         # No declared type: SQLite compares each id with the column's own
         # affinity, so "42" finds 42 in an INTEGER column.
-        db.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS agegate_removal_ids"
-            " (id PRIMARY KEY) WITHOUT ROWID"
-        )
+        # A plain table: the ids are a set already, and the IN below gets
+        # an index of its own from SQLite.
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS agegate_removal_ids (id)")
         db.execute(f"DELETE FROM {_IDS}")  # noqa: S608 - a fixed name
-        rows = ((i,) for i in ids)
-        db.executemany(f"INSERT OR IGNORE INTO {_IDS} VALUES (?)", rows)  # noqa: S608
+        db.executemany(f"INSERT INTO {_IDS} VALUES (?)", zip(ids))  # noqa: S608
 
     def _where(self) -> str:
         return f"{quoted(self.id_column)} IN (SELECT id FROM {_IDS})"  # noqa: S608
