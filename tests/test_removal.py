@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -410,3 +411,33 @@ def test_bad_targets_are_input_errors(setup: Setup) -> None:
     assert plan("--target", str(setup.dir / "nope.csv")).returncode == 2
     assert plan().returncode == 2
     assert not setup.plan.exists()
+
+
+def test_a_sqlite_row_added_for_a_flagged_account_refuses_the_run(setup: Setup) -> None:
+    setup.plan_it()
+    setup.approve()
+    with sqlite3.connect(setup.sqlite) as db:
+        db.execute(
+            "INSERT INTO users (account_id, email) VALUES (?, ?)",
+            (MINORS[0].account_id, "again@minors.example"),
+        )
+    db.close()
+    refused = setup.run()
+    assert refused.returncode == 1
+    assert "app.sqlite:users changed since the plan" in refused.stderr
+    assert setup.csv.read_bytes() == b"".join(raw for _, raw in setup.csv_chunks)
+
+
+def test_a_newer_plan_takes_the_flags_from_an_older_one(setup: Setup) -> None:
+    setup.plan_it()
+    setup.approve()
+    older = setup.plan.read_bytes()
+    setup.plan_it()
+    newer = setup.plan.read_bytes()
+    setup.plan.write_bytes(older)
+    refused = setup.run()
+    assert refused.returncode == 1
+    assert "newer plan" in refused.stderr
+    setup.plan.write_bytes(newer)
+    setup.approve()
+    assert setup.run().returncode == 0
