@@ -132,7 +132,8 @@ def _plans(pristine: Path, work: Path) -> None:
         shutil.copy(pristine / "flags.sqlite", work / store)
         _agegate("remove", "plan", "--store", store, "--target", *target,
                  "--out", f"plan-{kind}.json", "--by", "bench", cwd=work)  # fmt: skip
-        _agegate("remove", "approve", f"plan-{kind}.json", "--by", "approver", cwd=work)
+        _agegate("remove", "approve", f"plan-{kind}.json", "--by", "approver",
+                 "--store", store, cwd=work)  # fmt: skip
         shutil.copy(work / store, pristine / f"planned-{store}")
 
 

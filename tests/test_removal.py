@@ -441,3 +441,14 @@ def test_a_newer_plan_takes_the_flags_from_an_older_one(setup: Setup) -> None:
     setup.plan.write_bytes(newer)
     setup.approve()
     assert setup.run().returncode == 0
+
+
+def test_approving_with_the_store_moves_the_flags_to_approved(setup: Setup) -> None:
+    setup.plan_it()
+    done = setup.cli(
+        "remove", "approve", setup.plan, "--by", "second", "--store", setup.store
+    )
+    assert done.returncode == 0, done.stderr
+    assert setup.statuses() == {"approved"}
+    assert setup.run("--four-eyes").returncode == 0
+    assert setup.statuses() == {"erased"}

@@ -180,6 +180,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     approve.add_argument(
         "--by", required=True, metavar="NAME", help="who approves (required)"
     )
+    approve.add_argument(
+        "--store",
+        metavar="FLAGS",
+        help="the flag store: its flags of the plan become approved now"
+        " (default: none; the run moves them)",
+    )
 
     run_ = actions.add_parser("run", help="erase the plan's accounts from every target")
     run_.add_argument("plan", metavar="PLAN.json", help="the approved plan")
@@ -295,7 +301,11 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _approve(args: argparse.Namespace) -> int:
-    plan = approve_plan(args.plan, args.by)
+    if args.store:
+        with open_store(args.store, existing=True) as store:
+            plan = approve_plan(args.plan, args.by, store)
+    else:
+        plan = approve_plan(args.plan, args.by)
     print(
         f"plan {plan.digest} approved by {shown(args.by)}"
         f" ({len(plan.approvals)} approval(s))"

@@ -72,6 +72,7 @@ class Accounts:
 
     ids: frozenset[str]
     keys: frozenset[str]
+    statuses: frozenset[str]
 
 
 def _now() -> str:
@@ -158,8 +159,13 @@ def _surveys(targets: Sequence[TargetPlan]) -> list[dict[str, object]]:
     ]
 
 
-def approve_plan(path: str, by: str) -> Plan:
+def approve_plan(path: str, by: str, store: Store | None = None) -> Plan:
+    """Add an approval to the plan; given the flag store, move the plan's
+    flags to approved there too (otherwise the run does)."""
     plan = load_plan(path).approved(by)
+    if store is not None:
+        resolve(plan, store, IN_REMOVAL)
+        store.set_status(_moved(("planned", "failed"), "approved", by, plan.marker))
     save_plan(plan, path)
     approval = plan.approvals[-1]
     ReceiptLog(Path(plan.receipts)).append(
@@ -187,7 +193,9 @@ def resolve(plan: Plan, store: Store, allowed: Iterable[Status]) -> Accounts:
             " or taken by a newer plan); make a new plan"
         )
     return Accounts(
-        frozenset(s.account_id for s in mine), frozenset(k for k, _ in keyed)
+        frozenset(s.account_id for s in mine),
+        frozenset(k for k, _ in keyed),
+        frozenset(s.status for s in mine),
     )
 
 
@@ -299,7 +307,8 @@ def run_plan(
     erasers = _erasers(plan)
     _check_states(erasers, steps, accounts.ids)
     note = plan.marker
-    store.set_status(_moved(("planned", "approved", "failed"), "approved", by, note))
+    if accounts.statuses & {"planned", "failed"}:
+        store.set_status(_moved(("planned", "failed"), "approved", by, note))
     results = []
     for planned, eraser in erasers:
         label = planned.target.label
