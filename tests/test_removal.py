@@ -452,3 +452,31 @@ def test_approving_with_the_store_moves_the_flags_to_approved(setup: Setup) -> N
     assert setup.statuses() == {"approved"}
     assert setup.run("--four-eyes").returncode == 0
     assert setup.statuses() == {"erased"}
+
+
+def test_a_first_sqlite_target_is_checked_inside_its_own_delete(setup: Setup) -> None:
+    def plan() -> None:
+        done = setup.cli(
+            "remove", "plan", "--store", setup.store, "--target", setup.sqlite,
+            "--table", "users", "--target", setup.csv, "--out", setup.plan,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+
+    plan()
+    setup.approve()
+    before = sqlite_rows(setup.sqlite)
+    with sqlite3.connect(setup.sqlite) as db:
+        db.execute("INSERT INTO users (account_id) VALUES (?)", (MINORS[1].account_id,))
+    db.close()
+    refused = setup.run()
+    assert refused.returncode == 1
+    assert "app.sqlite:users changed since the plan" in refused.stderr
+    assert len(sqlite_rows(setup.sqlite)) == len(before) + 1
+    assert setup.csv.read_bytes() == b"".join(raw for _, raw in setup.csv_chunks)
+    with sqlite3.connect(setup.sqlite) as db:
+        db.execute("DELETE FROM users WHERE id = (SELECT max(id) FROM users)")
+    db.close()
+    # Back as the plan saw it: the run goes ahead, checking it again.
+    done = setup.run()
+    assert done.returncode == 0, done.stderr
+    assert sqlite_rows(setup.sqlite) == _sqlite_without_minors(before)

@@ -27,7 +27,7 @@ import attrs
 from ..errors import InputError
 from ..flags.lifecycle import IN_REMOVAL, PLANNABLE, FlagRef, FlagState, StatusChange
 from ..flags.model import Status
-from .erasers.base import Eraser, Replayable
+from .erasers.base import CheckedEraser, Erased, Eraser, Replayable, TargetChanged
 from .plan import (
     Plan,
     TargetPlan,
@@ -223,7 +223,8 @@ class Journal:
                 continue  # a line cut short by a kill: the step is redone
             if isinstance(entry, dict) and entry.get("plan") == self.digest:
                 steps[str(entry.get("target"))] = entry
-        return steps
+        # A target refused was left as it was: as if never started.
+        return {t: e for t, e in steps.items() if e.get("step") != "refused"}
 
     def record(self, target: str, step: str, **counts: object) -> None:
         entry = {"plan": self.digest, "target": target, "step": step, **counts}
@@ -279,15 +280,29 @@ def _check_states(
     steps: dict[str, dict[str, Any]],
     ids: frozenset[str],
 ) -> None:
-    """Every target not yet touched must be as the plan surveyed it."""
-    for planned, eraser in erasers:
-        if planned.target.label in steps:
-            continue
+    """Every target not yet touched must be as the plan surveyed it. The
+    first of them is left out when its eraser checks its state inside the
+    erase itself: nothing is changed before it."""
+    pending = [(p, e) for p, e in erasers if p.target.label not in steps]
+    if pending and isinstance(pending[0][1], CheckedEraser):
+        pending = pending[1:]
+    for planned, eraser in pending:
         if eraser.plan(ids).state != planned.state:
             raise RemovalRefused(
                 f"{planned.target.label} changed since the plan was made;"
                 " make a new plan"
             )
+
+
+def _erase(
+    eraser: Eraser, planned: TargetPlan, ids: frozenset[str], *, fresh: bool
+) -> Erased:
+    """Erase; a target not started before, whose eraser can, has its state
+    checked in the erase's own transaction. One started before is erased
+    again without the check: its state moved because it was erased."""
+    if fresh and isinstance(eraser, CheckedEraser):
+        return eraser.erase_checked(ids, planned.state)
+    return eraser.erase(ids)
 
 
 def run_plan(
@@ -321,7 +336,12 @@ def run_plan(
             continue
         journal.record(label, "started")
         try:
-            erased = eraser.erase(accounts.ids)
+            erased = _erase(eraser, planned, accounts.ids, fresh=label not in steps)
+        except TargetChanged:
+            journal.record(label, "refused")
+            raise RemovalRefused(
+                f"{label} changed since the plan was made; make a new plan"
+            ) from None
         except BaseException:
             store.set_status(_moved(("approved",), "failed", by, note))
             _run_receipt(plan, results, "failed", failed_at=label)

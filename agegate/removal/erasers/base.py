@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-__all__ = ["Erased", "Eraser", "Survey", "quoted"]
+__all__ = ["CheckedEraser", "Erased", "Eraser", "Survey", "TargetChanged", "quoted"]
 
 
 @attrs.frozen
@@ -48,6 +48,18 @@ class Eraser(Protocol):
     def erase(self, ids: Set[str]) -> Erased: ...
 
     def verify(self, ids: Set[str]) -> int: ...
+
+
+class TargetChanged(Exception):
+    """The target is not as the plan surveyed it; nothing was erased."""
+
+
+@runtime_checkable
+class CheckedEraser(Protocol):
+    """An eraser that checks the target's state inside the erase itself
+    (one transaction), so a run need not survey it again first."""
+
+    def erase_checked(self, ids: Set[str], state: str) -> Erased: ...
 
 
 @runtime_checkable

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ...errors import InputError
 from ...urls import masked
-from .base import Erased, Survey, quoted
+from .base import Erased, Survey, TargetChanged, quoted
 
 __all__ = ["SqliteEraser"]
 
@@ -86,26 +86,41 @@ class SqliteEraser:
         """The counts, and a state made of what the DELETE depends on: the
         table's size and which rows hold the accounts (their number and
         rowids). Computed by SQLite alone, whatever the table's size."""
-        table = f"main.{quoted(self.table)}"
-        column = quoted(self.id_column)
         with self._open() as db:
             db.execute("BEGIN")
             self._load(db, ids)
-            (total,) = db.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608
-            found = db.execute(
-                f"SELECT count(*), count(DISTINCT {column}), total(rowid),"  # noqa: S608
-                f" min(rowid), max(rowid) FROM {table} WHERE {self._where()}"
-            ).fetchone()
+            survey = self._survey(db)
             db.execute("ROLLBACK")
+        return survey
+
+    def _survey(self, db: sqlite3.Connection) -> Survey:
+        table = f"main.{quoted(self.table)}"
+        column = quoted(self.id_column)
+        (total,) = db.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608
+        found = db.execute(
+            f"SELECT count(*), count(DISTINCT {column}), total(rowid),"  # noqa: S608
+            f" min(rowid), max(rowid) FROM {table} WHERE {self._where()}"
+        ).fetchone()
         state = hashlib.sha256(repr((int(total), *found)).encode()).hexdigest()
         return Survey(int(found[0]), int(found[1]), int(total), state)
 
     def erase(self, ids: Set[str]) -> Erased:
+        return self._erase(ids, None)
+
+    def erase_checked(self, ids: Set[str], state: str) -> Erased:
+        """Erase, the state checked in the DELETE's own transaction (under
+        its write lock): a target changed since the plan is left as it is
+        and TargetChanged raised."""
+        return self._erase(ids, state)
+
+    def _erase(self, ids: Set[str], state: str | None) -> Erased:
         with self._open() as db:
             db.execute("PRAGMA main.secure_delete=ON")
             db.execute("BEGIN IMMEDIATE")
             try:
                 self._load(db, ids)
+                if state is not None and self._survey(db).state != state:
+                    raise TargetChanged(self.label)
                 cursor = db.execute(
                     f"DELETE FROM main.{quoted(self.table)} WHERE {self._where()}"  # noqa: S608
                 )
