@@ -517,12 +517,16 @@ class PostgresFlagStore:
         rows = self._transaction(read)
         return (self._stored(row) for row in rows)
 
-    def flag_states(self) -> builtins.list[FlagState]:
-        """Every flag, as much of it as a removal reads (see `FlagState`)."""
-        query = f"SELECT ctid::text, {STATE_COLUMNS} FROM flags"  # noqa: S608
+    def flag_states(self, *, note: str | None = None) -> builtins.list[FlagState]:
+        """Every flag (those whose note is `note`, when given), as much of it
+        as a removal reads (see `FlagState`)."""
+        query = (
+            f"SELECT ctid::text, {STATE_COLUMNS} FROM flags"  # noqa: S608
+            " WHERE ($1::text IS NULL OR resolution_note = $1)"
+        )
 
         def read(cursor: Any) -> list[tuple[Any, ...]]:
-            cursor.execute(query)
+            cursor.execute(query, (note,))
             return list(cursor.fetchall())
 
         rows = self._transaction(read)

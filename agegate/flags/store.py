@@ -433,11 +433,16 @@ class SqliteFlagStore:
             rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
         return (self._stored(row) for row in rows)
 
-    def flag_states(self) -> builtins.list[FlagState]:
-        """Every flag, as much of it as a removal reads (see `FlagState`)."""
+    def flag_states(self, *, note: str | None = None) -> builtins.list[FlagState]:
+        """Every flag (those whose note is `note`, when given), as much of it
+        as a removal reads (see `FlagState`)."""
         query = f"SELECT rowid, {STATE_COLUMNS} FROM flags"  # noqa: S608 - fixed
+        params: tuple[str, ...] = ()
+        if note is not None:
+            query += " WHERE resolution_note = ?"
+            params = (note,)
         with self._using():
-            rows = self._db.execute(query).fetchall()
+            rows = self._db.execute(query, params).fetchall()
         return [
             flag_state(row[1:], store=self.shown, where=f"row {row[0]}") for row in rows
         ]

@@ -59,7 +59,7 @@ class RemovalRefused(Exception):
 class Store(Protocol):
     """What a removal needs of a flag store; both stores have it."""
 
-    def flag_states(self) -> list[FlagState]: ...
+    def flag_states(self, *, note: str | None = None) -> list[FlagState]: ...
 
     def set_status(self, change: StatusChange) -> int: ...
 
@@ -182,7 +182,8 @@ def resolve(plan: Plan, store: Store, allowed: Iterable[Status]) -> Accounts:
     left on them), or a refusal when they changed since: one resolved,
     held, raised anew on other data, or taken by a newer plan."""
     statuses = set(allowed)
-    mine = [s for s in store.flag_states() if s.note == plan.marker]
+    marked = plan.marker
+    mine = [s for s in store.flag_states(note=marked) if s.note == marked]
     key = _keyer(store.secret())
     keyed = [(key(s.account_id), s) for s in mine]
     moved = any(s.status not in statuses or s.action != "remove" for s in mine)
