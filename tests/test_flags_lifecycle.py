@@ -33,14 +33,6 @@ def test_a_review_run_again_on_other_data_leaves_the_flag_alone(
     assert {s.flag.codes for s in kept} == {("MINOR_NOW",)}
 
 
-def test_other_resolutions_still_reopen_on_other_data(tmp_path: Path) -> None:
-    with SqliteFlagStore(tmp_path / "f.sqlite") as store:
-        store.add_many(_flags())
-        store.resolve(MINORS[0].account_id, "dismissed", by="ops")
-        store.add_many(_flags(fp="b"))
-        assert store.count("open") == len(MINORS)
-
-
 def test_a_bulk_move_is_one_transaction_and_moves_only_from_the_statuses_named(
     tmp_path: Path,
 ) -> None:

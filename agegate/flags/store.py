@@ -7,6 +7,7 @@ store.
 from __future__ import annotations
 
 import builtins
+import collections
 import contextlib
 import json
 import os
@@ -20,7 +21,7 @@ from typing import Any, Literal, Protocol
 
 from ..errors import InputError
 from ..urls import masked
-from .lifecycle import KEPT_SQL, STATE_COLUMNS, FlagState, StatusChange, flag_state
+from .lifecycle import STATE_COLUMNS, FlagState, StatusChange, flag_state
 from .model import Flag, Status, StoredFlag, check_account_ids
 from .model import utc_now as _utc_now
 from .output import JSONL_SUFFIXES, flag_to_dict, json_line
@@ -144,13 +145,14 @@ _ADDED_COLUMNS = (
     ("report_id", "TEXT"),
 )
 
-# On conflict: a flag raised again on the same data keeps its resolution; on
-# changed data (another fingerprint or other codes) it is updated and, if it
-# had been resolved, reopened. A cleared flag raised again is reopened
-# whatever the data: the condition is back. A flag under a legal hold or on
-# its way through a removal is never reopened nor overwritten: the plan that
-# holds it names it by what it was.
-_UPSERT = f"""
+# On conflict (`REOPENING`): an open or reappeared flag raised on changed data
+# (another fingerprint or other codes) is updated; a cleared one is reopened
+# whatever the data: the condition is back; a removed one becomes
+# `reappeared` whatever the data, keeping who resolved it: the account was to
+# be gone. A dismissed flag, one on legal hold and one in a removal's
+# lifecycle are left as they are: decisions made on purpose, which a flag
+# raised again never undoes.
+_UPSERT = """
 INSERT INTO flags (account_id, source, codes, action, jurisdiction, required_age,
                    fingerprint, status, raised_at, updated_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)
@@ -160,16 +162,18 @@ ON CONFLICT (account_id, source) DO UPDATE SET
     jurisdiction = excluded.jurisdiction,
     required_age = excluded.required_age,
     fingerprint = excluded.fingerprint,
-    status = 'open',
+    status = CASE flags.status WHEN 'removed' THEN 'reappeared'
+        WHEN 'cleared' THEN 'open' ELSE flags.status END,
     updated_at = excluded.updated_at,
-    resolved_by = NULL,
-    resolved_at = NULL,
-    resolution_note = NULL
-WHERE (flags.codes IS NOT excluded.codes
-       OR flags.fingerprint IS NOT excluded.fingerprint
-       OR flags.status = 'cleared')
-  AND flags.status NOT IN ({KEPT_SQL})
-"""  # noqa: S608 - fixed statuses
+    resolved_by = CASE flags.status WHEN 'cleared' THEN NULL ELSE flags.resolved_by END,
+    resolved_at = CASE flags.status WHEN 'cleared' THEN NULL ELSE flags.resolved_at END,
+    resolution_note = CASE flags.status WHEN 'cleared' THEN NULL
+        ELSE flags.resolution_note END
+WHERE flags.status IN ('removed', 'cleared')
+   OR (flags.status IN ('open', 'reappeared')
+       AND (flags.codes IS NOT excluded.codes
+            OR flags.fingerprint IS NOT excluded.fingerprint))
+"""
 # Where the account was found, and the report that last named it, move with
 # the input without reopening a flag: the flags of the latest report stay
 # linked even when some of them were already filed that day.
@@ -340,13 +344,14 @@ class SqliteFlagStore:
         why: str = "",
         source: str | None = None,
     ) -> int:
-        """Mark the account's open flags removed or dismissed; returns how many."""
+        """Mark the account's open (and reappeared) flags removed or
+        dismissed; returns how many."""
         if status not in ("removed", "dismissed"):
             raise ValueError("status must be removed or dismissed")
         query = (
             "UPDATE flags SET status = ?, resolved_by = ?, resolved_at = ?,"
             " resolution_note = ?, updated_at = ?"
-            " WHERE account_id = ? AND status = 'open'"
+            " WHERE account_id = ? AND status IN ('open', 'reappeared')"
         )
         now = _utc_now().isoformat()
         params: list[Any] = [status, by, now, why, now, account_id]
@@ -411,6 +416,20 @@ class SqliteFlagStore:
                 raise
             self._db.execute("COMMIT")
         return int(changed)
+
+    def statuses(
+        self, account_ids: Iterable[str], source: str = "review"
+    ) -> collections.Counter[str]:
+        """How many of these accounts' flags from `source` have each status
+        (a review counts the removed accounts it found again)."""
+        ids = json.dumps(sorted(set(account_ids)))
+        query = (
+            "SELECT status, count(*) FROM flags WHERE source = ?"
+            " AND account_id IN (SELECT value FROM json_each(?)) GROUP BY status"
+        )
+        with self._using():
+            rows = self._db.execute(query, (source, ids)).fetchall()
+        return collections.Counter({str(status): int(n) for status, n in rows})
 
     def list(
         self, *, status: Status | None = None, account_id: str | None = None
