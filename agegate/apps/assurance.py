@@ -38,7 +38,14 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from ..asgi.assurance import NeedsAssurance, assurance_page, log_source, methods
-from ..asgi.body import Disconnected, Refused, declared_length, read_body, read_json
+from ..asgi.body import (
+    Disconnected,
+    Refused,
+    classify,
+    declared_length,
+    read_body,
+    read_json,
+)
 from ..asgi.negotiate import prefers_html
 from ..asgi.notice import BASE_HEADERS
 from ..asgi.pages import page
@@ -95,7 +102,9 @@ class _Routes:
 
     async def show(self, request: Request) -> Response:
         text = request.query_params.get("age", "18")
-        age = _age(int(text)) if text.isascii() and text.isdigit() else None
+        # Two digits at most: int() refuses a text of thousands of digits.
+        readable = text.isascii() and text.isdigit() and len(text) <= 2
+        age = _age(int(text)) if readable else None
         ask = NeedsAssurance(self._needed(), age or 18)
         return HTMLResponse(assurance_page(self.policy, ask), headers=BASE_HEADERS)
 
@@ -113,12 +122,13 @@ class _Routes:
             response.headers["Retry-After"] = str(int(self.limiter.limit.seconds))
             return response
         raw = list(request.scope.get("headers", []))
-        media = request.headers.get("content-type", "").split(";")[0].strip()
-        if media.lower() != "application/json":
-            return _problem(415, Refusal.MEDIA_TYPE_UNSUPPORTED, "send JSON")
         try:
             declared_length(raw, self.max_body)
-            return read_json(await read_body(request.receive, self.max_body), _KEYS)
+            body = await read_body(request.receive, self.max_body)
+            # As the gate reads a body: one Content-Type, JSON, UTF-8.
+            if classify(raw, body) != "json":
+                return _problem(415, Refusal.MEDIA_TYPE_UNSUPPORTED, "send JSON")
+            return read_json(body, _KEYS)
         except Refused as refused:
             return _problem(refused.status, refused.code, "the body cannot be read")
         except Disconnected:
