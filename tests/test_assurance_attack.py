@@ -4,11 +4,16 @@ or a flood of begins can do is bounded."""
 
 from __future__ import annotations
 
+import gc
+import tracemalloc
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
+from agegate.apps.test_wallet import TestIssuer
+from agegate.assurance.challenge import MemoryChallengeStore
+from agegate.assurance.verifier import WalletVerifier
 from tests.assurance_gate_support import make_app, make_policy
 from tests.gate_support import uvicorn_server
 
@@ -68,3 +73,31 @@ def test_begin_still_takes_plain_json_with_a_utf8_charset(gate: str) -> None:
         headers={"content-type": "application/json; charset=UTF-8", **JSON},
     )
     assert answer.status_code == 201, answer.text
+
+
+def test_begins_never_completed_cost_about_a_kilobyte_each() -> None:
+    """A flood of wallet begins (many addresses, none completing) fills the
+    challenge store to its cap: what each open challenge holds is bounded."""
+    issuer = TestIssuer.create()
+    store = MemoryChallengeStore(limit=100_000)
+    verifier = WalletVerifier(
+        issuer.trust_list(), origin="http://127.0.0.1", challenge_store=store
+    )
+    policy = make_policy(wallet=verifier)
+    with uvicorn_server(make_app(policy, [])) as base, httpx.Client() as client:
+        url = f"{base}/assurance/begin"
+        client.post(url, json={"method": "wallet", "age": 18})
+        gc.collect()
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            for _ in range(100):
+                answer = client.post(url, json={"method": "wallet", "age": 18})
+                assert answer.status_code == 201
+            gc.collect()
+            grown = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+    assert len(store) == 101
+    # The whole challenge is over 6 kB; the store keeps well under half.
+    assert grown / 100 < 2500, grown / 100
