@@ -7,6 +7,8 @@ from __future__ import annotations
 import gc
 import tracemalloc
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 import pytest
@@ -14,7 +16,7 @@ import pytest
 from agegate.apps.test_wallet import TestIssuer
 from agegate.assurance.challenge import MemoryChallengeStore
 from agegate.assurance.verifier import WalletVerifier
-from tests.assurance_gate_support import make_app, make_policy
+from tests.assurance_gate_support import kid_callback, make_app, make_policy
 from tests.gate_support import uvicorn_server
 
 JSON = {"Accept": "application/json"}
@@ -101,3 +103,56 @@ def test_begins_never_completed_cost_about_a_kilobyte_each() -> None:
     assert len(store) == 101
     # The whole challenge is over 6 kB; the store keeps well under half.
     assert grown / 100 < 2500, grown / 100
+
+
+def _provider_token(base: str, policy: Any, headers: dict[str, str]) -> httpx.Response:
+    begun = httpx.post(
+        f"{base}/assurance/begin", json={"method": "k-id", "age": 18}, headers=JSON
+    ).json()
+    verification = f"kid-{begun['attempt'][-12:]}"
+    policy.providers["k-id"].bind(begun["attempt"], verification)
+    body, signed = kid_callback(verification)
+    httpx.post(f"{base}/assurance/webhooks/k-id", content=body, headers=signed)
+    return httpx.post(
+        f"{base}/assurance/complete",
+        json={"attempt": begun["attempt"]},
+        headers={**JSON, **headers},
+    )
+
+
+def test_the_token_cookie_is_httponly_lax_and_secure_behind_https() -> None:
+    policy = make_policy()
+    with uvicorn_server(make_app(policy, [])) as base:
+        plain = _provider_token(base, policy, {})
+        # uvicorn takes the scheme from a proxy on loopback, as deployed.
+        https = _provider_token(base, policy, {"X-Forwarded-Proto": "https"})
+    for answer in (plain, https):
+        assert answer.status_code == 200, answer.text
+        cookie = answer.headers["set-cookie"].lower()
+        assert "httponly" in cookie
+        assert "samesite=lax" in cookie
+        assert "path=/" in cookie
+    assert "secure" not in plain.headers["set-cookie"].lower()
+    assert "; secure" in https.headers["set-cookie"].lower()
+
+
+def test_one_token_sent_many_ways_at_once_admits_one_signup() -> None:
+    policy, seen = make_policy(), []
+    with uvicorn_server(make_app(policy, seen)) as base:
+        token = _provider_token(base, policy, {}).json()["token"]
+        record = {"birthdate": "1980-01-01", "country": "GB", "email": "a@b.org"}
+        ways = [
+            {"agegate-assurance": token},
+            {"Cookie": f"agegate_assurance={token}"},
+            {"agegate-assurance": token, "Cookie": f"agegate_assurance={token}"},
+        ] * 4
+
+        def send(headers: dict[str, str]) -> int:
+            return httpx.post(
+                f"{base}/signup", json=record, headers={**JSON, **headers}
+            ).status_code
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            codes = list(pool.map(send, ways))
+    assert sorted(codes) == [201] + [403] * 11
+    assert sum(1 for s in seen if s["assurance"] is not None) == 1
