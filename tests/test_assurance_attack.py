@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from agegate.apps.report import RateLimit
 from agegate.apps.test_wallet import TestIssuer
 from agegate.assurance.challenge import MemoryChallengeStore
 from agegate.assurance.verifier import WalletVerifier
@@ -156,3 +157,34 @@ def test_one_token_sent_many_ways_at_once_admits_one_signup() -> None:
             codes = list(pool.map(send, ways))
     assert sorted(codes) == [201] + [403] * 11
     assert sum(1 for s in seen if s["assurance"] is not None) == 1
+
+
+def test_a_page_polling_a_slow_provider_is_not_rate_limited() -> None:
+    """The page polls complete every 1.5 s while a provider checks (an
+    identity document takes minutes): those polls are not attempts, and a
+    person who waits is not refused at the 60th."""
+    policy = make_policy()
+    app = make_app(policy, [], rate_limit=RateLimit(60, 3600))
+    with uvicorn_server(app) as base, httpx.Client(headers=JSON) as client:
+        attempt = client.post(
+            f"{base}/assurance/begin", json={"method": "k-id", "age": 18}
+        ).json()["attempt"]
+        polls = [
+            client.post(f"{base}/assurance/complete", json={"attempt": attempt})
+            for _ in range(100)
+        ]
+        assert {poll.status_code for poll in polls} == {202}
+        verification = f"kid-{attempt[-12:]}"
+        policy.providers["k-id"].bind(attempt, verification)
+        body, signed = kid_callback(verification)
+        client.post(f"{base}/assurance/webhooks/k-id", content=body, headers=signed)
+        done = client.post(f"{base}/assurance/complete", json={"attempt": attempt})
+        assert done.status_code == 200, done.text
+        # Begins are still counted: 59 more, then 429.
+        codes = [
+            client.post(
+                f"{base}/assurance/begin", json={"method": "k-id", "age": 18}
+            ).status_code
+            for _ in range(60)
+        ]
+    assert codes == [201] * 59 + [429]

@@ -16,9 +16,10 @@ POST /complete         `{"attempt", "response"}` (wallet) or `{"attempt"}`
 POST /webhooks/{name}  a provider's signed callback -> 200, 401, 400, 413
 
 Begin and complete are refused from another site (`Sec-Fetch-Site`,
-`Origin`: as the report intake does), rate-limited per client address and
-body-capped; the webhook is authenticated by its signature alone (a
-provider is no browser) and capped too. The wallet's `complete` is given the
+`Origin`: as the report intake does) and body-capped; begin is rate-limited
+per client address (complete is not: a page polls it); the webhook is
+authenticated by its signature alone (a provider is no browser) and capped
+too. The wallet's `complete` is given the
 request's `Origin`, which the verifier checks against its own.
 """
 
@@ -111,13 +112,16 @@ class _Routes:
     def _needed(self) -> Level:
         return max(self.policy.required.values(), default=Level.ASSERTED)
 
-    async def _read(self, request: Request) -> dict[str, Any] | Response:
-        """The JSON body of a same-site request within the rate limit."""
+    async def _read(
+        self, request: Request, *, counted: bool
+    ) -> dict[str, Any] | Response:
+        """The JSON body of a same-site request (`counted`: within the rate
+        limit)."""
         if cross_site(request, self.trusted):
             logger.info("assurance refused: cross-site request")
             return _problem(403, Refusal.CROSS_SITE_REFUSED, "cross-site request")
         host = request.client.host if request.client else "unknown"
-        if not self.limiter.allow(client_key(host)):
+        if counted and not self.limiter.allow(client_key(host)):
             response = _problem(429, Refusal.RATE_LIMITED, "too many attempts")
             response.headers["Retry-After"] = str(int(self.limiter.limit.seconds))
             return response
@@ -135,7 +139,7 @@ class _Routes:
             return Response(status_code=400)
 
     async def begin(self, request: Request) -> Response:
-        data = await self._read(request)
+        data = await self._read(request, counted=True)
         if isinstance(data, Response):
             return data
         method, age = data.get("method"), _age(data.get("age"))
@@ -166,7 +170,10 @@ class _Routes:
         return JSONResponse(body, status_code=201, headers=BASE_HEADERS)
 
     async def complete(self, request: Request) -> Response:
-        data = await self._read(request)
+        # Not counted: the page polls it while a provider checks, and its
+        # work is bounded by the begins (an unknown attempt is one lookup; a
+        # wallet proof is verified once, after its attempt is consumed).
+        data = await self._read(request, counted=False)
         if isinstance(data, Response):
             return data
         attempt = data.get("attempt")
@@ -286,8 +293,8 @@ def assurance_app(
     cookie_secure: bool | None = None,
 ) -> Starlette:
     """The assurance routes as one Starlette app; mount it at
-    `policy.base_path`. `rate_limit` counts begin and complete calls per
-    client address (default 60 an hour)."""
+    `policy.base_path`. `rate_limit` counts begin calls per client address
+    (default 60 an hour)."""
     if not isinstance(policy, AssurancePolicy):
         raise TypeError("policy must be an AssurancePolicy")
     limit = rate_limit if rate_limit is not None else RateLimit(60, 3600)
