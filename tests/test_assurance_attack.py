@@ -5,6 +5,9 @@ or a flood of begins can do is bounded."""
 from __future__ import annotations
 
 import gc
+import hashlib
+import hmac
+import time
 import tracemalloc
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +20,12 @@ from agegate.apps.report import RateLimit
 from agegate.apps.test_wallet import TestIssuer
 from agegate.assurance.challenge import MemoryChallengeStore
 from agegate.assurance.verifier import WalletVerifier
-from tests.assurance_gate_support import kid_callback, make_app, make_policy
+from tests.assurance_gate_support import (
+    KID_SECRET,
+    kid_callback,
+    make_app,
+    make_policy,
+)
 from tests.gate_support import uvicorn_server
 
 JSON = {"Accept": "application/json"}
@@ -188,3 +196,22 @@ def test_a_page_polling_a_slow_provider_is_not_rate_limited() -> None:
             for _ in range(60)
         ]
     assert codes == [201] * 59 + [429]
+
+
+def test_a_well_signed_callback_nested_too_deep_is_a_400(gate: str) -> None:
+    """A provider's signature does not make its body readable: nesting past
+    the parser's depth is BODY_MALFORMED, not a 500."""
+    body = b"[" * 100_000 + b"]" * 100_000
+    stamp = str(int(time.time()))
+    mac = hmac.new(KID_SECRET.encode(), stamp.encode() + body, hashlib.sha256)
+    answer = httpx.post(
+        f"{gate}/assurance/webhooks/k-id",
+        content=body,
+        headers={
+            "content-type": "application/json",
+            "x-signature-timestamp": stamp,
+            "x-signature-hmac-sha256": mac.hexdigest(),
+        },
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["code"] == "BODY_MALFORMED"
