@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import hmac
+import json
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -15,6 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agegate.apps.report import RateLimit
 from agegate.apps.test_wallet import TestIssuer
@@ -22,6 +25,8 @@ from agegate.assurance.challenge import MemoryChallengeStore
 from agegate.assurance.verifier import WalletVerifier
 from tests.assurance_gate_support import (
     KID_SECRET,
+    PERSONA_SECRET,
+    VERIFF_SECRET,
     kid_callback,
     make_app,
     make_policy,
@@ -215,3 +220,87 @@ def test_a_well_signed_callback_nested_too_deep_is_a_400(gate: str) -> None:
     )
     assert answer.status_code == 400, answer.text
     assert answer.json()["code"] == "BODY_MALFORMED"
+
+
+EVENT_KEYS = st.sampled_from(
+    [
+        "data",
+        "id",
+        "status",
+        "age",
+        "low",
+        "high",
+        "eventType",
+        "method",
+        "verification",
+        "vendorData",
+        "person",
+        "dateOfBirth",
+        "attemptId",
+        "attributes",
+        "name",
+        "payload",
+        "reference-id",
+        "birthdate",
+        "x",
+    ]
+)
+EVENT_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False)
+    | st.sampled_from(
+        ["PASS", "Verification.Result", "approved", "inquiry.approved", "1980-01-01"]
+    )
+    | st.text(max_size=12)
+)
+EVENTS = st.recursive(
+    EVENT_LEAVES,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(EVENT_KEYS, inner, max_size=4)
+    ),
+    max_leaves=14,
+)
+
+
+def _signed(provider: str, body: bytes) -> dict[str, str]:
+    stamp = str(int(time.time()))
+    if provider == "k-id":
+        mac = hmac.new(KID_SECRET.encode(), stamp.encode() + body, hashlib.sha256)
+        return {
+            "x-signature-timestamp": stamp,
+            "x-signature-hmac-sha256": mac.hexdigest(),
+        }
+    if provider == "persona":
+        signed = stamp.encode() + b"." + body
+        mac = hmac.new(PERSONA_SECRET.encode(), signed, hashlib.sha256)
+        return {"persona-signature": f"t={stamp},v1={mac.hexdigest()}"}
+    mac = hmac.new(VERIFF_SECRET.encode(), body, hashlib.sha256)
+    return {"x-hmac-signature": mac.hexdigest()}
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    provider=st.sampled_from(["k-id", "persona", "veriff"]),
+    event=EVENTS,
+    deep=st.integers(0, 3),
+)
+def test_any_well_signed_event_is_answered_below_500(
+    gate: str, provider: str, event: Any, deep: int
+) -> None:
+    """A provider's signature vouches for who sent the event, not for its
+    shape: whatever it holds, the webhook answers 200 or 400."""
+    if deep:
+        # Values nested as deep as the parser goes, where a reader turns
+        # them into text.
+        nested = "[" * (300 * deep) + "]" * (300 * deep)
+        event = {"data": {"id": "@", "status": "PASS"}, "verification": {"id": "@"}}
+        event = json.loads(json.dumps(event).replace('"@"', nested))
+    body = json.dumps(event).encode()
+    answer = httpx.post(
+        f"{gate}/assurance/webhooks/{provider}",
+        content=body,
+        headers={"content-type": "application/json", **_signed(provider, body)},
+    )
+    assert answer.status_code in (200, 400), answer.text
