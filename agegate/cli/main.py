@@ -31,6 +31,10 @@ from ..urls import masked_text
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
+# `agegate review`: most of a column, or too many rows, could not be read.
+EXIT_UNREADABLE = 3
+# `agegate review`: an account flagged and resolved as removed is still there.
+EXIT_REAPPEARED = 4
 # What a command killed by SIGPIPE answers: a reader such as `head` stopped.
 EXIT_BROKEN_PIPE = 141
 

@@ -47,6 +47,7 @@ from .batches import AccountBatch, is_text
 from .readers import Row
 from .reviewer import (
     SOURCE,
+    SPREADSHEET_FIELDS,
     Batch,
     CollectedAtInvalid,
     Reviewer,
@@ -162,6 +163,15 @@ def ages_on(on: Any, born: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return found
 
 
+def _unquoted(column: pa.Array) -> pa.Array:
+    """The column without a spreadsheet's leading apostrophes, as
+    `Reviewer.unquoted` takes them off."""
+    marked = pc.starts_with(column, "'")
+    if not pc.any(marked).as_py():
+        return column
+    return pc.if_else(marked, pc.utf8_ltrim(column, characters="'"), column)
+
+
 def _yyyymmdd(day: date) -> int:
     return day.year * 10000 + day.month * 100 + day.day
 
@@ -202,10 +212,11 @@ class ColumnarReviewer:
             k for f in ("account_id", "collected_at") for k in self._keys[f]
         ]
         self._mapped = frozenset(every)
-        # One key per field and no dotted key: a row's fields are its columns.
-        self._plain = len(self._screened) == len(
-            {f for f, _ in self._screened}
-        ) and not any("." in k for k in every)
+        # One key per field: a row's fields are its columns (a dotted key
+        # too, where no column could hold its path: `_fast_columns`).
+        self._plain = len(self._screened) == len({f for f, _ in self._screened})
+        # The column each dotted key's nested path would start in.
+        self._heads = frozenset(k.partition(".")[0] for k in every if "." in k)
         self._today = settings.today
         self._today_int = _yyyymmdd(settings.today)
         self._kind = _KINDS[settings.policy.threshold]
@@ -273,6 +284,8 @@ class ColumnarReviewer:
         if not self._plain:
             return None
         names = set(records.schema.names)
+        if not self._flat_paths(records, names):
+            return None
         found: Columns = {}
         for field, keys in self._keys.items():
             if not keys or keys[0] not in names:
@@ -281,8 +294,16 @@ class ColumnarReviewer:
             column = records.column(keys[0])
             if not is_text(column):
                 return None
-            found[field] = column
+            found[field] = _unquoted(column) if field in SPREADSHEET_FIELDS else column
         return found
+
+    def _flat_paths(self, records: pa.RecordBatch, names: set[str]) -> bool:
+        """Whether every dotted key reads only its own column, as a flat
+        format's row does: `lookup` reaches `a.b.c` through a column `a` of
+        objects, and a text column holds none."""
+        return all(
+            head not in names or is_text(records.column(head)) for head in self._heads
+        )
 
     def _screen_slowly(
         self,
@@ -544,7 +565,8 @@ class ColumnarReviewer:
         return template
 
     def _collection_array(self, texts: pa.Array) -> pa.Array | None:
-        return dates.collection_array(texts, self._today_int)
+        epochs = not self.settings.collected_formats
+        return dates.collection_array(texts, self._today_int, epochs)
 
     def _per_value(
         self,
@@ -782,7 +804,8 @@ class ColumnarReviewer:
         if not text:
             return "absent"
         try:
-            return _yyyymmdd(collection_date(text, self._today))
+            formats = self.settings.collected_formats
+            return _yyyymmdd(collection_date(text, self._today, formats))
         except CollectedAtInvalid:
             return "invalid"
         except Exception:  # the row engine reports such a row itself
