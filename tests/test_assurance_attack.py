@@ -304,3 +304,27 @@ def test_any_well_signed_event_is_answered_below_500(
         headers={"content-type": "application/json", **_signed(provider, body)},
     )
     assert answer.status_code in (200, 400), answer.text
+
+
+def test_a_browsers_fetch_gets_the_token_as_a_cookie_only() -> None:
+    """A script on the page (an injected one too) never holds the token: a
+    browser's fetch (it sends Sec-Fetch-Site) gets it only as the HttpOnly
+    cookie, which the next signup carries."""
+    policy, seen = make_policy(), []
+    with uvicorn_server(make_app(policy, seen)) as base:
+        browser = {"Sec-Fetch-Site": "same-origin", "Origin": base}
+        answer = _provider_token(base, policy, browser)
+        assert answer.status_code == 200, answer.text
+        assert "token" not in answer.json()
+        assert answer.json()["status"] == "verified"
+        cookie = answer.cookies["agegate_assurance"]
+        assert cookie not in answer.text
+        record = {"birthdate": "1980-01-01", "country": "GB", "email": "a@b.org"}
+        signup = httpx.post(
+            f"{base}/signup",
+            json=record,
+            headers={**JSON, **browser, "Cookie": f"agegate_assurance={cookie}"},
+        )
+        assert signup.status_code == 201, signup.text
+        # An API client (no Sec-Fetch-Site) still gets it in the JSON.
+        assert "token" in _provider_token(base, policy, {}).json()
