@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from agegate.removal.receipts import GENESIS, _canonical, _digest
 from tests.cli_support import ROOT, agegate
 
 FLAG = {
@@ -161,3 +162,36 @@ def _peak_kb(tmp_path: Path, store: Path) -> int:
         timeout=120,
     )
     return int(done.stdout)
+
+
+def _receipt(seq: int, at: str, prev: str, body: object) -> dict[str, object]:
+    digest = _digest(seq, "plan", at, body, prev)
+    return {"seq": seq, "kind": "plan", "at": at, "body": body, "prev": prev} | {
+        "digest": digest
+    }
+
+
+def _hostile_receipts() -> dict[str, tuple[bytes, int]]:
+    """Receipt files a hand could write (the chain is a plain SHA-256 one),
+    and the entry each breaks at."""
+    first = _receipt(1, "2026-01-01T00:00:00+00:00", GENESIS, {"n": 1})
+    naive = _receipt(2, "2026-01-02T00:00:00", str(first["digest"]), {"n": 2})
+    deep_body = _canonical(first).replace(b'{"n":1}', b"[" * 5000 + b"]" * 5000)
+    return {
+        "naive": (_canonical(first) + b"\n" + _canonical(naive) + b"\n", 2),
+        "deep": (DEEP.encode() + b"\n", 1),
+        "deep-body": (deep_body + b"\n", 1),
+    }
+
+
+@pytest.mark.parametrize("name", ["naive", "deep", "deep-body"])
+def test_hostile_receipts_are_a_broken_chain_not_a_crash(
+    tmp_path: Path, name: str
+) -> None:
+    text, entry = _hostile_receipts()[name]
+    receipts = tmp_path / "receipts.jsonl"
+    receipts.write_bytes(text)
+    done = _run(tmp_path, "--store", _good(tmp_path), "--receipts", receipts)
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert f"The chain is broken at entry {entry}" in page
