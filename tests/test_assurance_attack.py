@@ -328,3 +328,41 @@ def test_a_browsers_fetch_gets_the_token_as_a_cookie_only() -> None:
         assert signup.status_code == 201, signup.text
         # An API client (no Sec-Fetch-Site) still gets it in the JSON.
         assert "token" in _provider_token(base, policy, {}).json()
+
+
+def test_a_cross_site_page_or_a_get_consumes_no_attempt() -> None:
+    """What another site's page can send (a form post, a no-cors fetch, a
+    link) neither takes the proof waiting for an attempt nor sets a cookie:
+    the person's own page still gets it afterwards."""
+    policy = make_policy()
+    with uvicorn_server(make_app(policy, [])) as base:
+        begun = httpx.post(
+            f"{base}/assurance/begin", json={"method": "k-id", "age": 18}
+        ).json()
+        verification = f"kid-{begun['attempt'][-12:]}"
+        policy.providers["k-id"].bind(begun["attempt"], verification)
+        body, signed = kid_callback(verification)
+        httpx.post(f"{base}/assurance/webhooks/k-id", content=body, headers=signed)
+        attempt = json.dumps({"attempt": begun["attempt"]})
+        evil = {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}
+        tries = [
+            httpx.post(f"{base}/assurance/complete", content=attempt, headers=h)
+            for h in (
+                {**evil, "Content-Type": "application/json"},
+                {**evil, "Content-Type": "text/plain"},
+                {"Origin": "null", "Content-Type": "application/json"},
+                {"Content-Type": "text/plain"},
+                {"Content-Type": "application/x-www-form-urlencoded"},
+            )
+        ]
+        tries.append(httpx.get(f"{base}/assurance/complete", params=begun))
+        for answer in tries:
+            assert answer.status_code in (403, 405, 415), answer.text
+            assert "set-cookie" not in answer.headers
+        mine = httpx.post(
+            f"{base}/assurance/complete",
+            json={"attempt": begun["attempt"]},
+            headers={**JSON, "Origin": base, "Sec-Fetch-Site": "same-origin"},
+        )
+    assert mine.status_code == 200, mine.text
+    assert "agegate_assurance=" in mine.headers["set-cookie"]
