@@ -18,10 +18,18 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from agegate.apps.report import RateLimit
-from agegate.apps.test_wallet import TestIssuer
+from agegate.apps.serve import serve
+from agegate.apps.test_wallet import TestIssuer, TestWallet
+from agegate.assurance import AssuranceError
 from agegate.assurance.challenge import MemoryChallengeStore
+from agegate.assurance.model import AssuranceReason
+from agegate.assurance.status import StatusLists
 from agegate.assurance.verifier import WalletVerifier
 from tests.assurance_gate_support import (
     KID_SECRET,
@@ -366,3 +374,41 @@ def test_a_cross_site_page_or_a_get_consumes_no_attempt() -> None:
         )
     assert mine.status_code == 200, mine.text
     assert "agegate_assurance=" in mine.headers["set-cookie"]
+
+
+def test_a_trusted_issuers_list_with_an_absurd_ttl_is_read_not_a_crash() -> None:
+    """A Status List Token is the issuer's, fetched over the network: its
+    `ttl` may be any number. One past the calendar is capped, not an
+    OverflowError; the credential's entry is still read."""
+    issuer = TestIssuer.create("ttl")
+    served: dict[str, str] = {}
+
+    async def one(request: Request) -> Response:
+        return Response(served[request.path_params["name"]])
+
+    with serve(Starlette(routes=[Route("/{name}", one)]), access_log=False) as base:
+        for name in ("ok", "revoked"):
+            served[name] = issuer.status_list_token(f"{base}/{name}", [1], ttl=10**20)
+        results = []
+        for name, idx in (("ok", 0), ("revoked", 1)):
+            verifier = WalletVerifier(
+                issuer.trust_list(),
+                origin="https://shop.example",
+                status_lists=StatusLists(),
+            )
+            challenge = verifier.begin(18)
+            wallet = TestWallet(issuer, status=(f"{base}/{name}", idx))
+            response = wallet.present(
+                list(challenge.requests),
+                "https://shop.example",
+                age=30,
+                format="sd-jwt",
+            )
+            try:
+                verifier.complete(
+                    challenge.attempt, response, origin="https://shop.example"
+                )
+                results.append("passed")
+            except AssuranceError as error:
+                results.append(error.reason)
+    assert results == ["passed", AssuranceReason.REVOKED]
