@@ -430,3 +430,19 @@ def test_a_valid_sd_jwt_with_one_claim_changed_is_refused_below_500(
     )
     _ok(answer)
     assert TEST_PERSON_NAME not in answer.text
+
+
+@pytest.mark.parametrize("age", ["\u00b2", "9" * 5000, "١٨", "-1", 10**100, [18]])
+def test_the_test_provider_takes_any_age_below_500(demo: str, age: Any) -> None:
+    page = httpx.get(f"{demo}/test-provider/", params={"age": str(age)[:6000]})
+    assert page.status_code == 200
+    for body in (
+        json.dumps({"outcome": "over", "attempt": "att-x", "age": age}).encode(),
+        b"[" * 100_000 + b"]" * 100_000,
+    ):
+        answer = httpx.post(
+            f"{demo}/test-provider/decide",
+            content=body,
+            headers={"content-type": "application/json"},
+        )
+        assert answer.status_code < 500, answer.text
