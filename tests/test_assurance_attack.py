@@ -8,6 +8,7 @@ import gc
 import hashlib
 import hmac
 import json
+import socket
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -412,3 +413,33 @@ def test_a_trusted_issuers_list_with_an_absurd_ttl_is_read_not_a_crash() -> None
             except AssuranceError as error:
                 results.append(error.reason)
     assert results == ["passed", AssuranceReason.REVOKED]
+
+
+def _raw(base: str, request: bytes) -> bytes:
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(request)
+        return sock.recv(64).split(b"\r\n")[0]
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        (b"", b"201"),  # HTTP/1.0 without Host: no browser, nothing to compare
+        (b"Origin: " + b"http://127.0.0.1" + b"\r\n", b"403"),  # no Host to match
+        (b"Origin: null\r\n", b"403"),
+        (b"Origin: \xff\xfe\r\n", b"403"),
+        (b"Sec-Fetch-Site: \xe9\r\n", b"403"),
+        (b"Content-Type: application/json\r\n", b"400"),  # two Content-Types
+    ],
+)
+def test_begin_without_host_or_with_odd_bytes_is_never_a_500(
+    gate: str, headers: bytes, status: bytes
+) -> None:
+    request = (
+        b"POST /assurance/begin HTTP/1.0\r\nContent-Type: application/json\r\n"
+        + headers
+        + b"Content-Length: %d\r\n\r\n" % len(BEGIN)
+        + BEGIN
+    )
+    assert _raw(gate, request).split(b" ")[1] == status
