@@ -287,7 +287,7 @@ def _plan(args: argparse.Namespace) -> int:
                 f" account(s), of {target.total} row(s)"
             )
         )
-    print(f"accounts: {plan.accounts}; flags: {len(plan.flags)}")
+    print(f"accounts: {plan.accounts}; flags: {plan.flag_count}")
     print(f"plan digest: {plan.digest}")
     print(shown(f"plan written to {args.out}; nothing was removed"), file=sys.stderr)
     if plan.max_accounts is not None and plan.accounts > plan.max_accounts:
