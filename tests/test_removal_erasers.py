@@ -106,3 +106,28 @@ def test_sqlite_integer_id_column_and_rollback_journal(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such table"):
         SqliteEraser(str(path), "nothing", "member").plan({"2"})
     assert json.dumps(eraser.label)
+
+
+def test_sqlite_ids_with_quotes_nul_and_non_ascii_are_erased_exactly(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    path = tmp_path / "app.db"
+    odd = ['a"b', "a\x00b", "é☃\U0001f600", "back\\slash"]
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE users (account_id TEXT, secret TEXT)")
+        db.executemany(
+            "INSERT INTO users VALUES (?, ?)",
+            [*((i, f"gone-{n}") for n, i in enumerate(odd)), ("a", "keep-a")],
+        )
+    db.close()
+    eraser = SqliteEraser(str(path), "users", "account_id")
+    for ids in ({"a\x00b"}, set(odd)):
+        assert eraser.plan(ids).rows == len(ids)
+    assert eraser.erase(set(odd)).rows == len(odd)
+    assert eraser.verify(set(odd)) == 0
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT account_id FROM users").fetchall() == [("a",)]
+    db.close()
+    assert eraser.erase(set(odd[:1] + odd[2:])).rows == 0
