@@ -1,11 +1,12 @@
 """A removal plan: which flags, which targets, what each holds of them.
 
-A plan names accounts by a keyed hash of their id (HMAC-SHA256 under the
-flag store's own secret), never by the id: the file can be read, mailed
-and approved by people who must not learn who the accounts are. Its
-`digest` is the SHA-256 of its canonical JSON (everything but the digest
-and the approvals), so a plan edited by hand no longer matches it and is
-refused. Approvals are added beside it, each with who and when.
+A plan names accounts by a keyed hash of their id (BLAKE2b keyed with the
+flag store's own secret), never by the id, listed by the flags' source: the
+file can be read, mailed and approved by people who must not learn who the
+accounts are. Its `digest` is the SHA-256 of its canonical JSON (everything
+but the digest and the approvals; the keys through their own digest), so a
+plan edited by hand no longer matches it and is refused. Approvals are
+added beside it, each with who and when.
 """
 
 from __future__ import annotations
