@@ -24,7 +24,6 @@ exactly as the row-at-a-time run would screen it.
 from __future__ import annotations
 
 import collections
-import hmac
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
 from typing import Any
@@ -34,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .. import codes, phone, signals
+from .. import codes, phone
 from ..birthdate import OLDEST_PLAUSIBLE_AGE, Birth
 from ..decision import Problem
 from ..errors import InputProblem
@@ -42,7 +41,7 @@ from ..flags.model import Flag
 from ..policy import SCREENED_FIELDS, FieldMap
 from ..rules import Kind, Rule, Rules, load_rules
 from ..screen import read
-from . import dates, native, phones
+from . import dates, identity, native, phones
 from .batches import AccountBatch, is_text
 from .readers import Row
 from .reviewer import (
@@ -52,8 +51,8 @@ from .reviewer import (
     Reviewer,
     ReviewSettings,
     collection_date,
+    screen_batch,
 )
-from .run import screen_batch
 
 _IDENTITY = FieldMap()
 _PLACE_FIELDS = (
@@ -696,11 +695,7 @@ class ColumnarReviewer:
             [columns.get(f) for f in fields], pa.array(rows), len(rows)
         )
         secret = self.settings.secret
-        # hmac.digest: the same HMAC as hmac.new, in one call.
-        return [
-            hmac.digest(secret, m.encode("utf-8", "surrogatepass"), "sha256").hex()
-            for m in messages
-        ]
+        return [identity.fingerprint(secret, m) for m in messages]
 
     def _named(
         self,
@@ -715,8 +710,7 @@ class ColumnarReviewer:
         ids = given.to_pylist()
         secret = self.settings.secret
         for number in anonymous.tolist():
-            mark = b"account\x00" + str(fingerprints[number]).encode()
-            ids[number] = "anon-" + hmac.digest(secret, mark, "sha256").hex()[:24]
+            ids[number] = identity.derived_id(secret, str(fingerprints[number]))
         return pa.array(ids, pa.string())
 
     # -- what the caches compute ------------------------------------------
@@ -799,7 +793,7 @@ class ColumnarReviewer:
         )
         # The problems `read()` adds for a missing birthdate are none here:
         # a reading without birth fields reports none.
-        return reading.jurisdictions, reading.problems, _phone_region(key)
+        return reading.jurisdictions, reading.problems, reading.phone_region
 
     def _with_phone(
         self, place: tuple[tuple[str, ...], tuple[Problem, ...], str | None], text: Any
@@ -1003,15 +997,12 @@ def _messages(found: list[pa.Array | None], at: pa.Array, rows: int) -> list[str
     )
     if not padded:
         joined = pc.binary_join_element_wise(
-            *parts, "\x1f", null_handling="replace", null_replacement=""
+            *parts, identity.SEPARATOR, null_handling="replace", null_replacement=""
         )
         texts: list[str] = joined.to_pylist()
         return texts
     listed = [part.to_pylist() for part in parts]
-    return [
-        "\x1f".join((value or "").strip() for value in values)
-        for values in zip(*listed, strict=True)
-    ]
+    return [identity.message_of(list(values)) for values in zip(*listed, strict=True)]
 
 
 def _given_ids(column: pa.Array | None, at: pa.Array, rows: int) -> pa.Array:
@@ -1062,47 +1053,6 @@ def _counts(values: pa.Array) -> collections.Counter[str]:
         for item in pc.value_counts(values).to_pylist():
             found[item["values"]] = item["counts"]
     return found
-
-
-def _phone_region(key: tuple[Any, ...]) -> str | None:
-    """The region a phone in national form is read in: the declared country,
-    else the billing one, each found as `read()` finds it (withdrawn codes,
-    and a country taken from a full subdivision code, included)."""
-    country, subdivision, billing_country, billing_subdivision, _ = key
-    return _country(country, subdivision) or _country(
-        billing_country, billing_subdivision
-    )
-
-
-def _text(value: Any) -> str | None:
-    return (value.strip() or None) if value is not None else None
-
-
-def _country(country_value: Any, subdivision_value: Any) -> str | None:
-    country_text = _text(country_value)
-    subdivision_text = _text(subdivision_value)
-    if (
-        country_text is not None
-        and subdivision_text is None
-        and codes.successors(country_text)
-    ):
-        return None
-    country: str | None = None
-    if country_text is not None:
-        try:
-            country = signals.country_code(country_text)
-        except InputProblem:
-            country = None
-    if (
-        country is None
-        and subdivision_text is not None
-        and (country_text is None or "-" in subdivision_text)
-    ):
-        try:
-            country = codes.country_of(signals.subdivision_code(subdivision_text, None))
-        except InputProblem:
-            country = None
-    return country
 
 
 # -- the function of a batch, and its use by a run ------------------------------

@@ -33,12 +33,11 @@ import attrs
 import tqdm
 
 from ..flags import FlagStore
-from ..flags.model import Flag
 from ..flags.output import FlagFile
 from .readers import Item, Stream, Unreadable
-from .reviewer import Batch, Reviewer, ReviewSettings
+from .reviewer import Batch, Reviewer, ReviewSettings, screen_batch
 
-if TYPE_CHECKING:  # the columnar engine imports this module
+if TYPE_CHECKING:  # loaded by the engine that is chosen
     from .batches import Share, Source
     from .columnar import ColumnarReviewer, Screened
     from .postgres import PostgresSource
@@ -92,32 +91,6 @@ def _work(items: list[Item]) -> Batch:
     if _worker is None:  # pragma: no cover - the initializer always runs first
         raise RuntimeError("worker not started")
     return screen_batch(_worker, items)
-
-
-def screen_batch(reviewer: Reviewer, items: list[Item]) -> Batch:
-    """Screen one batch; a row screening cannot handle becomes unreadable,
-    so every row is still accounted for and the run goes on."""
-    try:
-        return reviewer.review_batch(items)
-    except Exception:
-        log.exception("a batch could not be screened; retrying row by row")
-    flags: list[Flag] = []
-    unreadable: list[tuple[int, str]] = []
-    clean: list[str] = []
-    screened = 0
-    for item in items:
-        try:
-            result = reviewer.review_batch([item])
-        except Exception as error:
-            line = item.line
-            log.error("line %d: could not be screened (%s)", line, type(error).__name__)
-            unreadable.append((line, "could not be screened"))
-            continue
-        screened += result.screened
-        flags.extend(result.flags)
-        unreadable.extend(result.unreadable)
-        clean.extend(result.clean)
-    return Batch(screened, tuple(flags), tuple(unreadable), tuple(clean))
 
 
 def screen_batches(
