@@ -35,6 +35,7 @@ country code whose patterns the automaton cannot read) is left to
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -45,7 +46,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
-from .. import numbering, phone
+from .. import numbering, phone, rules_cache
 from .automaton import Automaton, Question, Unsupported, build
 
 # The texts read here (`phone._PHONE_TEXT` in international form).
@@ -416,9 +417,8 @@ class _Automata:
             for code in codes:
                 if self.starts[code] != _UNKNOWN:
                     continue
-                try:
-                    automaton = build(_questions(code), _MAX_NSN)
-                except Unsupported:
+                automaton = _automaton(code)
+                if automaton is None:
                     self.starts[code] = -1
                     continue
                 start = len(self.labels)
@@ -445,6 +445,41 @@ class _Automata:
 
 
 _AUTOMATA = _Automata()
+
+
+def _automaton(code: int) -> Automaton | None:
+    """The automaton of a country code's questions; None for a code whose
+    patterns it cannot read. Every code's is built at once and cached
+    (`rules_cache`): one start-up pays for all, no later one pays."""
+    every = _every_automaton()
+    if code in every:
+        return every[code]
+    return _built(code)
+
+
+def _built(code: int) -> Automaton | None:
+    try:
+        return build(_questions(code), _MAX_NSN)
+    except Unsupported:
+        return None
+
+
+@functools.cache
+def _every_automaton() -> dict[int, Automaton | None]:
+    key = "\0".join(
+        (
+            rules_cache.installed("phonenumbers"),
+            rules_cache.source_of(
+                "review.automaton", "review.phones", "numbering", "phone"
+            ),
+        )
+    )
+    return rules_cache.cached(
+        "phone-automata",
+        key,
+        dict,
+        lambda: {int(code): _built(int(code)) for code in COUNTRY_CODE_TO_REGION_CODE},
+    )
 
 
 @attrs.frozen
