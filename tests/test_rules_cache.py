@@ -210,7 +210,7 @@ def test_cached_phone_automata_are_the_ones_built(cache: Path) -> None:
     code = (
         "from agegate.review import phones\n"
         "every = phones._every_automaton()\n"
-        "print(len(every), sum(a is None for a in every.values()))\n"
+        "print(len(every), sum(phones._automaton(c) is None for c in every))\n"
     )
     assert _run(cache, code) == _run(cache, code)
     [entry] = sorted(cache.glob("phone-automata-*.pickle"))
@@ -219,7 +219,7 @@ def test_cached_phone_automata_are_the_ones_built(cache: Path) -> None:
 
     for number in (1, 33, 44, 49, 81, 86, 91, 7, 590, 979):
         built = phones._built(number)
-        found = every[number]
+        found = pickle.loads(every[number])
         assert (found is None) == (built is None)
         if built is not None:
             assert found.table == built.table

@@ -36,6 +36,7 @@ country code whose patterns the automaton cannot read) is left to
 from __future__ import annotations
 
 import functools
+import pickle
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -43,7 +44,6 @@ from typing import Any
 import attrs
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
 from .. import numbering, phone, rules_cache
@@ -58,6 +58,8 @@ _PLUS = ord("+")
 _IS_DIGIT = np.zeros(256, dtype=bool)
 _IS_DIGIT[list(b"0123456789")] = True
 _SEPARATOR_CHARS = " ().-/"
+_IS_SEPARATOR = np.zeros(256, dtype=bool)
+_IS_SEPARATOR[list(_SEPARATOR_CHARS.encode())] = True
 _NANP = 1
 # The pattern `phone._national_prefix` gives a country without one.
 _NO_PREFIX = "(?!)"
@@ -275,32 +277,39 @@ def _shaped_digits(
         shaped &= (data[starts] == _PLUS) & _IS_DIGIT[data[ends]]
     if not shaped.any():
         return None
-    body = _without_separators(texts, data)
-    digits = pc.ascii_ltrim(body, "+")
-    decimal = pc.ascii_is_decimal(digits)
-    if decimal.null_count:
-        decimal = pc.fill_null(decimal, False)
-    shaped &= _mask(decimal)
-    data, starts, sizes = _bytes(digits)
-    shaped &= _bytes(body)[2] == sizes + 1
+    digits, starts, sizes = _digits_after_plus(data, starts, sizes)
     rows = np.flatnonzero(
         shaped & (sizes >= _LONGEST_CODE) & (sizes <= _LONGEST_CODE + _MAX_NSN)
     )
     if not len(rows):
         return None
-    # Spare digits: three are read from every number.
-    digits = np.concatenate([data - _ZERO, np.zeros(3, dtype=np.uint8)])
     return rows, digits, starts[rows], sizes[rows]
 
 
-def _without_separators(texts: pa.Array, data: np.ndarray[Any, Any]) -> pa.Array:
-    """The texts without the separators `_SHAPE` takes; a literal
-    replacement for each one present costs far less than one regex."""
-    present = data.tobytes()
-    for separator in _SEPARATOR_CHARS:
-        if separator.encode() in present:
-            texts = pc.replace_substring(texts, separator, "")
-    return texts
+def _digits_after_plus(
+    data: np.ndarray[Any, Any],
+    starts: np.ndarray[Any, Any],
+    sizes: np.ndarray[Any, Any],
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Each row's text less the separators `_SHAPE` takes, read as one `+`
+    then digits: the digits (0-9, with three spare after the last), where
+    each row's digits start, and how many it has (-1 where something other
+    than a digit follows the `+`). Cumulative counts over the bytes do for
+    every row at once what a replacement per separator did per text."""
+    kept = ~_IS_SEPARATOR[data]
+    before = np.concatenate(([0], np.cumsum(kept, dtype=np.int32)))
+    body = data[kept]
+    body_starts = before[starts]
+    body_sizes = before[starts + sizes] - body_starts
+    other = np.concatenate(([0], np.cumsum(~_IS_DIGIT[body], dtype=np.int32)))
+    # Past the `+` (the shape made it each row's first byte, kept here).
+    first = np.minimum(body_starts + 1, len(body))
+    last = np.minimum(body_starts + body_sizes, len(body))
+    digit_sizes = np.where(
+        (other[last] == other[first]) & (body_sizes > 1), body_sizes - 1, -1
+    )
+    digits = np.concatenate([body - _ZERO, np.zeros(3, dtype=np.uint8)])
+    return digits, first, digit_sizes
 
 
 def _bytes(
@@ -450,11 +459,14 @@ _AUTOMATA = _Automata()
 def _automaton(code: int) -> Automaton | None:
     """The automaton of a country code's questions; None for a code whose
     patterns it cannot read. Every code's is built at once and cached
-    (`rules_cache`): one start-up pays for all, no later one pays."""
+    (`rules_cache`): one start-up pays for all, no later one pays. Each is
+    kept pickled on its own, so a run unpickles only the codes it meets."""
     every = _every_automaton()
-    if code in every:
-        return every[code]
-    return _built(code)
+    if code not in every:
+        return _built(code)
+    # From the cache file, which only this user could have written.
+    found: Automaton | None = pickle.loads(every[code])  # noqa: S301
+    return found
 
 
 def _built(code: int) -> Automaton | None:
@@ -465,7 +477,7 @@ def _built(code: int) -> Automaton | None:
 
 
 @functools.cache
-def _every_automaton() -> dict[int, Automaton | None]:
+def _every_automaton() -> dict[int, bytes]:
     key = "\0".join(
         (
             rules_cache.installed("phonenumbers"),
@@ -478,7 +490,10 @@ def _every_automaton() -> dict[int, Automaton | None]:
         "phone-automata",
         key,
         dict,
-        lambda: {int(code): _built(int(code)) for code in COUNTRY_CODE_TO_REGION_CODE},
+        lambda: {
+            int(code): pickle.dumps(_built(int(code)), pickle.HIGHEST_PROTOCOL)
+            for code in COUNTRY_CODE_TO_REGION_CODE
+        },
     )
 
 
