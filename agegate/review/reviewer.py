@@ -1,6 +1,11 @@
-"""Batch review: screen stored accounts and turn the decisions into flags.
+"""Batch review, row by row: screen stored accounts and turn the decisions
+into flags.
 
-Each account is screened with the same logic the middleware uses
+This is the row engine: the reference the columnar engine (`columnar`) is
+held to by differential tests, what that engine asks for the flag of each
+distinct decision key and for each row with anything unusual, the engine of
+assurance reviews, and what `agegate review` uses for a small file (no Arrow
+to load). Each account is screened with the same logic the middleware uses
 (`screen()` is `decide(read(record), on)`): read once, then decided twice, on
 the date its data was collected (with the rule in force then) and today.
 
