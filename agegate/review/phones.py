@@ -60,6 +60,9 @@ _IS_DIGIT[list(b"0123456789")] = True
 _SEPARATOR_CHARS = " ().-/"
 _IS_SEPARATOR = np.zeros(256, dtype=bool)
 _IS_SEPARATOR[list(_SEPARATOR_CHARS.encode())] = True
+_IS_KEPT = ~_IS_SEPARATOR
+# Neither a digit nor a separator (the `+` is one).
+_IS_OTHER = ~(_IS_DIGIT | _IS_SEPARATOR)
 _NANP = 1
 # The pattern `phone._national_prefix` gives a country without one.
 _NO_PREFIX = "(?!)"
@@ -272,9 +275,9 @@ def _shaped_digits(
     if texts.null_count:
         shaped &= _mask(texts.is_valid())
     ends = np.where(shaped, starts + sizes - 1, 0)
-    starts = np.where(shaped, starts, 0)
+    firsts = np.where(shaped, starts, 0)
     if len(data):
-        shaped &= (data[starts] == _PLUS) & _IS_DIGIT[data[ends]]
+        shaped &= (data[firsts] == _PLUS) & _IS_DIGIT[data[ends]]
     if not shaped.any():
         return None
     digits, starts, sizes = _digits_after_plus(data, starts, sizes)
@@ -293,23 +296,22 @@ def _digits_after_plus(
 ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """Each row's text less the separators `_SHAPE` takes, read as one `+`
     then digits: the digits (0-9, with three spare after the last), where
-    each row's digits start, and how many it has (-1 where something other
-    than a digit follows the `+`). Cumulative counts over the bytes do for
-    every row at once what a replacement per separator did per text."""
-    kept = ~_IS_SEPARATOR[data]
-    before = np.concatenate(([0], np.cumsum(kept, dtype=np.int32)))
-    body = data[kept]
-    body_starts = before[starts]
-    body_sizes = before[starts + sizes] - body_starts
-    other = np.concatenate(([0], np.cumsum(~_IS_DIGIT[body], dtype=np.int32)))
-    # Past the `+` (the shape made it each row's first byte, kept here).
-    first = np.minimum(body_starts + 1, len(body))
-    last = np.minimum(body_starts + body_sizes, len(body))
-    digit_sizes = np.where(
-        (other[last] == other[first]) & (body_sizes > 1), body_sizes - 1, -1
-    )
-    digits = np.concatenate([body - _ZERO, np.zeros(3, dtype=np.uint8)])
-    return digits, first, digit_sizes
+    each row's digits start, and how many it has (-1 where anything but
+    separators and digits follows the `+`). A cumulative count of the bytes
+    kept, and the rows of the few bytes that are neither, do for every row
+    at once what a replacement per separator did per text."""
+    kept = _IS_KEPT[data]
+    counts = np.zeros(len(data) + 1, dtype=np.int32)
+    np.cumsum(kept, out=counts[1:])
+    body_starts = counts[starts].astype(np.int64)
+    body_sizes = counts[starts + sizes] - body_starts
+    # The `+` (the shape made it each row's first byte) is the one other.
+    others = np.flatnonzero(_IS_OTHER[data])
+    rows = np.searchsorted(starts, others, side="right") - 1
+    alone = np.bincount(rows, minlength=len(starts)) == 1
+    digit_sizes = np.where(alone & (body_sizes > 1), body_sizes - 1, -1)
+    digits = np.concatenate([data[kept] - _ZERO, np.zeros(3, dtype=np.uint8)])
+    return digits, body_starts + 1, digit_sizes
 
 
 def _bytes(
