@@ -841,3 +841,18 @@ def test_lines_are_counted_as_the_csv_module_counts_them(
     chunk = data[start:end]
     expected = chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
     assert batches._lines(data, start, end) == expected
+
+
+def test_caches_that_start_again_give_the_same_flags(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Past its limit a run numbers its signals again, and forgets what it
+    # kept by the old numbers (decision keys, rules by collection interval).
+    from agegate.review import columns, decision_keys, places
+
+    path = ROOT / "examples" / "accounts.csv"
+    settings_ = _settings(Policy())
+    expected = _row_engine(path, settings_)
+    for module in (columns, places, decision_keys):
+        monkeypatch.setattr(module, "CACHE_LIMIT", 3)
+    assert _columnar(path, settings_) == expected

@@ -68,6 +68,7 @@ class Decisions:
         signal, renumbered = self.places.numbers(columns, rows)
         if renumbered:  # keys hold signal numbers: they go with them
             self._known.clear()
+            self.rule_sets.forget_signals()
         odd = (born == ODD) | (collected == ODD) | (signal < 0)
         odd |= other_births(columns, rows)
         decisions = np.full(rows, SLOW, dtype=np.int64)

@@ -18,7 +18,6 @@ import numpy as np
 from ..birthdate import OLDEST_PLAUSIBLE_AGE
 from ..rules import Kind, Rule, Rules
 from .columns import Cache, yyyymmdd
-from .distinct import combined, first_and_inverse
 from .reviewer import ReviewSettings
 
 _KINDS = {
@@ -30,6 +29,7 @@ _FIRST_DAY = 10101
 # Implausible ages, as `bucket` gives them.
 BORN_AFTER, TOO_OLD = -1, -2
 _MISS = object()
+_UNKNOWN = -9
 
 
 class RuleSets:
@@ -53,6 +53,7 @@ class RuleSets:
             (np.array([_FIRST_DAY], dtype=np.int64), self.starts)
         )
         self._required: dict[int, np.ndarray[Any, Any]] = {}
+        self._interval_table = np.empty((0, len(self._first_days)), dtype=np.int64)
         self._reach_table = np.empty((0, OLDEST_PLAUSIBLE_AGE + 1), dtype=np.int64)
 
     def in_force_on(self, jurisdictions: tuple[str, ...], on: int) -> int:
@@ -91,26 +92,47 @@ class RuleSets:
     ) -> np.ndarray[Any, Any]:
         """Per row, the number of the rules in force for its jurisdictions
         (`found[signal][0]`) on its collection date, or the date's sentinel
-        (ABSENT, INVALID) for a row without one; found once per signal and
-        interval between rule changes (each day of one has the rules of its
-        first day). Most changes are elsewhere: many intervals share one
-        set of rules."""
+        (ABSENT, INVALID) for a row without one. Each day of an interval
+        between rule changes has the rules of its first day, so the answer
+        is kept by signal and interval (`_by_interval`), worked out once a
+        run for each pair met."""
         interval = np.where(
             collected > 0,
             np.searchsorted(self.starts, collected, side="right"),
             collected,
         )
-        first, inverse = first_and_inverse(combined([signal, interval]))
-        each = np.empty(len(first), dtype=np.int64)
-        for number, at in enumerate(first.tolist()):
-            step = int(interval[at])
-            if step < 0:
-                each[number] = step
-                continue
-            jurisdictions = found[int(signal[at])][0]
-            each[number] = self.in_force_on(jurisdictions, int(self._first_days[step]))
-        in_force: np.ndarray[Any, Any] = each[inverse]
+        dated = interval >= 0
+        table = self._by_interval(len(found))
+        in_force = interval.copy()
+        known = table[signal[dated], interval[dated]]
+        missing = known == _UNKNOWN
+        if missing.any():
+            rows = np.flatnonzero(dated)[missing]
+            pairs = np.unique(np.stack([signal[rows], interval[rows]]), axis=1)
+            for number, step in pairs.T.tolist():
+                jurisdictions = found[number][0]
+                day = int(self._first_days[step])
+                table[number, step] = self.in_force_on(jurisdictions, day)
+            known = table[signal[dated], interval[dated]]
+        in_force[dated] = known
         return in_force
+
+    def _by_interval(self, signals: int) -> np.ndarray[Any, Any]:
+        """By signal number and interval: the rules in force (_UNKNOWN: not
+        worked out yet), with a row for each of `signals`."""
+        table = self._interval_table
+        if len(table) < signals:
+            more = np.full(
+                (signals - len(table) + 64, len(self._first_days)),
+                _UNKNOWN,
+                dtype=np.int64,
+            )
+            table = self._interval_table = np.vstack([table, more])
+        return table
+
+    def forget_signals(self) -> None:
+        """Signal numbers start again: what is kept by them goes."""
+        self._interval_table = self._interval_table[:0]
 
     def bucket(
         self, ages: np.ndarray[Any, Any], rule_sets: np.ndarray[Any, Any]
