@@ -258,6 +258,15 @@ def test_credentials_from_pgpassword(
 # -- the flag store -------------------------------------------------------------
 
 
+def _set_status(url: str, account: str, status: str) -> None:
+    """A status another part of the lifecycle set (a hold, a removal plan)."""
+    with _adbc(url) as db, db.cursor() as cur:
+        cur.execute(
+            "UPDATE flags SET status = $1 WHERE account_id = $2", (status, account)
+        )
+        db.commit()
+
+
 def test_the_store_keeps_the_sqlite_lifecycle(pg_database: str) -> None:
     with open_store(pg_database) as store:
         flag = Flag(account_id="a-1", codes=("PROFILE_UNDERAGE",), action="remove")
@@ -268,13 +277,28 @@ def test_the_store_keeps_the_sqlite_lifecycle(pg_database: str) -> None:
         # Raised again on the same data: the resolution stands.
         store.add(flag)
         assert [s.status for s in store.list()] == ["dismissed"]
-        # On changed data it reopens.
+        # A dismissal made on purpose stands, even on changed data.
         store.add(Flag(account_id="a-1", codes=("X",), action="remove"))
-        assert store.count("open") == 1
+        assert [s.status for s in store.list()] == ["dismissed"]
+        assert store.statuses(["a-1", "none"], source="review") == {"dismissed": 1}
+        # A removed account raised again is still there: reappeared, whoever
+        # resolved it kept, until it is resolved again.
+        removed = Flag(account_id="a-2", codes=("PROFILE_UNDERAGE",), action="remove")
+        store.add(removed)
+        assert store.resolve("a-2", "removed", by="ops", why="deleted") == 1
+        store.add(removed)
+        [again] = store.list(account_id="a-2")
+        assert (again.status, again.resolved_by) == ("reappeared", "ops")
+        assert store.resolve("a-2", "removed", by="ops", why="deleted again") == 1
+        for status in ("held", "planned", "approved", "erased", "verified", "failed"):
+            _set_status(pg_database, "a-2", status)
+            store.add(Flag(account_id="a-2", codes=("Y",), action="remove"))
+            assert [s.status for s in store.list(account_id="a-2")] == [status]
+        _set_status(pg_database, "a-1", "open")
         from datetime import UTC, datetime
 
         assert store.clear(["a-1", "none"], at=datetime.now(UTC)) == 1
-        [cleared] = store.list()
+        [cleared] = store.list(account_id="a-1")
         assert cleared.status == "cleared"
         assert cleared.resolution_note == "condition no longer found"
         assert store.secret() == store.secret()

@@ -19,11 +19,12 @@ from typing import Any
 import pytest
 
 from agegate.apps.demo import create_app
-from agegate.apps.serve import serve
+from agegate.apps.serve import free_port, serve
 from agegate.qa.replay import Result, run, table
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE = ROOT / "agegate" / "qa" / "catalogue"
+WALLET_CATALOGUE = CATALOGUE / "test-wallet"
 HTTPYAC = ROOT / "node_modules" / ".bin" / "httpyac"
 SECRET = "httpyac-test-secret-0123456789"
 ADMIN = "httpyac-test-admin-token-0123"
@@ -161,3 +162,24 @@ def test_a_block_cookie_goes_with_the_retry_in_httpyac_too(
     assert _failures(report) == []
     assert code == 0
     assert [s for _, s in _rows(report)] == [403, 403, 201, 403, 200, 401]
+
+
+def test_httpyac_runs_the_test_wallet_flow_as_agegate_qa_does(tmp_path: Path) -> None:
+    # The wallet flow needs the demo with its TEST wallet, bound to the
+    # origin the clients call: the port is chosen before the app is made.
+    httpyac = _httpyac()
+    port = free_port()
+    origin = f"http://127.0.0.1:{port}"
+    app = create_app(
+        tmp_path / "data", secret=SECRET, admin_token=ADMIN, test_wallet_origin=origin
+    )
+    with serve(app, port=port) as base:
+        results = run([WALLET_CATALOGUE], base)
+        assert all(r.passed for r in results), table(results)
+        code, report = send(
+            httpyac, ["*.http"], base, WALLET_CATALOGUE, tmp_path / "out.json"
+        )
+    assert _failures(report) == []
+    assert code == 0
+    assert _rows(report) == [(Path(r.request.file).name, r.status) for r in results]
+    assert report["summary"]["totalTests"] == _assertions(results)

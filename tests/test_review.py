@@ -271,6 +271,9 @@ def test_clean_accounts_exit_0_even_with_fail_on_flags(tmp_path: Path) -> None:
         ("2024-03-10T12:00:00.5-05:00", date(2024, 3, 10)),
         # Without an offset the calendar date is taken as written.
         ("2024-03-10 01:00:00", date(2024, 3, 10)),
+        # Epoch seconds and milliseconds by their length: 16:00 UTC.
+        ("1710000000", date(2024, 3, 9)),
+        ("1710000000123", date(2024, 3, 9)),
     ],
 )
 def test_collection_dates(text: str, expected: date) -> None:
@@ -278,7 +281,8 @@ def test_collection_dates(text: str, expected: date) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["2024-02-30", "yesterday", "1710000000", "2024-3-1", "2027-01-01"]
+    "text",
+    ["2024-02-30", "yesterday", "171000000", "17100000001", "2024-3-1", "2027-01-01"],
 )
 def test_unusable_collection_dates(text: str) -> None:
     with pytest.raises(CollectedAtInvalid):

@@ -106,41 +106,49 @@ def test_the_store_keeps_its_own_key(tmp_path: Path) -> None:
         assert {s.flag.fingerprint for s in flags.list()} == fingerprints
 
 
-def test_resolution_survives_a_rerun_until_the_data_changes(tmp_path: Path) -> None:
+def _resolve(store: Path, account: str, status: str) -> int:
+    return main(
+        [
+            "flags", "resolve", account, "--store", str(store), f"--status={status}",
+            "--by=trust-and-safety", "--why=ticket 1234",
+        ]
+    )  # fmt: skip
+
+
+def test_a_removed_account_found_again_reappears_and_a_dismissal_stays(
+    tmp_path: Path,
+) -> None:
     source = _accounts(tmp_path / "a.csv", 30)
     store = tmp_path / "flags.sqlite"
     assert _review(source, store, f"--secret={SECRET}") == 0
-    assert (
-        main(
-            [
-                "flags",
-                "resolve",
-                "acct-000003",
-                "--store",
-                str(store),
-                "--status=removed",
-                "--by=trust-and-safety",
-                "--why=data deleted",
-            ]
-        )
-        == 0
-    )
-    assert _review(source, store, f"--secret={SECRET}") == 0
+    assert _resolve(store, "acct-000003", "removed") == 0
+    assert _resolve(store, "acct-000006", "dismissed") == 0
+    # The removed account is still in the export: exit 4, status reappeared,
+    # and who resolved it is kept.
+    assert _review(source, store, f"--secret={SECRET}") == 4
     with SqliteFlagStore(store) as flags:
-        (stored,) = flags.list(account_id="acct-000003")
-        assert stored.status == "removed"
-        assert stored.resolved_by == "trust-and-safety"
-        assert flags.count("open") == len(_content(store)) - 1
+        (removed,) = flags.list(account_id="acct-000003")
+        assert removed.status == "reappeared"
+        assert removed.resolved_by == "trust-and-safety"
+        (dismissed,) = flags.list(account_id="acct-000006")
+        assert dismissed.status == "dismissed"
+        assert flags.count("open") == len(_content(store)) - 2
 
-    # The account's birthdate changes: the flag is raised again.
+    # Their data changes: the dismissal still stands; the reappeared flag
+    # stays reappeared until it is resolved again.
     rows = source.read_text().splitlines()
     rows[4] = rows[4].replace("2012-04-04", "2012-04-05")
+    rows[7] = rows[7].replace("2012-07-07", "2012-07-08")
     source.write_text("\n".join(rows) + "\n")
-    assert _review(source, store, f"--secret={SECRET}") == 0
+    assert _review(source, store, f"--secret={SECRET}") == 4
     with SqliteFlagStore(store) as flags:
-        (stored,) = flags.list(account_id="acct-000003")
-        assert stored.status == "open"
-        assert stored.resolved_by is None
+        assert [s.status for s in flags.list(account_id="acct-000003")] == [
+            "reappeared"
+        ]
+        assert [s.status for s in flags.list(account_id="acct-000006")] == ["dismissed"]
+    assert _resolve(store, "acct-000003", "removed") == 0
+    with SqliteFlagStore(store) as flags:
+        assert [s.status for s in flags.list(account_id="acct-000003")] == ["removed"]
 
 
 @pytest.mark.slow

@@ -24,6 +24,7 @@ request's `Origin`, which the verifier checks against its own.
 
 from __future__ import annotations
 
+import html
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -36,9 +37,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from ..asgi.assurance import NeedsAssurance, assurance_page, methods
+from ..asgi.assurance import NeedsAssurance, assurance_page, log_source, methods
 from ..asgi.body import Disconnected, Refused, declared_length, read_body, read_json
+from ..asgi.negotiate import prefers_html
 from ..asgi.notice import BASE_HEADERS
+from ..asgi.pages import page
 from ..asgi.problem import problem_body, problem_response
 from ..assurance.model import Assurance, AssuranceError, AssuranceReason, Level
 from ..assurance.policy import AssurancePolicy
@@ -62,6 +65,18 @@ MIN_AGE, MAX_AGE = 13, 25
 def _problem(status: int, code: str, title: str) -> Response:
     body = problem_body(status, code, title, code=code)
     return problem_response(body, headers=BASE_HEADERS)
+
+
+def _refused_page(status: int, code: str) -> Response:
+    """A browser's answer to a refused proof: the reason code, and the way back."""
+    body = (
+        '<h1 id="assurance-refused">Your proof of age was not accepted</h1>'
+        f'<p>Reason: <code id="reason">{html.escape(code)}</code></p>'
+        '<p><a href="./">Try again</a></p>'
+    )
+    return HTMLResponse(
+        page("Proof not accepted", body), status_code=status, headers=BASE_HEADERS
+    )
 
 
 def _age(value: Any) -> int | None:
@@ -152,6 +167,8 @@ class _Routes:
         except AssuranceError as error:
             logger.info("assurance refused: reason=%s", error.reason)
             status = 409 if error.reason == AssuranceReason.REPLAYED else 422
+            if prefers_html(request.headers.get("accept")):
+                return _refused_page(status, error.reason)
             return _problem(status, error.reason, "the proof was not accepted")
         if assurance is None:
             return JSONResponse(
@@ -192,7 +209,7 @@ class _Routes:
             "assurance issued: method=%s level=%s source=%s",
             assurance.method,
             assurance.level.name,
-            assurance.source,
+            log_source(assurance),
         )
         answer = JSONResponse(
             {

@@ -19,6 +19,8 @@ Routes:
   /assurance/...              age assurance: Great Britain needs a
                               HIGHLY_EFFECTIVE proof (begin, complete, webhooks)
   /test-provider/             a TEST age-check provider (not a real check)
+  /test-wallet/               a TEST wallet (only with `test_wallet_origin`:
+                              `agegate demo --test-wallet`)
 
 The holder of an account is known through Starlette's
 `AuthenticationMiddleware`, which puts the user in `scope["user"]`: that is
@@ -76,6 +78,12 @@ from .demo_assurance import (
     new_test_key,
     test_provider,
     test_provider_app,
+)
+from .demo_wallet import (
+    SCRIPT_PATH,
+    TEST_WALLET_PATH,
+    test_wallet_app,
+    test_wallet_verifier,
 )
 from .report import RateLimit, report_app
 
@@ -470,12 +478,16 @@ def create_app(
     rules: Rules | None = None,
     report_limit: RateLimit | None = None,
     admin_token: str | None = None,
+    test_wallet_origin: str | None = None,
 ) -> Starlette:
     """The example app with its SQLite files in `data_dir` (created if needed).
 
     `secret` keys the gate's block cookie and the report hashes; by default a
     random one is kept in the data directory. `admin_token` opens
     `/admin/flags`; by default a new random one, in `app.state.admin_token`.
+    `test_wallet_origin` (the origin the browser shows, such as
+    `http://127.0.0.1:8000`) turns on the TEST wallet and a wallet verifier
+    that trusts its TEST issuer; without it the demo has no wallet at all.
     """
     token_of_admin = _checked_admin_token(admin_token)
     directory = Path(data_dir)
@@ -490,11 +502,18 @@ def create_app(
     # Great Britain asks for a verified proof; the TEST provider gives one.
     test_key = new_test_key()
     provider = test_provider(test_key)
-    assurance = demo_policy(key, provider)
     extra: list[BaseRoute] = [
-        Mount(ASSURANCE_PATH, app=assurance_app(assurance)),
-        Mount(TEST_PATH, app=test_provider_app(provider, test_key)),
+        Mount(TEST_PATH, app=test_provider_app(provider, test_key))
     ]
+    if test_wallet_origin is None:
+        assurance = demo_policy(key, provider)
+    else:
+        verifier, wallet = test_wallet_verifier(test_wallet_origin)
+        assurance = demo_policy(key, provider, verifier, SCRIPT_PATH)
+        extra.append(Mount(TEST_WALLET_PATH, app=test_wallet_app(wallet)))
+    # A tester replays the catalogue and the wallet flow many times a minute.
+    checks = assurance_app(assurance, rate_limit=RateLimit(300, 60))
+    extra.append(Mount(ASSURANCE_PATH, app=checks))
     app = Starlette(routes=handlers.routes(intake, extra), lifespan=handlers.lifespan)
     app.add_middleware(
         AgeGateMiddleware,

@@ -32,6 +32,7 @@ from ..asgi.pages import page
 from ..assurance.model import Level
 from ..assurance.policy import AssurancePolicy
 from ..assurance.providers import KID_SIGNATURE, read_kid
+from ..assurance.verifier import WalletVerifier
 from ..assurance.webhook import ProviderWebhook, WebhookRefused
 
 TEST_PROVIDER = "test-provider"
@@ -52,13 +53,20 @@ def test_provider(key: str) -> ProviderWebhook:
     )
 
 
-def demo_policy(secret: str, provider: ProviderWebhook) -> AssurancePolicy:
+def demo_policy(
+    secret: str,
+    provider: ProviderWebhook,
+    wallet: WalletVerifier | None = None,
+    page_script: str | None = None,
+) -> AssurancePolicy:
     return AssurancePolicy(
         required={"GB": Level.HIGHLY_EFFECTIVE, "*": Level.ASSERTED},
         secret=secret,
+        wallet=wallet,
         providers={TEST_PROVIDER: provider},
         base_path=ASSURANCE_PATH,
         start_urls={TEST_PROVIDER: TEST_PATH + "/?attempt={attempt}&age={age}"},
+        page_script=page_script,
     )
 
 

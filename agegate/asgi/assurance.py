@@ -103,6 +103,14 @@ def _accept(raw: Sequence[tuple[bytes, bytes]]) -> str | None:
     return None
 
 
+def log_source(assurance: Assurance) -> str:
+    """The proof's source as a log line shows it: a provider's name, or the
+    first 8 hex digits of an anchor's digest (enough to tell anchors apart
+    in a log; a full digest's digit runs read like phone numbers)."""
+    scheme, colon, digest = assurance.source.partition(":")
+    return f"{scheme}:{digest[:8]}" if colon else assurance.source
+
+
 @attrs.frozen
 class NeedsAssurance:
     """What a signup must still prove: the level and the age."""
@@ -141,7 +149,7 @@ class AssuranceCheck:
         needed = self.policy.level_needed(codes)
         assurance = self._carried(raw)
         if assurance is not None and assurance.proves_under(required):
-            logger.info("assurance proves under: source=%s", assurance.source)
+            logger.info("assurance proves under: source=%s", log_source(assurance))
             return attrs.evolve(
                 decision, outcome=Outcome.BLOCK, reasons=(Reason.ASSURANCE_UNDER,)
             ), None
@@ -261,6 +269,9 @@ def assurance_page(policy: AssurancePolicy, ask: NeedsAssurance) -> str:
             "<p>The provider tells us only whether you are old enough.</p>"
             f"{_provider_buttons(policy)}"
         )
+    extra = ""
+    if policy.page_script is not None:
+        extra = f'<script src="{html.escape(policy.page_script)}"></script>'
     return page(
         "Prove your age",
         '<h1 id="needs-assurance">Prove your age to continue</h1>'
@@ -270,7 +281,7 @@ def assurance_page(policy: AssurancePolicy, ask: NeedsAssurance) -> str:
         f"{wallet}{providers}"
         '<div role="status" id="status" aria-live="polite"></div>'
         f'<script type="application/json" id="assurance-config">'
-        f"{_config(policy, ask)}</script><script>{_SCRIPT}</script>",
+        f"{_config(policy, ask)}</script>{extra}<script>{_SCRIPT}</script>",
     )
 
 
@@ -361,6 +372,7 @@ __all__ = [
     "AssuranceCheck",
     "NeedsAssurance",
     "assurance_page",
+    "log_source",
     "methods",
     "needs_assurance_body",
 ]

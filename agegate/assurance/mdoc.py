@@ -42,6 +42,8 @@ class VerifiedMdoc:
     anchor: Anchor
     valid_until: datetime
     elements: dict[str, Any] = attrs.field(repr=False)
+    # The MSO's `status` (a Token Status List reference), if any.
+    status: Any = attrs.field(default=None, repr=False)
 
 
 def openid4vp_transcript(
@@ -84,7 +86,7 @@ def verify_device_response(
     )
     _verify_device_auth(document.get("deviceSigned"), transcript, doctype, device_key)
     elements = items.get(NAMESPACES.get(doctype, doctype), {})
-    return VerifiedMdoc(doctype, anchor, valid_until, elements)
+    return VerifiedMdoc(doctype, anchor, valid_until, elements, mso.get("status"))
 
 
 def _map(value: Any, step: str) -> dict[Any, Any]:

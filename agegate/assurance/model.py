@@ -52,6 +52,9 @@ class AssuranceReason(enum.StrEnum):
     REPLAYED = "ASSURANCE_REPLAYED"
     ORIGIN_MISMATCH = "ASSURANCE_ORIGIN_MISMATCH"
     INCONCLUSIVE = "ASSURANCE_INCONCLUSIVE"
+    # The issuer's Token Status List says the credential is revoked or
+    # suspended (checked only when the verifier is given `status_lists`).
+    REVOKED = "ASSURANCE_REVOKED"
     # Not a proof at all: bytes that do not parse as the format claimed.
     MALFORMED = "ASSURANCE_MALFORMED"
 

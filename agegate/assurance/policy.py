@@ -125,6 +125,8 @@ class AssurancePolicy:
     start_urls: provider name -> the operator's page that starts that
         provider's check (`/verify/veriff?attempt={attempt}&age={age}`):
         it creates the provider's session with the attempt as reference.
+    page_script: a local path of a script the assurance page loads before
+        its own (the demo's TEST wallet), or None.
     """
 
     required: dict[str, Level] = attrs.field(converter=required_levels)
@@ -139,6 +141,7 @@ class AssurancePolicy:
     header_name: str = "agegate-assurance"
     validity: timedelta = timedelta(days=365)
     start_urls: dict[str, str] = attrs.field(factory=dict, converter=_start_urls)
+    page_script: str | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.wallet is None and not self.providers:
@@ -151,6 +154,11 @@ class AssurancePolicy:
         for name, url in self.start_urls.items():
             if name not in self.providers or not url.startswith("/"):
                 raise ValueError(f"start_urls[{name!r}]: a local path of a provider")
+        script = self.page_script
+        if script is not None and not (
+            isinstance(script, str) and script.startswith("/") and "//" not in script
+        ):
+            raise ValueError("page_script: a local path such as /static/wallet.js")
         if not self.base_path.startswith("/") or self.base_path.endswith("/"):
             raise ValueError("base_path is a path like /assurance")
 

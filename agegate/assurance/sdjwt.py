@@ -36,6 +36,8 @@ class VerifiedSdJwt:
     anchor: Anchor
     valid_until: datetime | None
     claims: dict[str, Any] = attrs.field(repr=False)
+    # The issuer-signed `status` claim (a Token Status List reference), if any.
+    status: Any = attrs.field(default=None, repr=False)
 
 
 @attrs.frozen
@@ -77,7 +79,7 @@ def verify_presentation(
     holder = keys.from_jwk(_cnf_jwk(payload), "cnf")
     presented = text[: len(text) - len(parts[-1])]
     _verify_key_binding(parts[-1], holder, presented, audience, nonce, now, leeway)
-    return VerifiedSdJwt(vct, anchor, valid_until, claims)
+    return VerifiedSdJwt(vct, anchor, valid_until, claims, payload.get("status"))
 
 
 def _b64json(segment: str, step: str) -> dict[str, Any]:
@@ -106,6 +108,16 @@ def _parse_jws(compact: str, step: str) -> _Jws:
         raise AssuranceError(AssuranceReason.MALFORMED, step)
     signing_input = f"{pieces[0]}.{pieces[1]}".encode("ascii")
     return _Jws(header, payload, signing_input, signature)
+
+
+def parse_jws(compact: str, step: str) -> _Jws:
+    """A compact JWS split and decoded (signature not yet checked)."""
+    return _parse_jws(compact, step)
+
+
+def x5c_chain(header: dict[str, Any]) -> list[x509.Certificate]:
+    """A JOSE header's `x5c` certificates (empty without one)."""
+    return _x5c(header)
 
 
 def _x5c(header: dict[str, Any]) -> list[x509.Certificate]:

@@ -26,6 +26,10 @@ from .model import AssuranceError, AssuranceReason
 # ISO/IEC 18013-5 Annex B.1.4: the document signer's extended key usage. The
 # EU age-verification profile uses the ISO 18013-5 mdoc profile unchanged.
 MDL_DOCUMENT_SIGNER_EKU = "1.0.18013.5.1.2"
+# The organisation name of every certificate the demo's TEST wallet makes:
+# a trust list refuses such an anchor unless told `allow_test_anchors=True`,
+# so a test issuer cannot be trusted in production by a copied config.
+TEST_ANCHOR_ORG = "agegate TEST anchor - not for production"
 
 Anchorable = bytes | str | x509.Certificate | dict[str, Any] | keys.PublicKey
 
@@ -66,13 +70,17 @@ class TrustList:
         iacas: Iterable[bytes | str | x509.Certificate] = (),
         issuers: Iterable[Anchorable] = (),
         document_signer_ekus: Iterable[str] | None = (MDL_DOCUMENT_SIGNER_EKU,),
+        allow_test_anchors: bool = False,
     ) -> TrustList:
         """Anchors from PEM (one or several certificates), DER, certificates,
-        public keys or public JWKs (issuers only). ValueError on anything else."""
+        public keys or public JWKs (issuers only). ValueError on anything else,
+        and on a TEST anchor (`TEST_ANCHOR_ORG`) unless `allow_test_anchors`."""
         iaca_anchors = tuple(
             _ca_anchor(cert) for item in iacas for cert in _certificates(item)
         )
         issuer_anchors = tuple(anchor for item in issuers for anchor in _issuer(item))
+        if not allow_test_anchors:
+            _refuse_test_anchors((*iaca_anchors, *issuer_anchors))
         ekus = None if document_signer_ekus is None else frozenset(document_signer_ekus)
         return cls(iaca_anchors, issuer_anchors, ekus)
 
@@ -120,6 +128,19 @@ class TrustList:
             raise AssuranceError(AssuranceReason.UNTRUSTED_ISSUER, "issuer key")
         return listed
 
+    def status_list_signer(
+        self, chain: Sequence[x509.Certificate], now: datetime, leeway: timedelta
+    ) -> Anchor:
+        """The anchor (an IACA or a listed issuer certificate) a Status List
+        Token's `x5c` chain ends in, with the leaf's key to check it with."""
+        if not chain:
+            raise AssuranceError(AssuranceReason.UNTRUSTED_ISSUER, "status list x5c")
+        anchor = _chain_anchor(chain, (*self.iacas, *self.issuers))
+        for cert in chain:
+            check_validity(cert, now, leeway, "status list x5c validity")
+        leaf = keys.certificate_key(chain[0], "status list x5c")
+        return attrs.evolve(anchor, key=leaf, certificate=chain[0])
+
     def _check_document_signer(self, signer: x509.Certificate) -> None:
         untrusted = AssuranceError(AssuranceReason.UNTRUSTED_ISSUER, "document signer")
         if _is_ca(signer) or not _may_sign(signer, "digital_signature"):
@@ -148,6 +169,20 @@ def check_validity(
 
 def source_of(der: bytes) -> str:
     return "sha256:" + hashlib.sha256(der).hexdigest()
+
+
+def _refuse_test_anchors(anchors: Iterable[Anchor]) -> None:
+    for anchor in anchors:
+        if anchor.certificate is None:
+            continue
+        names = anchor.certificate.subject.get_attributes_for_oid(
+            x509.NameOID.ORGANIZATION_NAME
+        )
+        if any(name.value == TEST_ANCHOR_ORG for name in names):
+            raise ValueError(
+                "a TEST anchor (the demo's test wallet) is trusted only with"
+                " allow_test_anchors=True"
+            )
 
 
 def _certificates(item: bytes | str | x509.Certificate) -> list[x509.Certificate]:

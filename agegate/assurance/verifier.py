@@ -29,7 +29,8 @@ from .challenge import (
     new_token,
 )
 from .model import Assurance, AssuranceError, AssuranceReason, Level, Method
-from .trust import TrustList
+from .status import StatusLists
+from .trust import Anchor, TrustList
 
 DEFAULT_DOCTYPES = frozenset({"eu.europa.ec.av.1", "org.iso.18013.5.1.mDL"})
 # SD-JWT VC types of the EU PID (the ARF's current and earlier names).
@@ -60,6 +61,7 @@ class WalletVerifier:
         level: Level = Level.HIGHLY_EFFECTIVE,
         lifetime: timedelta = MAX_LIFETIME,
         valid_for: timedelta = timedelta(days=365),
+        status_lists: StatusLists | None = None,
     ) -> None:
         if not isinstance(trust, TrustList):
             raise TypeError("trust must be a TrustList")
@@ -88,6 +90,8 @@ class WalletVerifier:
         self.level = Level(level)
         self.lifetime = lifetime
         self.valid_for = valid_for
+        # Off by default: a check fetches the issuer's list over the network.
+        self.status_lists = status_lists
 
     def begin(self, required_age: int, *, now: datetime | None = None) -> Challenge:
         """A fresh challenge asking for `age_over_<required_age>`, stored open."""
@@ -240,6 +244,11 @@ class WalletVerifier:
 
     # The answers --------------------------------------------------------
 
+    def _check_status(self, status: Any, anchor: Anchor, at: datetime) -> None:
+        """Revocation, when the operator asked for it (fail closed)."""
+        if self.status_lists is not None:
+            self.status_lists.check(status, anchor, self.trust, at, self.leeway)
+
     def _openid4vp(
         self, challenge: Challenge, data: dict[str, Any], at: datetime
     ) -> tuple[Method, str, date, dict[str, Any]]:
@@ -254,6 +263,7 @@ class WalletVerifier:
                 now=at,
                 leeway=self.leeway,
             )
+            self._check_status(verified.status, verified.anchor, at)
             until = verified.valid_until or at
             return (
                 Method.WALLET_SD_JWT,
@@ -293,6 +303,7 @@ class WalletVerifier:
             now=at,
             leeway=self.leeway,
         )
+        self._check_status(verified.status, verified.anchor, at)
         return (
             Method.WALLET_MDOC,
             verified.anchor.source,

@@ -30,6 +30,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="where accounts.db and flags.db go, kept after the demo stops"
         " (default: a new temporary directory, removed when it stops)",
     )
+    parser.add_argument(
+        "--test-wallet",
+        action="store_true",
+        help="also serve a TEST wallet and trust its TEST issuer, for the"
+        " wallet flow at http://127.0.0.1:PORT (never for production)",
+    )
 
 
 def _usage_text(base: str, data_dir: Path, admin_token: str) -> str:
@@ -49,6 +55,12 @@ Try it from another terminal:
   agegate qa --base-url {base} --var adminToken={admin_token}
 
 Press Ctrl+C to stop."""
+
+
+_TEST_WALLET_TEXT = """
+  TEST WALLET ON: the assurance page answers with a TEST wallet whose TEST
+  issuer this demo trusts. Open {base}/ (not localhost: the wallet's proofs
+  are bound to this origin). Never for production."""
 
 
 @contextlib.contextmanager
@@ -102,11 +114,15 @@ def run(args: argparse.Namespace) -> int:
         with _data_dir(args.data_dir) as data_dir:
             from ..apps.demo import create_app
 
-            app = create_app(data_dir)
             port = sock.getsockname()[1]
-            admin_token = str(app.state.admin_token)
             base = f"http://{HOST}:{port}"
+            app = create_app(
+                data_dir, test_wallet_origin=base if args.test_wallet else None
+            )
+            admin_token = str(app.state.admin_token)
             print(_usage_text(base, data_dir, admin_token), flush=True)
+            if args.test_wallet:
+                print(_TEST_WALLET_TEXT.format(base=base), flush=True)
             # Request lines are logged as plain uvicorn logs them, without
             # query strings (see apps.serve).
             serve.run(app, sock, log_level="info", access_log=True)

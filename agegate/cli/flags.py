@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import heapq
 import json
 import sys
 from collections.abc import Iterable
@@ -39,14 +40,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
         )
         return sub
 
-    _list_options(with_store("list", "list flags (open ones unless --status says)"))
+    _list_options(
+        with_store("list", "list flags (open and reappeared ones unless --status says)")
+    )
 
     show = with_store("show", "show every flag of one account, with its resolution")
     show.add_argument("account_id", metavar="ACCOUNT_ID", help="the account")
 
     _resolve_options(
         with_store(
-            "resolve", "mark accounts' open flags removed or dismissed, all or none"
+            "resolve",
+            "mark accounts' open (or reappeared) flags removed or dismissed,"
+            " all or none",
         )
     )
 
@@ -57,8 +62,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# What `flags list` shows by default: the flags that wait for someone.
+TO_ACT = "open,reappeared"
+
+
 def _list_options(listing: argparse.ArgumentParser) -> None:
-    _status_filter(listing, "open")
+    _status_filter(listing, TO_ACT)
     listing.add_argument(
         "--format",
         choices=("table", "csv", "json"),
@@ -93,7 +102,7 @@ def _resolve_options(resolve: argparse.ArgumentParser) -> None:
 def _status_filter(parser: argparse.ArgumentParser, default: str) -> None:
     parser.add_argument(
         "--status",
-        choices=(*STATUSES, "all"),
+        choices=(*STATUSES, TO_ACT, "all"),
         default=default,
         help=f"which flags (default: {default})",
     )
@@ -142,8 +151,19 @@ def _line(stored: StoredFlag) -> str:
     return "\t".join(printable(cell) for cell in cells)
 
 
+def _listed(store: FlagStore, args: argparse.Namespace) -> Iterable[StoredFlag]:
+    """The flags --status names, in the store's order (account, source)."""
+    if args.status != TO_ACT:
+        return store.list(status=_chosen_status(args))
+    return heapq.merge(
+        store.list(status="open"),
+        store.list(status="reappeared"),
+        key=lambda stored: (stored.flag.account_id, stored.flag.source),
+    )
+
+
 def _list(store: FlagStore, args: argparse.Namespace) -> None:
-    flags = store.list(status=_chosen_status(args))
+    flags = _listed(store, args)
     chosen = "json" if args.json else args.format
     if chosen == "table":
         print("\t".join(TABLE_COLUMNS))
@@ -176,7 +196,12 @@ def _ids(args: argparse.Namespace) -> list[str]:
 def _resolve(store: FlagStore, args: argparse.Namespace) -> None:
     ids = _ids(args)
     # Every id is checked before any is changed: a typo resolves nothing.
-    unknown = [a for a in ids if not any(store.list(status="open", account_id=a))]
+    unknown = [
+        account
+        for account in ids
+        if not any(store.list(status="open", account_id=account))
+        and not any(store.list(status="reappeared", account_id=account))
+    ]
     if unknown:
         shown = ", ".join(printable(a) for a in unknown[:20])
         more = f" and {len(unknown) - 20} more" if len(unknown) > 20 else ""
@@ -209,7 +234,7 @@ def _show(store: FlagStore, args: argparse.Namespace) -> None:
 
 
 def _export(store: FlagStore, args: argparse.Namespace) -> None:
-    flags = store.list(status=_chosen_status(args))
+    flags = _listed(store, args)
     if not args.out:
         _write(flags, RecordWriter(sys.stdout, "jsonl", EXPORT_COLUMNS))
         return

@@ -30,6 +30,10 @@ from ..urls import masked_text
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
+# `agegate review`: most of a column, or too many rows, could not be read.
+EXIT_UNREADABLE = 3
+# `agegate review`: an account flagged and resolved as removed is still there.
+EXIT_REAPPEARED = 4
 # What a command killed by SIGPIPE answers: a reader such as `head` stopped.
 EXIT_BROKEN_PIPE = 141
 
@@ -42,6 +46,7 @@ COMMANDS = {
     "demo": "agegate.cli.demo",
     "qa": "agegate.cli.qa",
     "check-app": "agegate.cli.check_app",
+    "report": "agegate.cli.report",
 }
 
 

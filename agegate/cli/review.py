@@ -28,6 +28,7 @@ from ..flags.output import FlagFile, flag_format
 from ..flags.postgres import is_postgres_url, masked
 from ..keys import secret_bytes
 from ..policy import FIELDS, FieldMap, Policy
+from ..review.checks import UNREADABLE_SHARE, Finding, run_findings, sample_findings
 from ..review.readers import (
     FORMATS,
     SAMPLE,
@@ -45,7 +46,10 @@ from ..tables_version import tables_version
 from .main import (
     EXIT_FINDINGS,
     EXIT_OK,
+    EXIT_REAPPEARED,
+    EXIT_UNREADABLE,
     add_screening_options,
+    say,
     shown,
     version,
     warn_threshold,
@@ -80,9 +84,20 @@ Mapped columns are checked before the first row is read (JSON Lines: in the
 first 1000 records). Every flag names the row it comes from: `line` (CSV, JSON
 Lines; the line where the record starts, header included) or `rowid` (SQLite).
 
+Most of a mapped birthdate, collected_at or phone column unreadable in the
+first 1000 rows stops the run before anything is written; more than 1% of the
+rows unreadable, or most rows flagged BIRTHDATE_INVALID or COLLECTED_AT_INVALID,
+is exit 3 once the flags are written. Each names the fix (--encoding,
+--date-format, --collected-format) and the shapes of the values (NN/NN/NNNN),
+never a value; --accept-unreadable reviews such an input and exits 0.
+
 Exit status: 0 run completed, 1 with --fail-on-flags when an account was
-flagged, 2 usage or input error (nothing screened included), 130 interrupted
-(the summary so far is written, with "completed": false).
+flagged, 2 usage or input error (nothing screened included), 3 most of a
+column or too many rows unreadable (see above), 4 with --store an account
+whose flag was resolved as removed is still in the input and flagged again
+(its flag is now "reappeared"; a dismissed flag is left as it is, and counted
+as dismissed_still_present), 130 interrupted (the summary so far is written,
+with "completed": false).
 """
 
 
@@ -104,8 +119,8 @@ def _input_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format",
         choices=FORMATS,
-        help="default: from the extension (.csv .tsv .jsonl .ndjson .sqlite .db"
-        " .parquet)",
+        help="default: from the extension (.csv .tsv .jsonl .ndjson .json .sqlite"
+        " .db .parquet); json: an array of records, or an object holding one",
     )
     parser.add_argument(
         "--table",
@@ -146,6 +161,22 @@ def _input_options(parser: argparse.ArgumentParser) -> None:
         help="strftime format of birthdates besides YYYY-MM-DD, e.g. %%d/%%m/%%Y;"
         " repeatable; a date two formats read differently is ambiguous"
         " (default: YYYY-MM-DD only)",
+    )
+    parser.add_argument(
+        "--collected-format",
+        action="append",
+        default=[],
+        metavar="FORMAT",
+        help="how collected_at is written besides ISO 8601: a strftime format"
+        " (e.g. '%%d.%%m.%%Y %%H:%%M'), epoch-s or epoch-ms; repeatable (default:"
+        " ISO 8601, and epoch seconds or milliseconds by their 10 or 13 digits)",
+    )
+    parser.add_argument(
+        "--accept-unreadable",
+        action="store_true",
+        help="review an input most of whose birthdates, collection times or"
+        f" phones, or more than {UNREADABLE_SHARE * 100:g}%% of whose rows, cannot be"
+        " read, and exit 0 (default: stop, or exit 3, naming the fix)",
     )
     parser.add_argument(
         "--map",
@@ -341,7 +372,7 @@ def check_input(items: Stream, mapping: dict[str, str], where: str) -> None:
     """The input has rows, and every mapped column is among its columns."""
     if not items.peek(1):
         raise InputError("no rows to review (the input is empty)", where=where)
-    jsonl = items.format == "jsonl"
+    jsonl = items.format in ("jsonl", "json")
     for field, column in mapping.items():
         if items.has_key(column):
             continue
@@ -351,6 +382,11 @@ def check_input(items: Stream, mapping: dict[str, str], where: str) -> None:
         hint = ""
         if items.format == "csv" and len(items.columns) == 1:
             hint = "; the header was read as one column: give --delimiter?"
+        if items.format == "jsonl" and not items.columns:
+            hint = (
+                "; no line holds an object: a JSON document (an array of records,"
+                " or an object holding one) is read with --format json"
+            )
         raise InputError(
             f"--map {field}={column}: {what}; "
             f"{'keys' if jsonl else 'columns'}: {_listed(items.columns)}{hint}",
@@ -526,14 +562,18 @@ def _settings(
     policy: Policy,
 ) -> ReviewSettings:
     today: date = args.today or live_today()
-    return ReviewSettings(
-        today=today,
-        secret=_secret(args, store),
-        fields=fields,
-        policy=policy,
-        locator="rowid" if _by_rowid(items) else "line",
-        assurance=assurance_levels(args.assurance, fields),
-    )
+    try:
+        return ReviewSettings(
+            today=today,
+            secret=_secret(args, store),
+            fields=fields,
+            policy=policy,
+            locator="rowid" if _by_rowid(items) else "line",
+            assurance=assurance_levels(args.assurance, fields),
+            collected_formats=tuple(args.collected_format),
+        )
+    except ValueError as error:
+        raise InputError(f"--collected-format: {error}") from None
 
 
 def assurance_levels(pairs: list[str], fields: FieldMap) -> dict[str, Level] | None:
@@ -596,6 +636,46 @@ class _Run:
     report: UnreadableReport = attrs.field(
         default=attrs.Factory(lambda self: UnreadableReport(self.args.input), True)
     )
+    # What the checks of `checks` found, at the start and at the end.
+    findings: list[Finding] = attrs.field(factory=list)
+
+    def check_sample(self, settings: ReviewSettings) -> bool:
+        """Whether the first rows read as meant (or --accept-unreadable):
+        else each misread column is named, with its fix."""
+        rows = [
+            item.values
+            for item in self.items.peek(SAMPLE)
+            if not isinstance(item, Unreadable)
+        ]
+        self.findings = sample_findings(rows, settings)
+        accepted = self.args.accept_unreadable
+        for finding in self.findings:
+            say("review", f"{'warning: ' if accepted else ''}{finding.message}")
+        if self.findings and not accepted:
+            say(
+                "review",
+                "nothing was written: give the option named, or --accept-unreadable"
+                " to review the input as it is read",
+            )
+        return accepted or not self.findings
+
+    def check_counts(self) -> list[Finding]:
+        """What the run's counts say was misread, not named at the start."""
+        tally = self.tally
+        named = {finding.field for finding in self.findings}
+        found = [
+            finding
+            for finding in run_findings(
+                tally.rows_read,
+                tally.rows_unreadable,
+                (reason for _, reason in tally.unreadable),
+                tally.by_code,
+                tally.rows_screened,
+            )
+            if finding.field not in named
+        ]
+        self.findings.extend(found)
+        return found
 
     def screen(
         self,
@@ -625,9 +705,13 @@ class _Run:
 
     def write_summary(self) -> None:
         if self.args.summary:
+            checks = {
+                "problems": [attrs.asdict(f) for f in self.findings],
+                "accepted_unreadable": self.args.accept_unreadable,
+            }
             write_json(
                 self.args.summary,
-                {**self.tally.to_dict(), **self.about, "finished_at": _now()},
+                {**self.tally.to_dict(), **self.about, **checks, "finished_at": _now()},
             )
 
     def finish(self) -> int:
@@ -639,6 +723,7 @@ class _Run:
                 " unreadable rows",
                 file=sys.stderr,
             )
+        late = self.check_counts() if tally.rows_screened else []
         self.write_summary()
         if not args.quiet:
             human = sys.stderr if args.flags_out == STDIN else sys.stdout
@@ -649,6 +734,20 @@ class _Run:
                 " check --format, --encoding and --delimiter",
                 where=args.input,
             )
+        accepted = args.accept_unreadable
+        for finding in late:
+            say("review", f"{'warning: ' if accepted else ''}{finding.message}")
+        if late and not accepted:
+            say("review", "exit 3: give the option named, or --accept-unreadable")
+            return EXIT_UNREADABLE
+        if tally.flags_reappeared:
+            say(
+                "review",
+                f"{tally.flags_reappeared} account(s) resolved as removed are still"
+                " in the input, flagged again: status reappeared (agegate flags"
+                " list --status reappeared)",
+            )
+            return EXIT_REAPPEARED
         if args.fail_on_flags and tally.accounts_flagged:
             return EXIT_FINDINGS
         return EXIT_OK
@@ -668,6 +767,8 @@ def run(args: argparse.Namespace) -> int:
         check_input(items, mapping, args.input)
         check_column_types(items, _keys(fields), args.input)
         check_account_ids(items, fields, args)
+        if not review.check_sample(_settings(args, items, None, fields, policy)):
+            return EXIT_UNREADABLE
         store = open_store(args.store) if args.store else None
         if store is not None:
             stack.callback(store.close)

@@ -15,6 +15,7 @@ it again after a failure, so a server that was down is used again once back.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import json
@@ -84,9 +85,10 @@ _SCHEMA = (
     " (name text PRIMARY KEY, value bytea NOT NULL)",
 )
 
-# The SQLite store's rules: a flag raised again on the same data keeps its
-# resolution; on changed data it is updated and reopened; a cleared flag
-# raised again is reopened whatever the data.
+# The SQLite store's rules (`store._UPSERT`): an open or reappeared flag is
+# updated on changed data, a cleared one reopened and a removed one made
+# `reappeared` whatever the data; dismissed, held and a removal's lifecycle
+# are left as they are.
 _UPSERT = """
 INSERT INTO flags (account_id, source, codes, action, jurisdiction, required_age,
                    fingerprint, status, raised_at, updated_at)
@@ -97,14 +99,17 @@ ON CONFLICT (account_id, source) DO UPDATE SET
     jurisdiction = excluded.jurisdiction,
     required_age = excluded.required_age,
     fingerprint = excluded.fingerprint,
-    status = 'open',
+    status = CASE flags.status WHEN 'removed' THEN 'reappeared'
+        WHEN 'cleared' THEN 'open' ELSE flags.status END,
     updated_at = excluded.updated_at,
-    resolved_by = NULL,
-    resolved_at = NULL,
-    resolution_note = NULL
-WHERE flags.codes IS DISTINCT FROM excluded.codes
-   OR flags.fingerprint IS DISTINCT FROM excluded.fingerprint
-   OR flags.status = 'cleared'
+    resolved_by = CASE flags.status WHEN 'cleared' THEN NULL ELSE flags.resolved_by END,
+    resolved_at = CASE flags.status WHEN 'cleared' THEN NULL ELSE flags.resolved_at END,
+    resolution_note = CASE flags.status WHEN 'cleared' THEN NULL
+        ELSE flags.resolution_note END
+WHERE flags.status IN ('removed', 'cleared')
+   OR (flags.status IN ('open', 'reappeared')
+       AND (flags.codes IS DISTINCT FROM excluded.codes
+            OR flags.fingerprint IS DISTINCT FROM excluded.fingerprint))
 """
 _LOCATE = """
 UPDATE flags SET line = $1, input_rowid = $2, report_id = $3
@@ -124,7 +129,8 @@ _RESOLVE = """
 WITH changed AS (
     UPDATE flags SET status = $1, resolved_by = $2, resolved_at = $3,
         resolution_note = $4, updated_at = $3
-    WHERE account_id = $5 AND status = 'open' AND ($6::text IS NULL OR source = $6)
+    WHERE account_id = $5 AND status IN ('open', 'reappeared')
+      AND ($6::text IS NULL OR source = $6)
     RETURNING 1
 )
 SELECT count(*) FROM changed
@@ -418,7 +424,8 @@ class PostgresFlagStore:
         why: str = "",
         source: str | None = None,
     ) -> int:
-        """Mark the account's open flags removed or dismissed; returns how many."""
+        """Mark the account's open (and reappeared) flags removed or
+        dismissed; returns how many."""
         if status not in ("removed", "dismissed"):
             raise ValueError("status must be removed or dismissed")
         params = (status, by, _utc_now(), why, account_id, source)
@@ -442,6 +449,25 @@ class PostgresFlagStore:
         return self._transaction(lambda cursor: _count(cursor, _CLEAR, params))
 
     # -- reading -------------------------------------------------------------
+
+    def statuses(
+        self, account_ids: Iterable[str], source: str = "review"
+    ) -> collections.Counter[str]:
+        """How many of these accounts' flags from `source` have each status
+        (see `SqliteFlagStore.statuses`)."""
+        ids = json.dumps(sorted(set(account_ids)))
+        query = (
+            "SELECT status, count(*) FROM flags WHERE source = $1"
+            " AND account_id IN (SELECT jsonb_array_elements_text($2::jsonb))"
+            " GROUP BY status"
+        )
+
+        def read(cursor: Any) -> list[tuple[Any, ...]]:
+            cursor.execute(query, (source, ids))
+            return list(cursor.fetchall())
+
+        rows = self._transaction(read)
+        return collections.Counter({str(status): int(n) for status, n in rows})
 
     def list(
         self, *, status: Status | None = None, account_id: str | None = None

@@ -6,6 +6,7 @@ store.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import os
@@ -142,10 +143,13 @@ _ADDED_COLUMNS = (
     ("report_id", "TEXT"),
 )
 
-# On conflict: a flag raised again on the same data keeps its resolution; on
-# changed data (another fingerprint or other codes) it is updated and, if it
-# had been resolved, reopened. A cleared flag raised again is reopened
-# whatever the data: the condition is back.
+# On conflict (`REOPENING`): an open or reappeared flag raised on changed data
+# (another fingerprint or other codes) is updated; a cleared one is reopened
+# whatever the data: the condition is back; a removed one becomes
+# `reappeared` whatever the data, keeping who resolved it: the account was to
+# be gone. A dismissed flag, one on legal hold and one in a removal's
+# lifecycle are left as they are: decisions made on purpose, which a flag
+# raised again never undoes.
 _UPSERT = """
 INSERT INTO flags (account_id, source, codes, action, jurisdiction, required_age,
                    fingerprint, status, raised_at, updated_at)
@@ -156,14 +160,17 @@ ON CONFLICT (account_id, source) DO UPDATE SET
     jurisdiction = excluded.jurisdiction,
     required_age = excluded.required_age,
     fingerprint = excluded.fingerprint,
-    status = 'open',
+    status = CASE flags.status WHEN 'removed' THEN 'reappeared'
+        WHEN 'cleared' THEN 'open' ELSE flags.status END,
     updated_at = excluded.updated_at,
-    resolved_by = NULL,
-    resolved_at = NULL,
-    resolution_note = NULL
-WHERE flags.codes IS NOT excluded.codes
-   OR flags.fingerprint IS NOT excluded.fingerprint
-   OR flags.status = 'cleared'
+    resolved_by = CASE flags.status WHEN 'cleared' THEN NULL ELSE flags.resolved_by END,
+    resolved_at = CASE flags.status WHEN 'cleared' THEN NULL ELSE flags.resolved_at END,
+    resolution_note = CASE flags.status WHEN 'cleared' THEN NULL
+        ELSE flags.resolution_note END
+WHERE flags.status IN ('removed', 'cleared')
+   OR (flags.status IN ('open', 'reappeared')
+       AND (flags.codes IS NOT excluded.codes
+            OR flags.fingerprint IS NOT excluded.fingerprint))
 """
 # Where the account was found, and the report that last named it, move with
 # the input without reopening a flag: the flags of the latest report stay
@@ -322,13 +329,14 @@ class SqliteFlagStore:
         why: str = "",
         source: str | None = None,
     ) -> int:
-        """Mark the account's open flags removed or dismissed; returns how many."""
+        """Mark the account's open (and reappeared) flags removed or
+        dismissed; returns how many."""
         if status not in ("removed", "dismissed"):
             raise ValueError("status must be removed or dismissed")
         query = (
             "UPDATE flags SET status = ?, resolved_by = ?, resolved_at = ?,"
             " resolution_note = ?, updated_at = ?"
-            " WHERE account_id = ? AND status = 'open'"
+            " WHERE account_id = ? AND status IN ('open', 'reappeared')"
         )
         now = _utc_now().isoformat()
         params: list[Any] = [status, by, now, why, now, account_id]
@@ -363,6 +371,20 @@ class SqliteFlagStore:
                 raise
             self._db.execute("COMMIT")
         return changed
+
+    def statuses(
+        self, account_ids: Iterable[str], source: str = "review"
+    ) -> collections.Counter[str]:
+        """How many of these accounts' flags from `source` have each status
+        (a review counts the removed accounts it found again)."""
+        ids = json.dumps(sorted(set(account_ids)))
+        query = (
+            "SELECT status, count(*) FROM flags WHERE source = ?"
+            " AND account_id IN (SELECT value FROM json_each(?)) GROUP BY status"
+        )
+        with self._using():
+            rows = self._db.execute(query, (source, ids)).fetchall()
+        return collections.Counter({str(status): int(n) for status, n in rows})
 
     def list(
         self, *, status: Status | None = None, account_id: str | None = None

@@ -94,10 +94,11 @@ class ColumnarReviewer:
             k for f in ("account_id", "collected_at") for k in self._keys[f]
         ]
         self._mapped = frozenset(every)
-        # One key per field and no dotted key: a row's fields are its columns.
-        self._plain = len(screened) == len({f for f, _ in screened}) and not any(
-            "." in k for k in every
-        )
+        # One key per field: a row's fields are its columns (a dotted key
+        # too, where no column could hold its path: `columns.by_field`).
+        self._plain = len(screened) == len({f for f, _ in screened})
+        # The column each dotted key's nested path would start in.
+        self._heads = frozenset(k.partition(".")[0] for k in every if "." in k)
         signed = [f for f, _ in screened]
         if self._keys["collected_at"]:
             signed.append("collected_at")
@@ -115,7 +116,7 @@ class ColumnarReviewer:
         records = native.batch_as_text(batch.records, self._mapped)
         if records is not batch.records:
             batch = attrs.evolve(batch, records=records)
-        columns = by_field(records, self._keys) if self._plain else None
+        columns = by_field(records, self._keys, self._heads) if self._plain else None
         decisions: np.ndarray[Any, Any]
         templates: list[Template] = []
         if columns is None:

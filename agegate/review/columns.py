@@ -25,7 +25,12 @@ from ..rules import Rules
 from ..screen import read
 from . import dates
 from .batches import is_text
-from .reviewer import CollectedAtInvalid, ReviewSettings, collection_date
+from .reviewer import (
+    SPREADSHEET_FIELDS,
+    CollectedAtInvalid,
+    ReviewSettings,
+    collection_date,
+)
 
 Columns = dict[str, pa.Array | None]
 _IDENTITY = FieldMap()
@@ -67,11 +72,18 @@ def ages_on(on: Any, born: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
 
 
 def by_field(
-    records: pa.RecordBatch, keys: dict[str, tuple[str, ...]]
+    records: pa.RecordBatch,
+    keys: dict[str, tuple[str, ...]],
+    heads: frozenset[str] = frozenset(),
 ) -> Columns | None:
-    """The column of each field (None: absent), or None when a mapped
-    column is not text (the row engine reads such a batch)."""
+    """The column of each field (None: absent), without a spreadsheet's
+    leading apostrophes where `Reviewer.unquoted` takes them off; or None
+    when the row engine reads the batch: a mapped column is not text, or a
+    dotted key could reach into a column of objects (`heads`: the column
+    each dotted key's path would start in)."""
     names = set(records.schema.names)
+    if not all(head not in names or is_text(records.column(head)) for head in heads):
+        return None
     found: Columns = {}
     for field, field_keys in keys.items():
         if not field_keys or field_keys[0] not in names:
@@ -80,8 +92,17 @@ def by_field(
         column = records.column(field_keys[0])
         if not is_text(column):
             return None
-        found[field] = column
+        found[field] = _unquoted(column) if field in SPREADSHEET_FIELDS else column
     return found
+
+
+def _unquoted(column: pa.Array) -> pa.Array:
+    """The column without a spreadsheet's leading apostrophes, as
+    `Reviewer.unquoted` takes them off."""
+    marked = pc.starts_with(column, "'")
+    if not pc.any(marked).as_py():
+        return column
+    return pc.if_else(marked, pc.utf8_ltrim(column, characters="'"), column)
 
 
 def encoded(
@@ -133,7 +154,8 @@ class DateColumns:
         )
 
     def _collection_array(self, texts: pa.Array) -> pa.Array | None:
-        return dates.collection_array(texts, self._today_int)
+        epochs = not self.settings.collected_formats
+        return dates.collection_array(texts, self._today_int, epochs)
 
     def _birth(self, text: Any) -> Any:
         """yyyymmdd of a birthdate `read()` takes as one exact date."""
@@ -165,7 +187,8 @@ class DateColumns:
         if not text:
             return "absent"
         try:
-            return yyyymmdd(collection_date(text, self._today))
+            formats = self.settings.collected_formats
+            return yyyymmdd(collection_date(text, self._today, formats))
         except CollectedAtInvalid:
             return "invalid"
         except Exception:  # the row engine reports such a row itself

@@ -28,6 +28,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 # uint8, int32 and bool arrays (numpy's stubs lose the dtypes on the way).
 Bytes: TypeAlias = np.ndarray[Any, Any]
@@ -87,15 +88,24 @@ def collection_days(texts: pa.Array, today: int) -> list[Any] | None:
     return ["invalid" if value == LATE else value for value in found.to_pylist()]
 
 
-def collection_array(texts: pa.Array, today: int) -> pa.Array | None:
+def collection_array(
+    texts: pa.Array, today: int, epochs: bool = False
+) -> pa.Array | None:
     """`collection_days` as an int64 array: `LATE` for "invalid", null
-    where not one of the shapes."""
+    where not one of the shapes. With `epochs`, exactly 10 or 13 ASCII
+    digits are epoch seconds or milliseconds too (`collected`, read where
+    no collection format is given)."""
     column = _Column.of(texts)
     if column is None:
         return None
     any_shaped = False
     rows: list[Ints] = []
     found: list[Ints] = []
+    if epochs:
+        at, day = _epochs(column.texts)
+        any_shaped = bool(len(at))
+        rows.append(at)
+        found.append(day)
     for width in (_BARE, _ZULU, _OFFSET):
         at, digits, shaped = column.rows(width)
         if not shaped.any():
@@ -108,6 +118,25 @@ def collection_array(texts: pa.Array, today: int) -> pa.Array | None:
         return None
     day = np.concatenate(found)
     return column.result(np.concatenate(rows), np.where(day > today, LATE, day))
+
+
+def _epochs(texts: pa.Array) -> tuple[Ints, Ints]:
+    """The rows of 10 or 13 digits, and the yyyymmdd at UTC-12 of the epoch
+    second or millisecond each writes (years 2001 to 2286)."""
+    shaped = pc.match_substring_regex(texts, r"^(?:[0-9]{10}|[0-9]{13})$")
+    rows = np.flatnonzero(shaped.fill_null(False).to_numpy(zero_copy_only=False))
+    if not len(rows):
+        return rows.astype(np.int32), np.zeros(0, dtype=np.int64)
+    picked = texts.take(pa.array(rows))
+    numbers = pc.cast(picked, pa.int64()).to_numpy(zero_copy_only=False)
+    lengths = pc.utf8_length(picked).to_numpy(zero_copy_only=False)
+    seconds = np.where(lengths == 13, numbers // 1000, numbers)
+    days = ((seconds - _EARLIEST * 60) // 86400).astype("datetime64[D]")
+    months = days.astype("datetime64[M]")
+    year = months.astype("datetime64[Y]").astype(np.int64) + 1970
+    month = months.astype(np.int64) % 12 + 1
+    day = (days - months).astype(np.int64) + 1
+    return rows.astype(np.int32), _yyyymmdd(year, month, day)
 
 
 def _collected(digits: Bytes, shaped: Flags) -> tuple[Flags, Ints]:

@@ -39,8 +39,8 @@ from ..errors import InputError, InputProblem
 from ..safe_text import printable
 from ..screen import MISSING, lookup
 
-Format = Literal["csv", "jsonl", "sqlite", "parquet"]
-FORMATS: tuple[Format, ...] = ("csv", "jsonl", "sqlite", "parquet")
+Format = Literal["csv", "jsonl", "json", "sqlite", "parquet"]
+FORMATS: tuple[Format, ...] = ("csv", "jsonl", "json", "sqlite", "parquet")
 STDIN = "-"
 DELIMITERS = (",", ";", "\t", "|")
 # JSON Lines records whose keys stand for the input's columns.
@@ -51,6 +51,7 @@ _EXTENSIONS: dict[str, Format] = {
     ".tsv": "csv",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
+    ".json": "json",
     ".sqlite": "sqlite",
     ".sqlite3": "sqlite",
     ".db": "sqlite",
@@ -226,6 +227,10 @@ def read(
         return read_parquet(path)
     if chosen == "csv":
         return read_csv(path, delimiter=delimiter, encoding=codec)
+    if chosen == "json":
+        from .jsondoc import read_json  # it builds on this module
+
+        return read_json(path, encoding=codec)
     return read_jsonl(path, encoding=codec)
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -43,6 +43,7 @@ from ..reasons import FlagCode, Reason
 from ..rules import Rules, load_rules
 from ..screen import MISSING, Reading, decide, lookup, read
 from . import identity
+from .collected import check_formats, other_date
 from .readers import Item, Row
 
 SOURCE = "review"
@@ -83,6 +84,9 @@ _SIGNAL_GROUPS = (
     ("phone",),
 )
 _IDENTITY = FieldMap()
+# Fields whose cells a spreadsheet keeps as text with a leading apostrophe
+# ('+16045550123): the apostrophe is not part of the value.
+SPREADSHEET_FIELDS = ("birthdate", "phone", "collected_at")
 
 _BARE_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 _TIMESTAMP = re.compile(
@@ -98,8 +102,9 @@ class CollectedAtInvalid(AgeGateError, ValueError):
     code = FlagCode.COLLECTED_AT_INVALID
 
 
-def collection_date(text: str, today: date) -> date:
-    """The calendar date a collection timestamp stands for (see module doc)."""
+def collection_date(text: str, today: date, formats: Sequence[str] = ()) -> date:
+    """The calendar date a collection timestamp stands for (see module doc);
+    `formats` (`collected`) are tried on a value not in ISO 8601."""
     cleaned = text.strip()
     if _BARE_DATE.fullmatch(cleaned):
         try:
@@ -113,7 +118,10 @@ def collection_date(text: str, today: date) -> date:
             raise CollectedAtInvalid from None
         found = live_today(instant) if instant.tzinfo else instant.date()
     else:
-        raise CollectedAtInvalid
+        other = other_date(cleaned, formats)
+        if other is None:
+            raise CollectedAtInvalid
+        found = other
     if found > today:
         raise CollectedAtInvalid
     return found
@@ -154,6 +162,11 @@ class ReviewSettings:
     # or that has none, is flagged ASSURANCE_LAPSED (`verify`, never
     # `remove` on that alone). Read from the `assurance_valid_until` field.
     assurance: dict[str, Level] | None = None
+    # How collected_at is written where it is not ISO 8601 (`collected`):
+    # strftime formats, `epoch-s`, `epoch-ms`.
+    collected_formats: tuple[str, ...] = attrs.field(
+        default=(), converter=check_formats
+    )
 
 
 @attrs.frozen
@@ -191,12 +204,14 @@ class Reviewer:
         self._flat = len(self._screened) == len({f for f, _ in self._screened})
         self._age_key = keys.get("age")
         self._collected: dict[str, date | None] = {}
+        self._quoted = tuple(k for f in SPREADSHEET_FIELDS for k in fields.keys_of(f))
 
     # -- one row -----------------------------------------------------------
 
     def review(self, record: Mapping[str, Any]) -> Flag | None:
         """The flag one account raises, or None."""
         today = self.settings.today
+        record = self.unquoted(record)
         flat = self._flatten(record)
         collected, collected_invalid = self._collection(record)
 
@@ -223,6 +238,18 @@ class Reviewer:
         ):
             basis = then
         return self._flag(record, flat, found, basis)
+
+    def unquoted(self, record: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The record with the apostrophes a spreadsheet puts before a phone
+        or a date it keeps as text taken off, as the spreadsheet shows it."""
+        changed: dict[str, Any] | None = None
+        for key in self._quoted:
+            value = record.get(key)
+            if isinstance(value, str) and value.startswith("'"):
+                if changed is None:
+                    changed = dict(record)
+                changed[key] = value.lstrip("'")
+        return record if changed is None else changed
 
     def _lapsed(self, record: Mapping[str, Any], now: Decision) -> bool:
         """Whether an account the policy wants proven holds no proof valid
@@ -333,7 +360,9 @@ class Reviewer:
             if len(cache) > 100_000:
                 cache.clear()
             try:
-                cache[text] = collection_date(text, self.settings.today)
+                cache[text] = collection_date(
+                    text, self.settings.today, self.settings.collected_formats
+                )
             except CollectedAtInvalid:
                 cache[text] = None
         found = cache[text]

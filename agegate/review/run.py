@@ -329,6 +329,10 @@ class Tally:
     rows_unreadable: int = 0
     accounts_flagged: int = 0
     flags_cleared: int = 0
+    # Accounts flagged again that the store had as removed (now `reappeared`),
+    # or as dismissed (left so).
+    flags_reappeared: int = 0
+    dismissed_present: int = 0
     by_code: collections.Counter[str] = attrs.field(factory=collections.Counter)
     by_action: collections.Counter[str] = attrs.field(factory=collections.Counter)
     by_jurisdiction: collections.Counter[str] = attrs.field(factory=collections.Counter)
@@ -369,6 +373,8 @@ class Tally:
             "rows_unreadable": self.rows_unreadable,
             "accounts_flagged": self.accounts_flagged,
             "flags_cleared": self.flags_cleared,
+            "flags_reappeared": self.flags_reappeared,
+            "dismissed_still_present": self.dismissed_present,
             "by_code": dict(sorted(self.by_code.items())),
             "by_action": dict(sorted(self.by_action.items())),
             "by_jurisdiction": dict(sorted(self.by_jurisdiction.items())),
@@ -390,6 +396,12 @@ def render(tally: Tally) -> str:
     ]
     if tally.flags_cleared:
         lines.append(f"flags cleared    {tally.flags_cleared}")
+    if tally.flags_reappeared:
+        lines.append(
+            f"reappeared       {tally.flags_reappeared}  (removed, still here)"
+        )
+    if tally.dismissed_present:
+        lines.append(f"dismissed, still present {tally.dismissed_present}")
     for action, count in sorted(tally.by_action.items()):
         lines.append(f"  {action:<14} {count}")
     if tally.by_code:
@@ -424,18 +436,23 @@ def write_json(path: str | os.PathLike[str], data: Any) -> None:
 
 def _update_store(
     store: FlagStore, batch: Batch, flagged: set[str], at: datetime
-) -> int:
+) -> tuple[int, collections.Counter[str]]:
     """Upsert the batch's flags and close the open flags of the accounts it
-    screened clean; returns how many were closed. An account flagged
-    anywhere in this run (a duplicate row) is never cleared by another row."""
-    flagged.update(flag.account_id for flag in batch.flags)
+    screened clean; returns how many were closed, and the statuses of the
+    accounts first flagged in this batch once upserted (a removed one is
+    now `reappeared`). An account flagged anywhere in this run (a duplicate
+    row) is never cleared by another row."""
+    first = {f.account_id for f in batch.flags if f.account_id not in flagged}
+    flagged.update(first)
     cleared = 0
     clean = [account for account in batch.clean if account not in flagged]
     if clean:
         cleared = store.clear(clean, at=at)
+    statuses: collections.Counter[str] = collections.Counter()
     if batch.flags:
         store.add_many(batch.flags)
-    return cleared
+        statuses = store.statuses(first)
+    return cleared, statuses
 
 
 def run(
@@ -527,9 +544,12 @@ class _Outputs:
         batch = result if isinstance(result, Batch) else None
         if self.store is not None:
             batch = batch or _as_batch(result)
-            self.tally.flags_cleared += _update_store(
+            cleared, statuses = _update_store(
                 self.store, batch, self.flagged, self.started_at
             )
+            self.tally.flags_cleared += cleared
+            self.tally.flags_reappeared += statuses["reappeared"]
+            self.tally.dismissed_present += statuses["dismissed"]
         if isinstance(result, Batch):
             if self.flag_file is not None and result.flags:
                 self.flag_file.add_many(result.flags)

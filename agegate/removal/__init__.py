@@ -1,0 +1,1 @@
+"""Removal carried out and proven: plans, erasers, tombstones and receipts."""
