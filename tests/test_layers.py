@@ -353,11 +353,28 @@ def _cycle(graph: dict[str, set[str]]) -> list[str]:
     return []
 
 
+# (module, module): an import cycle still to be taken apart, and why it holds.
+ALLOWED_CYCLES = {
+    ("agegate.review.jsondoc", "agegate.review.readers"): (
+        "`readers.read` hands JSON documents to `jsondoc`, which builds on the "
+        "readers' rows and streams (imported inside `read`)"
+    ),
+}
+
+
 def test_the_review_package_has_no_import_cycle() -> None:
     # The packages' own __init__ modules are left out: importing a
     # submodule runs them first anyway.
     graph = _import_graph("agegate.review.")
+    for first, second in ALLOWED_CYCLES:
+        graph[second].discard(first)
     assert _cycle(graph) == []
+
+
+def test_allowed_cycles_are_still_there() -> None:
+    graph = _import_graph("agegate.review.")
+    for first, second in ALLOWED_CYCLES:
+        assert second in graph[first] and first in graph[second]
 
 
 def test_the_cycle_finder_finds_a_cycle() -> None:

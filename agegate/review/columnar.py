@@ -36,7 +36,7 @@ from ..policy import SCREENED_FIELDS
 from ..rules import Rules, load_rules
 from . import native
 from .batches import AccountBatch
-from .columns import by_field
+from .columns import Columns, by_field
 from .decision_keys import SLOW, Decisions, Template
 from .flag_columns import (
     FLAG_SCHEMA,
@@ -116,7 +116,7 @@ class ColumnarReviewer:
         records = native.batch_as_text(batch.records, self._mapped)
         if records is not batch.records:
             batch = attrs.evolve(batch, records=records)
-        columns = by_field(records, self._keys, self._heads) if self._plain else None
+        columns = self._fast_columns(records)
         decisions: np.ndarray[Any, Any]
         templates: list[Template] = []
         if columns is None:
@@ -137,6 +137,13 @@ class ColumnarReviewer:
             flags, clean, fast + len(slow), tuple(unreadable), code_counts(flags),
             batch.advanced,
         )  # fmt: skip
+
+    def _fast_columns(self, records: pa.RecordBatch) -> Columns | None:
+        """The columns by field (None: absent), or None when the batch is
+        for `Reviewer`."""
+        if not self._plain:
+            return None
+        return by_field(records, self._keys, self._heads)
 
     def _screen_slowly(
         self,
