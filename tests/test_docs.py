@@ -102,7 +102,7 @@ def _synopsis() -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
     for entry in entries:
         words = entry.split()
-        name = " ".join(words[1:3]) if words[1] == "flags" else words[1]
+        name = " ".join(words[1:3]) if words[1] in ("flags", "remove") else words[1]
         found.setdefault(name, set()).update(re.findall(r"--[a-z][a-z-]*", entry))
     return found
 
@@ -117,8 +117,9 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 def _parsers() -> dict[str, argparse.ArgumentParser]:
     commands = _subparsers(build_parser())
     found = {name: commands[name] for name in ("review", "check")}
-    for action, sub in _subparsers(commands["flags"]).items():
-        found[f"flags {action}"] = sub
+    for command in ("flags", "remove"):
+        for action, sub in _subparsers(commands[command]).items():
+            found[f"{command} {action}"] = sub
     return found
 
 

@@ -313,3 +313,41 @@ def test_the_example_job_refuses_a_bad_map_with_exit_2(
     assert done.returncode == 2
     assert said in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_collection_times_as_exports_write_them_on_spark(spark: Any) -> None:
+    """Firebase's epoch milliseconds (read by their length), a local format
+    given as `collected_formats`, and a spreadsheet's apostrophe before a
+    phone: the flags of the local engine."""
+    from agegate.spark import review
+
+    fields = FieldMap(
+        account_id="id", birthdate="dob", phone="phone", collected_at="at"
+    )
+    # 16 on 2023-01-15, an adult today; a Vancouver number.
+    rows = [
+        {
+            "id": "ms",
+            "dob": "2006-06-01",
+            "phone": "'+16045550123",
+            "at": "1673806920000",
+        },
+        {
+            "id": "local",
+            "dob": "2006-06-01",
+            "phone": "+16045550123",
+            "at": "15.01.2023 18:22",
+        },
+    ]
+    frame = spark.createDataFrame(rows)
+    found = {
+        row["account_id"]: row.asDict()
+        for row in review(
+            frame, today=TODAY, fields=fields, secret=SECRET,
+            collected_formats=["%d.%m.%Y %H:%M"],
+        ).collect()
+    }  # fmt: skip
+    assert {k: (f["codes"], f["jurisdiction"]) for k, f in found.items()} == {
+        "ms": (["MINOR_AT_COLLECTION"], "CA-BC"),
+        "local": (["MINOR_AT_COLLECTION"], "CA-BC"),
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import heapq
 import json
 import sys
@@ -20,7 +21,7 @@ from ..flags.output import (
 )
 
 __all__ = ["HELP", "configure", "run"]
-from ..flags import FlagStore, open_store
+from ..flags import FlagStore, lifecycle, open_store
 from ..safe_text import printable
 from .main import EXIT_OK, shown
 
@@ -54,6 +55,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
             " all or none",
         )
     )
+
+    hold = with_store(
+        "hold", "put an account's flags under a legal hold: no removal takes them"
+    )
+    hold.add_argument("account_id", metavar="ACCOUNT_ID", help="the account")
+    hold.add_argument("--why", required=True, metavar="TEXT", help="why (required)")
+    _by_option(hold)
+
+    release = with_store("release", "lift a legal hold: the account's flags reopen")
+    release.add_argument("account_id", metavar="ACCOUNT_ID", help="the account")
+    release.add_argument(
+        "--why", default="", metavar="TEXT", help="why (default: no note)"
+    )
+    _by_option(release)
 
     export = with_store("export", "write flags with their resolution as JSONL or CSV")
     _status_filter(export, "all")
@@ -97,6 +112,25 @@ def _resolve_options(resolve: argparse.ArgumentParser) -> None:
     )
     resolve.add_argument("--by", required=True, metavar="WHO", help="who (required)")
     resolve.add_argument("--why", required=True, metavar="TEXT", help="why (required)")
+
+
+def _by_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--by",
+        default=None,
+        metavar="WHO",
+        help="who (default: the login name of the user running the command)",
+    )
+
+
+def who(given: str | None) -> str:
+    """The name given, or the login name of the user running the command."""
+    if given:
+        return given
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 def _status_filter(parser: argparse.ArgumentParser, default: str) -> None:
@@ -233,6 +267,25 @@ def _show(store: FlagStore, args: argparse.Namespace) -> None:
         print(json.dumps(stored_to_dict(stored), indent=2, sort_keys=True))
 
 
+def _hold(store: FlagStore, args: argparse.Namespace) -> None:
+    account = _checked(args.account_id)
+    count = lifecycle.hold(store, account, by=who(args.by), why=args.why)
+    if count == 0:
+        raise InputError(
+            "no flag of this account that a hold can stop (none, or all erased)",
+            where=printable(account),
+        )
+    print(f"{printable(account)}: {count} flag(s) held")
+
+
+def _release(store: FlagStore, args: argparse.Namespace) -> None:
+    account = _checked(args.account_id)
+    count = lifecycle.release(store, account, by=who(args.by), why=args.why)
+    if count == 0:
+        raise InputError("no held flag for this account", where=printable(account))
+    print(f"{printable(account)}: {count} flag(s) released, open again")
+
+
 def _export(store: FlagStore, args: argparse.Namespace) -> None:
     flags = _listed(store, args)
     if not args.out:
@@ -243,7 +296,14 @@ def _export(store: FlagStore, args: argparse.Namespace) -> None:
     print(shown(f"{count} flag(s) written to {args.out}"), file=sys.stderr)
 
 
-_ACTIONS = {"list": _list, "show": _show, "resolve": _resolve, "export": _export}
+_ACTIONS = {
+    "list": _list,
+    "show": _show,
+    "resolve": _resolve,
+    "hold": _hold,
+    "release": _release,
+    "export": _export,
+}
 
 
 def run(args: argparse.Namespace) -> int:

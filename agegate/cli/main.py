@@ -46,6 +46,7 @@ COMMANDS = {
     "demo": "agegate.cli.demo",
     "qa": "agegate.cli.qa",
     "check-app": "agegate.cli.check_app",
+    "remove": "agegate.cli.remove",
     "report": "agegate.cli.report",
 }
 

@@ -15,6 +15,7 @@ it again after a failure, so a server that was down is used again once back.
 
 from __future__ import annotations
 
+import builtins
 import collections
 import contextlib
 import functools
@@ -28,6 +29,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ..errors import InputError
 from ..urls import has_scheme, masked
+from .lifecycle import STATE_COLUMNS, FlagState, StatusChange, flag_state
 from .model import Flag, Status, StoredFlag, check_account_ids
 from .model import utc_now as _utc_now
 from .rows import stored_flag
@@ -131,6 +133,32 @@ WITH changed AS (
         resolution_note = $4, updated_at = $3
     WHERE account_id = $5 AND status IN ('open', 'reappeared')
       AND ($6::text IS NULL OR source = $6)
+    RETURNING 1
+)
+SELECT count(*) FROM changed
+"""
+# One statement for any number of flags: the (account, source) pairs and
+# the statuses they may move from travel as JSON arrays.
+_SET_STATUS = """
+WITH wanted AS (
+    SELECT pair->>0 AS account_id, pair->>1 AS source
+    FROM jsonb_array_elements($5::jsonb) AS pair
+), changed AS (
+    UPDATE flags SET status = $1, resolved_by = $2, resolved_at = $3,
+        resolution_note = $4, updated_at = $3
+    FROM wanted
+    WHERE flags.account_id = wanted.account_id AND flags.source = wanted.source
+      AND flags.status IN (SELECT jsonb_array_elements_text($6::jsonb))
+    RETURNING 1
+)
+SELECT count(*) FROM changed
+"""
+_SET_MARKED = """
+WITH changed AS (
+    UPDATE flags SET status = $1, resolved_by = $2, resolved_at = $3,
+        resolution_note = $4, updated_at = $3
+    WHERE resolution_note = $5
+      AND status IN (SELECT jsonb_array_elements_text($6::jsonb))
     RETURNING 1
 )
 SELECT count(*) FROM changed
@@ -448,6 +476,32 @@ class PostgresFlagStore:
         params = (by, at, note, source, json.dumps(ids))
         return self._transaction(lambda cursor: _count(cursor, _CLEAR, params))
 
+    def set_status(self, change: StatusChange) -> int:
+        """Move the flags `change` names from one of its `before` statuses
+        to its `after`, in one transaction; returns how many moved."""
+        if change.marked is not None:
+            marked = (
+                change.after,
+                change.by,
+                _utc_now(),
+                change.note,
+                change.marked,
+                json.dumps(list(change.before)),
+            )
+            return self._transaction(lambda c: _count(c, _SET_MARKED, marked))
+        refs = sorted({(r.account_id, r.source) for r in change.flags})
+        if not refs:
+            return 0
+        params = (
+            change.after,
+            change.by,
+            _utc_now(),
+            change.note,
+            json.dumps([list(ref) for ref in refs]),
+            json.dumps(list(change.before)),
+        )
+        return self._transaction(lambda cursor: _count(cursor, _SET_STATUS, params))
+
     # -- reading -------------------------------------------------------------
 
     def statuses(
@@ -486,6 +540,24 @@ class PostgresFlagStore:
 
         rows = self._transaction(read)
         return (self._stored(row) for row in rows)
+
+    def flag_states(self, *, note: str | None = None) -> builtins.list[FlagState]:
+        """Every flag (those whose note is `note`, when given), as much of it
+        as a removal reads (see `FlagState`)."""
+        query = (
+            f"SELECT ctid::text, {STATE_COLUMNS} FROM flags"  # noqa: S608
+            " WHERE ($1::text IS NULL OR resolution_note = $1)"
+        )
+
+        def read(cursor: Any) -> list[tuple[Any, ...]]:
+            cursor.execute(query, (note,))
+            return list(cursor.fetchall())
+
+        rows = self._transaction(read)
+        return [
+            flag_state(tuple(row[1:]), store=self.shown, where=f"row at ctid {row[0]}")
+            for row in rows
+        ]
 
     def _stored(self, row: tuple[Any, ...]) -> StoredFlag:
         # Named by its ctid, which `SELECT ... WHERE ctid = '(0,3)'` finds.

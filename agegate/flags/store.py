@@ -6,6 +6,7 @@ store.
 
 from __future__ import annotations
 
+import builtins
 import collections
 import contextlib
 import json
@@ -20,6 +21,7 @@ from typing import Any, Literal, Protocol
 
 from ..errors import InputError
 from ..urls import masked
+from .lifecycle import STATE_COLUMNS, FlagState, StatusChange, flag_state
 from .model import Flag, Status, StoredFlag, check_account_ids
 from .model import utc_now as _utc_now
 from .output import JSONL_SUFFIXES, flag_to_dict, json_line
@@ -175,6 +177,19 @@ WHERE flags.status IN ('removed', 'cleared')
 # Where the account was found, and the report that last named it, move with
 # the input without reopening a flag: the flags of the latest report stay
 # linked even when some of them were already filed that day.
+_SET_STATUS = """
+UPDATE flags SET status = ?, resolved_by = ?, resolved_at = ?,
+    resolution_note = ?, updated_at = ?
+WHERE """
+_IN_CHANGE = (
+    "(account_id, source) IN (SELECT account_id, source FROM temp.status_change)"
+)
+_STATUS_KEYS = """
+CREATE TEMP TABLE IF NOT EXISTS status_change (
+    account_id TEXT NOT NULL, source TEXT NOT NULL,
+    PRIMARY KEY (account_id, source)
+) WITHOUT ROWID
+"""
 _LOCATE = """
 UPDATE flags SET line = ?, input_rowid = ?, report_id = ?
 WHERE account_id = ? AND source = ?
@@ -372,6 +387,36 @@ class SqliteFlagStore:
             self._db.execute("COMMIT")
         return changed
 
+    def set_status(self, change: StatusChange) -> int:
+        """Move the flags `change` names from one of its `before` statuses
+        to its `after`, all in one transaction; returns how many moved. The
+        keys go into a temporary table joined by one UPDATE: a hundred
+        thousand flags move in one statement."""
+        now = _utc_now().isoformat()
+        places = ", ".join("?" for _ in change.before)
+        params = (change.after, change.by, now, change.note, now, *change.before)
+        if change.marked is not None:
+            marked = _SET_STATUS + f"status IN ({places}) AND resolution_note = ?"
+            with self._using():
+                return int(self._db.execute(marked, (*params, change.marked)).rowcount)
+        keys = [(ref.account_id, ref.source) for ref in change.flags]
+        query = _SET_STATUS + f"status IN ({places}) AND {_IN_CHANGE}"
+        with self._using():
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(_STATUS_KEYS)
+                self._db.execute("DELETE FROM temp.status_change")
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO temp.status_change VALUES (?, ?)", keys
+                )
+                changed = self._db.execute(query, params).rowcount
+                self._db.execute("DROP TABLE temp.status_change")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return int(changed)
+
     def statuses(
         self, account_ids: Iterable[str], source: str = "review"
     ) -> collections.Counter[str]:
@@ -406,6 +451,20 @@ class SqliteFlagStore:
             columns = [c[0] for c in cursor.description]
             rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
         return (self._stored(row) for row in rows)
+
+    def flag_states(self, *, note: str | None = None) -> builtins.list[FlagState]:
+        """Every flag (those whose note is `note`, when given), as much of it
+        as a removal reads (see `FlagState`)."""
+        query = f"SELECT rowid, {STATE_COLUMNS} FROM flags"  # noqa: S608 - fixed
+        params: tuple[str, ...] = ()
+        if note is not None:
+            query += " WHERE resolution_note = ?"
+            params = (note,)
+        with self._using():
+            rows = self._db.execute(query, params).fetchall()
+        return [
+            flag_state(row[1:], store=self.shown, where=f"row {row[0]}") for row in rows
+        ]
 
     def _stored(self, row: dict[str, Any]) -> StoredFlag:
         return stored_flag(row, store=self.shown, where=f"row {row[_ROWID]}")

@@ -6,7 +6,8 @@ Two checks, each naming the likely fix and never a value:
 
 * **At the start**, on the first rows (`readers.SAMPLE`): a birthdate,
   collected_at or phone column of which more than half of the values present
-  cannot be read (at least `MIN_VALUES` of them), with the shapes of those
+  cannot be read (at least `MIN_VALUES` of them; phones: of the first
+  `PHONES_READ`, each read as screening reads its record), with the shapes of those
   values (`NN/NN/NNNN`: digits as N, letters as A) and the formats that
   would read them.
 * **At the end**, on the counts: more than `UNREADABLE_SHARE` of the rows
@@ -26,7 +27,7 @@ import attrs
 from ..birthdate import parse_date
 from ..errors import InputProblem
 from ..reasons import FlagCode, Reason
-from ..rules import load_rules
+from ..rules import Rules, load_rules
 from ..screen import MISSING, lookup, read
 from .collected import EPOCH_MILLISECONDS, EPOCH_SECONDS, other_date
 from .reviewer import CollectedAtInvalid, Reviewer, ReviewSettings, collection_date
@@ -37,6 +38,8 @@ UNREADABLE_SHARE = 0.01
 INVALID_SHARE = 0.5
 # Fewer values present than this in the first rows: too few to tell.
 MIN_VALUES = 10
+# Phones read in the first rows (each read as screening reads a record).
+PHONES_READ = 200
 SHAPES_SHOWN = 3
 _SHAPE_LENGTH = 24
 
@@ -51,7 +54,6 @@ COLLECTED_GUESSES = (
     "%Y/%m/%d %H:%M:%S", "%a, %d %b %Y %H:%M:%S %z", "%a %b %d %H:%M:%S %Y",
 )  # fmt: skip
 _CSV_REASONS = frozenset({"malformed CSV", "NUL byte in row", "field too large"})
-_BIRTH_UNREAD = frozenset({Reason.BIRTHDATE_MALFORMED, Reason.BIRTHDATE_AMBIGUOUS})
 _PHONE_UNREAD = frozenset({Reason.PHONE_MALFORMED, Reason.PHONE_INVALID})
 
 
@@ -122,23 +124,21 @@ def sample_findings(
         if (keys := fields.keys_of(f))
     }
     reviewer = Reviewer(settings, rules)
-    countries = fields.keys_of("country")
+    births: dict[str, bool] = {}
     for row in rows:
         record = reviewer.unquoted(row)
         _count_collected(columns.get("collected_at"), record, settings)
-        reading = None
-        for field in ("birthdate", "phone"):
-            column = columns.get(field)
-            text = _text(record, column.key) if column is not None else None
-            if column is None or text is None:
-                continue
-            column.present += 1
-            reading = reading or read(record, policy=policy, fields=fields, rules=rules)
-            unread = _BIRTH_UNREAD if field == "birthdate" else _PHONE_UNREAD
-            key = column.key
-            if any(p.field == key and p.reason in unread for p in reading.problems):
-                column.unread.append(text)
-                column.countryless += not any(_text(record, k) for k in countries)
+        birth = columns.get("birthdate")
+        text = _text(record, birth.key) if birth is not None else None
+        if birth is not None and text is not None:
+            birth.present += 1
+            if text not in births:
+                births[text] = _birth(text, policy.birthdate_formats)
+            if not births[text]:
+                birth.unread.append(text)
+        phone = columns.get("phone")
+        if phone is not None and phone.present < PHONES_READ:
+            _count_phone(phone, record, settings, rules)
     return [_finding(column) for column in columns.values() if column.misread()]
 
 
@@ -150,6 +150,23 @@ def _text(record: Mapping[str, Any], key: str) -> str | None:
     if value is MISSING or not isinstance(value, str) or not value.strip():
         return None
     return value.strip()
+
+
+def _count_phone(
+    column: _Column, record: Mapping[str, Any], settings: ReviewSettings, rules: Rules
+) -> None:
+    """A phone read as screening reads it, in the row's country."""
+    text = _text(record, column.key)
+    if text is None:
+        return
+    column.present += 1
+    fields = settings.fields
+    reading = read(record, policy=settings.policy, fields=fields, rules=rules)
+    key = column.key
+    if any(p.field == key and p.reason in _PHONE_UNREAD for p in reading.problems):
+        column.unread.append(text)
+        countries = fields.keys_of("country")
+        column.countryless += not any(_text(record, k) for k in countries)
 
 
 def _count_collected(
@@ -167,7 +184,9 @@ def _count_collected(
 
 def _finding(column: _Column) -> Finding:
     if column.field == "birthdate":
-        fix = _fix("--date-format", _guesses(column.unread, BIRTH_GUESSES, _birth))
+        fix = _fix(
+            "--date-format", _guesses(column.unread, BIRTH_GUESSES, _birth_guess)
+        )
     elif column.field == "collected_at":
         fix = _fix(
             "--collected-format", _guesses(column.unread, COLLECTED_GUESSES, _collected)
@@ -182,12 +201,16 @@ def _finding(column: _Column) -> Finding:
     return Finding(column.field, f"{column.head()}; {fix}")
 
 
-def _birth(text: str, fmt: str) -> bool:
+def _birth(text: str, formats: Sequence[str]) -> bool:
     try:
-        parse_date(text, (fmt,))
+        parse_date(text, formats)
     except InputProblem:
         return False
     return True
+
+
+def _birth_guess(text: str, fmt: str) -> bool:
+    return _birth(text, (fmt,))
 
 
 def _collected(text: str, fmt: str) -> bool:

@@ -17,7 +17,7 @@ import collections
 import functools
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -195,6 +195,7 @@ def review(
     secret: str | bytes | None = None,
     rules: Rules | None = None,
     key: str | None = None,
+    collected_formats: Sequence[str] = (),
 ) -> DataFrame:
     """The flags of every account in `df`, as a DataFrame with the columns
     of `agegate review --flags-out` (`FLAG_SCHEMA`); lazy, like any
@@ -213,8 +214,11 @@ def review(
     (a primary key) whose value becomes each flag's `rowid`; without it
     flags carry neither. Every flag has the review's start as `raised_at`.
     A column the field map names explicitly but `df` lacks is a ValueError.
+    `collected_formats` are `agegate review --collected-format`'s.
     """
-    shipment, columns = _prepare(df, today, fields, policy, secret, rules, key)
+    shipment, columns = _prepare(
+        df, today, fields, policy, secret, rules, key, collected_formats
+    )
     task = functools.partial(_flags, shipment)
     return df.select(*columns).mapInArrow(task, FLAG_SCHEMA)
 
@@ -227,12 +231,15 @@ def tally(
     policy: Policy | None = None,
     secret: str | bytes | None = None,
     rules: Rules | None = None,
+    collected_formats: Sequence[str] = (),
 ) -> Tally:
     """Count the rows of `df` as `review()` screens them (read, screened,
     unreadable) and the flags by code. This is an action: it screens `df`
     once more, and counts each row exactly once whatever tasks Spark
     retries, which an accumulator updated inside `review()` would not."""
-    shipment, columns = _prepare(df, today, fields, policy, secret, rules, None)
+    shipment, columns = _prepare(
+        df, today, fields, policy, secret, rules, None, collected_formats
+    )
     task = functools.partial(_counts, shipment)
     screened = unreadable = 0
     by_code: collections.Counter[str] = collections.Counter()
@@ -251,6 +258,7 @@ def _prepare(
     secret: str | bytes | None,
     rules: Rules | None,
     key: str | None,
+    collected_formats: Sequence[str],
 ) -> tuple[_Shipment, list[Any]]:
     fields = fields if fields is not None else FieldMap()
     settings = ReviewSettings(
@@ -259,6 +267,7 @@ def _prepare(
         fields=fields,
         policy=policy if policy is not None else Policy(),
         locator="rowid" if key is not None else "line",
+        collected_formats=tuple(collected_formats),
     )
     columns = _columns(df, fields, key)
     shipped = None

@@ -1,0 +1,157 @@
+"""How a flag moves through a removal: open, planned, approved, erased,
+verified; failed when a target could not be erased or still holds the
+account; held under a legal hold, which no removal and no review touches
+until it is released.
+
+Every move is one `StatusChange` applied by a store's `set_status` in one
+transaction, whatever door raised the flag (a profile route, a report, a
+review): the removal names flags by (account, source) and says from which
+statuses they may move, so a flag held meanwhile is left where it is.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterator
+from typing import Any, NamedTuple, Protocol
+
+import attrs
+
+from ..errors import InputError
+from .model import STATUSES, Status, StoredFlag
+
+__all__ = [
+    "IN_REMOVAL",
+    "KEPT",
+    "KEPT_SQL",
+    "PLANNABLE",
+    "FlagRef",
+    "FlagState",
+    "StatusChange",
+    "StatusStore",
+    "hold",
+    "release",
+]
+
+# Statuses a review's upsert leaves alone: the flag belongs to a removal
+# (or a hold) and must stay as the plan saw it.
+IN_REMOVAL: tuple[Status, ...] = ("planned", "approved", "erased", "failed")
+KEPT: tuple[Status, ...] = (*IN_REMOVAL, "verified", "held")
+KEPT_SQL = ", ".join(f"'{status}'" for status in KEPT)
+# What a new plan may take: open flags, and those of a plan never run or of
+# a run that failed.
+PLANNABLE: tuple[Status, ...] = ("open", "planned", "approved", "failed")
+# What a hold may stop: anything not yet erased.
+HOLDABLE: tuple[Status, ...] = ("open", "planned", "approved", "failed")
+
+
+@attrs.frozen
+class FlagRef:
+    """One stored flag, by its key in the store."""
+
+    account_id: str
+    source: str
+
+
+class FlagState(NamedTuple):
+    """What a removal reads of a stored flag: a plain tuple, so a store of a
+    hundred thousand flags is read in a fraction of a second."""
+
+    account_id: str
+    source: str
+    action: str
+    status: Status
+    codes: tuple[str, ...]
+    jurisdiction: str | None
+    fingerprint: str | None
+    note: str | None
+
+
+@functools.lru_cache(maxsize=4096)
+def _codes(text: str) -> tuple[str, ...]:
+    # Few distinct lists of codes: each is parsed once.
+    value = json.loads(text)
+    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+        raise ValueError("not a list of codes")
+    return tuple(value)
+
+
+def flag_state(row: tuple[Any, ...], *, store: str, where: str) -> FlagState:
+    """A row of (account_id, source, action, status, codes, jurisdiction,
+    fingerprint) checked as the full reader checks those columns; a row not
+    as a store writes it is an InputError naming the row, never a value."""
+    account, source, action, status, codes, place, seen, note = row
+    try:
+        ok = (
+            isinstance(account, str)
+            and isinstance(source, str)
+            and action in ("remove", "verify")
+            and status in STATUSES
+            and (place is None or isinstance(place, str))
+            and (seen is None or isinstance(seen, str))
+            and (note is None or isinstance(note, str))
+        )
+        parsed = _codes(codes) if ok and isinstance(codes, str) else None
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise InputError(
+            f"{where}: a column is not as a flag store writes it; the store is"
+            " damaged or not a flag store",
+            where=store,
+        )
+    return FlagState(account, source, action, status, parsed, place, seen, note)
+
+
+# The columns `flag_state` reads, in its order.
+STATE_COLUMNS = (
+    "account_id, source, action, status, codes, jurisdiction, fingerprint,"
+    " resolution_note"
+)
+
+
+@attrs.frozen
+class StatusChange:
+    """Move `flags` to `after`, each only from one of the `before` statuses.
+    With `marked`, the flags moved are instead those whose note is `marked`
+    (a plan's flags, found by the note it left on them): one statement,
+    however many they are."""
+
+    flags: tuple[FlagRef, ...]
+    before: tuple[Status, ...]
+    after: Status
+    by: str
+    note: str = ""
+    marked: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if not self.before:
+            raise ValueError("a status change needs the statuses it moves from")
+
+
+class StatusStore(Protocol):
+    """What `hold` and `release` need of a store; both stores have it."""
+
+    def set_status(self, change: StatusChange) -> int: ...
+
+    def list(
+        self, *, status: Status | None = None, account_id: str | None = None
+    ) -> Iterator[StoredFlag]: ...
+
+
+def _refs(store: StatusStore, account_id: str) -> tuple[FlagRef, ...]:
+    listed = store.list(account_id=account_id)
+    return tuple(FlagRef(s.flag.account_id, s.flag.source) for s in listed)
+
+
+def hold(store: StatusStore, account_id: str, *, by: str, why: str) -> int:
+    """Put every flag of the account not yet erased under a legal hold."""
+    change = StatusChange(_refs(store, account_id), HOLDABLE, "held", by, why)
+    return int(store.set_status(change))
+
+
+def release(store: StatusStore, account_id: str, *, by: str, why: str = "") -> int:
+    """Lift the hold: the account's held flags are open again."""
+    change = StatusChange(_refs(store, account_id), ("held",), "open", by, why)
+    return int(store.set_status(change))

@@ -1,0 +1,170 @@
+"""The SQLite eraser: one DELETE by account id in one transaction.
+
+`secure_delete` makes SQLite overwrite the deleted cells and freed pages
+with zeros, and a WAL checkpoint (TRUNCATE) copies the pages back into the
+database and empties the log, so the removed rows' bytes are in neither
+file afterwards. The flagged ids go into a temporary table joined by the
+DELETE: one statement, whatever their number.
+
+The flag's rowid is not needed here: a row found by its rowid is deleted
+only when it still holds the account, which the DELETE by account id
+already covers, and a row that moved is found by its id all the same.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import sqlite3
+from collections.abc import Iterator, Set
+from pathlib import Path
+
+from ...errors import InputError
+from ...urls import masked
+from .base import Erased, Survey, TargetChanged, quoted
+
+__all__ = ["SqliteEraser"]
+
+_IDS = "temp.agegate_removal_ids"
+
+
+class SqliteEraser:
+    def __init__(self, path: str, table: str, id_column: str) -> None:
+        self.path = path
+        self.table = table
+        self.id_column = id_column
+        self.label = f"{masked(path)}:{table}"
+
+    @contextlib.contextmanager
+    def _open(self) -> Iterator[sqlite3.Connection]:
+        if not Path(self.path).is_file():
+            raise InputError("no such SQLite file", where=self.label)
+        try:
+            db = sqlite3.connect(self.path, isolation_level=None)
+        except sqlite3.DatabaseError:
+            raise InputError("cannot open the SQLite file", where=self.label) from None
+        try:
+            self._check(db)
+            db.execute("PRAGMA temp_store=MEMORY")
+            db.execute("PRAGMA busy_timeout=10000")
+            yield db
+        except sqlite3.DatabaseError as error:
+            raise InputError(
+                f"SQLite refused the removal ({type(error).__name__})", where=self.label
+            ) from None
+        finally:
+            db.close()
+
+    def _check(self, db: sqlite3.Connection) -> None:
+        try:
+            columns = [row[1] for row in db.execute(self._info())]
+        except sqlite3.DatabaseError:
+            raise InputError("not a SQLite database", where=self.label) from None
+        if not columns:
+            raise InputError("no such table", where=self.label)
+        if self.id_column not in columns:
+            raise InputError(
+                f"the table has no column {self.id_column}", where=self.label
+            )
+
+    def _info(self) -> str:
+        return f"PRAGMA main.table_info({quoted(self.table)})"
+
+    def _load(self, db: sqlite3.Connection, ids: Set[str]) -> None:
+        # No declared type: SQLite compares each id with the column's own
+        # affinity, so "42" finds 42 in an INTEGER column.
+        # A plain table: the ids are a set already, and the IN below gets
+        # an index of its own from SQLite.
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS agegate_removal_ids (id)")
+        db.execute(f"DELETE FROM {_IDS}")  # noqa: S608 - a fixed name
+        db.executemany(f"INSERT INTO {_IDS} VALUES (?)", zip(ids))  # noqa: S608
+
+    def _where(self) -> str:
+        return f"{quoted(self.id_column)} IN (SELECT id FROM {_IDS})"  # noqa: S608
+
+    def plan(self, ids: Set[str]) -> Survey:
+        """The counts, and a state made of what the DELETE depends on: the
+        table's size and which rows hold the accounts (their number and
+        rowids). Computed by SQLite alone, whatever the table's size."""
+        with self._open() as db:
+            db.execute("BEGIN")
+            self._load(db, ids)
+            survey = self._survey(db)
+            db.execute("ROLLBACK")
+        return survey
+
+    def _survey(self, db: sqlite3.Connection) -> Survey:
+        table = f"main.{quoted(self.table)}"
+        column = quoted(self.id_column)
+        (total,) = db.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608
+        found = db.execute(
+            f"SELECT count(*), count(DISTINCT {column}), total(rowid),"  # noqa: S608
+            f" min(rowid), max(rowid) FROM {table} WHERE {self._where()}"
+        ).fetchone()
+        state = hashlib.sha256(repr((int(total), *found)).encode()).hexdigest()
+        return Survey(int(found[0]), int(found[1]), int(total), state)
+
+    def erase(self, ids: Set[str]) -> Erased:
+        return self._erase(ids, None)
+
+    def erase_checked(self, ids: Set[str], state: str) -> Erased:
+        """Erase, the state checked in the DELETE's own transaction (under
+        its write lock): a target changed since the plan is left as it is
+        and TargetChanged raised."""
+        return self._erase(ids, state)
+
+    def _erase(self, ids: Set[str], state: str | None) -> Erased:
+        with self._open() as db:
+            db.execute("PRAGMA main.secure_delete=ON")
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                self._load(db, ids)
+                if state is not None and self._survey(db).state != state:
+                    raise TargetChanged(self.label)
+                cursor = db.execute(
+                    f"DELETE FROM main.{quoted(self.table)} WHERE {self._where()}"  # noqa: S608
+                )
+                removed = cursor.rowcount
+                db.execute(f"DROP TABLE {_IDS}")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            notes = self._checkpoint(db)
+        return Erased(removed, notes)
+
+    def _checkpoint(self, db: sqlite3.Connection) -> tuple[str, ...]:
+        (mode,) = db.execute("PRAGMA main.journal_mode").fetchone()
+        if str(mode).lower() != "wal":
+            return ()
+        busy, _, _ = db.execute("PRAGMA main.wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            return (
+                "the WAL could not be checkpointed (another connection reads"
+                " the database): the removed rows stay in the -wal file until"
+                " it is",
+            )
+        return ()
+
+    def verify(self, ids: Set[str]) -> int:
+        with self._open() as db:
+            db.execute("BEGIN")
+            self._load(db, ids)
+            (left,) = db.execute(
+                f"SELECT count(*) FROM main.{quoted(self.table)} WHERE {self._where()}"  # noqa: S608
+            ).fetchone()
+            db.execute("ROLLBACK")
+        return int(left)
+
+    def ids(self) -> Iterator[str]:
+        with self._open() as db:
+            column, table = quoted(self.id_column), quoted(self.table)
+            query = f"SELECT DISTINCT {column} FROM main.{table}"  # noqa: S608
+            values = [value for (value,) in db.execute(query)]
+        for value in values:
+            if value is not None:
+                yield (
+                    value.decode("utf-8", "replace")
+                    if isinstance(value, bytes)
+                    else str(value)
+                )

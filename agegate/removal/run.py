@@ -1,0 +1,469 @@
+"""Making, approving, running, verifying and replaying removals.
+
+Every step is batched: the flagged ids go to an eraser as one set, the flags
+move status in one transaction per step, tombstones are one write, so a
+removal of a hundred thousand accounts costs about what the DELETE itself
+costs. A run refuses, before it changes anything, a plan that is not
+approved (or, under four eyes, approved only by its author), that holds more
+accounts than its cap, whose flags changed in the store, or whose targets
+changed since they were surveyed. A journal beside the plan records each
+target as it is started and done, so a run killed part-way is run again and
+finishes the same removal: a target done is not touched again, one started
+is erased again (erasing by id twice removes nothing more).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import attrs
+
+from ..errors import InputError
+from ..flags.lifecycle import IN_REMOVAL, PLANNABLE, FlagRef, FlagState, StatusChange
+from ..flags.model import Status
+from .erasers.base import CheckedEraser, Erased, Eraser, Replayable, TargetChanged
+from .plan import (
+    Plan,
+    TargetPlan,
+    flags_digest,
+    keyer,
+    load_plan,
+    save_plan,
+)
+from .receipts import ReceiptLog
+from .targets import Target
+from .tombstones import TombstoneStore
+
+__all__ = [
+    "Accounts",
+    "Journal",
+    "RemovalRefused",
+    "approve_plan",
+    "make_plan",
+    "replay",
+    "run_plan",
+    "verify_plan",
+]
+
+
+class RemovalRefused(Exception):
+    """The removal will not go ahead; the message says why (never an id)."""
+
+
+class Store(Protocol):
+    """What a removal needs of a flag store; both stores have it."""
+
+    def flag_states(self, *, note: str | None = None) -> list[FlagState]: ...
+
+    def set_status(self, change: StatusChange) -> int: ...
+
+    def secret(self) -> bytes: ...
+
+
+@attrs.frozen
+class Accounts:
+    """The plan's accounts as the store holds them now."""
+
+    ids: frozenset[str]
+    keys: frozenset[str]
+    statuses: frozenset[str]
+
+
+def _now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+def _keyer(secret: bytes) -> Callable[[str], str]:
+    return keyer(secret)
+
+
+# -- plan -------------------------------------------------------------------
+
+
+def make_plan(
+    store: Store,
+    targets: Sequence[Target],
+    *,
+    store_label: str,
+    by: str,
+    max_accounts: int | None,
+    receipts: str,
+    tombstones: str,
+) -> Plan:
+    """Survey every target for the store's open removal flags (those of an
+    account under a hold left out) and mark the flags planned; no target
+    is changed."""
+    key = _keyer(store.secret())
+    stored = store.flag_states()
+    held = {s.account_id for s in stored if s.status == "held"}
+    chosen = [
+        s
+        for s in stored
+        if s.action == "remove" and s.status in PLANNABLE and s.account_id not in held
+    ]
+    ids = frozenset(s.account_id for s in chosen)
+    surveyed = []
+    for target in targets:
+        survey = target.eraser().plan(ids)
+        surveyed.append(
+            TargetPlan(target, survey.rows, survey.accounts, survey.total, survey.state)
+        )
+    keyed = [(key(s.account_id), s) for s in chosen]
+    plan = Plan(
+        made_at=_now(),
+        made_by=by,
+        store=store_label,
+        max_accounts=max_accounts,
+        flags=tuple(sorted((k, s.source) for k, s in keyed)),
+        flags_digest=flags_digest(keyed),
+        codes=_accounts_by({(k, c) for k, s in keyed for c in s.codes}),
+        jurisdictions=_accounts_by({(k, s.jurisdiction or "-") for k, s in keyed}),
+        targets=tuple(surveyed),
+        receipts=receipts,
+        tombstones=tombstones,
+    )
+    refs = tuple(FlagRef(s.account_id, s.source) for s in chosen)
+    store.set_status(StatusChange(refs, PLANNABLE, "planned", by, plan.marker))
+    ReceiptLog(Path(receipts)).append(
+        "plan",
+        {
+            **plan.summary(),
+            "made_by": by,
+            "max_accounts": max_accounts,
+            "targets": _surveys(plan.targets),
+        },
+    )
+    return plan
+
+
+def _accounts_by(pairs: set[tuple[str, str]]) -> dict[str, int]:
+    """Accounts by code (or jurisdiction): an account counts once in each."""
+    return dict(sorted(Counter(value for _, value in pairs).items()))
+
+
+def _surveys(targets: Sequence[TargetPlan]) -> list[dict[str, object]]:
+    return [
+        {
+            "target": t.target.label,
+            "rows": t.rows,
+            "accounts": t.accounts,
+            "total": t.total,
+        }
+        for t in targets
+    ]
+
+
+def approve_plan(path: str, by: str, store: Store | None = None) -> Plan:
+    """Add an approval to the plan; given the flag store, move the plan's
+    flags to approved there too (otherwise the run does)."""
+    plan = load_plan(path).approved(by)
+    if store is not None:
+        resolve(plan, store, IN_REMOVAL)
+        store.set_status(_moved(("planned", "failed"), "approved", by, plan.marker))
+    save_plan(plan, path)
+    approval = plan.approvals[-1]
+    ReceiptLog(Path(plan.receipts)).append(
+        "approve", {"plan": plan.digest, "by": approval.by, "at": approval.at}
+    )
+    return plan
+
+
+# -- the plan's accounts now --------------------------------------------------
+
+
+def resolve(plan: Plan, store: Store, allowed: Iterable[Status]) -> Accounts:
+    """The plan's flags as the store holds them (found by the note the plan
+    left on them), or a refusal when they changed since: one resolved,
+    held, raised anew on other data, or taken by a newer plan."""
+    statuses = set(allowed)
+    marked = plan.marker
+    mine = [s for s in store.flag_states(note=marked) if s.note == marked]
+    key = _keyer(store.secret())
+    keyed = [(key(s.account_id), s) for s in mine]
+    moved = any(s.status not in statuses or s.action != "remove" for s in mine)
+    if moved or flags_digest(keyed) != plan.flags_digest:
+        raise RemovalRefused(
+            "the plan's flags changed in the store since the plan was made"
+            " (resolved, put under a legal hold, raised anew on other data,"
+            " or taken by a newer plan); make a new plan"
+        )
+    return Accounts(
+        frozenset(s.account_id for s in mine),
+        frozenset(k for k, _ in keyed),
+        frozenset(s.status for s in mine),
+    )
+
+
+# -- the journal ---------------------------------------------------------------
+
+
+class Journal:
+    """Beside the plan: one JSON line per target started and done."""
+
+    def __init__(self, plan_path: str, digest: str) -> None:
+        self.path = Path(f"{plan_path}.journal.jsonl")
+        self.digest = digest
+
+    def steps(self) -> dict[str, dict[str, Any]]:
+        """The last step recorded for each target of this plan."""
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return {}
+        steps: dict[str, dict[str, Any]] = {}
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue  # a line cut short by a kill: the step is redone
+            if isinstance(entry, dict) and entry.get("plan") == self.digest:
+                steps[str(entry.get("target"))] = entry
+        # A target refused was left as it was: as if never started.
+        return {t: e for t, e in steps.items() if e.get("step") != "refused"}
+
+    def record(self, target: str, step: str, **counts: object) -> None:
+        entry = {"plan": self.digest, "target": target, "step": step, **counts}
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, (json.dumps(entry, sort_keys=True) + "\n").encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+# -- run -------------------------------------------------------------------------
+
+
+def _moved(
+    before: tuple[Status, ...], after: Status, by: str, note: str
+) -> StatusChange:
+    """The move of every flag the plan marked (see `Plan.marker`)."""
+    return StatusChange((), before, after, by, note, marked=note)
+
+
+def check_approvals(plan: Plan, *, four_eyes: bool, max_accounts: int | None) -> None:
+    if not plan.approvals:
+        raise RemovalRefused("the plan is not approved (agegate remove approve)")
+    if four_eyes and all(a.by == plan.made_by for a in plan.approvals):
+        raise RemovalRefused(
+            "--four-eyes: the plan is approved only by its author; another"
+            " person must approve it"
+        )
+    caps = [c for c in (plan.max_accounts, max_accounts) if c is not None]
+    if caps and plan.accounts > min(caps):
+        raise RemovalRefused(
+            f"the plan removes {plan.accounts} accounts, more than the cap"
+            f" of {min(caps)} (--max-accounts)"
+        )
+
+
+@attrs.frozen
+class TargetResult:
+    label: str
+    planned_rows: int
+    removed: int
+    notes: tuple[str, ...] = ()
+    left: int | None = None
+
+
+def _erasers(plan: Plan) -> list[tuple[TargetPlan, Eraser]]:
+    return [(t, t.target.eraser()) for t in plan.targets]
+
+
+def _check_states(
+    erasers: Sequence[tuple[TargetPlan, Eraser]],
+    steps: dict[str, dict[str, Any]],
+    ids: frozenset[str],
+) -> None:
+    """Every target not yet touched must be as the plan surveyed it. The
+    first of them is left out when its eraser checks its state inside the
+    erase itself: nothing is changed before it."""
+    pending = [(p, e) for p, e in erasers if p.target.label not in steps]
+    if pending and isinstance(pending[0][1], CheckedEraser):
+        pending = pending[1:]
+    for planned, eraser in pending:
+        if eraser.plan(ids).state != planned.state:
+            raise RemovalRefused(
+                f"{planned.target.label} changed since the plan was made;"
+                " make a new plan"
+            )
+
+
+def _erase(
+    eraser: Eraser, planned: TargetPlan, ids: frozenset[str], *, fresh: bool
+) -> Erased:
+    """Erase; a target not started before, whose eraser can, has its state
+    checked in the erase's own transaction. One started before is erased
+    again without the check: its state moved because it was erased."""
+    if fresh and isinstance(eraser, CheckedEraser):
+        return eraser.erase_checked(ids, planned.state)
+    return eraser.erase(ids)
+
+
+def run_plan(
+    plan: Plan,
+    plan_path: str,
+    store: Store,
+    *,
+    by: str,
+    four_eyes: bool = False,
+    max_accounts: int | None = None,
+) -> list[TargetResult]:
+    """Erase the plan's accounts from every target (see the module doc)."""
+    check_approvals(plan, four_eyes=four_eyes, max_accounts=max_accounts)
+    accounts = resolve(plan, store, IN_REMOVAL)
+    journal = Journal(plan_path, plan.digest)
+    steps = journal.steps()
+    erasers = _erasers(plan)
+    _check_states(erasers, steps, accounts.ids)
+    note = plan.marker
+    if accounts.statuses & {"planned", "failed"}:
+        store.set_status(_moved(("planned", "failed"), "approved", by, note))
+    results = []
+    for planned, eraser in erasers:
+        label = planned.target.label
+        step = steps.get(label, {})
+        if step.get("step") == "done":
+            notes = tuple(str(n) for n in step.get("notes", ()))
+            results.append(
+                TargetResult(label, planned.rows, int(step.get("rows", 0)), notes)
+            )
+            continue
+        journal.record(label, "started")
+        try:
+            erased = _erase(eraser, planned, accounts.ids, fresh=label not in steps)
+        except TargetChanged:
+            journal.record(label, "refused")
+            raise RemovalRefused(
+                f"{label} changed since the plan was made; make a new plan"
+            ) from None
+        except BaseException:
+            store.set_status(_moved(("approved",), "failed", by, note))
+            _run_receipt(plan, results, "failed", failed_at=label)
+            raise
+        journal.record(label, "done", rows=erased.rows, notes=list(erased.notes))
+        results.append(TargetResult(label, planned.rows, erased.rows, erased.notes))
+    TombstoneStore(plan.tombstones).add(
+        accounts.keys,
+        on=datetime.now(UTC).date(),
+        targets=[r.label for r in results],
+        plan=plan.digest,
+    )
+    store.set_status(_moved(("approved", "failed", "erased"), "erased", by, note))
+    _run_receipt(plan, results, "erased")
+    return results
+
+
+def _run_receipt(
+    plan: Plan,
+    results: Sequence[TargetResult],
+    outcome: str,
+    failed_at: str | None = None,
+) -> None:
+    body: dict[str, object] = {
+        **plan.summary(),
+        "outcome": outcome,
+        "approvals": [{"by": a.by, "at": a.at} for a in plan.approvals],
+        "targets": [
+            {
+                "target": r.label,
+                "rows_before": r.planned_rows,
+                "removed": r.removed,
+                "notes": list(r.notes),
+            }
+            for r in results
+        ],
+    }
+    if failed_at is not None:
+        body["failed_at"] = failed_at
+    ReceiptLog(Path(plan.receipts)).append("run", body)
+
+
+# -- verify -------------------------------------------------------------------------
+
+
+def verify_plan(plan: Plan, store: Store, *, by: str) -> list[TargetResult]:
+    """Ask every target what is left of the plan's accounts. The flags are
+    verified only when every target reports nothing; a run's flags with
+    something left are failed."""
+    accounts = resolve(plan, store, (*IN_REMOVAL, "verified"))
+    results = [
+        TargetResult(
+            planned.target.label, planned.rows, 0, left=eraser.verify(accounts.ids)
+        )
+        for planned, eraser in _erasers(plan)
+    ]
+    clean = all(r.left == 0 for r in results)
+    note = plan.marker
+    if clean:
+        change = _moved(("erased", "failed", "verified"), "verified", by, note)
+    else:
+        change = _moved(("erased", "verified"), "failed", by, note)
+    moved = store.set_status(change)
+    ReceiptLog(Path(plan.receipts)).append(
+        "verify",
+        {
+            **plan.summary(),
+            "verified": clean,
+            "flags_moved": moved,
+            "status": "verified" if clean else "failed",
+            "targets": [
+                {"target": r.label, "rows_before": r.planned_rows, "left": r.left}
+                for r in results
+            ],
+        },
+    )
+    return results
+
+
+# -- replay ---------------------------------------------------------------------------
+
+
+def replay(
+    tombstones: TombstoneStore,
+    targets: Sequence[Target],
+    secret: bytes,
+    receipts: ReceiptLog,
+) -> list[TargetResult]:
+    """Remove again, from each target, the accounts that have a tombstone,
+    and nothing else: each id the target holds is hashed under the store's
+    secret and looked up among the tombstones."""
+    buried = tombstones.keys()
+    key = _keyer(secret)
+    erasers = []
+    for target in targets:
+        eraser = target.eraser()
+        if not isinstance(eraser, Replayable):
+            raise InputError(
+                "this eraser cannot list its ids, so cannot replay", where=target.label
+            )
+        erasers.append((target, eraser))
+    results = []
+    for target, eraser in erasers:
+        back = frozenset(i for i in eraser.ids() if key(i) in buried)
+        removed = eraser.erase(back) if back else None
+        rows = removed.rows if removed else 0
+        notes = removed.notes if removed else ()
+        results.append(TargetResult(target.label, len(back), rows, notes))
+    receipts.append(
+        "replay",
+        {
+            "tombstones": len(buried),
+            "targets": [
+                {
+                    "target": r.label,
+                    "accounts": r.planned_rows,
+                    "removed": r.removed,
+                    "notes": list(r.notes),
+                }
+                for r in results
+            ],
+        },
+    )
+    return results

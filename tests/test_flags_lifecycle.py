@@ -1,0 +1,89 @@
+"""The flag lifecycle in the SQLite store: bulk moves in one transaction,
+legal holds, and a review run again that never reopens a held flag or one
+in a removal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from removal_support import MINORS, agegate
+
+from agegate.flags import Flag, SqliteFlagStore
+from agegate.flags.lifecycle import KEPT, FlagRef, StatusChange
+
+
+def _flags(codes: tuple[str, ...] = ("MINOR_NOW",), fp: str = "a") -> list[Flag]:
+    return [Flag(p.account_id, codes, "remove", fingerprint=fp) for p in MINORS]
+
+
+@pytest.mark.parametrize("status", KEPT)
+def test_a_review_run_again_on_other_data_leaves_the_flag_alone(
+    tmp_path: Path, status: str
+) -> None:
+    with SqliteFlagStore(tmp_path / "f.sqlite") as store:
+        store.add_many(_flags())
+        refs = tuple(FlagRef(p.account_id, "review") for p in MINORS)
+        assert store.set_status(StatusChange(refs, ("open",), status, "ops")) == len(
+            MINORS
+        )  # type: ignore[arg-type]
+        store.add_many(_flags(("MINOR_NOW", "REPORTED"), "b"))
+        kept = list(store.list())
+    assert {s.status for s in kept} == {status}
+    assert {s.flag.codes for s in kept} == {("MINOR_NOW",)}
+
+
+def test_a_bulk_move_is_one_transaction_and_moves_only_from_the_statuses_named(
+    tmp_path: Path,
+) -> None:
+    with SqliteFlagStore(tmp_path / "f.sqlite") as store:
+        store.add_many(_flags())
+        refs = tuple(FlagRef(p.account_id, "review") for p in MINORS)
+        assert (
+            store.set_status(
+                StatusChange(refs[:2], ("open",), "held", "counsel", "case")
+            )
+            == 2
+        )
+        assert store.set_status(StatusChange(refs, ("open",), "planned", "ops")) == 3
+        ghost = (*refs, FlagRef("nobody", "review"))
+        assert (
+            store.set_status(StatusChange(ghost, ("planned",), "approved", "ops")) == 3
+        )
+        statuses = sorted(s.status for s in store.list())
+    assert statuses == ["approved", "approved", "approved", "held", "held"]
+
+
+def test_hold_and_release_through_the_command(tmp_path: Path) -> None:
+    path = tmp_path / "f.sqlite"
+    with SqliteFlagStore(path) as store:
+        store.add_many(_flags())
+    account = MINORS[0].account_id
+    held = agegate(
+        "flags",
+        "hold",
+        account,
+        "--store",
+        path,
+        "--why",
+        "litigation",
+        "--by",
+        "counsel",
+    )
+    assert held.returncode == 0
+    assert "1 flag(s) held" in held.stdout
+    assert (
+        agegate("flags", "hold", "nobody", "--store", path, "--why", "x").returncode
+        == 2
+    )
+    with SqliteFlagStore(path) as store:
+        (stored,) = store.list(account_id=account)
+    assert (stored.status, stored.resolved_by, stored.resolution_note) == (
+        "held",
+        "counsel",
+        "litigation",
+    )
+    assert agegate("flags", "release", account, "--store", path).returncode == 0
+    assert agegate("flags", "release", account, "--store", path).returncode == 2
+    with SqliteFlagStore(path) as store:
+        assert store.count("open") == len(MINORS)

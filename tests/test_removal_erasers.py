@@ -1,0 +1,108 @@
+"""The erasers on their own, on real files: the awkward shapes of real
+exports keep every other byte."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from agegate.errors import InputError
+from agegate.removal.erasers.files import CsvEraser, JsonlEraser, ParquetEraser
+from agegate.removal.erasers.sqlite import SqliteEraser
+
+
+def test_csv_with_a_bom_semicolons_and_quoted_ids_keeps_every_other_byte(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "export.csv"
+    header = "\ufeffname;account_id;note\r\n".encode()
+    keep = [
+        b'"Ann; the first";a-1;plain\r\n',
+        b'Bo;"a-3";"two\r\nlines"\r\n',
+        "Zoë;a-5;ünïcode\r\n".encode(),
+    ]
+    gone = [b'Cy;"a-2";x\r\n', b'"Di ""D""";a-4;"multi\nline ; note"\r\n']
+    path.write_bytes(header + keep[0] + gone[0] + keep[1] + gone[1] + keep[2])
+    mode = 0o640
+    os.chmod(path, mode)
+    eraser = CsvEraser(str(path), "account_id")
+    survey = eraser.plan({"a-2", "a-4", "nobody"})
+    assert (survey.rows, survey.accounts, survey.total) == (2, 2, 5)
+    assert eraser.erase({"a-2", "a-4"}).rows == 2
+    assert path.read_bytes() == header + b"".join(keep)
+    assert stat.S_IMODE(path.stat().st_mode) == mode
+    assert eraser.verify({"a-2", "a-4"}) == 0
+    assert sorted(eraser.ids()) == ["a-1", "a-3", "a-5"]
+    assert [p.name for p in tmp_path.iterdir()] == ["export.csv"]
+
+
+def test_a_malformed_csv_is_an_input_error_and_the_file_is_untouched(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "bad.csv"
+    data = b'account_id,name\na-1,"never closed\n'
+    path.write_bytes(data)
+    with pytest.raises(InputError, match="line 2"):
+        CsvEraser(str(path), "account_id").erase({"a-1"})
+    assert path.read_bytes() == data
+    assert [p.name for p in tmp_path.iterdir()] == ["bad.csv"]
+
+
+def test_jsonl_integer_ids_and_records_without_one(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    lines = [
+        b'{"user": 7, "e": "x"}\n',
+        b'{"user": 8,  "e": "y"}\n',
+        b"\n",
+        b'{"e": "no user"}\n',
+        b'{"user": "8", "e": "z"}',
+    ]
+    path.write_bytes(b"".join(lines))
+    eraser = JsonlEraser(str(path), "user")
+    assert eraser.plan({"8"}).rows == 2
+    eraser.erase({"8"})
+    assert path.read_bytes() == lines[0] + lines[2] + lines[3]
+
+
+def test_parquet_integer_ids_keep_schema_and_rows(tmp_path: Path) -> None:
+    path = tmp_path / "users.parquet"
+    table = pa.table(
+        {"id": pa.array([1, 2, 3, 4], pa.int64()), "name": ["a", "b", "c", "d"]}
+    )
+    table = table.replace_schema_metadata({"owner": "crm"})
+    pq.write_table(table, path, compression="zstd")
+    eraser = ParquetEraser(str(path), "id")
+    assert eraser.erase({"2", "4"}).rows == 2
+    kept = pq.read_table(path)
+    assert kept.schema.metadata[b"owner"] == b"crm"
+    assert kept.to_pylist() == [{"id": 1, "name": "a"}, {"id": 3, "name": "c"}]
+    assert eraser.verify({"2", "4"}) == 0
+
+
+def test_sqlite_integer_id_column_and_rollback_journal(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "app.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE members (member INTEGER, secret TEXT)")
+        db.executemany(
+            "INSERT INTO members VALUES (?, ?)",
+            [(1, "keep-one"), (2, "gone-two"), (3, "keep-three")],
+        )
+    db.close()
+    eraser = SqliteEraser(str(path), "members", "member")
+    assert eraser.plan({"2"}).rows == 1
+    assert eraser.erase({"2"}).rows == 1
+    assert b"gone-two" not in path.read_bytes()
+    assert b"keep-three" in path.read_bytes()
+    with pytest.raises(InputError, match="no column"):
+        SqliteEraser(str(path), "members", "account_id").plan({"2"})
+    with pytest.raises(InputError, match="no such table"):
+        SqliteEraser(str(path), "nothing", "member").plan({"2"})
+    assert json.dumps(eraser.label)
