@@ -10,7 +10,7 @@ import pytest
 from removal_support import MINORS, agegate
 
 from agegate.flags import Flag, SqliteFlagStore
-from agegate.flags.lifecycle import KEPT, FlagRef, StatusChange
+from agegate.flags.lifecycle import GONE, KEPT, FlagRef, StatusChange
 
 
 def _flags(codes: tuple[str, ...] = ("MINOR_NOW",), fp: str = "a") -> list[Flag]:
@@ -31,6 +31,23 @@ def test_a_review_run_again_on_other_data_leaves_the_flag_alone(
         kept = list(store.list())
     assert {s.status for s in kept} == {status}
     assert {s.flag.codes for s in kept} == {("MINOR_NOW",)}
+
+
+@pytest.mark.parametrize("status", GONE)
+def test_an_account_to_be_gone_found_again_reappears(
+    tmp_path: Path, status: str
+) -> None:
+    # A copy the removal missed, or a restore from backup: the account is back.
+    with SqliteFlagStore(tmp_path / "f.sqlite") as store:
+        store.add_many(_flags())
+        refs = tuple(FlagRef(p.account_id, "review") for p in MINORS)
+        change = StatusChange(refs, ("open",), status, "ops")  # type: ignore[arg-type]
+        assert store.set_status(change) == len(MINORS)
+        store.add_many(_flags())
+        statuses = {s.status for s in store.list()}
+        again = store.statuses(p.account_id for p in MINORS)
+    assert statuses == {"reappeared"}
+    assert again["reappeared"] == len(MINORS)
 
 
 def test_a_bulk_move_is_one_transaction_and_moves_only_from_the_statuses_named(

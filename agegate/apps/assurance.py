@@ -16,9 +16,10 @@ POST /complete         `{"attempt", "response"}` (wallet) or `{"attempt"}`
 POST /webhooks/{name}  a provider's signed callback -> 200, 401, 400, 413
 
 Begin and complete are refused from another site (`Sec-Fetch-Site`,
-`Origin`: as the report intake does), rate-limited per client address and
-body-capped; the webhook is authenticated by its signature alone (a
-provider is no browser) and capped too. The wallet's `complete` is given the
+`Origin`: as the report intake does) and body-capped; begin is rate-limited
+per client address (complete is not: a page polls it); the webhook is
+authenticated by its signature alone (a provider is no browser) and capped
+too. The wallet's `complete` is given the
 request's `Origin`, which the verifier checks against its own.
 """
 
@@ -38,7 +39,14 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from ..asgi.assurance import NeedsAssurance, assurance_page, log_source, methods
-from ..asgi.body import Disconnected, Refused, declared_length, read_body, read_json
+from ..asgi.body import (
+    Disconnected,
+    Refused,
+    classify,
+    declared_length,
+    read_body,
+    read_json,
+)
 from ..asgi.negotiate import prefers_html
 from ..asgi.notice import BASE_HEADERS
 from ..asgi.pages import page
@@ -95,37 +103,43 @@ class _Routes:
 
     async def show(self, request: Request) -> Response:
         text = request.query_params.get("age", "18")
-        age = _age(int(text)) if text.isascii() and text.isdigit() else None
+        # Two digits at most: int() refuses a text of thousands of digits.
+        readable = text.isascii() and text.isdigit() and len(text) <= 2
+        age = _age(int(text)) if readable else None
         ask = NeedsAssurance(self._needed(), age or 18)
         return HTMLResponse(assurance_page(self.policy, ask), headers=BASE_HEADERS)
 
     def _needed(self) -> Level:
         return max(self.policy.required.values(), default=Level.ASSERTED)
 
-    async def _read(self, request: Request) -> dict[str, Any] | Response:
-        """The JSON body of a same-site request within the rate limit."""
+    async def _read(
+        self, request: Request, *, counted: bool
+    ) -> dict[str, Any] | Response:
+        """The JSON body of a same-site request (`counted`: within the rate
+        limit)."""
         if cross_site(request, self.trusted):
             logger.info("assurance refused: cross-site request")
             return _problem(403, Refusal.CROSS_SITE_REFUSED, "cross-site request")
         host = request.client.host if request.client else "unknown"
-        if not self.limiter.allow(client_key(host)):
+        if counted and not self.limiter.allow(client_key(host)):
             response = _problem(429, Refusal.RATE_LIMITED, "too many attempts")
             response.headers["Retry-After"] = str(int(self.limiter.limit.seconds))
             return response
         raw = list(request.scope.get("headers", []))
-        media = request.headers.get("content-type", "").split(";")[0].strip()
-        if media.lower() != "application/json":
-            return _problem(415, Refusal.MEDIA_TYPE_UNSUPPORTED, "send JSON")
         try:
             declared_length(raw, self.max_body)
-            return read_json(await read_body(request.receive, self.max_body), _KEYS)
+            body = await read_body(request.receive, self.max_body)
+            # As the gate reads a body: one Content-Type, JSON, UTF-8.
+            if classify(raw, body) != "json":
+                return _problem(415, Refusal.MEDIA_TYPE_UNSUPPORTED, "send JSON")
+            return read_json(body, _KEYS)
         except Refused as refused:
             return _problem(refused.status, refused.code, "the body cannot be read")
         except Disconnected:
             return Response(status_code=400)
 
     async def begin(self, request: Request) -> Response:
-        data = await self._read(request)
+        data = await self._read(request, counted=True)
         if isinstance(data, Response):
             return data
         method, age = data.get("method"), _age(data.get("age"))
@@ -156,7 +170,10 @@ class _Routes:
         return JSONResponse(body, status_code=201, headers=BASE_HEADERS)
 
     async def complete(self, request: Request) -> Response:
-        data = await self._read(request)
+        # Not counted: the page polls it while a provider checks, and its
+        # work is bounded by the begins (an unknown attempt is one lookup; a
+        # wallet proof is verified once, after its attempt is consumed).
+        data = await self._read(request, counted=False)
         if isinstance(data, Response):
             return data
         attempt = data.get("attempt")
@@ -211,18 +228,20 @@ class _Routes:
             assurance.level.name,
             log_source(assurance),
         )
-        answer = JSONResponse(
-            {
-                "status": "verified",
-                "token": token,
-                "header": policy.header_name,
-                "expires_in": policy.token_ttl,
-                "level": assurance.level.name,
-                "over": assurance.over,
-                "under": assurance.under,
-            },
-            headers=BASE_HEADERS,
-        )
+        body: dict[str, Any] = {
+            "status": "verified",
+            "token": token,
+            "header": policy.header_name,
+            "expires_in": policy.token_ttl,
+            "level": assurance.level.name,
+            "over": assurance.over,
+            "under": assurance.under,
+        }
+        if "sec-fetch-site" in request.headers:
+            # A browser's fetch: the HttpOnly cookie carries the token, and
+            # a script on the page (an injected one too) never holds it.
+            del body["token"]
+        answer = JSONResponse(body, headers=BASE_HEADERS)
         secure = self.cookie_secure
         if secure is None:
             secure = request.url.scheme == "https"
@@ -276,8 +295,8 @@ def assurance_app(
     cookie_secure: bool | None = None,
 ) -> Starlette:
     """The assurance routes as one Starlette app; mount it at
-    `policy.base_path`. `rate_limit` counts begin and complete calls per
-    client address (default 60 an hour)."""
+    `policy.base_path`. `rate_limit` counts begin calls per client address
+    (default 60 an hour)."""
     if not isinstance(policy, AssurancePolicy):
         raise TypeError("policy must be an AssurancePolicy")
     limit = rate_limit if rate_limit is not None else RateLimit(60, 3600)

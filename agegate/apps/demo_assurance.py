@@ -91,6 +91,16 @@ def _callback(
     return body, {"x-signature-timestamp": stamp, "x-signature-hmac-sha256": mac}
 
 
+def _age(value: object) -> int | None:
+    """Two ASCII digits (or such an int) as an age: `str.isdigit` is true of
+    other scripts' digits too, which int() refuses, as it refuses a text of
+    thousands of digits."""
+    text = str(value) if type(value) in (int, str) else ""
+    if text.isascii() and text.isdigit() and len(text) <= 2:
+        return int(text)
+    return None
+
+
 def _page(attempt: str, age: int) -> str:
     buttons = "".join(
         f'<button type="submit" name="outcome" value="{o}" id="test-{o}">'
@@ -121,7 +131,7 @@ class _TestProvider:
     async def show(self, request: Request) -> Response:
         attempt = request.query_params.get("attempt", "")[:100]
         age_text = request.query_params.get("age", "18")
-        age = int(age_text) if age_text.isdigit() and len(age_text) < 3 else 18
+        age = _age(age_text) or 18
         return HTMLResponse(_page(attempt, age))
 
     async def decide(self, request: Request) -> Response:
@@ -129,7 +139,7 @@ class _TestProvider:
         if as_json:
             try:
                 data = json.loads(await request.body())
-            except ValueError:
+            except (ValueError, RecursionError):
                 data = None
         else:
             async with request.form(max_files=0, max_fields=8) as form:
@@ -137,8 +147,8 @@ class _TestProvider:
         if not isinstance(data, dict) or data.get("outcome") not in _OUTCOMES:
             return JSONResponse({"title": "attempt and outcome needed"}, 422)
         attempt = str(data.get("attempt", ""))
-        age = data.get("age", 18)
-        age = int(age) if str(age).isdigit() and 13 <= int(age) <= 25 else 18
+        found = _age(data.get("age", 18))
+        age = found if found is not None and 13 <= found <= 25 else 18
         verification = "test-" + secrets.token_hex(8)
         try:
             self.provider.bind(attempt, verification)

@@ -229,7 +229,10 @@ def _read_list(
     until = now + max_age
     ttl = payload.get("ttl")
     if type(ttl) is int and ttl >= 0:
-        until = min(until, now + timedelta(seconds=ttl))
+        # Capped at max_age (at most a day) before any date arithmetic: a
+        # ttl past the calendar would overflow it.
+        seconds = min(ttl, int(max_age.total_seconds()))
+        until = min(until, now + timedelta(seconds=seconds))
     expires = payload.get("exp")
     if expires is not None:
         if type(expires) not in (int, float):

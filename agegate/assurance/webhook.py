@@ -228,7 +228,7 @@ class JwsSignature:
         content = token.payload
         try:
             issued = json.loads(content).get("iat")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             raise WebhookRefused(400, "BODY_MALFORMED") from None
         if type(issued) is not int or abs(now - issued) > self.tolerance:
             raise WebhookRefused(401, "TIMESTAMP_OUTSIDE_TOLERANCE")
@@ -530,7 +530,7 @@ class ProviderWebhook:
         content = self._verified(headers, body, now)
         try:
             event = json.loads(content)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise WebhookRefused(400, "BODY_MALFORMED") from None
         if not isinstance(event, dict):
             raise WebhookRefused(400, "BODY_MALFORMED")

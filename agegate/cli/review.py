@@ -94,10 +94,10 @@ never a value; --accept-unreadable reviews such an input and exits 0.
 Exit status: 0 run completed, 1 with --fail-on-flags when an account was
 flagged, 2 usage or input error (nothing screened included), 3 most of a
 column or too many rows unreadable (see above), 4 with --store an account
-whose flag was resolved as removed is still in the input and flagged again
-(its flag is now "reappeared"; a dismissed flag is left as it is, and counted
-as dismissed_still_present), 130 interrupted (the summary so far is written,
-with "completed": false).
+whose flag was resolved as removed, or erased or verified by agegate remove,
+is still in the input and flagged again (its flag is now "reappeared"; a
+dismissed flag is left as it is, and counted as dismissed_still_present),
+130 interrupted (the summary so far is written, with "completed": false).
 """
 
 
@@ -743,7 +743,7 @@ class _Run:
         if tally.flags_reappeared:
             say(
                 "review",
-                f"{tally.flags_reappeared} account(s) resolved as removed are still"
+                f"{tally.flags_reappeared} account(s) removed or erased are still"
                 " in the input, flagged again: status reappeared (agegate flags"
                 " list --status reappeared)",
             )

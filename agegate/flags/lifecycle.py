@@ -22,9 +22,9 @@ from ..errors import InputError
 from .model import STATUSES, Status, StoredFlag
 
 __all__ = [
+    "GONE",
     "IN_REMOVAL",
     "KEPT",
-    "KEPT_SQL",
     "PLANNABLE",
     "FlagRef",
     "FlagState",
@@ -34,16 +34,24 @@ __all__ = [
     "release",
 ]
 
-# Statuses a review's upsert leaves alone: the flag belongs to a removal
-# (or a hold) and must stay as the plan saw it.
 IN_REMOVAL: tuple[Status, ...] = ("planned", "approved", "erased", "failed")
-KEPT: tuple[Status, ...] = (*IN_REMOVAL, "verified", "held")
-KEPT_SQL = ", ".join(f"'{status}'" for status in KEPT)
+# Statuses a review's upsert leaves alone: a removal still under way (the
+# flag must stay as its plan saw it) or a hold. An erased or verified
+# account found again is not among them: it becomes `reappeared`.
+KEPT: tuple[Status, ...] = ("planned", "approved", "failed", "held")
+# What a review found again that was to be gone.
+GONE: tuple[Status, ...] = ("removed", "erased", "verified")
 # What a new plan may take: open flags, and those of a plan never run or of
 # a run that failed.
-PLANNABLE: tuple[Status, ...] = ("open", "planned", "approved", "failed")
+PLANNABLE: tuple[Status, ...] = (
+    "open",
+    "reappeared",
+    "planned",
+    "approved",
+    "failed",
+)
 # What a hold may stop: anything not yet erased.
-HOLDABLE: tuple[Status, ...] = ("open", "planned", "approved", "failed")
+HOLDABLE: tuple[Status, ...] = PLANNABLE
 
 
 @attrs.frozen

@@ -88,9 +88,9 @@ _SCHEMA = (
 )
 
 # The SQLite store's rules (`store._UPSERT`): an open or reappeared flag is
-# updated on changed data, a cleared one reopened and a removed one made
-# `reappeared` whatever the data; dismissed, held and a removal's lifecycle
-# are left as they are.
+# updated on changed data, a cleared one reopened and a removed, erased or
+# verified one made `reappeared` whatever the data; dismissed, held and a
+# removal still under way are left as they are.
 _UPSERT = """
 INSERT INTO flags (account_id, source, codes, action, jurisdiction, required_age,
                    fingerprint, status, raised_at, updated_at)
@@ -101,14 +101,15 @@ ON CONFLICT (account_id, source) DO UPDATE SET
     jurisdiction = excluded.jurisdiction,
     required_age = excluded.required_age,
     fingerprint = excluded.fingerprint,
-    status = CASE flags.status WHEN 'removed' THEN 'reappeared'
-        WHEN 'cleared' THEN 'open' ELSE flags.status END,
+    status = CASE WHEN flags.status IN ('removed', 'erased', 'verified')
+        THEN 'reappeared' WHEN flags.status = 'cleared' THEN 'open'
+        ELSE flags.status END,
     updated_at = excluded.updated_at,
     resolved_by = CASE flags.status WHEN 'cleared' THEN NULL ELSE flags.resolved_by END,
     resolved_at = CASE flags.status WHEN 'cleared' THEN NULL ELSE flags.resolved_at END,
     resolution_note = CASE flags.status WHEN 'cleared' THEN NULL
         ELSE flags.resolution_note END
-WHERE flags.status IN ('removed', 'cleared')
+WHERE flags.status IN ('removed', 'erased', 'verified', 'cleared')
    OR (flags.status IN ('open', 'reappeared')
        AND (flags.codes IS DISTINCT FROM excluded.codes
             OR flags.fingerprint IS DISTINCT FROM excluded.fingerprint))

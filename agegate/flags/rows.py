@@ -105,7 +105,7 @@ def _moment(value: Any) -> datetime:
 def _codes(value: Any) -> tuple[str, ...]:
     try:
         codes = json.loads(_text(value))
-    except ValueError:
+    except (ValueError, RecursionError):
         raise _Bad(
             "expected a JSON list of codes, found text that is not JSON"
         ) from None

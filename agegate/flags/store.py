@@ -147,11 +147,12 @@ _ADDED_COLUMNS = (
 
 # On conflict (`REOPENING`): an open or reappeared flag raised on changed data
 # (another fingerprint or other codes) is updated; a cleared one is reopened
-# whatever the data: the condition is back; a removed one becomes
-# `reappeared` whatever the data, keeping who resolved it: the account was to
-# be gone. A dismissed flag, one on legal hold and one in a removal's
-# lifecycle are left as they are: decisions made on purpose, which a flag
-# raised again never undoes.
+# whatever the data: the condition is back; a removed, erased or verified one
+# becomes `reappeared` whatever the data, keeping who resolved it: the account
+# was to be gone (a copy missed, a restore from backup). A dismissed flag, one
+# on legal hold and one in a removal still under way (planned, approved,
+# failed) are left as they are: decisions made on purpose, which a flag raised
+# again never undoes.
 _UPSERT = """
 INSERT INTO flags (account_id, source, codes, action, jurisdiction, required_age,
                    fingerprint, status, raised_at, updated_at)
@@ -162,14 +163,15 @@ ON CONFLICT (account_id, source) DO UPDATE SET
     jurisdiction = excluded.jurisdiction,
     required_age = excluded.required_age,
     fingerprint = excluded.fingerprint,
-    status = CASE flags.status WHEN 'removed' THEN 'reappeared'
-        WHEN 'cleared' THEN 'open' ELSE flags.status END,
+    status = CASE WHEN flags.status IN ('removed', 'erased', 'verified')
+        THEN 'reappeared' WHEN flags.status = 'cleared' THEN 'open'
+        ELSE flags.status END,
     updated_at = excluded.updated_at,
     resolved_by = CASE flags.status WHEN 'cleared' THEN NULL ELSE flags.resolved_by END,
     resolved_at = CASE flags.status WHEN 'cleared' THEN NULL ELSE flags.resolved_at END,
     resolution_note = CASE flags.status WHEN 'cleared' THEN NULL
         ELSE flags.resolution_note END
-WHERE flags.status IN ('removed', 'cleared')
+WHERE flags.status IN ('removed', 'erased', 'verified', 'cleared')
    OR (flags.status IN ('open', 'reappeared')
        AND (flags.codes IS NOT excluded.codes
             OR flags.fingerprint IS NOT excluded.fingerprint))

@@ -188,6 +188,10 @@ def _parse(raw: bytes) -> Receipt:
     if _canonical(entry) + b"\n" != raw:
         raise ValueError("not as written")
     when = datetime.fromisoformat(at)
+    if when.tzinfo is None:
+        # Every entry is written in UTC with its offset; one without cannot
+        # be ordered against the others.
+        raise ValueError("not as written")
     return Receipt(seq, kind, when, body, str(entry["prev"]), str(entry["digest"]))
 
 
@@ -211,7 +215,7 @@ def _problem(raw: bytes, number: int, last: Receipt | None) -> Receipt | str:
     """The entry, or why it breaks the chain."""
     try:
         receipt = _parse(raw)
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return "not a receipt as written"
     if receipt.seq != number:
         return "out of sequence"

@@ -78,7 +78,13 @@ def place_label(place: str) -> str:
 def _utc(moment: datetime) -> datetime:
     """A stored time in UTC; one written without an offset was UTC."""
     aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(UTC)
+    try:
+        return aware.astimezone(UTC)
+    except OverflowError:
+        # A time within a day of year 1 or 9999 whose offset takes it past
+        # either: the nearest time there is, so the flag is still counted.
+        edge = datetime.max if moment.year > 1 else datetime.min
+        return edge.replace(tzinfo=UTC)
 
 
 def month_of(moment: datetime) -> str:
@@ -199,15 +205,25 @@ class ReviewRun:
     by_code: tuple[tuple[str, int], ...]
 
 
+# A review writes a summary of a few kilobytes; one far larger is not one,
+# and is not read whole into memory to find out.
+MAX_SUMMARY_BYTES = 8 * 1024 * 1024
+
+
 def read_summary(path: str) -> ReviewRun:
     """A review summary's counts, or an InputError naming the file."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_SUMMARY_BYTES + 1)
     except OSError as error:
         raise InputError(
             f"cannot read the summary ({error.strerror})", where=path
         ) from None
-    except (UnicodeDecodeError, ValueError):
+    if len(raw) > MAX_SUMMARY_BYTES:
+        raise InputError("larger than 8 MiB; not a review summary", where=path)
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise InputError("the summary is not JSON", where=path) from None
     if not isinstance(data, dict):
         raise InputError("the summary is not a JSON object", where=path)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from ...errors import InputError
@@ -32,17 +31,34 @@ def read_flags(store: str) -> FlagFacts:
         return flag_facts(opened.list())
 
 
+# A flag is a few hundred bytes of JSON; a line far longer is not one.
+MAX_LINE_BYTES = 1024 * 1024
+
+
 def _jsonl_flags(path: str) -> Iterator[StoredFlag]:
+    """The file's flags, one line in memory at a time."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            number = 0
+            while raw := handle.readline(MAX_LINE_BYTES + 1):
+                number += 1
+                line = _line(raw, path, number)
+                if line.strip():
+                    row = _row(line, path, number)
+                    yield stored_flag(row, store=path, where=f"line {number}")
     except OSError as error:
         raise InputError(f"cannot read ({error.strerror})", where=path) from None
+
+
+def _line(raw: bytes, path: str, number: int) -> str:
+    if len(raw) > MAX_LINE_BYTES:
+        raise InputError(
+            f"line {number}: longer than 1 MiB; not a file of flags", where=path
+        )
+    try:
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError("not UTF-8 text; not a file of flags", where=path) from None
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            row = _row(line, path, number)
-            yield stored_flag(row, store=path, where=f"line {number}")
 
 
 def _row(line: str, path: str, number: int) -> dict[str, Any]:
@@ -50,7 +66,7 @@ def _row(line: str, path: str, number: int) -> dict[str, Any]:
     sink wrote has no resolution yet, so it is open since it was raised."""
     try:
         record = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise InputError(
             f"line {number}: not JSON; not a file of flags", where=path
         ) from None
