@@ -2,13 +2,19 @@
 
 Codes change (ISO withdraws and reassigns them), so every code agegate meets,
 in its tables or in input, is checked here against the installed pycountry.
+
+Loading pycountry's databases costs more than a whole `agegate check`, so
+the codes themselves (countries, subdivisions and their parents, alpha-3
+codes) can come from a `Snapshot` of that same pycountry, kept in the cache
+beside the tables (`rules_cache`): the answers are pycountry's either way.
 """
 
 from __future__ import annotations
 
 import functools
+from typing import Any
 
-import pycountry
+import attrs
 
 # Client text reaches these checks. Only strings shaped like a code are looked
 # up, and the caches are bounded, so no input can make them grow for good.
@@ -18,13 +24,68 @@ LONGEST_SUBDIVISION_CODE = 6
 _CACHE_SIZE = 8192  # above the number of ISO 3166 codes (about 5,300)
 
 
+@attrs.frozen
+class Snapshot:
+    """pycountry's codes, each keyed in lower case as pycountry looks it up:
+    country alpha-2 codes; alpha-3 to alpha-2 of current and of historic
+    countries; each subdivision's parent (None: its country)."""
+
+    countries: frozenset[str]
+    alpha_3: dict[str, str]
+    historic_alpha_3: dict[str, str]
+    parents: dict[str, str | None]
+
+
+_snapshot: Snapshot | None = None
+
+
+def _pycountry() -> Any:
+    import pycountry
+
+    return pycountry
+
+
+def take_snapshot() -> Snapshot:
+    """The codes of the installed pycountry."""
+    pycountry = _pycountry()
+    return Snapshot(
+        countries=frozenset(str(c.alpha_2).lower() for c in pycountry.countries),
+        alpha_3={str(c.alpha_3).lower(): str(c.alpha_2) for c in pycountry.countries},
+        historic_alpha_3={
+            str(c.alpha_3).lower(): str(c.alpha_2)
+            for c in pycountry.historic_countries
+            if getattr(c, "alpha_2", None)
+        },
+        parents={
+            str(s.code).lower(): (str(s.parent_code) if s.parent_code else None)
+            for s in pycountry.subdivisions
+        },
+    )
+
+
+def use_snapshot(snapshot: Snapshot) -> None:
+    """Answer from `snapshot` (taken of the installed pycountry) from now on."""
+    global _snapshot
+    _snapshot = snapshot
+
+
 def is_country(code: str) -> bool:
     return len(code) == 2 and _is_country(code)
 
 
 @functools.lru_cache(maxsize=1024)
 def _is_country(code: str) -> bool:
-    return pycountry.countries.get(alpha_2=code) is not None
+    if _snapshot is not None:
+        return code.lower() in _snapshot.countries
+    return _pycountry().countries.get(alpha_2=code) is not None
+
+
+def country_for_alpha_3(code: str) -> str | None:
+    """The alpha-2 code of a current country's alpha-3 code, or None."""
+    if _snapshot is not None:
+        return _snapshot.alpha_3.get(code.lower())
+    found = _pycountry().countries.get(alpha_3=code)
+    return str(found.alpha_2) if found is not None else None
 
 
 def is_subdivision(code: str) -> bool:
@@ -37,7 +98,9 @@ def is_subdivision(code: str) -> bool:
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)
 def _is_subdivision(code: str) -> bool:
-    return pycountry.subdivisions.get(code=code) is not None
+    if _snapshot is not None:
+        return code.lower() in _snapshot.parents
+    return _pycountry().subdivisions.get(code=code) is not None
 
 
 def is_known(code: str) -> bool:
@@ -58,7 +121,9 @@ def parent_of(code: str) -> str | None:
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)
 def _parent_of(code: str) -> str | None:
-    subdivision = pycountry.subdivisions.get(code=code)
+    if _snapshot is not None:
+        return _snapshot.parents.get(code.lower()) or country_of(code)
+    subdivision = _pycountry().subdivisions.get(code=code)
     parent = getattr(subdivision, "parent_code", None) if subdivision else None
     if parent:
         return str(parent)
@@ -66,12 +131,12 @@ def _parent_of(code: str) -> str | None:
 
 
 def country_name(code: str) -> str:
-    country = pycountry.countries.get(alpha_2=country_of(code))
+    country = _pycountry().countries.get(alpha_2=country_of(code))
     return str(country.name) if country else code
 
 
 def subdivision_name(code: str) -> str | None:
-    subdivision = pycountry.subdivisions.get(code=code)
+    subdivision = _pycountry().subdivisions.get(code=code)
     return str(subdivision.name) if subdivision else None
 
 
@@ -136,9 +201,15 @@ def successors(code: str) -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=1024)
 def _successors(upper: str) -> tuple[str, ...]:
-    if len(upper) == 3 and pycountry.countries.get(alpha_3=upper) is None:
-        historic = pycountry.historic_countries.get(alpha_3=upper)
-        upper = str(historic.alpha_2) if historic is not None else upper
+    if len(upper) == 3 and country_for_alpha_3(upper) is None:
+        upper = _historic_alpha_2(upper) or upper
     if len(upper) == 2 and is_country(upper):
         return ()
     return WITHDRAWN.get(upper, ())
+
+
+def _historic_alpha_2(code: str) -> str | None:
+    if _snapshot is not None:
+        return _snapshot.historic_alpha_3.get(code.lower())
+    historic = _pycountry().historic_countries.get(alpha_3=code)
+    return str(historic.alpha_2) if historic is not None else None

@@ -20,11 +20,12 @@ once per prefix. `jurisdictions_by_parse` is the plain reading through
 from __future__ import annotations
 
 import functools
-import importlib.resources
 import logging
 import re
 import threading
 from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 import phonenumbers
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata, PhoneNumber
@@ -183,12 +184,21 @@ _AREA_CODES_FILE = "nanp_area_codes.txt"
 _index_lock = threading.Lock()
 
 
+def data_file(name: str) -> Any:
+    """A file of agegate/data: beside this module when installed as files
+    (importlib.resources, whose import costs a start-up, only when zipped)."""
+    here = Path(__file__).parent / "data" / name
+    if here.is_file():
+        return here
+    import importlib.resources
+
+    return importlib.resources.files("agegate") / "data" / name
+
+
 @functools.cache
 def _area_table() -> Mapping[str, tuple[str, ...]]:
     """Area code -> the subdivisions it serves, read once from the data file."""
-    text = (importlib.resources.files("agegate") / "data" / _AREA_CODES_FILE).read_text(
-        encoding="utf-8"
-    )
+    text = data_file(_AREA_CODES_FILE).read_text(encoding="utf-8")
     table: dict[str, tuple[str, ...]] = {}
     for line in text.splitlines():
         if line and not line.startswith("#"):

@@ -17,14 +17,12 @@ pycountry's data: client text only ever reads it.
 
 from __future__ import annotations
 
-import gettext
 import threading
 import unicodedata
 from collections.abc import Callable, Iterable
 from typing import Literal
 
 import attrs
-import pycountry
 
 Language = Literal["en", "fr"]
 
@@ -220,6 +218,8 @@ def subdivision(text: str, country_code: str) -> Match:
 def country_choices(language: Language) -> list[tuple[str, str]]:
     """(alpha-2, name) for every country, named and sorted in `language`."""
     translate = _translator("iso3166-1", language)
+    import pycountry
+
     named = [(str(c.alpha_2), translate(str(c.name))) for c in pycountry.countries]
     return sorted(named, key=lambda pair: sort_key(pair[1]))
 
@@ -227,6 +227,10 @@ def country_choices(language: Language) -> list[tuple[str, str]]:
 def _translator(domain: str, language: str) -> Callable[[str], str]:
     if language == "en":
         return str
+    import gettext
+
+    import pycountry
+
     catalogue = gettext.translation(
         domain, pycountry.LOCALES_DIR, languages=[language], fallback=True
     )
@@ -272,6 +276,8 @@ def _layered(first: _Table, then: _Table) -> dict[str, frozenset[str]]:
 
 
 def _build() -> _Index:
+    import pycountry
+
     french = _translator("iso3166-1", "fr")
     more = [_translator("iso3166-1", language) for language in MORE_LANGUAGES]
     countries, other_countries = _Table(), _Table()
@@ -300,6 +306,8 @@ def _subdivisions() -> tuple[
     more = [
         _translator("iso3166-2", language) for language in MORE_SUBDIVISION_LANGUAGES
     ]
+    import pycountry
+
     first: dict[str, _Table] = {}
     then: dict[str, _Table] = {}
     anywhere: dict[str, set[str]] = {}

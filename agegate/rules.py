@@ -10,15 +10,12 @@ from __future__ import annotations
 import bisect
 import enum
 import functools
-import importlib.resources
 import re
-import shlex
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
-from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
 import attrs
 
@@ -26,6 +23,10 @@ from . import codes
 from .age import live_today
 from .errors import TableError, UnknownJurisdiction
 from .services import SERVICE_KINDS
+from .tables_version import bundled_directory, tables_version
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 ALIASES_FILE = "aliases.txt"
 MAX_TABLE_AGE = 30
@@ -288,7 +289,10 @@ _PIECE = re.compile(r"""[^"']+|"[^"]*"|'[^']*'""")
 def split_record(record: str) -> list[str]:
     """The words of a table record, as `shlex.split(record, comments=True)`
     gives them (ValueError for an unclosed quote); shlex reads a character
-    at a time, which made it half the cost of loading the tables."""
+    at a time, which made it half the cost of loading the tables (and is
+    imported only for the records it is needed for)."""
+    import shlex
+
     if "\\" in record or "\n" in record or "\r" in record:
         return shlex.split(record, comments=True)
     words: list[str] = []
@@ -627,20 +631,38 @@ def load_country_file(entry: Traversable | Path) -> list[Rule]:
     return rules
 
 
-def bundled_directory() -> Traversable:
-    """The tables shipped with agegate (inside the wheel, or in a checkout)."""
-    packaged = importlib.resources.files("agegate") / "jurisdictions"
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parent.parent / "jurisdictions"
-
-
 _lock = threading.Lock()
+
+
+@attrs.frozen
+class _Bundle:
+    """What the cache keeps of the bundled tables: the rules, and the codes
+    of the pycountry they were checked against."""
+
+    rules: Rules
+    codes: codes.Snapshot
 
 
 @functools.cache
 def _load_bundled() -> Rules:
-    return Rules.from_directory(bundled_directory())
+    from . import rules_cache
+
+    directory = bundled_directory()
+    key = "\0".join(
+        (
+            tables_version(directory),
+            rules_cache.installed("pycountry"),
+            rules_cache.source_of("rules", "codes", "age", "services"),
+        )
+    )
+    bundle = rules_cache.cached(
+        "tables",
+        key,
+        _Bundle,
+        lambda: _Bundle(Rules.from_directory(directory), codes.take_snapshot()),
+    )
+    codes.use_snapshot(bundle.codes)
+    return bundle.rules
 
 
 def load_rules(directory: str | Path | None = None) -> Rules:

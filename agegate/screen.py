@@ -228,8 +228,9 @@ def _day(born: date) -> int:
 
 def _read_signals(
     reader: _Reader, policy: Policy, trusted_country: str | None
-) -> list[signals.Signal]:
-    """Every signal the record and the proxy give, with the codes each points to.
+) -> tuple[list[signals.Signal], str | None]:
+    """Every signal the record and the proxy give, with the codes each points
+    to; and the region a phone in national form is read in.
 
     A problem is reported on the key that caused it: an unknown subdivision
     names the subdivision's key, and the country beside it still counts. A
@@ -248,7 +249,7 @@ def _read_signals(
     billing = _with_postal(reader, billing, postal_region)
     _add(found, "billing", billing)
 
-    phone_region = next(iter(declared_countries + billing_countries), None)
+    phone_region = phone_region_of(declared_countries, billing_countries)
     _add(found, "phone", _phone(reader, policy, phone_region))
 
     if trusted_country is not None:
@@ -257,7 +258,14 @@ def _read_signals(
             "ip_country",
             reader.attempt("ip_country", lambda: _trusted(trusted_country)),
         )
-    return found
+    return found, phone_region
+
+
+def phone_region_of(declared: list[str], billing: list[str]) -> str | None:
+    """The region a phone in national form is read in: the first declared
+    country read, else the first billing one (`Reading.phone_region` holds
+    it, so a caller reading phones apart reads them in the same region)."""
+    return next(iter(declared + billing), None)
 
 
 def _add(
@@ -414,6 +422,9 @@ class Reading:
     parts_conflict: bool = False
     # A birth input was present but could not be read (malformed, ambiguous).
     birth_unread: bool = False
+    # The region a phone number in national form is read in (the countries
+    # the place fields give), whether or not the record holds a phone.
+    phone_region: str | None = None
 
     def with_declared_ages(self, convert: Callable[[int], int]) -> Reading:
         """The same reading with every declared age passed through `convert`
@@ -443,7 +454,7 @@ def read(
     births, parts_conflict = _read_birth(reader, policy)
     birth_keys = _birth_keys(fields)
     birth_unread = any(p.field in birth_keys for p in reader.problems)
-    found = _read_signals(reader, policy, trusted_country)
+    found, phone_region = _read_signals(reader, policy, trusted_country)
     return Reading(
         births=births,
         problems=tuple(reader.problems),
@@ -454,6 +465,7 @@ def read(
         country_key=next(iter(fields.keys_of("country")), "country"),
         parts_conflict=parts_conflict,
         birth_unread=birth_unread,
+        phone_region=phone_region,
     )
 
 

@@ -12,7 +12,6 @@ import functools
 import re
 
 import attrs
-import pycountry
 
 from . import codes, place_names
 from .errors import InputProblem
@@ -80,9 +79,9 @@ def _country_code(code: str, folded: str) -> place_names.Match:
     if len(code) == 2 and codes.is_country(code):
         return place_names.Match(frozenset({code}))
     if len(code) == 3:
-        found = pycountry.countries.get(alpha_3=code)
+        found = codes.country_for_alpha_3(code)
         if found is not None:
-            return place_names.Match(frozenset({str(found.alpha_2)}))
+            return place_names.Match(frozenset({found}))
     return place_names.country(folded)
 
 

@@ -8,26 +8,45 @@ tables are installed, does not matter).
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .rules import bundled_directory
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 # Hex digits kept: 64 bits tell table versions apart and stay readable.
 _LENGTH = 16
 
 
+def bundled_directory() -> Traversable | Path:
+    """The tables shipped with agegate (inside the wheel, or in a checkout)."""
+    # A package installed as files holds them beside this module; only a
+    # zipped one needs importlib.resources, whose import costs a start-up.
+    here = Path(__file__).resolve().parent
+    for folder in (here / "jurisdictions", here.parent / "jurisdictions"):
+        if folder.is_dir():
+            return folder
+    import importlib.resources
+
+    return importlib.resources.files("agegate") / "jurisdictions"
+
+
 def tables_version(directory: str | Path | Traversable | None = None) -> str:
     """A stable digest of every table file (`*.txt`) in `directory`
-    (default: the bundled tables)."""
-    folder: Traversable
+    (default: the bundled tables, read once a process)."""
     if directory is None:
-        folder = bundled_directory()
-    elif isinstance(directory, str):
-        folder = Path(directory)
-    else:
-        folder = directory
+        return _bundled_version()
+    return _digest(Path(directory) if isinstance(directory, str) else directory)
+
+
+@functools.cache
+def _bundled_version() -> str:
+    return _digest(bundled_directory())
+
+
+def _digest(folder: Path | Traversable) -> str:
     digest = hashlib.sha256()
     files = sorted(
         (entry for entry in folder.iterdir() if entry.name.endswith(".txt")),

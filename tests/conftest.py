@@ -32,6 +32,16 @@ settings.register_profile(
 )
 settings.load_profile("agegate")
 
+# The start-up cache (`agegate.rules_cache`) of this session, and of every
+# process it starts: never the user's own cache in their home.
+_CACHE = tempfile.mkdtemp(prefix="agegate-cache-")
+os.environ["AGEGATE_CACHE_DIR"] = _CACHE
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_CACHE, ignore_errors=True)
+
+
 _LOOKS_PERSONAL = re.compile(
     r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"  # an ISO date
     r"|[0-9]{1,2}/[0-9]{1,2}/[0-9]{2,4}"  # a written date

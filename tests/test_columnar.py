@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from agegate.age import age_on
 from agegate.policy import FIELDS, FieldMap, Policy
-from agegate.review import batches, columnar
+from agegate.review import batches, flag_columns
 from agegate.review.batches import (
     WHOLE,
     Source,
@@ -34,11 +34,11 @@ from agegate.review.batches import (
 )
 from agegate.review.columnar import (
     ColumnarReviewer,
-    ages_on,
     as_batch,
     review_batches,
     screen_record_batch,
 )
+from agegate.review.columns import ages_on
 from agegate.review.readers import Row, read
 from agegate.review.reviewer import Batch, Reviewer, ReviewSettings
 from agegate.review.run import screen_batch, screen_batches, screen_source
@@ -663,7 +663,7 @@ def test_the_padded_pattern_knows_every_character_strip_removes() -> None:
     texts = pa.array(
         [f"{c}id" for c in spaces + others] + [f"id{c}" for c in spaces + others]
     )
-    found = pc.match_substring_regex(texts, columnar._PADDED).to_pylist()
+    found = pc.match_substring_regex(texts, flag_columns.PADDED).to_pylist()
     expected = [t != t.strip() for t in texts.to_pylist()]
     assert found == expected
 
@@ -815,7 +815,7 @@ def test_each_age_in_each_place_on_each_side_of_a_change_is_identical(
     | st.lists(st.integers(-5, 30), max_size=300)
 )
 def test_distinct_keys_are_found_as_numpy_finds_them(values: list[int]) -> None:
-    from agegate.review.columnar import _first_and_inverse
+    from agegate.review.distinct import first_and_inverse as _first_and_inverse
 
     key = np.array(values, dtype=np.int64)
     first, inverse = _first_and_inverse(key)
@@ -841,3 +841,18 @@ def test_lines_are_counted_as_the_csv_module_counts_them(
     chunk = data[start:end]
     expected = chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
     assert batches._lines(data, start, end) == expected
+
+
+def test_caches_that_start_again_give_the_same_flags(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Past its limit a run numbers its signals again, and forgets what it
+    # kept by the old numbers (decision keys, rules by collection interval).
+    from agegate.review import columns, decision_keys, places
+
+    path = ROOT / "examples" / "accounts.csv"
+    settings_ = _settings(Policy())
+    expected = _row_engine(path, settings_)
+    for module in (columns, places, decision_keys):
+        monkeypatch.setattr(module, "CACHE_LIMIT", 3)
+    assert _columnar(path, settings_) == expected

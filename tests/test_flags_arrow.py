@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from agegate.flags.model import Flag
 from agegate.flags.output import FlagFile
-from agegate.review.columnar import _FLAG_SCHEMA
+from agegate.review.flag_columns import FLAG_SCHEMA as _FLAG_SCHEMA
 
 RAISED = datetime(2026, 11, 28, 9, 30, 1, 250, tzinfo=UTC)
 CODES = ["MINOR_NOW", "MINOR_AT_COLLECTION", "BIRTHDATE_INVALID", "PHONE_INVALID"]

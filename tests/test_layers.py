@@ -317,3 +317,67 @@ def test_arrow_resolution_of_relative_imports() -> None:
     node = ast.parse("from .middleware import X").body[0]
     assert isinstance(node, ast.ImportFrom)
     assert _resolve("agegate.asgi", package, node) == "agegate.asgi.middleware"
+
+
+def _import_graph(prefix: str) -> dict[str, set[str]]:
+    """Module -> the modules under `prefix` it imports (lazy imports too)."""
+    names = {module for module, _ in _modules() if module.startswith(prefix)}
+    graph: dict[str, set[str]] = {name: set() for name in names}
+    for module, path in _modules():
+        if module in names:
+            graph[module] |= {t for t, _ in _imports(module, path) if t in names}
+            graph[module].discard(module)
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One import cycle of the graph, or []."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        stack.append(node)
+        for target in sorted(graph[node]):
+            if state.get(target) == 1:
+                return [*stack[stack.index(target) :], target]
+            if target not in state and (found := visit(target)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return []
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return []
+
+
+# (module, module): an import cycle still to be taken apart, and why it holds.
+ALLOWED_CYCLES = {
+    ("agegate.review.jsondoc", "agegate.review.readers"): (
+        "`readers.read` hands JSON documents to `jsondoc`, which builds on the "
+        "readers' rows and streams (imported inside `read`)"
+    ),
+}
+
+
+def test_the_review_package_has_no_import_cycle() -> None:
+    # The packages' own __init__ modules are left out: importing a
+    # submodule runs them first anyway.
+    graph = _import_graph("agegate.review.")
+    for first, second in ALLOWED_CYCLES:
+        graph[second].discard(first)
+    assert _cycle(graph) == []
+
+
+def test_allowed_cycles_are_still_there() -> None:
+    graph = _import_graph("agegate.review.")
+    for first, second in ALLOWED_CYCLES:
+        assert second in graph[first]
+        assert first in graph[second]
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) == []

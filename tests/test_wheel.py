@@ -72,7 +72,11 @@ def test_the_wheel_ships_the_tables(wheel: Path, tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-c", PROBE, str(tmp_path / "site")],
         cwd=elsewhere,
-        env={"PYTHONPATH": str(tmp_path / "site"), "PATH": "/usr/bin:/bin"},
+        env={
+            "PYTHONPATH": str(tmp_path / "site"),
+            "PATH": "/usr/bin:/bin",
+            "AGEGATE_CACHE_DIR": str(tmp_path / "cache"),
+        },
         capture_output=True,
         text=True,
         timeout=120,
@@ -163,6 +167,8 @@ def test_demo_and_qa_from_the_wheel_outside_the_checkout(
         "PYTHONUNBUFFERED": "1",
         "TMPDIR": str(tmp_path),
         "HOME": str(elsewhere),
+        # The start-up cache would be ~/.cache/agegate: kept out of `elsewhere`.
+        "AGEGATE_CACHE_DIR": str(tmp_path / "cache"),
     }
     where = subprocess.run(
         [str(bin_dir / "python"), "-c", "import agegate; print(agegate.__file__)"],

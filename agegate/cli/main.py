@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.metadata
 import os
 import sys
 from collections.abc import Sequence
@@ -53,10 +52,26 @@ COMMANDS = {
 
 
 def version() -> str:
+    # importlib.metadata costs a start-up: loaded when a version is shown.
+    import importlib.metadata
+
     try:
         return importlib.metadata.version("agegate")
     except importlib.metadata.PackageNotFoundError:  # pragma: no cover
         return "unknown"
+
+
+class _Version(argparse.Action):
+    """`--version`, looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **_: object) -> None:
+        super().__init__(
+            option_strings, dest, nargs=0, help="show the version and exit"
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> NoReturn:
+        print(f"agegate {version()}")
+        parser.exit()
 
 
 def iso_date(text: str) -> date:
@@ -163,7 +178,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         prog="agegate",
         description="Keep minors out of services that are not for them.",
     )
-    parser.add_argument("--version", action="version", version=f"agegate {version()}")
+    parser.add_argument("--version", action=_Version)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     chosen = {only: COMMANDS[only]} if only in COMMANDS else COMMANDS
     for name, module_name in chosen.items():

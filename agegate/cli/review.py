@@ -15,7 +15,7 @@ import contextlib
 import os
 import sys
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -28,9 +28,7 @@ from ..flags.output import FlagFile, flag_format
 from ..flags.postgres import is_postgres_url, masked
 from ..keys import secret_bytes
 from ..policy import FIELDS, FieldMap, Policy
-from ..review.batches import BATCH_ROWS, Source, skip_pandas_probe
 from ..review.checks import UNREADABLE_SHARE, Finding, run_findings, sample_findings
-from ..review.postgres import PostgresSource, PostgresStream, open_source
 from ..review.readers import (
     FORMATS,
     SAMPLE,
@@ -38,6 +36,7 @@ from ..review.readers import (
     Stream,
     Unreadable,
     check_column_types,
+    detect_format,
     read,
 )
 from ..review.reviewer import ReviewSettings
@@ -56,10 +55,18 @@ from .main import (
     warn_threshold,
 )
 
+if TYPE_CHECKING:  # loaded for the inputs that need them (Arrow, PostgreSQL)
+    from ..review.batches import Source
+    from ..review.postgres import PostgresSource
+
 HELP = "screen every account of a CSV, JSON Lines or SQLite store and flag minors"
 SECRET_ENV = "AGEGATE_SECRET"  # noqa: S105 - the name of a variable
 # Unreadable rows printed one by one; all of them are counted and in --summary.
 UNREADABLE_PRINTED = 50
+# A CSV, JSON Lines or SQLite file below this size is screened by the row
+# engine when no engine is asked for: loading numpy and pyarrow alone takes
+# longer than screening it row by row, and the flags are the same.
+SMALL_INPUT = 64 * 1024
 # Column names listed in an error about the column map.
 COLUMNS_LISTED = 40
 
@@ -221,10 +228,12 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--engine",
         choices=ENGINES,
-        default="columnar",
+        default=None,
         help="columnar screens Arrow record batches, Python once per distinct"
         " value; rows screens row by row, for comparison: the flags are the"
-        " same (default: columnar)",
+        " same (default: columnar; rows for one worker on a file under"
+        f" {SMALL_INPUT // 1024} KiB, which it screens before Arrow would"
+        " have loaded)",
     )
     parser.add_argument(
         "--batch-size",
@@ -423,7 +432,7 @@ def context(
         "tables_version": tables_version(settings.rules_directory),
         "today": settings.today.isoformat(),
         "input": _shown_input(args.input),
-        "format": "postgresql" if isinstance(items, PostgresStream) else items.format,
+        "format": "postgresql" if _is_postgres(items) else items.format,
         "table": items.table,
         "delimiter": items.delimiter,
         "encoding": args.encoding,
@@ -458,9 +467,11 @@ class UnreadableReport:
 def _options(args: argparse.Namespace) -> tuple[FieldMap, dict[str, str], Policy]:
     """The column map (as a FieldMap and as given) and the policy, once
     every option and output path is checked."""
+    if args.engine is None:
+        args.engine = "rows" if _small(args) else "columnar"
     if args.batch_size is None:
         # The columnar engine pays per batch what the row engine pays per row.
-        args.batch_size = BATCH_ROWS if args.engine == "columnar" else BATCH_SIZE
+        args.batch_size = _batch_rows() if args.engine == "columnar" else BATCH_SIZE
     if args.workers < 1 or args.batch_size < 1:
         raise InputError("--workers and --batch-size must be at least 1")
     fields, mapping = field_map(args.map)
@@ -468,6 +479,44 @@ def _options(args: argparse.Namespace) -> tuple[FieldMap, dict[str, str], Policy
     warn_threshold(args)
     check_outputs(args)
     return fields, mapping, policy
+
+
+def _small(args: argparse.Namespace) -> bool:
+    """A file the row engine screens sooner than Arrow loads (`SMALL_INPUT`)."""
+    if args.workers != 1 or args.input == STDIN or is_postgres_url(args.input):
+        return False
+    if (args.format or _format_of(args.input)) not in ("csv", "jsonl", "sqlite"):
+        return False
+    try:
+        return os.stat(args.input).st_size < SMALL_INPUT
+    except (OSError, ValueError):  # the reader says what is wrong with it
+        return False
+
+
+def _format_of(path: str) -> str | None:
+    try:
+        return detect_format(path)
+    except InputError:
+        return None
+
+
+def _arrow_read(args: argparse.Namespace) -> bool:
+    """Whether this run reads its input through pyarrow."""
+    if args.engine == "columnar" or is_postgres_url(args.input):
+        return True
+    return args.input != STDIN and (args.format or _format_of(args.input)) == "parquet"
+
+
+def _batch_rows() -> int:
+    from ..review.batches import BATCH_ROWS
+
+    return BATCH_ROWS
+
+
+def _is_postgres(items: Stream) -> bool:
+    """A PostgreSQL stream exists only once its module is loaded."""
+    module = sys.modules.get("agegate.review.postgres")
+    return module is not None and isinstance(items, module.PostgresStream)
 
 
 def _shown_input(given: str) -> str:
@@ -481,6 +530,8 @@ def _shown_input(given: str) -> str:
 def _open_postgres(args: argparse.Namespace) -> Stream:
     """A postgresql:// input: its columns checked against --map before a row
     is read; from here on the URL is shown with its password masked."""
+    from ..review.postgres import open_source
+
     fields, mapping = field_map(args.map)
     source = open_source(args.input, table=args.table, query=args.query, key=args.key)
     args.input = masked(args.input)
@@ -548,8 +599,8 @@ def assurance_levels(pairs: list[str], fields: FieldMap) -> dict[str, Level] | N
 
 
 def _by_rowid(items: Stream) -> bool:
-    if isinstance(items, PostgresStream):
-        return items.source.integer_key
+    if _is_postgres(items):
+        return bool(items.source.integer_key)  # type: ignore[attr-defined]
     return items.format == "sqlite"
 
 
@@ -560,8 +611,10 @@ def _source(
     (asked for, or needed by --assurance)."""
     if args.engine != "columnar" or args.assurance:
         return None
-    if isinstance(items, PostgresStream):
-        return items.source
+    if _is_postgres(items):
+        return items.source  # type: ignore[attr-defined, no-any-return]
+    from ..review.batches import Source
+
     return Source.of(items, args.input, args.encoding, _keys(fields))
 
 
@@ -702,9 +755,11 @@ class _Run:
 
 def run(args: argparse.Namespace) -> int:
     started_at = _now()
-    if getattr(args, "own_process", False):
-        skip_pandas_probe()
     fields, mapping, policy = _options(args)
+    if getattr(args, "own_process", False) and _arrow_read(args):
+        from ..review.batches import skip_pandas_probe
+
+        skip_pandas_probe()
     review = _Run(args, _open_input(args), started_at)
     items = review.items
     with contextlib.ExitStack() as stack:
@@ -718,7 +773,9 @@ def run(args: argparse.Namespace) -> int:
         if store is not None:
             stack.callback(store.close)
         settings = _settings(args, items, store, fields, policy)
-        review.about = context(args, items, settings, started_at)
+        # What was run is written only into a summary.
+        if args.summary:
+            review.about = context(args, items, settings, started_at)
         flag_file = (
             stack.enter_context(FlagFile(args.flags_out)) if args.flags_out else None
         )

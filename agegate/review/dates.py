@@ -123,11 +123,18 @@ def collection_array(
 def _epochs(texts: pa.Array) -> tuple[Ints, Ints]:
     """The rows of 10 or 13 digits, and the yyyymmdd at UTC-12 of the epoch
     second or millisecond each writes (years 2001 to 2286)."""
-    shaped = pc.match_substring_regex(texts, r"^(?:[0-9]{10}|[0-9]{13})$")
-    rows = np.flatnonzero(shaped.fill_null(False).to_numpy(zero_copy_only=False))
+    # Only texts of 10 or 13 bytes can match: the regex reads those alone.
+    sizes = pc.binary_length(texts).fill_null(0).to_numpy(zero_copy_only=False)
+    sized = np.flatnonzero((sizes == 10) | (sizes == 13))
+    if not len(sized):
+        return sized.astype(np.int32), np.zeros(0, dtype=np.int64)
+    candidates = texts.take(pa.array(sized))
+    shaped = pc.match_substring_regex(candidates, r"^(?:[0-9]{10}|[0-9]{13})$")
+    found = shaped.fill_null(False).to_numpy(zero_copy_only=False)
+    rows = sized[found]
     if not len(rows):
         return rows.astype(np.int32), np.zeros(0, dtype=np.int64)
-    picked = texts.take(pa.array(rows))
+    picked = candidates.filter(shaped.fill_null(False))
     numbers = pc.cast(picked, pa.int64()).to_numpy(zero_copy_only=False)
     lengths = pc.utf8_length(picked).to_numpy(zero_copy_only=False)
     seconds = np.where(lengths == 13, numbers // 1000, numbers)

@@ -35,6 +35,8 @@ country code whose patterns the automaton cannot read) is left to
 
 from __future__ import annotations
 
+import functools
+import pickle
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -42,10 +44,9 @@ from typing import Any
 import attrs
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
-from .. import numbering, phone
+from .. import numbering, phone, rules_cache
 from .automaton import Automaton, Question, Unsupported, build
 
 # The texts read here (`phone._PHONE_TEXT` in international form).
@@ -57,6 +58,11 @@ _PLUS = ord("+")
 _IS_DIGIT = np.zeros(256, dtype=bool)
 _IS_DIGIT[list(b"0123456789")] = True
 _SEPARATOR_CHARS = " ().-/"
+_IS_SEPARATOR = np.zeros(256, dtype=bool)
+_IS_SEPARATOR[list(_SEPARATOR_CHARS.encode())] = True
+_IS_KEPT = ~_IS_SEPARATOR
+# Neither a digit nor a separator (the `+` is one).
+_IS_OTHER = ~(_IS_DIGIT | _IS_SEPARATOR)
 _NANP = 1
 # The pattern `phone._national_prefix` gives a country without one.
 _NO_PREFIX = "(?!)"
@@ -269,37 +275,43 @@ def _shaped_digits(
     if texts.null_count:
         shaped &= _mask(texts.is_valid())
     ends = np.where(shaped, starts + sizes - 1, 0)
-    starts = np.where(shaped, starts, 0)
+    firsts = np.where(shaped, starts, 0)
     if len(data):
-        shaped &= (data[starts] == _PLUS) & _IS_DIGIT[data[ends]]
+        shaped &= (data[firsts] == _PLUS) & _IS_DIGIT[data[ends]]
     if not shaped.any():
         return None
-    body = _without_separators(texts, data)
-    digits = pc.ascii_ltrim(body, "+")
-    decimal = pc.ascii_is_decimal(digits)
-    if decimal.null_count:
-        decimal = pc.fill_null(decimal, False)
-    shaped &= _mask(decimal)
-    data, starts, sizes = _bytes(digits)
-    shaped &= _bytes(body)[2] == sizes + 1
+    digits, starts, sizes = _digits_after_plus(data, starts, sizes)
     rows = np.flatnonzero(
         shaped & (sizes >= _LONGEST_CODE) & (sizes <= _LONGEST_CODE + _MAX_NSN)
     )
     if not len(rows):
         return None
-    # Spare digits: three are read from every number.
-    digits = np.concatenate([data - _ZERO, np.zeros(3, dtype=np.uint8)])
     return rows, digits, starts[rows], sizes[rows]
 
 
-def _without_separators(texts: pa.Array, data: np.ndarray[Any, Any]) -> pa.Array:
-    """The texts without the separators `_SHAPE` takes; a literal
-    replacement for each one present costs far less than one regex."""
-    present = data.tobytes()
-    for separator in _SEPARATOR_CHARS:
-        if separator.encode() in present:
-            texts = pc.replace_substring(texts, separator, "")
-    return texts
+def _digits_after_plus(
+    data: np.ndarray[Any, Any],
+    starts: np.ndarray[Any, Any],
+    sizes: np.ndarray[Any, Any],
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Each row's text less the separators `_SHAPE` takes, read as one `+`
+    then digits: the digits (0-9, with three spare after the last), where
+    each row's digits start, and how many it has (-1 where anything but
+    separators and digits follows the `+`). A cumulative count of the bytes
+    kept, and the rows of the few bytes that are neither, do for every row
+    at once what a replacement per separator did per text."""
+    kept = _IS_KEPT[data]
+    counts = np.zeros(len(data) + 1, dtype=np.int32)
+    np.cumsum(kept, out=counts[1:])
+    body_starts = counts[starts].astype(np.int64)
+    body_sizes = counts[starts + sizes] - body_starts
+    # The `+` (the shape made it each row's first byte) is the one other.
+    others = np.flatnonzero(_IS_OTHER[data])
+    rows = np.searchsorted(starts, others, side="right") - 1
+    alone = np.bincount(rows, minlength=len(starts)) == 1
+    digit_sizes = np.where(alone & (body_sizes > 1), body_sizes - 1, -1)
+    digits = np.concatenate([data[kept] - _ZERO, np.zeros(3, dtype=np.uint8)])
+    return digits, body_starts + 1, digit_sizes
 
 
 def _bytes(
@@ -416,9 +428,8 @@ class _Automata:
             for code in codes:
                 if self.starts[code] != _UNKNOWN:
                     continue
-                try:
-                    automaton = build(_questions(code), _MAX_NSN)
-                except Unsupported:
+                automaton = _automaton(code)
+                if automaton is None:
                     self.starts[code] = -1
                     continue
                 start = len(self.labels)
@@ -445,6 +456,47 @@ class _Automata:
 
 
 _AUTOMATA = _Automata()
+
+
+def _automaton(code: int) -> Automaton | None:
+    """The automaton of a country code's questions; None for a code whose
+    patterns it cannot read. Every code's is built at once and cached
+    (`rules_cache`): one start-up pays for all, no later one pays. Each is
+    kept pickled on its own, so a run unpickles only the codes it meets."""
+    every = _every_automaton()
+    if code not in every:
+        return _built(code)
+    # From the cache file, which only this user could have written.
+    found: Automaton | None = pickle.loads(every[code])  # noqa: S301
+    return found
+
+
+def _built(code: int) -> Automaton | None:
+    try:
+        return build(_questions(code), _MAX_NSN)
+    except Unsupported:
+        return None
+
+
+@functools.cache
+def _every_automaton() -> dict[int, bytes]:
+    key = "\0".join(
+        (
+            rules_cache.installed("phonenumbers"),
+            rules_cache.source_of(
+                "review.automaton", "review.phones", "numbering", "phone"
+            ),
+        )
+    )
+    return rules_cache.cached(
+        "phone-automata",
+        key,
+        dict,
+        lambda: {
+            int(code): pickle.dumps(_built(int(code)), pickle.HIGHEST_PROTOCOL)
+            for code in COUNTRY_CODE_TO_REGION_CODE
+        },
+    )
 
 
 @attrs.frozen

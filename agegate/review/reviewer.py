@@ -1,6 +1,11 @@
-"""Batch review: screen stored accounts and turn the decisions into flags.
+"""Batch review, row by row: screen stored accounts and turn the decisions
+into flags.
 
-Each account is screened with the same logic the middleware uses
+This is the row engine: the reference the columnar engine (`columnar`) is
+held to by differential tests, what that engine asks for the flag of each
+distinct decision key and for each row with anything unusual, the engine of
+assurance reviews, and what `agegate review` uses for a small file (no Arrow
+to load). Each account is screened with the same logic the middleware uses
 (`screen()` is `decide(read(record), on)`): read once, then decided twice, on
 the date its data was collected (with the rule in force then) and today.
 
@@ -18,9 +23,7 @@ the date its data was collected (with the rule in force then) and today.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
+import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
@@ -39,10 +42,12 @@ from ..policy import BIRTH_FIELDS, SCREENED_FIELDS, FieldMap, Policy
 from ..reasons import FlagCode, Reason
 from ..rules import Rules, load_rules
 from ..screen import MISSING, Reading, decide, lookup, read
+from . import identity
 from .collected import check_formats, other_date
 from .readers import Item, Row
 
 SOURCE = "review"
+log = logging.getLogger("agegate.review")
 Locator = Literal["line", "rowid"]
 
 # The order codes are listed in a flag, most serious first.
@@ -428,43 +433,47 @@ class Reviewer:
     ) -> str:
         """A keyed hash of the screened fields: equal exactly when they are."""
         if flat is not None:
-            parts = [_canonical(flat.get(field)) for field, _ in self._screened]
+            values = [flat.get(field) for field, _ in self._screened]
         else:
-            parts = [_canonical(self._value(record, key)) for _, key in self._screened]
+            values = [self._value(record, key) for _, key in self._screened]
         if self._collected_key is not None:
-            parts.append(_canonical(self._value(record, self._collected_key)))
-        message = "\x1f".join(parts).encode("utf-8", "surrogatepass")
-        return hmac.new(self.settings.secret, message, hashlib.sha256).hexdigest()
+            values.append(self._value(record, self._collected_key))
+        return identity.fingerprint(self.settings.secret, identity.message_of(values))
 
     def _given_id(self, record: Mapping[str, Any]) -> str | None:
         """The account's id as the input gives it, or None."""
-        if self._id_key is not None:
-            value = self._value(record, self._id_key)
-            if isinstance(value, str | int) and not isinstance(value, bool):
-                text = str(value).strip()
-                if text:
-                    return text
-        return None
+        if self._id_key is None:
+            return None
+        return identity.given_id(self._value(record, self._id_key))
 
     def _account_id(self, record: Mapping[str, Any], fingerprint: str) -> str:
         given = self._given_id(record)
         if given is not None:
             return given
-        # The fingerprint is already keyed; hashing it again with a label keeps
-        # the two apart should one ever be shown without the other.
-        digest = hmac.new(
-            self.settings.secret, b"account\x00" + fingerprint.encode(), hashlib.sha256
-        )
-        return "anon-" + digest.hexdigest()[:24]
+        return identity.derived_id(self.settings.secret, fingerprint)
 
 
-def _canonical(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+def screen_batch(reviewer: Reviewer, items: list[Item]) -> Batch:
+    """Screen one batch; a row screening cannot handle becomes unreadable,
+    so every row is still accounted for and the run goes on."""
+    try:
+        return reviewer.review_batch(items)
+    except Exception:
+        log.exception("a batch could not be screened; retrying row by row")
+    flags: list[Flag] = []
+    unreadable: list[tuple[int, str]] = []
+    clean: list[str] = []
+    screened = 0
+    for item in items:
+        try:
+            result = reviewer.review_batch([item])
+        except Exception as error:
+            line = item.line
+            log.error("line %d: could not be screened (%s)", line, type(error).__name__)
+            unreadable.append((line, "could not be screened"))
+            continue
+        screened += result.screened
+        flags.extend(result.flags)
+        unreadable.extend(result.unreadable)
+        clean.extend(result.clean)
+    return Batch(screened, tuple(flags), tuple(unreadable), tuple(clean))

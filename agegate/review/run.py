@@ -20,25 +20,23 @@ import collections
 import contextlib
 import json
 import logging
-import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
-import tqdm
 
 from ..flags import FlagStore
-from ..flags.model import Flag
 from ..flags.output import FlagFile
 from .readers import Item, Stream, Unreadable
-from .reviewer import Batch, Reviewer, ReviewSettings
+from .reviewer import Batch, Reviewer, ReviewSettings, screen_batch
 
-if TYPE_CHECKING:  # the columnar engine imports this module
+if TYPE_CHECKING:  # loaded by the engine and the outputs chosen
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     from .batches import Share, Source
     from .columnar import ColumnarReviewer, Screened
     from .postgres import PostgresSource
@@ -94,32 +92,6 @@ def _work(items: list[Item]) -> Batch:
     return screen_batch(_worker, items)
 
 
-def screen_batch(reviewer: Reviewer, items: list[Item]) -> Batch:
-    """Screen one batch; a row screening cannot handle becomes unreadable,
-    so every row is still accounted for and the run goes on."""
-    try:
-        return reviewer.review_batch(items)
-    except Exception:
-        log.exception("a batch could not be screened; retrying row by row")
-    flags: list[Flag] = []
-    unreadable: list[tuple[int, str]] = []
-    clean: list[str] = []
-    screened = 0
-    for item in items:
-        try:
-            result = reviewer.review_batch([item])
-        except Exception as error:
-            line = item.line
-            log.error("line %d: could not be screened (%s)", line, type(error).__name__)
-            unreadable.append((line, "could not be screened"))
-            continue
-        screened += result.screened
-        flags.extend(result.flags)
-        unreadable.extend(result.unreadable)
-        clean.extend(result.clean)
-    return Batch(screened, tuple(flags), tuple(unreadable), tuple(clean))
-
-
 def screen_batches(
     items: Iterable[Item],
     settings: ReviewSettings,
@@ -139,6 +111,9 @@ def screen_batches(
         return
     # Spawned workers import agegate afresh: no lock or thread state of the
     # parent is copied into them.
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     with ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
@@ -286,6 +261,9 @@ def _screen_shares(
 
     def screen_here(number: int) -> list[Screened]:
         return _screen_with(here, source, cut[number], batch_size)
+
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(
         max_workers=workers - 1,
@@ -556,6 +534,8 @@ class _Outputs:
             return
         self._written()
         if self._writer is None:
+            from concurrent.futures import ThreadPoolExecutor
+
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="agegate-write")
         at = datetime.now(UTC)
         self._writing = self._writer.submit(self.flag_file.add_columns, flags, at)
@@ -586,26 +566,48 @@ def _as_batch(screened: Any) -> Batch:
     return as_batch(screened)
 
 
-def _progress_bar(items: Iterable[Item], progress: bool | None) -> tqdm.tqdm[Any]:
+def _progress_bar(items: Iterable[Item], progress: bool | None) -> _Bar:
     """A bar on standard error, shown when asked (default: on a terminal).
     A Stream measures itself (bytes of a file, rows of a table): the bar then
     has a total and an ETA."""
     show = sys.stderr.isatty() if progress is None else progress
+    if not show:
+        # tqdm's import costs more than a small review: not for no bar.
+        return _NoBar()
+    import tqdm
+
     total = items.total if isinstance(items, Stream) else None
     unit = items.unit if isinstance(items, Stream) else " rows"
-    return tqdm.tqdm(
+    bar: tqdm.tqdm[Any] = tqdm.tqdm(
         total=total,
         unit=unit,
         unit_scale=unit == "B",
-        disable=not show,
         file=sys.stderr,
         dynamic_ncols=True,
     )
+    return bar
 
 
-def _advance(
-    bar: tqdm.tqdm[Any], items: Iterable[Item], result: Batch | Screened
-) -> None:
+class _NoBar:
+    """What a run that shows no bar moves: it counts, as a bar does."""
+
+    n = 0
+
+    def update(self, count: int) -> None:
+        self.n += count
+
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+
+# A tqdm bar or a _NoBar: both count `n` and take `update`.
+_Bar = Any
+
+
+def _advance(bar: _Bar, items: Iterable[Item], result: Batch | Screened) -> None:
     """Moves the bar by what the batch says it read, else by the stream's
     position, else by its rows."""
     measured = isinstance(items, Stream) and items.total is not None

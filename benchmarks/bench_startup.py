@@ -1,0 +1,92 @@
+"""How long a short command takes, whole process, start-up cache warm.
+
+    python benchmarks/bench_startup.py              # 20 interleaved rounds
+    python benchmarks/bench_startup.py --rounds 40
+
+Runs, in interleaved rounds, each in a fresh process: a bare `python -c
+pass` (the interpreter's own floor), `agegate check` of one person with a
+phone number, and `agegate review` of a 2-row CSV file writing its flags.
+Prints the median and the least wall time of each, and the median CPU time
+(user + system: what a shared machine's load does not inflate), against
+the goal of 0.15 s. The first run of each fills the start-up cache and is
+not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SECRET = "benchmark key, 32 bytes long...."
+GOAL = 0.15
+
+
+def _commands(directory: Path) -> dict[str, list[str]]:
+    accounts = directory / "tiny.csv"
+    accounts.write_text(
+        "account_id,birthdate,country,phone,collected_at\n"
+        "a1,2012-01-01,US,,2024-01-01\n"
+        "a2,1990-05-05,FR,+33 6 12 34 56 78,2024-01-01\n",
+        encoding="utf-8",
+    )
+    agegate = [sys.executable, "-m", "agegate.cli"]
+    return {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "agegate check": [
+            *agegate, "check", "--birthdate=2010-01-01", "--country=US",
+            "--phone=+33 6 12 34 56 78", "--today=2026-11-28",
+        ],
+        "agegate review (2 rows)": [
+            *agegate, "review", str(accounts), "--today=2026-11-28",
+            f"--flags-out={directory / 'flags.jsonl'}", f"--secret={SECRET}",
+            "--quiet",
+        ],
+    }  # fmt: skip
+
+
+def _run(command: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds of one run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as name:
+        directory = Path(name)
+        os.environ.setdefault("AGEGATE_CACHE_DIR", str(directory / "cache"))
+        commands = _commands(directory)
+        for command in commands.values():
+            _run(command)  # fills the cache
+        walls: dict[str, list[float]] = {label: [] for label in commands}
+        cpus: dict[str, list[float]] = {label: [] for label in commands}
+        for _ in range(args.rounds):
+            for label, command in commands.items():
+                wall, cpu = _run(command)
+                walls[label].append(wall)
+                cpus[label].append(cpu)
+        print(f"{args.rounds} interleaved rounds; goal {GOAL:.2f} s")
+        for label in commands:
+            print(
+                f"{label:<24} wall median {statistics.median(walls[label]):.3f} s"
+                f"  least {min(walls[label]):.3f} s"
+                f"  cpu median {statistics.median(cpus[label]):.3f} s"
+            )
+
+
+if __name__ == "__main__":
+    main()
