@@ -258,11 +258,32 @@ def check_approvals(plan: Plan, *, four_eyes: bool, max_accounts: int | None) ->
             "--four-eyes: the plan is approved only by its author; another"
             " person must approve it"
         )
+    _check_receipted(plan)
     caps = [c for c in (plan.max_accounts, max_accounts) if c is not None]
     if caps and plan.accounts > min(caps):
         raise RemovalRefused(
             f"the plan removes {plan.accounts} accounts, more than the cap"
             f" of {min(caps)} (--max-accounts)"
+        )
+
+
+def _check_receipted(plan: Plan) -> None:
+    """Every approval the plan lists must be in the receipts: the approvals
+    sit outside the plan's digest (they are added after it), so one written
+    into the file by hand would otherwise pass for a second person's."""
+    try:
+        entries = ReceiptLog(Path(plan.receipts)).entries()
+    except InputError as exc:
+        raise RemovalRefused(f"the receipts cannot be trusted: {exc}") from None
+    receipted = {
+        (entry.body.get("by"), entry.body.get("at"))
+        for entry in entries
+        if entry.kind == "approve" and entry.body.get("plan") == plan.digest
+    }
+    if any((a.by, a.at) not in receipted for a in plan.approvals):
+        raise RemovalRefused(
+            "an approval in the plan is not in the receipts (written by hand?):"
+            " approve with agegate remove approve"
         )
 
 
