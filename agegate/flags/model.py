@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, get_args
 
 import attrs
 
@@ -49,19 +49,7 @@ Status = Literal[
     "failed",
     "held",
 ]
-STATUSES: tuple[Status, ...] = (
-    "open",
-    "removed",
-    "dismissed",
-    "cleared",
-    "reappeared",
-    "planned",
-    "approved",
-    "erased",
-    "verified",
-    "failed",
-    "held",
-)
+STATUSES: tuple[Status, ...] = get_args(Status)
 # Ids come from URLs, request bodies and account stores: a store keeps none
 # longer than this, so no client can make one row arbitrarily large.
 MAX_ACCOUNT_ID = 256
