@@ -3,6 +3,7 @@
     python benchmarks/bench_startup.py              # 20 interleaved rounds
     python benchmarks/bench_startup.py --rounds 40
     python benchmarks/bench_startup.py --baseline /path/to/other/checkout
+    python benchmarks/bench_startup.py --bytecode   # as an installed package
 
 Runs, in interleaved rounds, each in a fresh process: a bare `python -c
 pass` (the interpreter's own floor), `agegate check` of one person with a
@@ -13,7 +14,10 @@ the goal of 0.15 s. The first run of each fills the start-up cache and is
 not counted. Every run imports agegate from this checkout (put first on
 PYTHONPATH); with --baseline, the agegate commands also run from that
 checkout, in the same rounds, and each line says how this tree's median
-compares.
+compares. Runs inherit PYTHONDONTWRITEBYTECODE: when it is set (and no
+`__pycache__` is there), every run compiles agegate's sources again;
+--bytecode gives the runs a bytecode cache of their own in the temporary
+directory, as an installed package has (pip compiles it at install).
 """
 
 from __future__ import annotations
@@ -78,10 +82,16 @@ def main() -> None:
     parser.add_argument(
         "--baseline", type=Path, help="another checkout to time side by side"
     )
+    parser.add_argument(
+        "--bytecode", action="store_true", help="run from compiled bytecode"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as name:
         directory = Path(name)
         os.environ.setdefault("AGEGATE_CACHE_DIR", str(directory / "cache"))
+        if args.bytecode:
+            os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+            os.environ["PYTHONPYCACHEPREFIX"] = str(directory / "bytecode")
         runs = _runs(_commands(directory), directory, args.baseline)
         for run in runs.values():
             _run(run)  # fills the cache
@@ -92,7 +102,8 @@ def main() -> None:
                 wall, cpu = _run(run)
                 walls[label].append(wall)
                 cpus[label].append(cpu)
-        print(f"{args.rounds} interleaved rounds; goal {GOAL:.2f} s")
+        compiled = "" if os.environ.get("PYTHONDONTWRITEBYTECODE") else "bytecode, "
+        print(f"{args.rounds} interleaved rounds ({compiled}goal {GOAL:.2f} s)")
         for label in runs:
             median = statistics.median(walls[label])
             print(
