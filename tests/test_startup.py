@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SECRET = "a test key of enough bytes"
 HEAVY = ("pyarrow", "numpy", "pycountry", "tqdm", "importlib.metadata", "starlette")
 _MAIN = (
@@ -96,7 +98,8 @@ def test_a_small_review_loads_no_arrow_and_flags_as_the_columnar_engine(
 
 
 # What a review writing a flag file, without --store or --assurance, does not
-# need: the flag stores, the SQLite driver, the assurance model, logging.
+# need: the flag stores, the SQLite driver, the assurance model, logging,
+# shutil (argparse asks it the terminal width; `main.terminal_columns`).
 REVIEW_UNUSED = (
     "sqlite3",
     "agegate.flags.store",
@@ -104,6 +107,7 @@ REVIEW_UNUSED = (
     "agegate.flags.lifecycle",
     "agegate.assurance",
     "logging",
+    "shutil",
 )
 
 
@@ -125,3 +129,17 @@ def test_a_small_review_without_a_summary_loads_no_metadata(tmp_path: Path) -> N
     assert status == 0
     assert _heavy(loaded) == []
     assert _unused(loaded, REVIEW_UNUSED) == []
+
+
+def test_the_help_is_as_wide_as_argparse_makes_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import shutil
+
+    from agegate.cli.main import terminal_columns
+
+    for columns in ("", "0", "wide", "61", "200"):
+        monkeypatch.setenv("COLUMNS", columns)
+        assert terminal_columns() == shutil.get_terminal_size().columns
+    monkeypatch.delenv("COLUMNS")
+    assert terminal_columns() == shutil.get_terminal_size().columns

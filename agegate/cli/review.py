@@ -45,6 +45,7 @@ from .main import (
     EXIT_OK,
     EXIT_REAPPEARED,
     EXIT_UNREADABLE,
+    RawDescriptionHelpFormatter,
     add_screening_options,
     say,
     shown,
@@ -103,7 +104,7 @@ dismissed flag is left as it is, and counted as dismissed_still_present),
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.formatter_class = RawDescriptionHelpFormatter
     _input_options(parser)
     _output_options(parser)
     _run_options(parser)
