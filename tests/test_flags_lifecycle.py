@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from removal_support import MINORS, agegate
 
+from agegate.errors import InputError
 from agegate.flags import Flag, SqliteFlagStore
 from agegate.flags.lifecycle import GONE, KEPT, FlagRef, StatusChange
 
@@ -104,3 +105,37 @@ def test_hold_and_release_through_the_command(tmp_path: Path) -> None:
     assert agegate("flags", "release", account, "--store", path).returncode == 2
     with SqliteFlagStore(path) as store:
         assert store.count("open") == len(MINORS)
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("status", "gone-away"),
+        ("action", "shred"),
+        ("codes", "not json"),
+        ("codes", '{"a": 1}'),
+        ("account_id", b"raw"),
+        ("fingerprint", b"raw"),
+    ],
+)
+def test_flag_states_name_the_damaged_row_and_never_its_values(
+    tmp_path: Path, column: str, value: object
+) -> None:
+    import sqlite3
+
+    path = tmp_path / "f.sqlite"
+    with SqliteFlagStore(path) as store:
+        store.add_many(_flags())
+        assert [s.codes for s in store.flag_states()] == [("MINOR_NOW",)] * len(MINORS)
+    with sqlite3.connect(path) as db:
+        db.execute(
+            f"UPDATE flags SET {column} = ? WHERE rowid = 2",
+            (value,),
+        )
+    db.close()
+    with SqliteFlagStore(path) as store, pytest.raises(InputError) as raised:
+        store.flag_states()
+    message = str(raised.value)
+    assert "row 2" in message
+    assert "not as a flag store writes it" in message
+    assert all(p.account_id not in message for p in MINORS)

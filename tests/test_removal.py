@@ -186,6 +186,26 @@ def test_an_unapproved_plan_and_four_eyes_refuse(setup: Setup) -> None:
     assert setup.statuses() == {"planned"}
 
 
+def test_an_approval_written_into_the_plan_by_hand_refuses(setup: Setup) -> None:
+    # The author adds a second person's approval to the file: the receipts,
+    # which only `remove approve` writes, do not hold it.
+    setup.plan_it()
+    setup.approve(by="author")
+    plan = json.loads(setup.plan.read_text(encoding="utf-8"))
+    forged = dict(plan["approvals"][0], by="second")
+    plan["approvals"].append(forged)
+    setup.plan.write_text(json.dumps(plan), encoding="utf-8")
+    refused = setup.run("--four-eyes")
+    assert refused.returncode == 1
+    assert "not in the receipts" in refused.stderr
+    assert setup.csv.read_bytes() == b"".join(raw for _, raw in setup.csv_chunks)
+    # Approved for real by the second person, the same plan runs.
+    plan["approvals"].pop()
+    setup.plan.write_text(json.dumps(plan), encoding="utf-8")
+    setup.approve(by="second")
+    assert setup.run("--four-eyes").returncode == 0
+
+
 def test_a_cap_refuses(setup: Setup) -> None:
     over = setup.plan_it("--max-accounts", "4")
     assert over.returncode == 1
@@ -228,7 +248,8 @@ def test_a_plan_edited_by_hand_fails_its_digest(setup: Setup) -> None:
     assert refused.returncode == 2
     assert "digest does not match" in refused.stderr
     plan["targets"][0]["rows"] = 5
-    plan["flags"].pop()
+    source = next(iter(plan["flags"]))
+    plan["flags"][source].pop()
     setup.plan.write_text(json.dumps(plan), encoding="utf-8")
     assert setup.run().returncode == 2
 

@@ -106,3 +106,54 @@ def test_sqlite_integer_id_column_and_rollback_journal(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such table"):
         SqliteEraser(str(path), "nothing", "member").plan({"2"})
     assert json.dumps(eraser.label)
+
+
+def test_sqlite_ids_with_quotes_nul_and_non_ascii_are_erased_exactly(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    path = tmp_path / "app.db"
+    odd = ['a"b', "a\x00b", "é☃\U0001f600", "back\\slash"]
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE users (account_id TEXT, secret TEXT)")
+        db.executemany(
+            "INSERT INTO users VALUES (?, ?)",
+            [*((i, f"gone-{n}") for n, i in enumerate(odd)), ("a", "keep-a")],
+        )
+    db.close()
+    eraser = SqliteEraser(str(path), "users", "account_id")
+    for ids in ({"a\x00b"}, set(odd)):
+        assert eraser.plan(ids).rows == len(ids)
+    assert eraser.erase(set(odd)).rows == len(odd)
+    assert eraser.verify(set(odd)) == 0
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT account_id FROM users").fetchall() == [("a",)]
+    db.close()
+    assert eraser.erase(set(odd[:1] + odd[2:])).rows == 0
+
+
+def test_tombstones_one_line_per_run_read_beside_the_one_key_lines(
+    tmp_path: Path,
+) -> None:
+    from datetime import date
+
+    from agegate.removal.tombstones import TombstoneStore
+
+    path = tmp_path / "t.jsonl"
+    old = {"key": "a" * 64, "plan": "p1", "removed_on": "2026-01-01", "targets": []}
+    path.write_text(json.dumps(old) + "\n", encoding="utf-8")
+    store = TombstoneStore(path)
+    on = date(2026, 2, 1)
+    assert (
+        store.add(["b" * 64, "c" * 64, "b" * 64], on=on, targets=["t"], plan="p2") == 2
+    )
+    # A run resumed buries nothing twice; another plan may bury the same key.
+    assert store.add(["b" * 64, "c" * 64], on=on, targets=["t"], plan="p2") == 0
+    assert store.add(["a" * 64], on=on, targets=["t"], plan="p2") == 1
+    assert store.keys() == {"a" * 64, "b" * 64, "c" * 64}
+    assert len(path.read_text(encoding="utf-8").splitlines()) == 3
+    with path.open("a", encoding="utf-8") as out:
+        out.write('{"keys": "not a list", "plan": "p3"}\n')
+    with pytest.raises(InputError, match="line 4 is not a tombstone"):
+        store.keys()

@@ -62,7 +62,9 @@ def _outcome(directory: Path) -> dict[str, object]:
         "sqlite": sqlite_rows(directory / "app.sqlite"),
         "statuses": statuses,
         # Each store has its own secret: the keys differ, their number not.
-        "tombstones": len({json.loads(x)["key"] for x in tombstones.splitlines()}),
+        "tombstones": len(
+            {k for x in tombstones.splitlines() for k in json.loads(x)["keys"]}
+        ),
         "tombstone_lines": len(tombstones.splitlines()),
     }
 

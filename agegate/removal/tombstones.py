@@ -1,10 +1,11 @@
 """Tombstones: what stays of a removed account, so a restore cannot bring
 it back unnoticed.
 
-One JSON line per removed account: the keyed hash of its id (the flag
-store's secret), the date, the targets and the plan. No id, nothing
-personal. `replay` after a restore from backup hashes every id a target
-holds and removes the rows of the accounts that have a tombstone, and
+One JSON line per run: the keyed hashes of the removed accounts' ids (the
+flag store's secret), the date, the targets and the plan. No id, nothing
+personal. (A line of one `key` instead of `keys`, as earlier versions wrote,
+is read the same.) `replay` after a restore from backup hashes every id a
+target holds and removes the rows of the accounts that have a tombstone, and
 nothing else.
 """
 
@@ -35,23 +36,22 @@ class TombstoneStore:
     def add(
         self, keys: Iterable[str], *, on: date, targets: list[str], plan: str
     ) -> int:
-        """Write one tombstone per key not already buried by this plan, in
-        one write; returns how many were written."""
-        known = self._read_pairs()
+        """Write the tombstones of the keys not already buried by this plan
+        (a run resumed), in one line and one write; returns how many."""
+        known = self._read_pairs(plan)
         fresh = sorted({k for k in keys if (k, plan) not in known})
-        # Every line but its key is the same: made once, and the keys are
-        # hex digests, which need no escaping.
-        rest = json.dumps(
-            {"removed_on": on.isoformat(), "targets": targets, "plan": plan},
-            sort_keys=True,
-            separators=(",", ":"),
-        )[1:]
-        lines = "".join(f'{{"key":"{key}",{rest}\n' for key in fresh)
-        if lines:
+        if fresh:
+            entry = {
+                "keys": fresh,
+                "plan": plan,
+                "removed_on": on.isoformat(),
+                "targets": targets,
+            }
+            line = json.dumps(entry, sort_keys=True, separators=(",", ":")) + "\n"
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             try:
-                os.write(fd, lines.encode("ascii"))
+                os.write(fd, line.encode("utf-8"))
                 os.fsync(fd)
             finally:
                 os.close(fd)
@@ -60,9 +60,11 @@ class TombstoneStore:
     def keys(self) -> frozenset[str]:
         return frozenset(key for key, _ in self._read_pairs())
 
-    def _read_pairs(self) -> set[tuple[str, str]]:
+    def _read_pairs(self, plan: str | None = None) -> set[tuple[str, str]]:
+        """(key, plan) of every tombstone; given `plan`, of its own only
+        (a line not naming it is not parsed)."""
         try:
-            text = self.path.read_text(encoding="ascii")
+            text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return set()
         except (OSError, UnicodeDecodeError):
@@ -71,18 +73,25 @@ class TombstoneStore:
             ) from None
         pairs: set[tuple[str, str]] = set()
         for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
+            if not line.strip() or (plan is not None and plan not in line):
                 continue
-            try:
-                entry = json.loads(line)
-                key, plan = entry["key"], entry["plan"]
-            except (ValueError, KeyError, TypeError):
-                raise InputError(
-                    f"line {number} is not a tombstone", where=str(self.path)
-                ) from None
-            if not isinstance(key, str) or not isinstance(plan, str):
-                raise InputError(
-                    f"line {number} is not a tombstone", where=str(self.path)
-                )
-            pairs.add((key, plan))
+            keys, made_by = _entry(line, number, self.path)
+            pairs.update((key, made_by) for key in keys)
         return pairs
+
+
+def _entry(line: str, number: int, path: Path) -> tuple[list[str], str]:
+    """The keys and the plan of one line, or an InputError naming it."""
+    try:
+        entry = json.loads(line)
+        keys = entry["keys"] if "keys" in entry else [entry["key"]]
+        plan = entry["plan"]
+    except (ValueError, KeyError, TypeError):
+        keys, plan = None, None
+    if (
+        not isinstance(keys, list)
+        or not isinstance(plan, str)
+        or not all(isinstance(k, str) for k in keys)
+    ):
+        raise InputError(f"line {number} is not a tombstone", where=str(path))
+    return keys, plan

@@ -11,7 +11,6 @@ group of an installed package.
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import re
 from typing import Any
 
@@ -36,7 +35,11 @@ def _factory(spec: str) -> Any:
             if found is None:
                 raise InputError("the module has no such eraser", where=spec)
         return found
-    points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    # Loaded here: reading the installed packages' metadata costs every
+    # command a start-up, and only a named eraser needs it.
+    from importlib import metadata
+
+    points = metadata.entry_points(group=ENTRY_POINT_GROUP)
     chosen = [point for point in points if point.name == spec]
     if not chosen:
         raise InputError(

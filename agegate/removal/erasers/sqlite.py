@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import sqlite3
 from collections.abc import Iterator, Set
 from pathlib import Path
@@ -77,7 +78,17 @@ class SqliteEraser:
         # an index of its own from SQLite.
         db.execute("CREATE TEMP TABLE IF NOT EXISTS agegate_removal_ids (id)")
         db.execute(f"DELETE FROM {_IDS}")  # noqa: S608 - a fixed name
-        db.executemany(f"INSERT INTO {_IDS} VALUES (?)", zip(ids))  # noqa: S608
+        listed = json.dumps(list(ids), ensure_ascii=False)
+        if "\\u0000" in listed:
+            # json_each ends a text at a NUL: such ids go one by one.
+            db.executemany(f"INSERT INTO {_IDS} VALUES (?)", zip(ids))  # noqa: S608
+            return
+        # One JSON array, expanded by SQLite's json_each: one statement, not
+        # a hundred thousand (json.dumps and json_each are both C).
+        db.execute(
+            f"INSERT INTO {_IDS} SELECT value FROM json_each(?)",  # noqa: S608
+            (listed,),
+        )
 
     def _where(self) -> str:
         return f"{quoted(self.id_column)} IN (SELECT id FROM {_IDS})"  # noqa: S608
