@@ -20,7 +20,6 @@ once per prefix. `jurisdictions_by_parse` is the plain reading through
 from __future__ import annotations
 
 import functools
-import logging
 import re
 import threading
 from collections.abc import Mapping
@@ -32,9 +31,8 @@ from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata, PhoneNumber
 
 from . import numbering
 from .errors import InputProblem
+from .logs import logger
 from .reasons import Reason
-
-logger = logging.getLogger(__name__)
 
 # What people type around the digits of a number; anything else (letters,
 # extensions, non-ASCII digits) is refused rather than interpreted.
@@ -235,5 +233,7 @@ def _north_american_places(area: str, region: str) -> tuple[str, ...]:
     if placed:
         # The table places the area code in the other country: the test that
         # regenerates it from phonenumbers makes this unreachable.
-        logger.warning("area code %s has no subdivision; using the country", area)
+        logger(__name__).warning(
+            "area code %s has no subdivision; using the country", area
+        )
     return () if region == "US" and not placed else (region,)

@@ -23,7 +23,7 @@ from . import codes
 from .age import live_today
 from .errors import TableError, UnknownJurisdiction
 from .services import SERVICE_KINDS
-from .tables_version import bundled_directory, tables_version
+from .tables_version import bundled_directory
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
@@ -650,7 +650,7 @@ def _load_bundled() -> Rules:
     directory = bundled_directory()
     key = "\0".join(
         (
-            tables_version(directory),
+            rules_cache.files_of(directory),
             rules_cache.installed("pycountry"),
             rules_cache.source_of("rules", "codes", "age", "services"),
         )

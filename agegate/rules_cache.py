@@ -7,8 +7,10 @@ in the cache directory (`$AGEGATE_CACHE_DIR`, else `$XDG_CACHE_HOME/agegate`,
 else `~/.cache/agegate`; an empty `AGEGATE_CACHE_DIR` turns the cache off),
 under a key of everything it was built from:
 
-* the tables: their version (`tables_version`, a digest of every file) and
-  the installed pycountry, whose codes they are checked against;
+* the tables: the name, size and time of every table file (`files_of`;
+  reading and hashing them all, as `tables_version` does, would cost a
+  short command more than loading the entry) and the installed pycountry,
+  whose codes they are checked against;
 * the phone automata: the installed phonenumbers;
 * both: this format's number and the source files of the code that builds
   and holds them (a changed class reads an old pickle wrongly).
@@ -31,7 +33,10 @@ import os
 import pickle
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 # Raise when what an entry holds changes shape.
 FORMAT = 1
@@ -66,6 +71,22 @@ def installed(package: str) -> str:
     )
     stat = os.stat(origin)
     return f"{package}:{','.join(found)}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def files_of(folder: Path | Traversable) -> str:
+    """The name, size and time of every table file (`*.txt`) in `folder`, in
+    name order; for tables inside a zip, their digest (`tables_version`)."""
+    if not isinstance(folder, Path):
+        from .tables_version import tables_version
+
+        return tables_version(folder)
+    with os.scandir(folder) as entries:
+        found = sorted(
+            (entry.name, entry.stat())
+            for entry in entries
+            if entry.name.endswith(".txt")
+        )
+    return ";".join(f"{name}:{stat.st_size}:{stat.st_mtime_ns}" for name, stat in found)
 
 
 def source_of(*modules: str) -> str:

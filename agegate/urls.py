@@ -9,6 +9,7 @@ summary file. `masked_text` does the same for any text that may hold URLs.
 
 from __future__ import annotations
 
+import os
 import re
 
 __all__ = ["MASK", "has_scheme", "masked", "masked_text", "scheme_of"]
@@ -38,6 +39,12 @@ def has_scheme(text: object, *schemes: str) -> bool:
     """Whether `text` is a string starting with one of `schemes` and `://`,
     in any case."""
     return isinstance(text, str) and scheme_of(text) in schemes
+
+
+def is_postgres_url(text: str | os.PathLike[str]) -> bool:
+    """Whether `text` is a `postgresql://` or `postgres://` URL, the scheme
+    in any case."""
+    return has_scheme(text, "postgresql", "postgres")
 
 
 def masked(url: str) -> str:

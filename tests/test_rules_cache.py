@@ -90,7 +90,8 @@ def test_a_new_key_is_a_new_entry(cache: Path) -> None:
 def test_the_key_follows_the_tables_and_the_installed_packages(
     tmp_path: Path,
 ) -> None:
-    # A changed table file changes the tables' version, so the entry's name.
+    # A changed table file changes the tables' version and the entry's key
+    # (its files' names, sizes and times).
     from agegate.tables_version import tables_version
 
     copy = tmp_path / "tables"
@@ -98,9 +99,15 @@ def test_the_key_follows_the_tables_and_the_installed_packages(
     for entry in bundled_directory().iterdir():
         if entry.name.endswith(".txt"):
             (copy / entry.name).write_bytes(entry.read_bytes())
-    before = tables_version(copy)
+    before, listed = tables_version(copy), rules_cache.files_of(copy)
+    assert listed.count(".txt:") == len(list(copy.glob("*.txt")))
     (copy / "FR.txt").write_bytes((copy / "FR.txt").read_bytes() + b"\n# changed\n")
     assert tables_version(copy) != before
+    changed = rules_cache.files_of(copy)
+    assert changed != listed
+    # Rewritten with the same bytes, a file's time still changes the key.
+    os.utime(copy / "DE.txt", ns=(1, 1))
+    assert rules_cache.files_of(copy) != changed
     for package in ("phonenumbers", "pycountry"):
         identity = rules_cache.installed(package)
         assert identity.startswith(f"{package}:{package}-")

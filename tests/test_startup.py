@@ -2,7 +2,8 @@
 load no pyarrow, numpy, pycountry, tqdm or importlib.metadata once the
 start-up cache holds the tables and the places are given as codes (a place
 name is looked up in pycountry's names), and the small review's flags are
-the columnar engine's."""
+the columnar engine's. Such a review loads no flag store, SQLite driver,
+assurance model or logging either (`REVIEW_UNUSED`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 SECRET = "a test key of enough bytes"
 HEAVY = ("pyarrow", "numpy", "pycountry", "tqdm", "importlib.metadata", "starlette")
@@ -94,6 +97,27 @@ def test_a_small_review_loads_no_arrow_and_flags_as_the_columnar_engine(
     assert len(found[()][0]) == 4
 
 
+# What a review writing a flag file, without --store or --assurance, does not
+# need: the flag stores, the SQLite driver, the assurance model, logging,
+# shutil (argparse asks it the terminal width; `main.terminal_columns`).
+REVIEW_UNUSED = (
+    "sqlite3",
+    "agegate.flags.store",
+    "agegate.flags.postgres",
+    "agegate.flags.lifecycle",
+    "agegate.assurance",
+    "logging",
+    "shutil",
+)
+
+
+def _unused(loaded: set[str], names: tuple[str, ...]) -> list[str]:
+    return sorted(
+        name for name in loaded
+        if any(name == top or name.startswith(f"{top}.") for top in names)
+    )  # fmt: skip
+
+
 def test_a_small_review_without_a_summary_loads_no_metadata(tmp_path: Path) -> None:
     path = tmp_path / "accounts.csv"
     _accounts(path)
@@ -104,3 +128,18 @@ def test_a_small_review_without_a_summary_loads_no_metadata(tmp_path: Path) -> N
     )  # fmt: skip
     assert status == 0
     assert _heavy(loaded) == []
+    assert _unused(loaded, REVIEW_UNUSED) == []
+
+
+def test_the_help_is_as_wide_as_argparse_makes_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import shutil
+
+    from agegate.cli.main import terminal_columns
+
+    for columns in ("", "0", "wide", "61", "200"):
+        monkeypatch.setenv("COLUMNS", columns)
+        assert terminal_columns() == shutil.get_terminal_size().columns
+    monkeypatch.delenv("COLUMNS")
+    assert terminal_columns() == shutil.get_terminal_size().columns

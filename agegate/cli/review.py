@@ -20,12 +20,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ..age import live_today
-from ..assurance.model import Level
-from ..assurance.policy import required_levels
 from ..errors import InputError
-from ..flags import FlagStore, open_store
 from ..flags.output import FlagFile, flag_format
-from ..flags.postgres import is_postgres_url, masked
 from ..keys import secret_bytes
 from ..policy import FIELDS, FieldMap, Policy
 from ..review.checks import UNREADABLE_SHARE, Finding, run_findings, sample_findings
@@ -43,11 +39,13 @@ from ..review.reviewer import ReviewSettings
 from ..review.run import BATCH_SIZE, ENGINES, Tally, render, write_json
 from ..review.run import run as run_review
 from ..tables_version import tables_version
+from ..urls import is_postgres_url, masked
 from .main import (
     EXIT_FINDINGS,
     EXIT_OK,
     EXIT_REAPPEARED,
     EXIT_UNREADABLE,
+    RawDescriptionHelpFormatter,
     add_screening_options,
     say,
     shown,
@@ -55,7 +53,10 @@ from .main import (
     warn_threshold,
 )
 
-if TYPE_CHECKING:  # loaded for the inputs that need them (Arrow, PostgreSQL)
+if TYPE_CHECKING:  # loaded for the options that need them (Arrow, PostgreSQL,
+    # --store, --assurance)
+    from ..assurance.model import Level
+    from ..flags.store import FlagStore
     from ..review.batches import Source
     from ..review.postgres import PostgresSource
 
@@ -103,7 +104,7 @@ dismissed flag is left as it is, and counted as dismissed_still_present),
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.formatter_class = RawDescriptionHelpFormatter
     _input_options(parser)
     _output_options(parser)
     _run_options(parser)
@@ -580,6 +581,9 @@ def assurance_levels(pairs: list[str], fields: FieldMap) -> dict[str, Level] | N
     """The --assurance options as an AssurancePolicy's `required`, or None."""
     if not pairs:
         return None
+    from ..assurance.model import Level
+    from ..assurance.policy import required_levels
+
     if fields.assurance_valid_until is None:
         raise InputError("--assurance needs --map assurance_valid_until=COLUMN")
     found: dict[str, Level] = {}
@@ -753,6 +757,12 @@ class _Run:
         return EXIT_OK
 
 
+def _open_store(target: str) -> FlagStore:
+    from ..flags.store import open_store
+
+    return open_store(target)
+
+
 def run(args: argparse.Namespace) -> int:
     started_at = _now()
     fields, mapping, policy = _options(args)
@@ -769,7 +779,7 @@ def run(args: argparse.Namespace) -> int:
         check_account_ids(items, fields, args)
         if not review.check_sample(_settings(args, items, None, fields, policy)):
             return EXIT_UNREADABLE
-        store = open_store(args.store) if args.store else None
+        store = _open_store(args.store) if args.store else None
         if store is not None:
             stack.callback(store.close)
         settings = _settings(args, items, store, fields, policy)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 from ..errors import InputError
-from ..urls import has_scheme, masked
+from ..urls import is_postgres_url, masked
 from .lifecycle import STATE_COLUMNS, FlagState, StatusChange, flag_states_of
 from .model import Flag, Status, StoredFlag, check_account_ids
 from .model import utc_now as _utc_now
@@ -51,7 +51,6 @@ __all__ = [
 ]
 
 SCHEMES = ("postgresql://", "postgres://")
-_SCHEME_NAMES = ("postgresql", "postgres")
 SCHEMA_VERSION = 1
 # Seconds libpq waits for the server: a gate answers 503 rather than hang.
 CONNECT_TIMEOUT = 5
@@ -215,12 +214,6 @@ def _locate_types() -> pa.Schema:
 
 
 T = TypeVar("T")
-
-
-def is_postgres_url(text: str | os.PathLike[str]) -> bool:
-    """Whether `text` is a `postgresql://` or `postgres://` URL, the scheme
-    in any case."""
-    return has_scheme(text, *_SCHEME_NAMES)
 
 
 def postgres_url(url: str) -> str:

@@ -26,11 +26,10 @@ import io
 import itertools
 import os
 import re
-import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 import attrs
 
@@ -38,6 +37,9 @@ from .. import jsonkeys
 from ..errors import InputError, InputProblem
 from ..safe_text import printable
 from ..screen import MISSING, lookup
+
+if TYPE_CHECKING:  # imported by the SQLite reader when a database is read
+    import sqlite3
 
 Format = Literal["csv", "jsonl", "json", "sqlite", "parquet"]
 FORMATS: tuple[Format, ...] = ("csv", "jsonl", "json", "sqlite", "parquet")
@@ -530,6 +532,8 @@ def read_sqlite(
     (low, high, first) reads only the rows with low <= rowid <= high, the
     first numbered `first` (a share of the table, from `rowid_ranges`);
     low > high reads them all."""
+    import sqlite3
+
     codec = _codec(encoding)
     try:
         db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
@@ -589,6 +593,8 @@ def rowid_alias(db: sqlite3.Connection, table: str) -> str | None:
     that no column (hidden and generated ones included, in any case) takes.
     None for a view, a table WITHOUT ROWID, or one whose columns take all
     three: such a table is read whole, in one share, in its own order."""
+    import sqlite3
+
     quoted = _quoted(table)
     kind = db.execute(
         "SELECT type FROM sqlite_master WHERE name = ? AND type IN ('table', 'view')",
@@ -647,6 +653,8 @@ def rowid_ranges(
     """About `count` ranges of rowids (low, high, first), each taken whole,
     that cover a table, for `read_sqlite(rowids=...)`; None for a table
     without a true rowid to cut on (`rowid_alias`)."""
+    import sqlite3
+
     stream = read_sqlite(path, table)
     stream.close()
     try:
@@ -696,6 +704,8 @@ def _sqlite_rows(
     counter: _Counter,
     first: int = 1,
 ) -> Iterator[Item]:
+    import sqlite3
+
     try:
         number = first - 1
         while True:

@@ -23,21 +23,19 @@ the date its data was collected (with the rule in force then) and today.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
 from ..age import age_on, live_today
-from ..assurance.model import Level
-from ..assurance.policy import strictest
 from ..decision import BIRTH_REASONS, Decision, Outcome
 from ..errors import AgeGateError, InputProblem
 from ..flags.model import Action, Flag
 from ..keys import secret_bytes
+from ..logs import logger
 from ..policy import BIRTH_FIELDS, SCREENED_FIELDS, FieldMap, Policy
 from ..reasons import FlagCode, Reason
 from ..rules import Rules, load_rules
@@ -46,8 +44,12 @@ from . import identity
 from .collected import check_formats, other_date
 from .readers import Item, Row
 
+if TYPE_CHECKING:  # an assurance review loads it
+    from ..assurance.model import Level
+
 SOURCE = "review"
-log = logging.getLogger("agegate.review")
+# The logger of a review's problems with its rows.
+LOG = "agegate.review"
 Locator = Literal["line", "rowid"]
 
 # The order codes are listed in a flag, most serious first.
@@ -254,6 +256,9 @@ class Reviewer:
     def _lapsed(self, record: Mapping[str, Any], now: Decision) -> bool:
         """Whether an account the policy wants proven holds no proof valid
         today (none, unreadable, or expired)."""
+        from ..assurance.model import Level
+        from ..assurance.policy import strictest
+
         required = self.settings.assurance or {}
         if now.outcome is not Outcome.ALLOW:
             return False
@@ -459,7 +464,7 @@ def screen_batch(reviewer: Reviewer, items: list[Item]) -> Batch:
     try:
         return reviewer.review_batch(items)
     except Exception:
-        log.exception("a batch could not be screened; retrying row by row")
+        logger(LOG).exception("a batch could not be screened; retrying row by row")
     flags: list[Flag] = []
     unreadable: list[tuple[int, str]] = []
     clean: list[str] = []
@@ -469,7 +474,8 @@ def screen_batch(reviewer: Reviewer, items: list[Item]) -> Batch:
             result = reviewer.review_batch([item])
         except Exception as error:
             line = item.line
-            log.error("line %d: could not be screened (%s)", line, type(error).__name__)
+            why = type(error).__name__
+            logger(LOG).error("line %d: could not be screened (%s)", line, why)
             unreadable.append((line, "could not be screened"))
             continue
         screened += result.screened

@@ -19,7 +19,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import json
-import logging
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -29,14 +28,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from ..flags import FlagStore
 from ..flags.output import FlagFile
+from ..logs import logger
 from .readers import Item, Stream, Unreadable
-from .reviewer import Batch, Reviewer, ReviewSettings, screen_batch
+from .reviewer import LOG, Batch, Reviewer, ReviewSettings, screen_batch
 
 if TYPE_CHECKING:  # loaded by the engine and the outputs chosen
     from concurrent.futures import Future, ThreadPoolExecutor
 
+    from ..flags.store import FlagStore
     from .batches import Share, Source
     from .columnar import ColumnarReviewer, Screened
     from .postgres import PostgresSource
@@ -58,7 +58,6 @@ __all__ = [
     "write_json",
 ]
 
-log = logging.getLogger("agegate.review")
 
 BATCH_SIZE = 2000
 # Unreadable rows listed in the summary file; the count is always exact.
@@ -627,6 +626,6 @@ def _report_unreadable(
     on_unreadable: Callable[[Unreadable], None] | None,
 ) -> None:
     for line, reason in unreadable:
-        log.debug("line %d unreadable: %s", line, reason)
+        logger(LOG).debug("line %d unreadable: %s", line, reason)
         if on_unreadable is not None:
             on_unreadable(Unreadable(line, reason))
