@@ -120,16 +120,20 @@ def flag_states_of(
     row, and each distinct list of codes parsed once: a hundred thousand
     flags are read in a few hundredths of a second. A row that fails is
     then found, and named, by `flag_state` itself."""
+    if not rows:
+        return []
     try:
+        # The rows turned into columns by zip, and each column's types or
+        # values taken as a set by map: no Python code runs per row.
+        _, account, source, action, status, codes, *optional = zip(*rows, strict=True)
         ok = (
-            all(type(r[1]) is str and type(r[2]) is str for r in rows)
-            and {r[3] for r in rows} <= _ACTIONS
-            and {r[4] for r in rows} <= _STATUSES
-            and all(r[6] is None or type(r[6]) is str for r in rows)
-            and all(r[7] is None or type(r[7]) is str for r in rows)
-            and all(r[8] is None or type(r[8]) is str for r in rows)
+            set(map(type, account)) <= _TEXT
+            and set(map(type, source)) <= _TEXT
+            and set(action) <= _ACTIONS
+            and set(status) <= _STATUSES
+            and all(set(map(type, column)) <= _TEXT_OR_NONE for column in optional)
         )
-        texts = {r[5] for r in rows} if ok else set()
+        texts = set(codes) if ok else set()
         parsed = {t: _codes(t) for t in texts if type(t) is str}
         ok = ok and len(parsed) == len(texts)
     except (ValueError, TypeError):
@@ -147,6 +151,8 @@ def flag_states_of(
 
 
 _ACTIONS = frozenset(("remove", "verify"))
+_TEXT: frozenset[type] = frozenset((str,))
+_TEXT_OR_NONE: frozenset[type] = frozenset((str, type(None)))
 _STATUSES = frozenset(STATUSES)
 
 

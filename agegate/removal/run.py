@@ -15,6 +15,7 @@ is erased again (erasing by id twice removes nothing more).
 from __future__ import annotations
 
 import json
+import operator
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -186,21 +187,19 @@ def resolve(plan: Plan, store: Store, allowed: Iterable[Status]) -> Accounts:
     # The store reads only the flags with the plan's note; each column is
     # checked as a set, in C, not flag by flag.
     mine = store.flag_states(note=plan.marker)
-    keys = list(map(_keyer(store.secret()), [s.account_id for s in mine]))
-    moved = not {s.status for s in mine} <= set(allowed) or not {
-        s.action for s in mine
-    } <= {"remove"}
+    ids = list(map(operator.itemgetter(0), mine))
+    keys = list(map(_keyer(store.secret()), ids))
+    statuses = set(map(operator.itemgetter(3), mine))
+    moved = not statuses <= set(allowed) or not set(
+        map(operator.itemgetter(2), mine)
+    ) <= {"remove"}
     if moved or flags_digest(keys, mine) != plan.flags_digest:
         raise RemovalRefused(
             "the plan's flags changed in the store since the plan was made"
             " (resolved, put under a legal hold, raised anew on other data,"
             " or taken by a newer plan); make a new plan"
         )
-    return Accounts(
-        frozenset([s.account_id for s in mine]),
-        frozenset(keys),
-        frozenset({s.status for s in mine}),
-    )
+    return Accounts(frozenset(ids), frozenset(keys), frozenset(statuses))
 
 
 # -- the journal ---------------------------------------------------------------
