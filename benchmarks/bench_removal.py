@@ -135,6 +135,9 @@ def _plans(pristine: Path, work: Path) -> None:
         _agegate("remove", "approve", f"plan-{kind}.json", "--by", "approver",
                  "--store", store, cwd=work)  # fmt: skip
         shutil.copy(work / store, pristine / f"planned-{store}")
+    # The receipts hold the plans and their approvals, which a run checks.
+    for receipts in work.glob("*.receipts.jsonl"):
+        shutil.copy(receipts, pristine / receipts.name)
 
 
 def _reset(pristine: Path, work: Path) -> None:
@@ -147,6 +150,8 @@ def _reset(pristine: Path, work: Path) -> None:
     for kind in ("sqlite", "csv"):
         store = f"flags-{kind}.sqlite"
         shutil.copy(pristine / f"planned-{store}", work / store)
+    for receipts in pristine.glob("*.receipts.jsonl"):
+        shutil.copy(receipts, work / receipts.name)
 
 
 def _timed(command: list[str], cwd: Path) -> float:
