@@ -17,7 +17,7 @@ import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -112,13 +112,10 @@ class ReceiptLog:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            status, last = _read_chain(_lines(fd))
+            status, chain = _read_chain(_lines(fd))
             if not status.ok:
-                raise ReceiptsBroken(
-                    f"the chain breaks at entry {status.broken_at}: {status.reason}",
-                    where=str(self.path),
-                )
-            receipt = _next(last, kind, plain)
+                raise self._broken(status)
+            receipt = _next(chain[-1] if chain else None, kind, plain)
             os.write(fd, _line(receipt))
             os.fsync(fd)
             return receipt
@@ -127,16 +124,19 @@ class ReceiptLog:
 
     def entries(self) -> list[Receipt]:
         """Every entry, in order; refuses a log whose chain does not hold."""
-        status = self.verify()
+        status, chain = _read_chain(self._read_lines())
         if not status.ok:
-            raise ReceiptsBroken(
-                f"the chain breaks at entry {status.broken_at}: {status.reason}",
-                where=str(self.path),
-            )
-        return list(_receipts(self._read_lines()))
+            raise self._broken(status)
+        return chain
 
     def verify(self) -> ChainStatus:
         return _read_chain(self._read_lines())[0]
+
+    def _broken(self, status: ChainStatus) -> ReceiptsBroken:
+        return ReceiptsBroken(
+            f"the chain breaks at entry {status.broken_at}: {status.reason}",
+            where=str(self.path),
+        )
 
     def _read_lines(self) -> list[bytes]:
         try:
@@ -195,20 +195,16 @@ def _parse(raw: bytes) -> Receipt:
     return Receipt(seq, kind, when, body, str(entry["prev"]), str(entry["digest"]))
 
 
-def _receipts(lines: list[bytes]) -> Iterator[Receipt]:
-    for raw in lines:
-        yield _parse(raw)
-
-
-def _read_chain(lines: list[bytes]) -> tuple[ChainStatus, Receipt | None]:
-    last: Receipt | None = None
+def _read_chain(lines: list[bytes]) -> tuple[ChainStatus, list[Receipt]]:
+    """The chain's status and its entries, up to the first that breaks it."""
+    chain: list[Receipt] = []
     for number, raw in enumerate(lines, start=1):
-        problem = _problem(raw, number, last)
+        problem = _problem(raw, number, chain[-1] if chain else None)
         if isinstance(problem, str):
-            return ChainStatus(False, len(lines), number, problem, None), last
-        last = problem
-    head = None if last is None else last.digest
-    return ChainStatus(True, len(lines), head=head), last
+            return ChainStatus(False, len(lines), number, problem, None), chain
+        chain.append(problem)
+    head = chain[-1].digest if chain else None
+    return ChainStatus(True, len(lines), head=head), chain
 
 
 def _problem(raw: bytes, number: int, last: Receipt | None) -> Receipt | str:

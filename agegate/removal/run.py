@@ -37,6 +37,7 @@ from .plan import (
     keyer,
     load_plan,
     save_plan,
+    target_plans,
 )
 from .receipts import ReceiptLog
 from .targets import Target
@@ -139,7 +140,7 @@ def make_plan(
             **plan.summary(),
             "made_by": by,
             "max_accounts": max_accounts,
-            "targets": _surveys(plan.targets),
+            "targets": target_plans(plan.targets),
         },
     )
     return plan
@@ -148,18 +149,6 @@ def make_plan(
 def _accounts_by(pairs: set[tuple[str, str]]) -> dict[str, int]:
     """Accounts by code (or jurisdiction): an account counts once in each."""
     return dict(sorted(Counter(value for _, value in pairs).items()))
-
-
-def _surveys(targets: Sequence[TargetPlan]) -> list[dict[str, object]]:
-    return [
-        {
-            "target": t.target.label,
-            "rows": t.rows,
-            "accounts": t.accounts,
-            "total": t.total,
-        }
-        for t in targets
-    ]
 
 
 def approve_plan(path: str, by: str, store: Store | None = None) -> Plan:
