@@ -44,6 +44,8 @@ _BLOCK = 1 << 23
 _FIRST_BLOCK = 1 << 20
 # pyarrow parses a block in parallel pieces of this size.
 _PARSE_BLOCK = 1 << 20
+# `_lines` counts a range this many bytes at a time.
+_COUNT_BYTES = 1 << 22
 _PLAIN_TEXT = (pa.string(), pa.large_string())
 
 
@@ -511,14 +513,16 @@ def _csv_shares(
 ) -> list[Share] | None:
     """Byte ranges that each start where a record starts, or None."""
     size = Path(path).stat().st_size
-    step = max(share_bytes, size // (count * 4))
+    step = max(share_bytes, size // (count * 16))
     if size < 2 * step:
         return None
     with (
         open(path, "rb") as handle,
         mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data,
     ):
-        quoted = quoted_spans(data, delimiter[0])
+        # Most exports hold no quote: read so, the mapped file's pages are
+        # touched only once, by `_lines`, which lets them go as it counts.
+        quoted = quoted_spans(data, delimiter[0]) if _holds_quote(handle) else []
         if quoted is None:
             return None
         found: list[Share] = []
@@ -588,14 +592,38 @@ def _cuts(data: bytes | mmap.mmap, step: int, quoted: list[int]) -> list[int]:
 def _lines(data: bytes | mmap.mmap, start: int, end: int) -> int:
     """Lines in data[start:end] as the `csv` module counts them through a
     text file opened with newline="": each ends at \\n, \\r or \\r\\n.
-    numpy counts on the mapped file, with no copy of the range."""
-    view = np.frombuffer(data, dtype=np.uint8, count=end - start, offset=start)
-    ends = int(np.count_nonzero(view == 0x0A))
-    returns = np.flatnonzero(view == 0x0D)
-    if not len(returns):
-        return ends
-    followed = returns[returns < len(view) - 1] + 1
-    return ends + len(returns) - int(np.count_nonzero(view[followed] == 0x0A))
+    numpy counts on the mapped file, with no copy, a few MiB at a time: a
+    mask of the whole range would cost a byte of memory per byte of input
+    and run ten times slower, out of the processor's cache."""
+    whole = np.frombuffer(data, dtype=np.uint8)
+    found = 0
+    for at in range(start, end, _COUNT_BYTES):
+        view = whole[at : min(at + _COUNT_BYTES, end)]
+        found += int(np.count_nonzero(view == 0x0A))
+        returns = np.flatnonzero(view == 0x0D) + at
+        if len(returns):
+            followed = returns[returns + 1 < end] + 1
+            found += len(returns) - int(np.count_nonzero(whole[followed] == 0x0A))
+        _counted(data, at, len(view))
+    return found
+
+
+def _counted(data: bytes | mmap.mmap, at: int, size: int) -> None:
+    """Let the pages of a mapped file just counted go: they stay in the
+    system's cache, but no longer count in this process's memory, which
+    would otherwise grow to the size of the input."""
+    if isinstance(data, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        start = at - at % mmap.PAGESIZE
+        data.madvise(mmap.MADV_DONTNEED, start, min(at + size, len(data)) - start)
+
+
+def _holds_quote(handle: BinaryIO) -> bool:
+    """Whether the file holds a quote or a NUL byte (read a few MiB at a
+    time, from where the handle is)."""
+    while chunk := handle.read(_COUNT_BYTES):
+        if b'"' in chunk or b"\x00" in chunk:
+            return True
+    return False
 
 
 def read_share(
