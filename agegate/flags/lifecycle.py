@@ -32,6 +32,7 @@ __all__ = [
     "StatusStore",
     "hold",
     "release",
+    "upsert_sql",
 ]
 
 IN_REMOVAL: tuple[Status, ...] = ("planned", "approved", "erased", "failed")
@@ -52,6 +53,49 @@ PLANNABLE: tuple[Status, ...] = (
 )
 # What a hold may stop: anything not yet erased.
 HOLDABLE: tuple[Status, ...] = PLANNABLE
+
+
+def _listed(statuses: Sequence[str]) -> str:
+    return ", ".join(f"'{status}'" for status in statuses)
+
+
+def upsert_sql(params: Sequence[str], differs: str) -> str:
+    """A review's upsert of a flag, in either store's SQL (its nine
+    `params` placeholders; `differs`, its null-safe "not equal"). On
+    conflict an open or reappeared flag raised on changed data (another
+    fingerprint or other codes) is updated; a cleared one is reopened
+    whatever the data: the condition is back; a removed, erased or verified
+    one becomes `reappeared` whatever the data, keeping who resolved it: the
+    account was to be gone (a copy missed, a restore from backup). A
+    dismissed flag, one on legal hold and one in a removal still under way
+    (`KEPT`) are left as they are: decisions made on purpose, which a flag
+    raised again never undoes."""
+    (account, source, codes, action, place, age, fingerprint, raised, updated) = params
+    gone = _listed(GONE)
+    return f"""
+INSERT INTO flags (account_id, source, codes, action, jurisdiction, required_age,
+                   fingerprint, status, raised_at, updated_at)
+VALUES ({account}, {source}, {codes}, {action}, {place}, {age}, {fingerprint},
+        'open', {raised}, {updated})
+ON CONFLICT (account_id, source) DO UPDATE SET
+    codes = excluded.codes,
+    action = excluded.action,
+    jurisdiction = excluded.jurisdiction,
+    required_age = excluded.required_age,
+    fingerprint = excluded.fingerprint,
+    status = CASE WHEN flags.status IN ({gone})
+        THEN 'reappeared' WHEN flags.status = 'cleared' THEN 'open'
+        ELSE flags.status END,
+    updated_at = excluded.updated_at,
+    resolved_by = CASE flags.status WHEN 'cleared' THEN NULL ELSE flags.resolved_by END,
+    resolved_at = CASE flags.status WHEN 'cleared' THEN NULL ELSE flags.resolved_at END,
+    resolution_note = CASE flags.status WHEN 'cleared' THEN NULL
+        ELSE flags.resolution_note END
+WHERE flags.status IN ({gone}, 'cleared')
+   OR (flags.status IN ('open', 'reappeared')
+       AND (flags.codes {differs} excluded.codes
+            OR flags.fingerprint {differs} excluded.fingerprint))
+"""  # noqa: S608 - placeholders and status names, no value
 
 
 @attrs.frozen

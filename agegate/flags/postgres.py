@@ -29,7 +29,13 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ..errors import InputError
 from ..urls import is_postgres_url, masked
-from .lifecycle import STATE_COLUMNS, FlagState, StatusChange, flag_states_of
+from .lifecycle import (
+    STATE_COLUMNS,
+    FlagState,
+    StatusChange,
+    flag_states_of,
+    upsert_sql,
+)
 from .model import Flag, Status, StoredFlag, check_account_ids
 from .model import utc_now as _utc_now
 from .rows import stored_flag
@@ -86,33 +92,8 @@ _SCHEMA = (
     " (name text PRIMARY KEY, value bytea NOT NULL)",
 )
 
-# The SQLite store's rules (`store._UPSERT`): an open or reappeared flag is
-# updated on changed data, a cleared one reopened and a removed, erased or
-# verified one made `reappeared` whatever the data; dismissed, held and a
-# removal still under way are left as they are.
-_UPSERT = """
-INSERT INTO flags (account_id, source, codes, action, jurisdiction, required_age,
-                   fingerprint, status, raised_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9)
-ON CONFLICT (account_id, source) DO UPDATE SET
-    codes = excluded.codes,
-    action = excluded.action,
-    jurisdiction = excluded.jurisdiction,
-    required_age = excluded.required_age,
-    fingerprint = excluded.fingerprint,
-    status = CASE WHEN flags.status IN ('removed', 'erased', 'verified')
-        THEN 'reappeared' WHEN flags.status = 'cleared' THEN 'open'
-        ELSE flags.status END,
-    updated_at = excluded.updated_at,
-    resolved_by = CASE flags.status WHEN 'cleared' THEN NULL ELSE flags.resolved_by END,
-    resolved_at = CASE flags.status WHEN 'cleared' THEN NULL ELSE flags.resolved_at END,
-    resolution_note = CASE flags.status WHEN 'cleared' THEN NULL
-        ELSE flags.resolution_note END
-WHERE flags.status IN ('removed', 'erased', 'verified', 'cleared')
-   OR (flags.status IN ('open', 'reappeared')
-       AND (flags.codes IS DISTINCT FROM excluded.codes
-            OR flags.fingerprint IS DISTINCT FROM excluded.fingerprint))
-"""
+# The SQLite store's rules (`lifecycle.upsert_sql`).
+_UPSERT = upsert_sql(tuple(f"${n}" for n in range(1, 10)), "IS DISTINCT FROM")
 _LOCATE = """
 UPDATE flags SET line = $1, input_rowid = $2, report_id = $3
 WHERE account_id = $4 AND source = $5

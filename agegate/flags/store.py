@@ -21,7 +21,13 @@ from typing import Any, Literal, Protocol
 
 from ..errors import InputError
 from ..urls import masked
-from .lifecycle import STATE_COLUMNS, FlagState, StatusChange, flag_states_of
+from .lifecycle import (
+    STATE_COLUMNS,
+    FlagState,
+    StatusChange,
+    flag_states_of,
+    upsert_sql,
+)
 from .model import Flag, Status, StoredFlag, check_account_ids
 from .model import utc_now as _utc_now
 from .output import JSONL_SUFFIXES, flag_to_dict, json_line
@@ -145,37 +151,8 @@ _ADDED_COLUMNS = (
     ("report_id", "TEXT"),
 )
 
-# On conflict (`REOPENING`): an open or reappeared flag raised on changed data
-# (another fingerprint or other codes) is updated; a cleared one is reopened
-# whatever the data: the condition is back; a removed, erased or verified one
-# becomes `reappeared` whatever the data, keeping who resolved it: the account
-# was to be gone (a copy missed, a restore from backup). A dismissed flag, one
-# on legal hold and one in a removal still under way (planned, approved,
-# failed) are left as they are: decisions made on purpose, which a flag raised
-# again never undoes.
-_UPSERT = """
-INSERT INTO flags (account_id, source, codes, action, jurisdiction, required_age,
-                   fingerprint, status, raised_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)
-ON CONFLICT (account_id, source) DO UPDATE SET
-    codes = excluded.codes,
-    action = excluded.action,
-    jurisdiction = excluded.jurisdiction,
-    required_age = excluded.required_age,
-    fingerprint = excluded.fingerprint,
-    status = CASE WHEN flags.status IN ('removed', 'erased', 'verified')
-        THEN 'reappeared' WHEN flags.status = 'cleared' THEN 'open'
-        ELSE flags.status END,
-    updated_at = excluded.updated_at,
-    resolved_by = CASE flags.status WHEN 'cleared' THEN NULL ELSE flags.resolved_by END,
-    resolved_at = CASE flags.status WHEN 'cleared' THEN NULL ELSE flags.resolved_at END,
-    resolution_note = CASE flags.status WHEN 'cleared' THEN NULL
-        ELSE flags.resolution_note END
-WHERE flags.status IN ('removed', 'erased', 'verified', 'cleared')
-   OR (flags.status IN ('open', 'reappeared')
-       AND (flags.codes IS NOT excluded.codes
-            OR flags.fingerprint IS NOT excluded.fingerprint))
-"""
+# On conflict, the lifecycle's rules (`lifecycle.upsert_sql`).
+_UPSERT = upsert_sql(("?",) * 9, "IS NOT")
 # Where the account was found, and the report that last named it, move with
 # the input without reopening a flag: the flags of the latest report stay
 # linked even when some of them were already filed that day.
