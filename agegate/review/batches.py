@@ -432,8 +432,11 @@ first row; SQLite rowids [start, end] and the number of the first row
 (start > end: the whole table)."""
 
 WHOLE: Share = (0, -1, 1)
-# A share of a file is at least this large, so that what a worker does once
-# per share stays small beside its reading.
+# A share of a CSV file is about this large, whatever the file's size: large
+# enough that what a worker does once per share stays small beside its
+# reading, small enough that the shares' results held out of order (a few
+# per worker) keep memory flat, and that the last ones leave no core idle
+# for long.
 SHARE_BYTES = 1 << 23
 
 
@@ -486,7 +489,7 @@ def shares(source: Source, count: int, share_bytes: int | None = None) -> list[S
     ):
         return [WHOLE]
     least = SHARE_BYTES if share_bytes is None else share_bytes
-    return _csv_shares(source.path, count, delimiter, least) or [WHOLE]
+    return _csv_shares(source.path, delimiter, least) or [WHOLE]
 
 
 def _parquet_shares(path: str, count: int) -> list[Share]:
@@ -508,12 +511,10 @@ def _parquet_shares(path: str, count: int) -> list[Share]:
     return found or [WHOLE]
 
 
-def _csv_shares(
-    path: str, count: int, delimiter: bytes, share_bytes: int
-) -> list[Share] | None:
+def _csv_shares(path: str, delimiter: bytes, share_bytes: int) -> list[Share] | None:
     """Byte ranges that each start where a record starts, or None."""
     size = Path(path).stat().st_size
-    step = max(share_bytes, size // (count * 16))
+    step = share_bytes
     if size < 2 * step:
         return None
     with (
