@@ -26,6 +26,7 @@ __all__ = [
     "IN_REMOVAL",
     "KEPT",
     "PLANNABLE",
+    "FlagColumns",
     "FlagRef",
     "FlagState",
     "StatusChange",
@@ -122,6 +123,50 @@ def flag_states_of(
     then found, and named, by `flag_state` itself."""
     if not rows:
         return []
+    parsed = _checked(rows, store=store, where=where)
+    # tuple.__new__ makes each in C; the columns are checked above.
+    new = tuple.__new__
+    return [
+        new(FlagState, (a, s, act, st, parsed[c], p, f, n))
+        for _, a, s, act, st, c, p, f, n in rows
+    ]
+
+
+class FlagColumns(NamedTuple):
+    """The flags a removal reads, column by column (the n-th of each column
+    is the n-th flag's), checked as `flag_state` checks a row: a run reads a
+    plan's flags as columns, with no object per flag."""
+
+    account_ids: tuple[str, ...]
+    sources: tuple[str, ...]
+    actions: tuple[str, ...]
+    statuses: tuple[Status, ...]
+    codes: tuple[tuple[str, ...], ...]
+    jurisdictions: tuple[str | None, ...]
+    fingerprints: tuple[str | None, ...]
+
+
+def flag_columns_of(
+    rows: Sequence[tuple[Any, ...]], *, store: str, where: Callable[[Any], str]
+) -> FlagColumns:
+    """The rows (each its place, then the columns of `FlagState` but the
+    note) as checked columns; see `flag_states_of`."""
+    if not rows:
+        return FlagColumns((), (), (), (), (), (), ())
+    parsed = _checked(rows, store=store, where=where)
+    _, account, source, action, status, codes, place, seen = zip(*rows, strict=True)
+    return FlagColumns(
+        account, source, action, status, tuple(map(parsed.__getitem__, codes)),
+        place, seen,
+    )  # fmt: skip
+
+
+def _checked(
+    rows: Sequence[tuple[Any, ...]], *, store: str, where: Callable[[Any], str]
+) -> dict[str, tuple[str, ...]]:
+    """Each distinct list of codes parsed, once every column is checked;
+    a row that fails is an InputError naming it. Rows may leave out the
+    note (their last column)."""
     try:
         # The rows turned into columns by zip, and each column's types or
         # values taken as a set by map: no Python code runs per row.
@@ -140,14 +185,10 @@ def flag_states_of(
         ok = False
     if not ok:
         for row in rows:
-            flag_state(row[1:], store=store, where=where(row[0]))
+            full = row[1:] if len(row) == 9 else (*row[1:], None)
+            flag_state(full, store=store, where=where(row[0]))
         raise InputError("a column is not as a flag store writes it", where=store)
-    # tuple.__new__ makes each in C; the columns are checked above.
-    new = tuple.__new__
-    return [
-        new(FlagState, (a, s, act, st, parsed[c], p, f, n))
-        for _, a, s, act, st, c, p, f, n in rows
-    ]
+    return parsed
 
 
 _ACTIONS = frozenset(("remove", "verify"))
@@ -156,11 +197,10 @@ _TEXT_OR_NONE: frozenset[type] = frozenset((str, type(None)))
 _STATUSES = frozenset(STATUSES)
 
 
-# The columns `flag_state` reads, in its order.
-STATE_COLUMNS = (
-    "account_id, source, action, status, codes, jurisdiction, fingerprint,"
-    " resolution_note"
-)
+# The columns `flag_state` reads, in its order; `FlagColumns` all but the
+# last.
+COLUMNS_READ = "account_id, source, action, status, codes, jurisdiction, fingerprint"
+STATE_COLUMNS = f"{COLUMNS_READ}, resolution_note"
 
 
 @attrs.frozen

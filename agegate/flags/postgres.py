@@ -29,7 +29,15 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ..errors import InputError
 from ..urls import is_postgres_url, masked
-from .lifecycle import STATE_COLUMNS, FlagState, StatusChange, flag_states_of
+from .lifecycle import (
+    COLUMNS_READ,
+    STATE_COLUMNS,
+    FlagColumns,
+    FlagState,
+    StatusChange,
+    flag_columns_of,
+    flag_states_of,
+)
 from .model import Flag, Status, StoredFlag, check_account_ids
 from .model import utc_now as _utc_now
 from .rows import stored_flag
@@ -551,6 +559,36 @@ class PostgresFlagStore:
         return flag_states_of(
             rows, store=self.shown, where=lambda ctid: f"row at ctid {ctid}"
         )
+
+    def flag_columns(self, note: str) -> FlagColumns:
+        """The flags whose note is `note`, as checked columns (see
+        `FlagColumns`)."""
+        query = (
+            f"SELECT ctid::text, {COLUMNS_READ} FROM flags"  # noqa: S608
+            " WHERE resolution_note = $1"
+        )
+
+        def read(cursor: Any) -> list[tuple[Any, ...]]:
+            cursor.execute(query, (note,))
+            return list(cursor.fetchall())
+
+        rows = self._transaction(read)
+        return flag_columns_of(
+            rows, store=self.shown, where=lambda ctid: f"row at ctid {ctid}"
+        )
+
+    def marked(self, note: str) -> tuple[builtins.list[str], frozenset[str]]:
+        """The account ids of the flags whose note is `note`, and their
+        statuses, unchecked (see the SQLite store's)."""
+        query = "SELECT account_id, status FROM flags WHERE resolution_note = $1"
+
+        def read(cursor: Any) -> list[tuple[Any, ...]]:
+            cursor.execute(query, (note,))
+            return list(cursor.fetchall())
+
+        rows = self._transaction(read)
+        ids, statuses = zip(*rows, strict=True) if rows else ((), ())
+        return list(ids), frozenset(statuses)
 
     def _stored(self, row: tuple[Any, ...]) -> StoredFlag:
         # Named by its ctid, which `SELECT ... WHERE ctid = '(0,3)'` finds.

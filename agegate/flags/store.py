@@ -21,7 +21,15 @@ from typing import Any, Literal, Protocol
 
 from ..errors import InputError
 from ..urls import masked
-from .lifecycle import STATE_COLUMNS, FlagState, StatusChange, flag_states_of
+from .lifecycle import (
+    COLUMNS_READ,
+    STATE_COLUMNS,
+    FlagColumns,
+    FlagState,
+    StatusChange,
+    flag_columns_of,
+    flag_states_of,
+)
 from .model import Flag, Status, StoredFlag, check_account_ids
 from .model import utc_now as _utc_now
 from .output import JSONL_SUFFIXES, flag_to_dict, json_line
@@ -465,6 +473,24 @@ class SqliteFlagStore:
         with self._using():
             rows = self._db.execute(query, params).fetchall()
         return flag_states_of(rows, store=self.shown, where=lambda n: f"row {n}")
+
+    def flag_columns(self, note: str) -> FlagColumns:
+        """The flags whose note is `note`, as checked columns (see
+        `FlagColumns`)."""
+        query = f"SELECT rowid, {COLUMNS_READ} FROM flags WHERE resolution_note = ?"  # noqa: S608
+        with self._using():
+            rows = self._db.execute(query, (note,)).fetchall()
+        return flag_columns_of(rows, store=self.shown, where=lambda n: f"row {n}")
+
+    def marked(self, note: str) -> tuple[builtins.list[str], frozenset[str]]:
+        """The account ids of the flags whose note is `note`, and their
+        statuses, unchecked: a run starts its erase by them, and checks them
+        against `flag_columns` before the erase is committed."""
+        query = "SELECT account_id, status FROM flags WHERE resolution_note = ?"
+        with self._using():
+            rows = self._db.execute(query, (note,)).fetchall()
+        ids, statuses = zip(*rows, strict=True) if rows else ((), ())
+        return list(ids), frozenset(statuses)
 
     def _stored(self, row: dict[str, Any]) -> StoredFlag:
         return stored_flag(row, store=self.shown, where=f"row {row[_ROWID]}")

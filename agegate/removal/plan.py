@@ -45,6 +45,7 @@ __all__ = [
     "load_plan",
     "marker",
     "save_plan",
+    "says_digest",
 ]
 
 FORMAT = "agegate-removal-plan/1"
@@ -91,10 +92,17 @@ FlagKeys = Mapping[str, tuple[str, ...]]
 def flags_digest(keys: Iterable[str], flags: Iterable[FlagState]) -> str:
     """One digest of the flags as the store holds them, whatever their
     order: for each (its account's key beside it), the key and what the
-    flag says (source, codes, jurisdiction, fingerprint), as the repr of
+    flag says (source, codes, jurisdiction, fingerprint); see `says_digest`."""
+    return says_digest(keys, map(operator.itemgetter(1, 4, 5, 6), flags))
+
+
+Says = tuple[str, tuple[str, ...], str | None, str | None]
+
+
+def says_digest(keys: Iterable[str], says: Iterable[Says]) -> str:
+    """`flags_digest` of the keys beside what each flag says: the repr of
     tuples of strings (unambiguous), one a line, sorted. Every step is a
     builtin over the whole list: no Python code runs per flag."""
-    says = map(operator.itemgetter(1, 4, 5, 6), flags)
     lines = sorted(map(repr, zip(keys, says, strict=True)))
     text = "\n".join(lines).encode("utf-8", "surrogatepass")
     return hashlib.sha256(text).hexdigest()

@@ -15,7 +15,6 @@ is erased again (erasing by id twice removes nothing more).
 from __future__ import annotations
 
 import json
-import operator
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -26,9 +25,24 @@ from typing import Any, Protocol
 import attrs
 
 from ..errors import InputError
-from ..flags.lifecycle import IN_REMOVAL, PLANNABLE, FlagRef, FlagState, StatusChange
+from ..flags.lifecycle import (
+    IN_REMOVAL,
+    PLANNABLE,
+    FlagColumns,
+    FlagRef,
+    FlagState,
+    StatusChange,
+)
 from ..flags.model import Status
-from .erasers.base import CheckedEraser, Erased, Eraser, Replayable, TargetChanged
+from .early import EarlyErase
+from .erasers.base import (
+    CheckedEraser,
+    Erased,
+    Eraser,
+    Replayable,
+    StagedEraser,
+    TargetChanged,
+)
 from .plan import (
     Plan,
     TargetPlan,
@@ -37,11 +51,12 @@ from .plan import (
     keyer,
     load_plan,
     save_plan,
+    says_digest,
     target_plans,
 )
 from .receipts import ReceiptLog
 from .targets import Target
-from .tombstones import TombstoneStore
+from .tombstones import Burial, TombstoneStore
 
 __all__ = [
     "Accounts",
@@ -63,6 +78,10 @@ class Store(Protocol):
     """What a removal needs of a flag store; both stores have it."""
 
     def flag_states(self, *, note: str | None = None) -> list[FlagState]: ...
+
+    def flag_columns(self, note: str) -> FlagColumns: ...
+
+    def marked(self, note: str) -> tuple[list[str], frozenset[str]]: ...
 
     def set_status(self, change: StatusChange) -> int: ...
 
@@ -169,26 +188,33 @@ def approve_plan(path: str, by: str, store: Store | None = None) -> Plan:
 # -- the plan's accounts now --------------------------------------------------
 
 
-def resolve(plan: Plan, store: Store, allowed: Iterable[Status]) -> Accounts:
+def resolve(
+    plan: Plan, store: Store, allowed: Iterable[Status], *, secret: bytes | None = None
+) -> Accounts:
     """The plan's flags as the store holds them (found by the note the plan
     left on them), or a refusal when they changed since: one resolved,
     held, raised anew on other data, or taken by a newer plan."""
-    # The store reads only the flags with the plan's note; each column is
-    # checked as a set, in C, not flag by flag.
-    mine = store.flag_states(note=plan.marker)
-    ids = list(map(operator.itemgetter(0), mine))
-    keys = list(map(_keyer(store.secret()), ids))
-    statuses = set(map(operator.itemgetter(3), mine))
-    moved = not statuses <= set(allowed) or not set(
-        map(operator.itemgetter(2), mine)
-    ) <= {"remove"}
-    if moved or flags_digest(keys, mine) != plan.flags_digest:
-        raise RemovalRefused(
-            "the plan's flags changed in the store since the plan was made"
-            " (resolved, put under a legal hold, raised anew on other data,"
-            " or taken by a newer plan); make a new plan"
-        )
-    return Accounts(frozenset(ids), frozenset(keys), frozenset(statuses))
+    # The store reads only the flags with the plan's note, as columns; each
+    # column is checked as a set, in C, not flag by flag.
+    flags = store.flag_columns(plan.marker)
+    key = _keyer(store.secret() if secret is None else secret)
+    keys = list(map(key, flags.account_ids))
+    statuses = frozenset(flags.statuses)
+    moved = not statuses <= set(allowed) or not set(flags.actions) <= {"remove"}
+    says = zip(
+        flags.sources, flags.codes, flags.jurisdictions, flags.fingerprints, strict=True
+    )
+    if moved or says_digest(keys, says) != plan.flags_digest:
+        raise _flags_changed()
+    return Accounts(frozenset(flags.account_ids), frozenset(keys), statuses)
+
+
+def _flags_changed() -> RemovalRefused:
+    return RemovalRefused(
+        "the plan's flags changed in the store since the plan was made"
+        " (resolved, put under a legal hold, raised anew on other data,"
+        " or taken by a newer plan); make a new plan"
+    )
 
 
 # -- the journal ---------------------------------------------------------------
@@ -297,7 +323,7 @@ def _check_states(
     first of them is left out when its eraser checks its state inside the
     erase itself: nothing is changed before it."""
     pending = [(p, e) for p, e in erasers if p.target.label not in steps]
-    if pending and isinstance(pending[0][1], CheckedEraser):
+    if pending and isinstance(pending[0][1], CheckedEraser | StagedEraser):
         pending = pending[1:]
     for planned, eraser in pending:
         if eraser.plan(ids).state != planned.state:
@@ -318,6 +344,31 @@ def _erase(
     return eraser.erase(ids)
 
 
+def _early(
+    plan: Plan,
+    store: Store,
+    erasers: Sequence[tuple[TargetPlan, Eraser]],
+    steps: dict[str, dict[str, Any]],
+) -> EarlyErase | None:
+    """The first target's erase, started before the flags are checked (see
+    `agegate.removal.early`), when that is safe: its eraser can stage it, it
+    was never started, no other target shares its location (the checks of
+    the others read it), and the flags need no move to `approved` (the flag
+    store is not written while the erase is open)."""
+    pending = [(p, e) for p, e in erasers if p.target.label not in steps]
+    if not pending or len(pending) < len(erasers):
+        return None
+    (first, eraser), others = pending[0], pending[1:]
+    if not isinstance(eraser, StagedEraser) or any(
+        p.target.location == first.target.location for p, _ in others
+    ):
+        return None
+    ids, statuses = store.marked(plan.marker)
+    if not statuses <= {"approved"}:
+        return None
+    return EarlyErase(eraser, frozenset(ids), first.state)
+
+
 def run_plan(
     plan: Plan,
     plan_path: str,
@@ -329,47 +380,97 @@ def run_plan(
 ) -> list[TargetResult]:
     """Erase the plan's accounts from every target (see the module doc)."""
     check_approvals(plan, four_eyes=four_eyes, max_accounts=max_accounts)
-    accounts = resolve(plan, store, IN_REMOVAL)
     journal = Journal(plan_path, plan.digest)
     steps = journal.steps()
     erasers = _erasers(plan)
-    _check_states(erasers, steps, accounts.ids)
+    # Read before any erase starts: making the secret writes to the store.
+    secret = store.secret()
     note = plan.marker
-    if accounts.statuses & {"planned", "failed"}:
-        store.set_status(_moved(("planned", "failed"), "approved", by, note))
-    results = []
-    for planned, eraser in erasers:
-        label = planned.target.label
-        step = steps.get(label, {})
-        if step.get("step") == "done":
-            notes = tuple(str(n) for n in step.get("notes", ()))
-            results.append(
-                TargetResult(label, planned.rows, int(step.get("rows", 0)), notes)
-            )
-            continue
-        journal.record(label, "started")
-        try:
-            erased = _erase(eraser, planned, accounts.ids, fresh=label not in steps)
-        except TargetChanged:
-            journal.record(label, "refused")
-            raise RemovalRefused(
-                f"{label} changed since the plan was made; make a new plan"
-            ) from None
-        except BaseException:
-            store.set_status(_moved(("approved",), "failed", by, note))
-            _run_receipt(plan, results, "failed", failed_at=label)
-            raise
-        journal.record(label, "done", rows=erased.rows, notes=list(erased.notes))
-        results.append(TargetResult(label, planned.rows, erased.rows, erased.notes))
-    TombstoneStore(plan.tombstones).add(
-        accounts.keys,
-        on=datetime.now(UTC).date(),
-        targets=[r.label for r in results],
-        plan=plan.digest,
-    )
+    early = _early(plan, store, erasers, steps)
+    try:
+        accounts = resolve(plan, store, IN_REMOVAL, secret=secret)
+        if early is not None and early.ids != accounts.ids:
+            raise _flags_changed()
+        _check_states(erasers, steps, accounts.ids)
+        if accounts.statuses & {"planned", "failed"}:
+            if early is not None:
+                # Moved since it started: the store is written only with
+                # no erase open.
+                early.abandon()
+                early = None
+            store.set_status(_moved(("planned", "failed"), "approved", by, note))
+        run = _Run(plan, store, by, journal, steps)
+        results, burial = run.erase_all(erasers, accounts, early)
+    except BaseException:
+        if early is not None:
+            early.abandon()
+        raise
+    if burial is None:
+        burial = _burial(plan, accounts)
+    TombstoneStore(plan.tombstones).write(burial)
     store.set_status(_moved(("approved", "failed", "erased"), "erased", by, note))
     _run_receipt(plan, results, "erased")
     return results
+
+
+def _burial(plan: Plan, accounts: Accounts) -> Burial:
+    return TombstoneStore(plan.tombstones).prepare(
+        accounts.keys,
+        on=datetime.now(UTC).date(),
+        targets=[t.target.label for t in plan.targets],
+        plan=plan.digest,
+    )
+
+
+@attrs.frozen
+class _Run:
+    plan: Plan
+    store: Store
+    by: str
+    journal: Journal
+    steps: dict[str, dict[str, Any]]
+
+    def erase_all(
+        self,
+        erasers: Sequence[tuple[TargetPlan, Eraser]],
+        accounts: Accounts,
+        early: EarlyErase | None,
+    ) -> tuple[list[TargetResult], Burial | None]:
+        """Erase every target not done yet, in order; with an early erase
+        (the first target's), the tombstones are made while it commits."""
+        results: list[TargetResult] = []
+        burial = None
+        for planned, eraser in erasers:
+            label = planned.target.label
+            step = self.steps.get(label, {})
+            if step.get("step") == "done":
+                notes = tuple(str(n) for n in step.get("notes", ()))
+                rows = int(step.get("rows", 0))
+                results.append(TargetResult(label, planned.rows, rows, notes))
+                continue
+            self.journal.record(label, "started")
+            try:
+                if early is not None and not results:
+                    early.commit()
+                    burial = _burial(self.plan, accounts)
+                    erased = early.result()
+                else:
+                    fresh = label not in self.steps
+                    erased = _erase(eraser, planned, accounts.ids, fresh=fresh)
+            except TargetChanged:
+                self.journal.record(label, "refused")
+                raise RemovalRefused(
+                    f"{label} changed since the plan was made; make a new plan"
+                ) from None
+            except BaseException:
+                note = self.plan.marker
+                self.store.set_status(_moved(("approved",), "failed", self.by, note))
+                _run_receipt(self.plan, results, "failed", failed_at=label)
+                raise
+            notes = erased.notes
+            self.journal.record(label, "done", rows=erased.rows, notes=list(notes))
+            results.append(TargetResult(label, planned.rows, erased.rows, notes))
+        return results, burial
 
 
 def _run_receipt(

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ...errors import InputError
 from ...urls import masked
-from .base import Erased, Survey, TargetChanged, quoted
+from .base import Erased, Staged, Survey, TargetChanged, quoted
 
 __all__ = ["SqliteEraser"]
 
@@ -38,23 +38,42 @@ class SqliteEraser:
 
     @contextlib.contextmanager
     def _open(self) -> Iterator[sqlite3.Connection]:
+        db = self._connect()
+        try:
+            with self._refusing():
+                yield db
+        finally:
+            db.close()
+
+    def _connect(self) -> sqlite3.Connection:
         if not Path(self.path).is_file():
             raise InputError("no such SQLite file", where=self.label)
         try:
-            db = sqlite3.connect(self.path, isolation_level=None)
+            # Not bound to one thread: an erase staged in one thread may be
+            # committed from another.
+            db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False
+            )
         except sqlite3.DatabaseError:
             raise InputError("cannot open the SQLite file", where=self.label) from None
         try:
-            self._check(db)
-            db.execute("PRAGMA temp_store=MEMORY")
-            db.execute("PRAGMA busy_timeout=10000")
-            yield db
+            with self._refusing():
+                self._check(db)
+                db.execute("PRAGMA temp_store=MEMORY")
+                db.execute("PRAGMA busy_timeout=10000")
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    @contextlib.contextmanager
+    def _refusing(self) -> Iterator[None]:
+        try:
+            yield
         except sqlite3.DatabaseError as error:
             raise InputError(
                 f"SQLite refused the removal ({type(error).__name__})", where=self.label
             ) from None
-        finally:
-            db.close()
 
     def _check(self, db: sqlite3.Connection) -> None:
         try:
@@ -124,25 +143,40 @@ class SqliteEraser:
         and TargetChanged raised."""
         return self._erase(ids, state)
 
+    def stage(self, ids: Set[str], state: str) -> Staged:
+        """The checked erase, its transaction left open (see `Staged`):
+        the target's write lock is held until it is committed or rolled
+        back."""
+        return self._staged(ids, state)
+
     def _erase(self, ids: Set[str], state: str | None) -> Erased:
-        with self._open() as db:
-            db.execute("PRAGMA main.secure_delete=ON")
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                self._load(db, ids)
-                if state is not None and self._survey(db).state != state:
-                    raise TargetChanged(self.label)
-                cursor = db.execute(
-                    f"DELETE FROM main.{quoted(self.table)} WHERE {self._where()}"  # noqa: S608
-                )
-                removed = cursor.rowcount
-                db.execute(f"DROP TABLE {_IDS}")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-            notes = self._checkpoint(db)
-        return Erased(removed, notes)
+        return self._staged(ids, state).commit()
+
+    def _staged(self, ids: Set[str], state: str | None) -> _Staged:
+        db = self._connect()
+        try:
+            with self._refusing():
+                db.execute("PRAGMA main.secure_delete=ON")
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    removed = self._delete(db, ids, state)
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+        except BaseException:
+            db.close()
+            raise
+        return _Staged(self, db, removed)
+
+    def _delete(self, db: sqlite3.Connection, ids: Set[str], state: str | None) -> int:
+        self._load(db, ids)
+        if state is not None and self._survey(db).state != state:
+            raise TargetChanged(self.label)
+        cursor = db.execute(
+            f"DELETE FROM main.{quoted(self.table)} WHERE {self._where()}"  # noqa: S608
+        )
+        db.execute(f"DROP TABLE {_IDS}")
+        return int(cursor.rowcount)
 
     def _checkpoint(self, db: sqlite3.Connection) -> tuple[str, ...]:
         (mode,) = db.execute("PRAGMA main.journal_mode").fetchone()
@@ -179,3 +213,29 @@ class SqliteEraser:
                     if isinstance(value, bytes)
                     else str(value)
                 )
+
+
+class _Staged:
+    """A SQLite erase done, its transaction open (see `Staged`)."""
+
+    def __init__(self, eraser: SqliteEraser, db: sqlite3.Connection, removed: int):
+        self._eraser = eraser
+        self._db = db
+        self._removed = removed
+
+    def commit(self) -> Erased:
+        try:
+            with self._eraser._refusing():
+                self._db.execute("COMMIT")
+                notes = self._eraser._checkpoint(self._db)
+        finally:
+            # Closed uncommitted (a failed COMMIT), SQLite rolls back.
+            self._db.close()
+        return Erased(self._removed, notes)
+
+    def rollback(self) -> None:
+        try:
+            with self._eraser._refusing():
+                self._db.execute("ROLLBACK")
+        finally:
+            self._db.close()

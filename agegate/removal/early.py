@@ -1,0 +1,71 @@
+"""A target's erase started early, beside the run's own checks.
+
+The first target of a run, when its eraser can stage an erase (see
+`StagedEraser`), is erased from the start in a thread of its own, in a
+transaction left open, while the run reads and checks the plan's flags:
+sqlite3 lets other threads run while a statement executes, so the DELETE
+and the checks proceed at once. Nothing is committed before every check
+passed and the journal holds the target as started; a refusal rolls the
+erase back, the target left as it was. The flag store is not written while
+the erase is open, so its lock is never held beside the target's.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from .erasers.base import Erased, StagedEraser
+
+__all__ = ["EarlyErase"]
+
+
+class EarlyErase:
+    """The staged erase of `ids`, its state checked against `state`."""
+
+    def __init__(self, eraser: StagedEraser, ids: frozenset[str], state: str) -> None:
+        self.ids = ids
+        self._decided = threading.Event()
+        self._commit = False
+        self._outcome: Erased | BaseException | None = None
+        # A daemon: a run interrupted never waits on it, and an erase never
+        # committed is rolled back by the database itself.
+        self._thread = threading.Thread(
+            target=self._work, args=(eraser, state), daemon=True
+        )
+        self._thread.start()
+
+    def _work(self, eraser: StagedEraser, state: str) -> None:
+        try:
+            staged = eraser.stage(self.ids, state)
+        except BaseException as error:  # raised again by `result`
+            self._outcome = error
+            return
+        self._decided.wait()
+        try:
+            if self._commit:
+                self._outcome = staged.commit()
+            else:
+                staged.rollback()
+        except BaseException as error:
+            self._outcome = error
+
+    def commit(self) -> None:
+        """Commit the erase once it is staged; `result` says how it went."""
+        self._commit = True
+        self._decided.set()
+
+    def result(self) -> Erased:
+        """What the erase removed, or what its stage or commit raised
+        (TargetChanged when the target moved since the plan)."""
+        self._thread.join()
+        if isinstance(self._outcome, BaseException):
+            raise self._outcome
+        if self._outcome is None:
+            raise RuntimeError("the early erase was abandoned")
+        return self._outcome
+
+    def abandon(self) -> None:
+        """Roll the erase back, unless committed already; whatever the stage
+        raised is dropped (the run is failing for a reason of its own)."""
+        self._decided.set()
+        self._thread.join()
