@@ -1,0 +1,184 @@
+"""A run whose first target is SQLite erases it early, beside its checks of
+the flags: committed only once they passed, rolled back on a refusal, the
+target then left as it was."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from removal_support import MINORS, flag_minors, sqlite_rows, write_csv, write_sqlite
+
+from agegate.flags import SqliteFlagStore
+from agegate.flags.lifecycle import hold
+from agegate.removal import run as removal
+from agegate.removal.plan import Plan, load_plan
+from agegate.removal.run import RemovalRefused, approve_plan, make_plan, run_plan
+from agegate.removal.targets import target_of
+
+
+class Files:
+    def __init__(self, tmp_path: Path) -> None:
+        self.dir = tmp_path
+        self.store = tmp_path / "flags.sqlite"
+        self.sqlite = tmp_path / "app.sqlite"
+        self.csv = tmp_path / "accounts.csv"
+        self.plan = str(tmp_path / "plan.json")
+        flag_minors(self.store)
+        write_sqlite(self.sqlite)
+        write_csv(self.csv)
+        self.rows = sqlite_rows(self.sqlite)
+
+    def planned(self, store: SqliteFlagStore) -> Plan:
+        from agegate.removal.plan import save_plan
+
+        targets = [
+            target_of(str(self.sqlite), table="users"),
+            target_of(str(self.csv)),
+        ]
+        plan = make_plan(
+            store, targets, store_label="flags", by="author", max_accounts=None,
+            receipts=str(self.dir / "receipts.jsonl"),
+            tombstones=str(self.dir / "tombstones.jsonl"),
+        )  # fmt: skip
+        save_plan(plan, self.plan)
+        approve_plan(self.plan, "second", store)
+        return load_plan(self.plan)
+
+    def without_minors(self) -> list[tuple[object, ...]]:
+        gone = {p.account_id for p in MINORS}
+        return [row for row in self.rows if row[1] not in gone]
+
+    def journal(self) -> list[dict[str, Any]]:
+        path = Path(f"{self.plan}.journal.jsonl")
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> Files:
+    return Files(tmp_path)
+
+
+def _started(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Notes each early erase a run starts."""
+    started: list[bool] = []
+    real = removal.EarlyErase
+
+    def early(*args: Any) -> removal.EarlyErase:
+        started.append(True)
+        return real(*args)
+
+    monkeypatch.setattr(removal, "EarlyErase", early)
+    return started
+
+
+def test_an_approved_plan_erases_its_first_target_early(
+    files: Files, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started = _started(monkeypatch)
+    with SqliteFlagStore(files.store) as store:
+        plan = files.planned(store)
+        results = run_plan(plan, files.plan, store, by="operator")
+        assert {s.status for s in store.list()} == {"erased"}
+    assert started == [True]
+    assert [r.removed for r in results] == [len(MINORS), len(MINORS)]
+    assert sqlite_rows(files.sqlite) == files.without_minors()
+    assert [e["step"] for e in files.journal()] == ["started", "done"] * 2
+    buried = Path(files.dir / "tombstones.jsonl").read_text().splitlines()
+    assert len(json.loads(buried[0])["keys"]) == len(MINORS)
+
+
+def test_a_hold_after_approval_rolls_the_early_erase_back(
+    files: Files, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started = _started(monkeypatch)
+    with SqliteFlagStore(files.store) as store:
+        plan = files.planned(store)
+        hold(store, MINORS[0].account_id, by="counsel", why="litigation")
+        with pytest.raises(RemovalRefused, match="legal hold"):
+            run_plan(plan, files.plan, store, by="operator")
+        statuses = {s.status for s in store.list()}
+    # The held account is not among the ids the erase started from; the
+    # erase ran and was rolled back.
+    assert started == [True]
+    assert sqlite_rows(files.sqlite) == files.rows
+    assert statuses == {"approved", "held"}
+    assert files.journal() == []
+
+
+def test_flags_changed_between_the_two_reads_roll_the_erase_back(
+    files: Files, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with SqliteFlagStore(files.store) as store:
+        plan = files.planned(store)
+        real = store.marked
+
+        def fewer(note: str) -> tuple[list[str], frozenset[str]]:
+            ids, statuses = real(note)
+            return ids[1:], statuses
+
+        monkeypatch.setattr(store, "marked", fewer)
+        with pytest.raises(RemovalRefused, match="flags changed"):
+            run_plan(plan, files.plan, store, by="operator")
+        assert {s.status for s in store.list()} == {"approved"}
+    assert sqlite_rows(files.sqlite) == files.rows
+    assert files.journal() == []
+
+
+def test_a_target_changed_refuses_from_the_early_erase(files: Files) -> None:
+    with SqliteFlagStore(files.store) as store:
+        plan = files.planned(store)
+        with sqlite3.connect(files.sqlite) as db:
+            db.execute(
+                "INSERT INTO users (account_id) VALUES (?)", (MINORS[1].account_id,)
+            )
+        db.close()
+        changed = sqlite_rows(files.sqlite)
+        with pytest.raises(RemovalRefused, match="app.sqlite:users changed"):
+            run_plan(plan, files.plan, store, by="operator")
+        assert {s.status for s in store.list()} == {"approved"}
+    assert sqlite_rows(files.sqlite) == changed
+    assert [e["step"] for e in files.journal()] == ["started", "refused"]
+
+
+def test_a_failure_of_the_checks_leaves_the_target_and_the_erase_unlocked(
+    files: Files, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with SqliteFlagStore(files.store) as store:
+        plan = files.planned(store)
+
+        def broken(*args: Any, **kwargs: Any) -> None:
+            raise OSError("disk full")
+
+        monkeypatch.setattr(removal, "_check_states", broken)
+        with pytest.raises(OSError, match="disk full"):
+            run_plan(plan, files.plan, store, by="operator")
+    assert sqlite_rows(files.sqlite) == files.rows
+    # Rolled back and closed: the target takes a write at once.
+    with sqlite3.connect(files.sqlite, timeout=0) as db:
+        db.execute("DELETE FROM users WHERE id = 1")
+    db.close()
+    monkeypatch.undo()
+    with SqliteFlagStore(files.store) as store:
+        with pytest.raises(RemovalRefused, match="changed since"):
+            run_plan(plan, files.plan, store, by="operator")
+
+
+def test_flags_still_planned_are_moved_first_and_erased_late(
+    files: Files, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started = _started(monkeypatch)
+    with SqliteFlagStore(files.store) as store:
+        plan = files.planned(store)
+        store.set_status(
+            removal._moved(("approved",), "planned", "author", plan.marker)
+        )
+        run_plan(plan, files.plan, store, by="operator")
+        assert {s.status for s in store.list()} == {"erased"}
+    assert started == []
+    assert sqlite_rows(files.sqlite) == files.without_minors()
