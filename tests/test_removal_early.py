@@ -15,7 +15,7 @@ from removal_support import MINORS, flag_minors, sqlite_rows, write_csv, write_s
 from agegate.flags import SqliteFlagStore
 from agegate.flags.lifecycle import hold
 from agegate.removal import run as removal
-from agegate.removal.plan import Plan, load_plan
+from agegate.removal.plan import Plan, load_plan, save_plan
 from agegate.removal.run import RemovalRefused, approve_plan, make_plan, run_plan
 from agegate.removal.targets import target_of
 
@@ -33,8 +33,6 @@ class Files:
         self.rows = sqlite_rows(self.sqlite)
 
     def planned(self, store: SqliteFlagStore) -> Plan:
-        from agegate.removal.plan import save_plan
-
         targets = [
             target_of(str(self.sqlite), table="users"),
             target_of(str(self.csv)),
@@ -139,7 +137,7 @@ def test_a_target_changed_refuses_from_the_early_erase(files: Files) -> None:
             )
         db.close()
         changed = sqlite_rows(files.sqlite)
-        with pytest.raises(RemovalRefused, match="app.sqlite:users changed"):
+        with pytest.raises(RemovalRefused, match=r"app\.sqlite:users changed"):
             run_plan(plan, files.plan, store, by="operator")
         assert {s.status for s in store.list()} == {"approved"}
     assert sqlite_rows(files.sqlite) == changed
@@ -164,9 +162,11 @@ def test_a_failure_of_the_checks_leaves_the_target_and_the_erase_unlocked(
         db.execute("DELETE FROM users WHERE id = 1")
     db.close()
     monkeypatch.undo()
-    with SqliteFlagStore(files.store) as store:
-        with pytest.raises(RemovalRefused, match="changed since"):
-            run_plan(plan, files.plan, store, by="operator")
+    with (
+        SqliteFlagStore(files.store) as store,
+        pytest.raises(RemovalRefused, match="changed since"),
+    ):
+        run_plan(plan, files.plan, store, by="operator")
 
 
 def test_flags_still_planned_are_moved_first_and_erased_late(

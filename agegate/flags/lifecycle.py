@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, NoReturn, Protocol
 
 import attrs
 
@@ -31,6 +31,7 @@ __all__ = [
     "FlagState",
     "StatusChange",
     "StatusStore",
+    "checked_columns",
     "hold",
     "release",
 ]
@@ -137,13 +138,13 @@ class FlagColumns(NamedTuple):
     is the n-th flag's), checked as `flag_state` checks a row: a run reads a
     plan's flags as columns, with no object per flag."""
 
-    account_ids: tuple[str, ...]
-    sources: tuple[str, ...]
-    actions: tuple[str, ...]
-    statuses: tuple[Status, ...]
-    codes: tuple[tuple[str, ...], ...]
-    jurisdictions: tuple[str | None, ...]
-    fingerprints: tuple[str | None, ...]
+    account_ids: Sequence[str]
+    sources: Sequence[str]
+    actions: Sequence[str]
+    statuses: Sequence[Status]
+    codes: Sequence[tuple[str, ...]]
+    jurisdictions: Sequence[str | None]
+    fingerprints: Sequence[str | None]
 
 
 def flag_columns_of(
@@ -153,10 +154,22 @@ def flag_columns_of(
     note) as checked columns; see `flag_states_of`."""
     if not rows:
         return FlagColumns((), (), (), (), (), (), ())
-    parsed = _checked(rows, store=store, where=where)
-    _, account, source, action, status, codes, place, seen = zip(*rows, strict=True)
+    columns = list(zip(*rows, strict=True))[1:]
+    found = checked_columns(columns)
+    if found is None:
+        _name_the_row(rows, store=store, where=where)
+    return found
+
+
+def checked_columns(columns: Sequence[Sequence[Any]]) -> FlagColumns | None:
+    """The columns of `FlagColumns` (the codes as stored) checked, the codes
+    parsed; None when one is not as a store writes it."""
+    parsed = _parsed(columns)
+    if parsed is None:
+        return None
+    account, source, action, status, codes, place, seen = columns
     return FlagColumns(
-        account, source, action, status, tuple(map(parsed.__getitem__, codes)),
+        account, source, action, status, list(map(parsed.__getitem__, codes)),
         place, seen,
     )  # fmt: skip
 
@@ -164,13 +177,23 @@ def flag_columns_of(
 def _checked(
     rows: Sequence[tuple[Any, ...]], *, store: str, where: Callable[[Any], str]
 ) -> dict[str, tuple[str, ...]]:
-    """Each distinct list of codes parsed, once every column is checked;
-    a row that fails is an InputError naming it. Rows may leave out the
-    note (their last column)."""
+    """Each distinct list of codes of the rows (each led by its place)
+    parsed, once every column is checked; a row that fails is an InputError
+    naming it."""
+    # The rows turned into columns by zip: no Python code runs per row.
+    parsed = _parsed(list(zip(*rows, strict=True))[1:])
+    if parsed is None:
+        _name_the_row(rows, store=store, where=where)
+    return parsed
+
+
+def _parsed(columns: Sequence[Sequence[Any]]) -> dict[str, tuple[str, ...]] | None:
+    """Each distinct list of codes parsed, once every column (account,
+    source, action, status, codes, then jurisdiction, fingerprint and maybe
+    the note) is checked, each column's types or values taken as a set by
+    map; None when one is not as a store writes it."""
     try:
-        # The rows turned into columns by zip, and each column's types or
-        # values taken as a set by map: no Python code runs per row.
-        _, account, source, action, status, codes, *optional = zip(*rows, strict=True)
+        account, source, action, status, codes, *optional = columns
         ok = (
             set(map(type, account)) <= _TEXT
             and set(map(type, source)) <= _TEXT
@@ -183,12 +206,18 @@ def _checked(
         ok = ok and len(parsed) == len(texts)
     except (ValueError, TypeError):
         ok = False
-    if not ok:
-        for row in rows:
-            full = row[1:] if len(row) == 9 else (*row[1:], None)
-            flag_state(full, store=store, where=where(row[0]))
-        raise InputError("a column is not as a flag store writes it", where=store)
-    return parsed
+    return parsed if ok else None
+
+
+def _name_the_row(
+    rows: Sequence[tuple[Any, ...]], *, store: str, where: Callable[[Any], str]
+) -> NoReturn:
+    """The InputError of the first row (led by its place) not as a store
+    writes it. Rows may leave out the note (their last column)."""
+    for row in rows:
+        full = row[1:] if len(row) == 9 else (*row[1:], None)
+        flag_state(full, store=store, where=where(row[0]))
+    raise InputError("a column is not as a flag store writes it", where=store)
 
 
 _ACTIONS = frozenset(("remove", "verify"))

@@ -27,6 +27,7 @@ from .lifecycle import (
     FlagColumns,
     FlagState,
     StatusChange,
+    checked_columns,
     flag_columns_of,
     flag_states_of,
 )
@@ -476,7 +477,14 @@ class SqliteFlagStore:
 
     def flag_columns(self, note: str) -> FlagColumns:
         """The flags whose note is `note`, as checked columns (see
-        `FlagColumns`)."""
+        `FlagColumns`). SQLite makes each column one JSON array, which
+        json.loads reads back in C: no Python object per row."""
+        columns = self._json_columns(_AS_ARRAYS, note)
+        found = None if columns is None else checked_columns(columns)
+        if found is not None:
+            return found
+        # A value not text (or a BLOB, which JSON cannot hold): the rows
+        # are read one by one, to name the row.
         query = f"SELECT rowid, {COLUMNS_READ} FROM flags WHERE resolution_note = ?"  # noqa: S608
         with self._using():
             rows = self._db.execute(query, (note,)).fetchall()
@@ -486,11 +494,25 @@ class SqliteFlagStore:
         """The account ids of the flags whose note is `note`, and their
         statuses, unchecked: a run starts its erase by them, and checks them
         against `flag_columns` before the erase is committed."""
-        query = "SELECT account_id, status FROM flags WHERE resolution_note = ?"
+        columns = self._json_columns(_MARKED, note)
+        if columns is None:
+            # A BLOB: no id at all, which the checked read refuses.
+            return [], frozenset()
+        ids, statuses = columns
+        return ids, frozenset(statuses)
+
+    def _json_columns(
+        self, query: str, note: str
+    ) -> builtins.list[builtins.list[Any]] | None:
         with self._using():
-            rows = self._db.execute(query, (note,)).fetchall()
-        ids, statuses = zip(*rows, strict=True) if rows else ((), ())
-        return list(ids), frozenset(statuses)
+            try:
+                texts = self._db.execute(query, (note,)).fetchone()
+            except sqlite3.OperationalError:
+                return None
+        try:
+            return [json.loads(text) for text in texts]
+        except (TypeError, ValueError):
+            return None
 
     def _stored(self, row: dict[str, Any]) -> StoredFlag:
         return stored_flag(row, store=self.shown, where=f"row {row[_ROWID]}")
@@ -519,6 +541,18 @@ class SqliteFlagStore:
 # What `agegate review --store` and `agegate flags` work with.
 FlagStore = SqliteFlagStore | PostgresFlagStore
 
+
+# A removal's reads of a plan's flags: one JSON array per column, in the
+# same order (one scan feeds every aggregate).
+_AS_ARRAYS = (
+    "SELECT "  # noqa: S608 - fixed names
+    + ", ".join(f"json_group_array({c})" for c in COLUMNS_READ.split(", "))
+    + " FROM flags WHERE resolution_note = ?"
+)
+_MARKED = (
+    "SELECT json_group_array(account_id), json_group_array(DISTINCT status)"
+    " FROM flags WHERE resolution_note = ?"
+)
 
 # The rowid as a listing reads it, under a name no column of ours has.
 _ROWID = "_agegate_rowid"
