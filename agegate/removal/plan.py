@@ -15,9 +15,7 @@ import functools
 import hashlib
 import itertools
 import json
-import operator
 import os
-import re
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -89,22 +87,51 @@ def _sha256(value: object) -> str:
 FlagKeys = Mapping[str, tuple[str, ...]]
 
 
-def flags_digest(keys: Iterable[str], flags: Iterable[FlagState]) -> str:
+def flags_digest(keys: Sequence[str], flags: Sequence[FlagState]) -> str:
     """One digest of the flags as the store holds them, whatever their
     order: for each (its account's key beside it), the key and what the
     flag says (source, codes, jurisdiction, fingerprint); see `says_digest`."""
-    return says_digest(keys, map(operator.itemgetter(1, 4, 5, 6), flags))
+    if not flags:
+        return says_digest(keys, (), (), (), ())
+    _, sources, _, _, codes, places, seen, _ = zip(*flags, strict=True)
+    return says_digest(keys, sources, codes, places, seen)
 
 
-Says = tuple[str, tuple[str, ...], str | None, str | None]
-
-
-def says_digest(keys: Iterable[str], says: Iterable[Says]) -> str:
-    """`flags_digest` of the keys beside what each flag says: the repr of
-    tuples of strings (unambiguous), one a line, sorted. Every step is a
-    builtin over the whole list: no Python code runs per flag."""
-    lines = sorted(map(repr, zip(keys, says, strict=True)))
-    text = "\n".join(lines).encode("utf-8", "surrogatepass")
+def says_digest(
+    keys: Sequence[str],
+    sources: Sequence[str],
+    codes: Sequence[tuple[str, ...]],
+    jurisdictions: Sequence[str | None],
+    fingerprints: Sequence[str | None],
+) -> str:
+    """`flags_digest` of the flags' columns: the repr of each flag's tuple
+    (key, (source, codes, jurisdiction, fingerprint)), unambiguous, one a
+    line, sorted, hashed. Every step is a builtin over the whole list: no
+    Python code runs per flag."""
+    columns = (keys, sources, codes, jurisdictions, fingerprints)
+    if len(set(map(len, columns))) > 1:
+        raise ValueError("the flags' columns differ in length")
+    heads = zip(sources, codes, jurisdictions, strict=True)
+    if _all_hex(keys):
+        # A key's repr is then the key between quotes, and the flags share
+        # few (source, codes, jurisdiction): each one's repr is made once
+        # and the lines are put together by str.format, giving the very
+        # text repr gives.
+        shown = {head: repr(head)[1:-1] for head in set(heads)}
+        heads = zip(sources, codes, jurisdictions, strict=True)
+        lines = map(
+            "('{}', ({}, {}))".format,
+            keys,
+            map(shown.__getitem__, heads),
+            map(repr, fingerprints),
+        )
+    else:
+        says = (
+            (*head, fingerprint)
+            for head, fingerprint in zip(heads, fingerprints, strict=True)
+        )
+        lines = map(repr, zip(keys, says, strict=True))
+    text = "\n".join(sorted(lines)).encode("utf-8", "surrogatepass")
     return hashlib.sha256(text).hexdigest()
 
 
@@ -117,8 +144,31 @@ def flag_keys(pairs: Iterable[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
 
 
 def keys_digest(flags: FlagKeys) -> str:
-    """The digest of a plan's keys: of their canonical JSON, made in C."""
-    return _sha256({source: list(keys) for source, keys in flags.items()})
+    """The digest of a plan's keys: of their canonical JSON. Keys of hex
+    digits, as a plan's are, are joined as text (see `hex_array`); only
+    the sources go through json.dumps."""
+    arrays = [hex_array(keys) for keys in flags.values()]
+    if None in arrays:
+        return _sha256({source: list(keys) for source, keys in flags.items()})
+    parts = sorted(
+        (source, canonical(source).decode("ascii") + ":" + str(array))
+        for source, array in zip(flags, arrays, strict=True)
+    )
+    text = "{" + ",".join(part for _, part in parts) + "}"
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def hex_array(keys: Sequence[str]) -> str | None:
+    """The canonical JSON array of the keys when every one is hex digits
+    (which JSON writes as they are), made by joining them; None otherwise."""
+    if not _all_hex(keys):
+        return None
+    return '["' + '","'.join(keys) + '"]' if keys else "[]"
+
+
+def _all_hex(keys: Sequence[str]) -> bool:
+    digits = "".join(keys)
+    return digits.isascii() and not digits.encode("ascii").translate(None, _HEX)
 
 
 def marker(digest: str) -> str:
@@ -285,9 +335,6 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
 _NOT_HEADER = ("digest", "approvals", "flags")
 
 
-_ALL_HEX = re.compile(r"[0-9a-f]*")
-
-
 def _text(value: Any) -> str:
     if not isinstance(value, str):
         raise TypeError("not text")
@@ -296,16 +343,26 @@ def _text(value: Any) -> str:
 
 def _flag_keys(value: Any) -> dict[str, tuple[str, ...]]:
     """The plan's keys by source, checked all at once: keys are hex
-    digests, sources text."""
+    digests (64 lower-case hex digits), sources text."""
     if not isinstance(value, dict):
         raise TypeError("not flags")
     flags = {_text(source): tuple(keys) for source, keys in value.items()}
     for keys in flags.values():
-        if not all(type(k) is str and len(k) == 64 for k in keys):
+        # Each step a builtin over the whole list: no Python code per key.
+        if keys and (set(map(type, keys)) != _STR or set(map(len, keys)) != _KEY_LEN):
             raise ValueError("not a key")
-        if not _ALL_HEX.fullmatch("".join(keys)):
+        try:
+            digits = "".join(keys).encode("ascii")
+        except UnicodeEncodeError:
+            raise ValueError("not a key") from None
+        if digits.translate(None, _HEX):
             raise ValueError("not a key")
     return flags
+
+
+_STR = {str}
+_KEY_LEN = {64}
+_HEX = b"0123456789abcdef"
 
 
 def _counts(value: Any) -> dict[str, int]:

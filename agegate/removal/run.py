@@ -14,6 +14,7 @@ is erased again (erasing by id twice removes nothing more).
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections import Counter
@@ -201,10 +202,8 @@ def resolve(
     keys = list(map(key, flags.account_ids))
     statuses = frozenset(flags.statuses)
     moved = not statuses <= set(allowed) or not set(flags.actions) <= {"remove"}
-    says = zip(
-        flags.sources, flags.codes, flags.jurisdictions, flags.fingerprints, strict=True
-    )
-    if moved or says_digest(keys, says) != plan.flags_digest:
+    says = (flags.sources, flags.codes, flags.jurisdictions, flags.fingerprints)
+    if moved or says_digest(keys, *says) != plan.flags_digest:
         raise _flags_changed()
     return Accounts(frozenset(flags.account_ids), frozenset(keys), statuses)
 
@@ -414,8 +413,13 @@ def run_plan(
 
 
 def _burial(plan: Plan, accounts: Accounts) -> Burial:
+    # The same keys as the plan's (the flags' digest matched), but the
+    # plan's are in order already.
+    keys: Iterable[str] = accounts.keys
+    if accounts.keys == plan.keys:
+        keys = itertools.chain.from_iterable(plan.flags.values())
     return TombstoneStore(plan.tombstones).prepare(
-        accounts.keys,
+        keys,
         on=datetime.now(UTC).date(),
         targets=[t.target.label for t in plan.targets],
         plan=plan.digest,

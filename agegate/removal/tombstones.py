@@ -20,6 +20,7 @@ from pathlib import Path
 import attrs
 
 from ..errors import InputError
+from .plan import hex_array
 
 __all__ = ["Burial", "TombstoneStore", "default_tombstones_path"]
 
@@ -27,6 +28,9 @@ __all__ = ["Burial", "TombstoneStore", "default_tombstones_path"]
 def default_tombstones_path(store: str) -> Path:
     """Beside a file flag store: `<store>.tombstones.jsonl`."""
     return Path(f"{store}.tombstones.jsonl")
+
+
+_TIGHT = (",", ":")
 
 
 @attrs.frozen
@@ -56,17 +60,26 @@ class TombstoneStore:
         """The line `add` would write, made but not written: a run makes it
         while its erase commits, and writes it once the erase is done."""
         buried = {k for k, made_by in self._read_pairs(plan) if made_by == plan}
-        fresh = sorted(set(keys).difference(buried))
+        # Keys given in order (a plan's are sorted) are sorted again in one
+        # pass.
+        unique = dict.fromkeys(keys)
+        fresh = (
+            sorted(k for k in unique if k not in buried) if buried else sorted(unique)
+        )
         if not fresh:
             return Burial(b"", 0)
-        entry = {
-            "keys": fresh,
-            "plan": plan,
-            "removed_on": on.isoformat(),
-            "targets": targets,
-        }
-        line = json.dumps(entry, sort_keys=True, separators=(",", ":")) + "\n"
-        return Burial(line.encode("utf-8"), len(fresh))
+        rest = {"plan": plan, "removed_on": on.isoformat(), "targets": targets}
+        array = hex_array(fresh)
+        if array is None:
+            line = json.dumps(
+                {"keys": fresh, **rest}, sort_keys=True, separators=_TIGHT
+            )
+        else:
+            # "keys" sorts first: the rest follows the array as json.dumps
+            # would write it.
+            tail = json.dumps(rest, sort_keys=True, separators=_TIGHT)
+            line = '{"keys":' + array + "," + tail[1:]
+        return Burial((line + "\n").encode("utf-8"), len(fresh))
 
     def write(self, burial: Burial) -> int:
         """Append a prepared line, synced; returns how many keys it holds."""
