@@ -12,11 +12,18 @@ from typing import Any
 import pytest
 from removal_support import MINORS, flag_minors, sqlite_rows, write_csv, write_sqlite
 
+from agegate.errors import InputError
 from agegate.flags import SqliteFlagStore
 from agegate.flags.lifecycle import hold
 from agegate.removal import run as removal
-from agegate.removal.plan import Plan, load_plan, save_plan
-from agegate.removal.run import RemovalRefused, approve_plan, make_plan, run_plan
+from agegate.removal.plan import Plan, load_plan, read_plan, save_plan
+from agegate.removal.run import (
+    RemovalRefused,
+    approve_plan,
+    make_plan,
+    run_plan,
+    run_plan_file,
+)
 from agegate.removal.targets import target_of
 
 
@@ -182,3 +189,44 @@ def test_flags_still_planned_are_moved_first_and_erased_late(
         assert {s.status for s in store.list()} == {"erased"}
     assert started == []
     assert sqlite_rows(files.sqlite) == files.without_minors()
+
+
+def test_a_plan_file_is_checked_beside_its_early_erase(
+    files: Files, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started = _started(monkeypatch)
+    with SqliteFlagStore(files.store) as store:
+        files.planned(store)
+        data = json.loads(Path(files.plan).read_text(encoding="utf-8"))
+        data["targets"][1]["rows"] += 1
+        Path(files.plan).write_text(json.dumps(data), encoding="utf-8")
+        with pytest.raises(InputError, match="digest does not match"):
+            run_plan_file(read_plan(files.plan), store, by="operator")
+        assert {s.status for s in store.list()} == {"approved"}
+        assert started == [True]
+        assert sqlite_rows(files.sqlite) == files.rows
+        data["targets"][1]["rows"] -= 1
+        Path(files.plan).write_text(json.dumps(data), encoding="utf-8")
+        plan, results = run_plan_file(read_plan(files.plan), store, by="operator")
+        assert {s.status for s in store.list()} == {"erased"}
+    assert started == [True, True]
+    assert plan.digest == data["digest"]
+    assert [r.removed for r in results] == [len(MINORS), len(MINORS)]
+    assert sqlite_rows(files.sqlite) == files.without_minors()
+
+
+def test_an_unapproved_plan_file_refuses_and_rolls_back(
+    files: Files, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with SqliteFlagStore(files.store) as store:
+        files.planned(store)
+        data = json.loads(Path(files.plan).read_text(encoding="utf-8"))
+        data["approvals"] = []
+        Path(files.plan).write_text(json.dumps(data), encoding="utf-8")
+        with pytest.raises(RemovalRefused, match="not approved"):
+            run_plan_file(read_plan(files.plan), store, by="operator")
+        with pytest.raises(RemovalRefused, match="more than the cap"):
+            run_plan(files.planned(store), files.plan, store, by="o", max_accounts=1)
+        assert {s.status for s in store.list()} == {"approved"}
+    assert sqlite_rows(files.sqlite) == files.rows
+    assert files.journal() == []

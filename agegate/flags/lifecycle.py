@@ -135,13 +135,14 @@ def flag_states_of(
 
 class FlagColumns(NamedTuple):
     """The flags a removal reads, column by column (the n-th of each column
-    is the n-th flag's), checked as `flag_state` checks a row: a run reads a
-    plan's flags as columns, with no object per flag."""
+    is the n-th flag's; of actions and statuses, only which occur), checked
+    as `flag_state` checks a row: a run reads a plan's flags as columns,
+    with no object per flag."""
 
     account_ids: Sequence[str]
     sources: Sequence[str]
-    actions: Sequence[str]
-    statuses: Sequence[Status]
+    actions: frozenset[str]
+    statuses: frozenset[Status]
     codes: Sequence[tuple[str, ...]]
     jurisdictions: Sequence[str | None]
     fingerprints: Sequence[str | None]
@@ -153,7 +154,7 @@ def flag_columns_of(
     """The rows (each its place, then the columns of `FlagState` but the
     note) as checked columns; see `flag_states_of`."""
     if not rows:
-        return FlagColumns((), (), (), (), (), (), ())
+        return FlagColumns((), (), frozenset(), frozenset(), (), (), ())
     columns = list(zip(*rows, strict=True))[1:]
     found = checked_columns(columns)
     if found is None:
@@ -162,15 +163,16 @@ def flag_columns_of(
 
 
 def checked_columns(columns: Sequence[Sequence[Any]]) -> FlagColumns | None:
-    """The columns of `FlagColumns` (the codes as stored) checked, the codes
-    parsed; None when one is not as a store writes it."""
+    """The columns of `FlagColumns` (the codes as stored; actions and
+    statuses whole or only those that occur) checked, the codes parsed;
+    None when one is not as a store writes it."""
     parsed = _parsed(columns)
     if parsed is None:
         return None
     account, source, action, status, codes, place, seen = columns
     return FlagColumns(
-        account, source, action, status, list(map(parsed.__getitem__, codes)),
-        place, seen,
+        account, source, frozenset(action), frozenset(status),
+        list(map(parsed.__getitem__, codes)), place, seen,
     )  # fmt: skip
 
 

@@ -544,9 +544,15 @@ FlagStore = SqliteFlagStore | PostgresFlagStore
 
 # A removal's reads of a plan's flags: one JSON array per column, in the
 # same order (one scan feeds every aggregate).
+# Of actions and statuses, only which occur (see `FlagColumns`).
 _AS_ARRAYS = (
     "SELECT "  # noqa: S608 - fixed names
-    + ", ".join(f"json_group_array({c})" for c in COLUMNS_READ.split(", "))
+    + ", ".join(
+        f"json_group_array(DISTINCT {c})"
+        if c in ("action", "status")
+        else f"json_group_array({c})"
+        for c in COLUMNS_READ.split(", ")
+    )
     + " FROM flags WHERE resolution_note = ?"
 )
 _MARKED = (

@@ -20,10 +20,14 @@ __all__ = ["EarlyErase"]
 
 
 class EarlyErase:
-    """The staged erase of `ids`, its state checked against `state`."""
+    """The staged erase of `ids`, its state checked against `state`, for
+    the plan whose flags bear `note`."""
 
-    def __init__(self, eraser: StagedEraser, ids: frozenset[str], state: str) -> None:
+    def __init__(
+        self, eraser: StagedEraser, ids: frozenset[str], state: str, note: str
+    ) -> None:
         self.ids = ids
+        self.note = note
         self._decided = threading.Event()
         self._commit = False
         self._outcome: Erased | BaseException | None = None

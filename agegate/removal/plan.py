@@ -34,6 +34,7 @@ __all__ = [
     "Approval",
     "FlagKeys",
     "Plan",
+    "PlanFile",
     "TargetPlan",
     "account_key",
     "canonical",
@@ -42,6 +43,7 @@ __all__ = [
     "keys_digest",
     "load_plan",
     "marker",
+    "read_plan",
     "save_plan",
     "says_digest",
 ]
@@ -308,6 +310,45 @@ def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
 def load_plan(path: str | os.PathLike[str]) -> Plan:
     """The plan in `path`, or an InputError: unreadable, not a plan, or
     edited since it was made (its digest no longer matches)."""
+    return read_plan(path).checked()
+
+
+@attrs.frozen
+class PlanFile:
+    """A plan file read as JSON, its fields not yet checked: what it claims
+    (`claimed`) is only a guess until `checked` returns the plan."""
+
+    where: str
+    data: Mapping[str, Any]
+
+    def checked(self) -> Plan:
+        """The plan, or the InputError of a plan not as it was made."""
+        try:
+            plan = _plan_of(self.data)
+        except (KeyError, TypeError, ValueError):
+            raise InputError(
+                "not a removal plan (a field is missing or wrong)", where=self.where
+            ) from None
+        given = {k: v for k, v in self.data.items() if k not in _NOT_HEADER}
+        if plan.digest != self.data.get("digest") or plan.header() != given:
+            raise InputError(
+                "the plan was changed after it was made: its digest does not match",
+                where=self.where,
+            )
+        return plan
+
+    def claimed(self) -> tuple[str, tuple[TargetPlan, ...]] | None:
+        """The digest and the targets the file claims, unchecked; None when
+        they cannot even be read (`checked` will say why)."""
+        try:
+            return _text(self.data["digest"]), _target_plans_of(self.data)
+        except (KeyError, TypeError, ValueError, InputError):
+            return None
+
+
+def read_plan(path: str | os.PathLike[str]) -> PlanFile:
+    """The plan file in `path` read as JSON, or the InputError of a file
+    that is not one (see `load_plan`)."""
     where = os.fspath(path)
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -317,19 +358,7 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
         raise InputError("not a removal plan (not JSON)", where=where) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise InputError("not a removal plan", where=where)
-    try:
-        plan = _plan_of(data)
-    except (KeyError, TypeError, ValueError):
-        raise InputError(
-            "not a removal plan (a field is missing or wrong)", where=where
-        ) from None
-    given = {k: v for k, v in data.items() if k not in _NOT_HEADER}
-    if plan.digest != data.get("digest") or plan.header() != given:
-        raise InputError(
-            "the plan was changed after it was made: its digest does not match",
-            where=where,
-        )
-    return plan
+    return PlanFile(where, data)
 
 
 _NOT_HEADER = ("digest", "approvals", "flags")
@@ -371,8 +400,8 @@ def _counts(value: Any) -> dict[str, int]:
     return {_text(k): int(v) for k, v in value.items()}
 
 
-def _plan_of(data: Mapping[str, Any]) -> Plan:
-    targets = tuple(
+def _target_plans_of(data: Mapping[str, Any]) -> tuple[TargetPlan, ...]:
+    return tuple(
         TargetPlan(
             Target.from_json(t),
             int(t["rows"]),
@@ -382,6 +411,10 @@ def _plan_of(data: Mapping[str, Any]) -> Plan:
         )
         for t in data["targets"]
     )
+
+
+def _plan_of(data: Mapping[str, Any]) -> Plan:
+    targets = _target_plans_of(data)
     approvals = tuple(
         Approval(_text(a["by"]), _text(a["at"])) for a in data.get("approvals", [])
     )

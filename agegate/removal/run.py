@@ -46,11 +46,13 @@ from .erasers.base import (
 )
 from .plan import (
     Plan,
+    PlanFile,
     TargetPlan,
     flag_keys,
     flags_digest,
     keyer,
     load_plan,
+    marker,
     save_plan,
     says_digest,
     target_plans,
@@ -67,6 +69,7 @@ __all__ = [
     "make_plan",
     "replay",
     "run_plan",
+    "run_plan_file",
     "verify_plan",
 ]
 
@@ -200,8 +203,8 @@ def resolve(
     flags = store.flag_columns(plan.marker)
     key = _keyer(store.secret() if secret is None else secret)
     keys = list(map(key, flags.account_ids))
-    statuses = frozenset(flags.statuses)
-    moved = not statuses <= set(allowed) or not set(flags.actions) <= {"remove"}
+    statuses = flags.statuses
+    moved = not statuses <= set(allowed) or not flags.actions <= {"remove"}
     says = (flags.sources, flags.codes, flags.jurisdictions, flags.fingerprints)
     if moved or says_digest(keys, *says) != plan.flags_digest:
         raise _flags_changed()
@@ -344,28 +347,62 @@ def _erase(
 
 
 def _early(
-    plan: Plan,
+    note: str,
     store: Store,
-    erasers: Sequence[tuple[TargetPlan, Eraser]],
+    targets: Sequence[TargetPlan],
     steps: dict[str, dict[str, Any]],
 ) -> EarlyErase | None:
     """The first target's erase, started before the flags are checked (see
-    `agegate.removal.early`), when that is safe: its eraser can stage it, it
-    was never started, no other target shares its location (the checks of
+    `agegate.removal.early`), when that is safe: its eraser can stage it, no
+    target was started, no other target shares its location (the checks of
     the others read it), and the flags need no move to `approved` (the flag
-    store is not written while the erase is open)."""
-    pending = [(p, e) for p, e in erasers if p.target.label not in steps]
-    if not pending or len(pending) < len(erasers):
+    store is not written while the erase is open). The store's secret must
+    have been read before (making it writes to the store)."""
+    if not targets or any(t.target.label in steps for t in targets):
         return None
-    (first, eraser), others = pending[0], pending[1:]
-    if not isinstance(eraser, StagedEraser) or any(
-        p.target.location == first.target.location for p, _ in others
-    ):
+    first, others = targets[0], targets[1:]
+    if any(t.target.location == first.target.location for t in others):
         return None
-    ids, statuses = store.marked(plan.marker)
+    eraser = first.target.eraser()
+    if not isinstance(eraser, StagedEraser):
+        return None
+    ids, statuses = store.marked(note)
     if not statuses <= {"approved"}:
         return None
-    return EarlyErase(eraser, frozenset(ids), first.state)
+    return EarlyErase(eraser, frozenset(ids), first.state, note)
+
+
+def run_plan_file(
+    file: PlanFile,
+    store: Store,
+    *,
+    by: str,
+    four_eyes: bool = False,
+    max_accounts: int | None = None,
+) -> tuple[Plan, list[TargetResult]]:
+    """`run_plan` of a plan file read but not yet checked: the first
+    target's erase starts from what the file claims (its digest, hence the
+    note on its flags, and its first target) while the plan is checked
+    beside it, and goes no further than any other early erase unless the
+    plan passes (see `run_plan`)."""
+    secret = store.secret()
+    claimed = file.claimed()
+    early = None
+    if claimed is not None:
+        digest, targets = claimed
+        steps = Journal(file.where, digest).steps()
+        early = _early(marker(digest), store, targets, steps)
+    try:
+        plan = file.checked()
+    except BaseException:
+        if early is not None:
+            early.abandon()
+        raise
+    results = run_plan(
+        plan, file.where, store, by=by, four_eyes=four_eyes,
+        max_accounts=max_accounts, early=early, secret=secret,
+    )  # fmt: skip
+    return plan, results
 
 
 def run_plan(
@@ -376,34 +413,59 @@ def run_plan(
     by: str,
     four_eyes: bool = False,
     max_accounts: int | None = None,
+    early: EarlyErase | None = None,
+    secret: bytes | None = None,
 ) -> list[TargetResult]:
-    """Erase the plan's accounts from every target (see the module doc)."""
-    check_approvals(plan, four_eyes=four_eyes, max_accounts=max_accounts)
-    journal = Journal(plan_path, plan.digest)
-    steps = journal.steps()
-    erasers = _erasers(plan)
-    # Read before any erase starts: making the secret writes to the store.
-    secret = store.secret()
-    note = plan.marker
-    early = _early(plan, store, erasers, steps)
+    """Erase the plan's accounts from every target (see the module doc).
+    Given `early` (see `run_plan_file`), an erase started for this plan's
+    first target, and the store's secret read before it."""
+    if early is not None and (early.note != plan.marker or secret is None):
+        early.abandon()
+        raise ValueError("an early erase belongs to its own plan, its secret read")
+    started = early is not None
+    if not started:
+        # An unapproved plan starts nothing.
+        check_approvals(plan, four_eyes=four_eyes, max_accounts=max_accounts)
+    if secret is None:
+        secret = store.secret()
+    if not started:
+        steps = Journal(plan_path, plan.digest).steps()
+        early = _early(plan.marker, store, plan.targets, steps)
     try:
-        accounts = resolve(plan, store, IN_REMOVAL, secret=secret)
-        if early is not None and early.ids != accounts.ids:
-            raise _flags_changed()
-        _check_states(erasers, steps, accounts.ids)
-        if accounts.statuses & {"planned", "failed"}:
-            if early is not None:
-                # Moved since it started: the store is written only with
-                # no erase open.
-                early.abandon()
-                early = None
-            store.set_status(_moved(("planned", "failed"), "approved", by, note))
-        run = _Run(plan, store, by, journal, steps)
-        results, burial = run.erase_all(erasers, accounts, early)
+        if started:
+            check_approvals(plan, four_eyes=four_eyes, max_accounts=max_accounts)
+        return _run_plan(plan, plan_path, store, by, early, secret)
     except BaseException:
         if early is not None:
             early.abandon()
         raise
+
+
+def _run_plan(
+    plan: Plan,
+    plan_path: str,
+    store: Store,
+    by: str,
+    early: EarlyErase | None,
+    secret: bytes,
+) -> list[TargetResult]:
+    journal = Journal(plan_path, plan.digest)
+    steps = journal.steps()
+    erasers = _erasers(plan)
+    note = plan.marker
+    accounts = resolve(plan, store, IN_REMOVAL, secret=secret)
+    if early is not None and early.ids != accounts.ids:
+        raise _flags_changed()
+    _check_states(erasers, steps, accounts.ids)
+    if accounts.statuses & {"planned", "failed"}:
+        if early is not None:
+            # Moved since it started: the store is written only with no
+            # erase open.
+            early.abandon()
+            early = None
+        store.set_status(_moved(("planned", "failed"), "approved", by, note))
+    run = _Run(plan, store, by, journal, steps)
+    results, burial = run.erase_all(erasers, accounts, early)
     if burial is None:
         burial = _burial(plan, accounts)
     TombstoneStore(plan.tombstones).write(burial)
