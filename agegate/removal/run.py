@@ -65,6 +65,7 @@ __all__ = [
     "Accounts",
     "Journal",
     "RemovalRefused",
+    "RunStart",
     "approve_plan",
     "make_plan",
     "replay",
@@ -193,14 +194,21 @@ def approve_plan(path: str, by: str, store: Store | None = None) -> Plan:
 
 
 def resolve(
-    plan: Plan, store: Store, allowed: Iterable[Status], *, secret: bytes | None = None
+    plan: Plan,
+    store: Store,
+    allowed: Iterable[Status],
+    *,
+    secret: bytes | None = None,
+    flags: FlagColumns | None = None,
 ) -> Accounts:
     """The plan's flags as the store holds them (found by the note the plan
-    left on them), or a refusal when they changed since: one resolved,
-    held, raised anew on other data, or taken by a newer plan."""
+    left on them; or `flags`, read so already), or a refusal when they
+    changed since: one resolved, held, raised anew on other data, or taken
+    by a newer plan."""
     # The store reads only the flags with the plan's note, as columns; each
     # column is checked as a set, in C, not flag by flag.
-    flags = store.flag_columns(plan.marker)
+    if flags is None:
+        flags = store.flag_columns(plan.marker)
     key = _keyer(store.secret() if secret is None else secret)
     keys = list(map(key, flags.account_ids))
     statuses = flags.statuses
@@ -372,6 +380,18 @@ def _early(
     return EarlyErase(eraser, frozenset(ids), first.state, note)
 
 
+@attrs.frozen
+class RunStart:
+    """What a run read and started before its plan was checked, for the
+    plan whose flags bear `note`: the store's secret (read first: making it
+    writes to the store), the first target's early erase, the flags."""
+
+    note: str
+    secret: bytes
+    early: EarlyErase | None
+    flags: FlagColumns
+
+
 def run_plan_file(
     file: PlanFile,
     store: Store,
@@ -382,25 +402,44 @@ def run_plan_file(
 ) -> tuple[Plan, list[TargetResult]]:
     """`run_plan` of a plan file read but not yet checked: the first
     target's erase starts from what the file claims (its digest, hence the
-    note on its flags, and its first target) while the plan is checked
-    beside it, and goes no further than any other early erase unless the
-    plan passes (see `run_plan`)."""
-    secret = store.secret()
+    note on its flags, and its first target), the flags are read, while the
+    plan is checked beside them; the erase goes no further than any other
+    early erase unless the plan passes (see `run_plan`)."""
     claimed = file.claimed()
-    early = None
-    if claimed is not None:
-        digest, targets = claimed
-        steps = Journal(file.where, digest).steps()
-        early = _early(marker(digest), store, targets, steps)
+    if claimed is None:
+        return _run_checked(file, store, by, four_eyes, max_accounts, None)
+    digest, targets = claimed
+    note = marker(digest)
+    secret = store.secret()
+    early = _early(note, store, targets, Journal(file.where, digest).steps())
     try:
-        plan = file.checked()
+        # SQLite reads the flags without the GIL: the erase's first steps
+        # go on meanwhile.
+        start = RunStart(note, secret, early, store.flag_columns(note))
     except BaseException:
         if early is not None:
             early.abandon()
         raise
+    return _run_checked(file, store, by, four_eyes, max_accounts, start)
+
+
+def _run_checked(
+    file: PlanFile,
+    store: Store,
+    by: str,
+    four_eyes: bool,
+    max_accounts: int | None,
+    start: RunStart | None,
+) -> tuple[Plan, list[TargetResult]]:
+    try:
+        plan = file.checked()
+    except BaseException:
+        if start is not None and start.early is not None:
+            start.early.abandon()
+        raise
     results = run_plan(
         plan, file.where, store, by=by, four_eyes=four_eyes,
-        max_accounts=max_accounts, early=early, secret=secret,
+        max_accounts=max_accounts, start=start,
     )  # fmt: skip
     return plan, results
 
@@ -413,28 +452,24 @@ def run_plan(
     by: str,
     four_eyes: bool = False,
     max_accounts: int | None = None,
-    early: EarlyErase | None = None,
-    secret: bytes | None = None,
+    start: RunStart | None = None,
 ) -> list[TargetResult]:
     """Erase the plan's accounts from every target (see the module doc).
-    Given `early` (see `run_plan_file`), an erase started for this plan's
-    first target, and the store's secret read before it."""
-    if early is not None and (early.note != plan.marker or secret is None):
-        early.abandon()
-        raise ValueError("an early erase belongs to its own plan, its secret read")
-    started = early is not None
-    if not started:
-        # An unapproved plan starts nothing.
-        check_approvals(plan, four_eyes=four_eyes, max_accounts=max_accounts)
-    if secret is None:
-        secret = store.secret()
-    if not started:
-        steps = Journal(plan_path, plan.digest).steps()
-        early = _early(plan.marker, store, plan.targets, steps)
+    Given `start` (see `run_plan_file`), what was read and started for this
+    plan before it was checked."""
+    early = None if start is None else start.early
     try:
-        if started:
-            check_approvals(plan, four_eyes=four_eyes, max_accounts=max_accounts)
-        return _run_plan(plan, plan_path, store, by, early, secret)
+        if start is not None and start.note != plan.marker:
+            raise ValueError("a run's start belongs to its own plan")
+        # Without a start, an unapproved plan starts nothing.
+        check_approvals(plan, four_eyes=four_eyes, max_accounts=max_accounts)
+        if start is None:
+            secret = store.secret()
+            steps = Journal(plan_path, plan.digest).steps()
+            early = _early(plan.marker, store, plan.targets, steps)
+            flags = store.flag_columns(plan.marker)
+            start = RunStart(plan.marker, secret, early, flags)
+        return _run_plan(plan, plan_path, store, by, early, start)
     except BaseException:
         if early is not None:
             early.abandon()
@@ -447,13 +482,13 @@ def _run_plan(
     store: Store,
     by: str,
     early: EarlyErase | None,
-    secret: bytes,
+    start: RunStart,
 ) -> list[TargetResult]:
     journal = Journal(plan_path, plan.digest)
     steps = journal.steps()
     erasers = _erasers(plan)
     note = plan.marker
-    accounts = resolve(plan, store, IN_REMOVAL, secret=secret)
+    accounts = resolve(plan, store, IN_REMOVAL, secret=start.secret, flags=start.flags)
     if early is not None and early.ids != accounts.ids:
         raise _flags_changed()
     _check_states(erasers, steps, accounts.ids)
