@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from removal_support import MINORS, flag_minors, sqlite_rows, write_csv, write_sqlite
 
@@ -230,3 +231,51 @@ def test_an_unapproved_plan_file_refuses_and_rolls_back(
         assert {s.status for s in store.list()} == {"approved"}
     assert sqlite_rows(files.sqlite) == files.rows
     assert files.journal() == []
+
+
+def test_a_plan_checks_its_flags_by_their_mac_and_one_made_before_by_digest(
+    files: Files,
+) -> None:
+    with SqliteFlagStore(files.store) as store:
+        plan = files.planned(store)
+        assert plan.flags_mac is not None
+        # As a plan made before flags_mac: checked by its flags' digest.
+        earlier = attrs.evolve(plan, flags_mac=None)
+        assert "flags_mac" not in earlier.header()
+        save_plan(earlier, files.plan)
+        assert load_plan(files.plan).digest == earlier.digest
+        accounts = removal.resolve(plan, store, removal.IN_REMOVAL)
+        assert accounts.keys == plan.keys
+        assert accounts.ids == {p.account_id for p in MINORS}
+        with sqlite3.connect(files.store) as db:
+            db.execute("UPDATE flags SET resolution_note = ?", (earlier.marker,))
+        db.close()
+        assert removal.resolve(earlier, store, removal.IN_REMOVAL) == accounts
+        # A flag raised anew on other data (written by hand: the store's
+        # own writer leaves a flag in removal as it is) fails both.
+        with sqlite3.connect(files.store) as db:
+            db.execute("UPDATE flags SET fingerprint = 'other' WHERE rowid = 3")
+            db.execute("UPDATE flags SET resolution_note = ?", (plan.marker,))
+        db.close()
+        with pytest.raises(RemovalRefused, match="flags changed"):
+            removal.resolve(plan, store, removal.IN_REMOVAL)
+        with sqlite3.connect(files.store) as db:
+            db.execute("UPDATE flags SET resolution_note = ?", (earlier.marker,))
+        db.close()
+        with pytest.raises(RemovalRefused, match="flags changed"):
+            removal.resolve(earlier, store, removal.IN_REMOVAL)
+
+
+def test_keys_put_into_a_plan_by_hand_fail_its_mac(files: Files) -> None:
+    with SqliteFlagStore(files.store) as store:
+        plan = files.planned(store)
+        source, keys = next(iter(plan.flags.items()))
+        # Its digest made again over the keys changed: only the MAC, under
+        # the store's secret, still tells.
+        forged = attrs.evolve(plan, flags={source: ("0" * 64, *keys[1:])})
+        assert forged.digest != plan.digest
+        with sqlite3.connect(files.store) as db:
+            db.execute("UPDATE flags SET resolution_note = ?", (forged.marker,))
+        db.close()
+        with pytest.raises(RemovalRefused, match="flags changed"):
+            removal.resolve(forged, store, removal.IN_REMOVAL)

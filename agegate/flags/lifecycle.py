@@ -135,9 +135,10 @@ def flag_states_of(
 
 class FlagColumns(NamedTuple):
     """The flags a removal reads, column by column (the n-th of each column
-    is the n-th flag's; of actions and statuses, only which occur), checked
-    as `flag_state` checks a row: a run reads a plan's flags as columns,
-    with no object per flag."""
+    is the n-th flag's, in the order of their key, account then source, by
+    code point; of actions and statuses, only which occur), checked as
+    `flag_state` checks a row: a run reads a plan's flags as columns, with
+    no object per flag."""
 
     account_ids: Sequence[str]
     sources: Sequence[str]

@@ -565,7 +565,8 @@ class PostgresFlagStore:
         `FlagColumns`)."""
         query = (
             f"SELECT ctid::text, {COLUMNS_READ} FROM flags"  # noqa: S608
-            " WHERE resolution_note = $1"
+            ' WHERE resolution_note = $1 ORDER BY account_id COLLATE "C",'
+            ' source COLLATE "C"'
         )
 
         def read(cursor: Any) -> list[tuple[Any, ...]]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import operator
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -50,7 +51,9 @@ from .plan import (
     TargetPlan,
     flag_keys,
     flags_digest,
+    flags_mac,
     keyer,
+    keys_digest,
     load_plan,
     marker,
     save_plan,
@@ -126,7 +129,8 @@ def make_plan(
     """Survey every target for the store's open removal flags (those of an
     account under a hold left out) and mark the flags planned; no target
     is changed."""
-    key = _keyer(store.secret())
+    secret = store.secret()
+    key = _keyer(secret)
     stored = store.flag_states()
     held = {s.account_id for s in stored if s.status == "held"}
     chosen = [
@@ -143,18 +147,20 @@ def make_plan(
         )
     keys = [key(s.account_id) for s in chosen]
     keyed = list(zip(keys, chosen, strict=True))
+    flags = flag_keys((k, s.source) for k, s in keyed)
     plan = Plan(
         made_at=_now(),
         made_by=by,
         store=store_label,
         max_accounts=max_accounts,
-        flags=flag_keys((k, s.source) for k, s in keyed),
+        flags=flags,
         flags_digest=flags_digest(keys, chosen),
         codes=_accounts_by({(k, c) for k, s in keyed for c in s.codes}),
         jurisdictions=_accounts_by({(k, s.jurisdiction or "-") for k, s in keyed}),
         targets=tuple(surveyed),
         receipts=receipts,
         tombstones=tombstones,
+        flags_mac=_mac_of(secret, keys_digest(flags), chosen),
     )
     refs = tuple(FlagRef(s.account_id, s.source) for s in chosen)
     store.set_status(StatusChange(refs, PLANNABLE, "planned", by, plan.marker))
@@ -168,6 +174,16 @@ def make_plan(
         },
     )
     return plan
+
+
+def _mac_of(secret: bytes, keys: str, flags: Sequence[FlagState]) -> str:
+    """`flags_mac` of the flags, put in the order of their key as a store
+    reads them back (see `FlagColumns`)."""
+    ordered = sorted(flags, key=operator.itemgetter(0, 1))
+    if not ordered:
+        return flags_mac(secret, keys, (), (), (), (), ())
+    ids, sources, _, _, codes, places, seen, _ = zip(*ordered, strict=True)
+    return flags_mac(secret, keys, ids, sources, codes, places, seen)
 
 
 def _accounts_by(pairs: set[tuple[str, str]]) -> dict[str, int]:
@@ -209,11 +225,18 @@ def resolve(
     # column is checked as a set, in C, not flag by flag.
     if flags is None:
         flags = store.flag_columns(plan.marker)
-    key = _keyer(store.secret() if secret is None else secret)
-    keys = list(map(key, flags.account_ids))
+    secret = store.secret() if secret is None else secret
     statuses = flags.statuses
     moved = not statuses <= set(allowed) or not flags.actions <= {"remove"}
     says = (flags.sources, flags.codes, flags.jurisdictions, flags.fingerprints)
+    if plan.flags_mac is not None:
+        # The flags as the plan saw them: their keys are the plan's own.
+        mac = flags_mac(secret, plan.keys_digest, flags.account_ids, *says)
+        if moved or mac != plan.flags_mac:
+            raise _flags_changed()
+        return Accounts(frozenset(flags.account_ids), plan.keys, statuses)
+    # A plan made before flags_mac: each flag's key is made to check it.
+    keys = list(map(_keyer(secret), flags.account_ids))
     if moved or says_digest(keys, *says) != plan.flags_digest:
         raise _flags_changed()
     return Accounts(frozenset(flags.account_ids), frozenset(keys), statuses)
