@@ -29,6 +29,8 @@ class EarlyErase:
         self.ids = ids
         self.note = note
         self._decided = threading.Event()
+        self._committed = threading.Event()
+        self.rows = 0
         self._commit = False
         self._outcome: Erased | BaseException | None = None
         # A daemon: a run interrupted never waits on it, and an erase never
@@ -40,23 +42,37 @@ class EarlyErase:
 
     def _work(self, eraser: StagedEraser, state: str) -> None:
         try:
-            staged = eraser.stage(self.ids, state)
-        except BaseException as error:  # raised again by `result`
-            self._outcome = error
-            return
-        self._decided.wait()
-        try:
-            if self._commit:
-                self._outcome = staged.commit()
-            else:
-                staged.rollback()
-        except BaseException as error:
-            self._outcome = error
+            try:
+                staged = eraser.stage(self.ids, state)
+            except BaseException as error:  # raised again by `result`
+                self._outcome = error
+                return
+            self.rows = staged.rows
+            self._decided.wait()
+            try:
+                if self._commit:
+                    self._outcome = staged.commit(self._committed.set)
+                else:
+                    staged.rollback()
+            except BaseException as error:
+                self._outcome = error
+        finally:
+            # Whatever happened: `committed` waits no longer.
+            self._committed.set()
 
     def commit(self) -> None:
         """Commit the erase once it is staged; `result` says how it went."""
         self._commit = True
         self._decided.set()
+
+    def committed(self) -> int:
+        """Wait for the commit (what follows it, a WAL checkpoint, may still
+        run); how many rows it removed, or what the stage or the commit
+        raised (TargetChanged when the target moved since the plan)."""
+        self._committed.wait()
+        if isinstance(self._outcome, BaseException):
+            raise self._outcome
+        return self.rows
 
     def result(self) -> Erased:
         """What the erase removed, or what its stage or commit raised

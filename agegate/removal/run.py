@@ -14,6 +14,7 @@ is erased again (erasing by id twice removes nothing more).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import operator
@@ -523,11 +524,15 @@ def _run_plan(
             early = None
         store.set_status(_moved(("planned", "failed"), "approved", by, note))
     run = _Run(plan, store, by, journal, steps)
-    results, burial = run.erase_all(erasers, accounts, early)
+    results, burial, finish = run.erase_all(erasers, accounts, early)
     if burial is None:
         burial = _burial(plan, accounts)
+    # Every target's erase is committed: the flags move while the first
+    # target's WAL is checkpointed.
     TombstoneStore(plan.tombstones).write(burial)
     store.set_status(_moved(("approved", "failed", "erased"), "erased", by, note))
+    if finish is not None:
+        finish()
     _run_receipt(plan, results, "erased")
     return results
 
@@ -559,11 +564,15 @@ class _Run:
         erasers: Sequence[tuple[TargetPlan, Eraser]],
         accounts: Accounts,
         early: EarlyErase | None,
-    ) -> tuple[list[TargetResult], Burial | None]:
-        """Erase every target not done yet, in order; with an early erase
-        (the first target's), the tombstones are made while it commits."""
+    ) -> tuple[list[TargetResult], Burial | None, Callable[[], None] | None]:
+        """Erase every target not done yet, in order. With an early erase
+        (the first target's), the tombstones are made while it commits, and
+        what follows its commit (a WAL checkpoint) goes on beside the rest
+        of the run: the last item returned waits for it and records the
+        target done."""
         results: list[TargetResult] = []
         burial = None
+        finish = None
         for planned, eraser in erasers:
             label = planned.target.label
             step = self.steps.get(label, {})
@@ -577,10 +586,12 @@ class _Run:
                 if early is not None and not results:
                     early.commit()
                     burial = _burial(self.plan, accounts)
-                    erased = early.result()
-                else:
-                    fresh = label not in self.steps
-                    erased = _erase(eraser, planned, accounts.ids, fresh=fresh)
+                    rows = early.committed()
+                    finish = functools.partial(self._finish, early, results, planned)
+                    results.append(TargetResult(label, planned.rows, rows))
+                    continue
+                fresh = label not in self.steps
+                erased = _erase(eraser, planned, accounts.ids, fresh=fresh)
             except TargetChanged:
                 self.journal.record(label, "refused")
                 raise RemovalRefused(
@@ -594,7 +605,18 @@ class _Run:
             notes = erased.notes
             self.journal.record(label, "done", rows=erased.rows, notes=list(notes))
             results.append(TargetResult(label, planned.rows, erased.rows, notes))
-        return results, burial
+        return results, burial, finish
+
+    def _finish(
+        self, early: EarlyErase, results: list[TargetResult], planned: TargetPlan
+    ) -> None:
+        """The early erase's end: recorded done, its notes in its result.
+        Committed already, it is erased again on a run after a failure
+        here (the journal holds it as started)."""
+        erased = early.result()
+        label = planned.target.label
+        self.journal.record(label, "done", rows=erased.rows, notes=list(erased.notes))
+        results[0] = TargetResult(label, planned.rows, erased.rows, erased.notes)
 
 
 def _run_receipt(

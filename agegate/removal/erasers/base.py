@@ -9,7 +9,7 @@ replayed. Erasers never print, log or return an id: counts and digests only.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Set
+from collections.abc import Callable, Iterator, Set
 from typing import Protocol, runtime_checkable
 
 import attrs
@@ -73,9 +73,13 @@ class CheckedEraser(Protocol):
 
 class Staged(Protocol):
     """An erase done in a transaction still open: nothing is changed for
-    anyone else until `commit`; `rollback` leaves the target as it was."""
+    anyone else until `commit`; `rollback` leaves the target as it was.
+    `rows` is how many it removes. `commit` calls `committed`, when given,
+    as soon as the erase is committed, before what follows (a checkpoint)."""
 
-    def commit(self) -> Erased: ...
+    rows: int
+
+    def commit(self, committed: Callable[[], None] | None = None) -> Erased: ...
 
     def rollback(self) -> None: ...
 

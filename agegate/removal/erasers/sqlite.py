@@ -17,7 +17,7 @@ import contextlib
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator, Set
+from collections.abc import Callable, Iterator, Set
 from pathlib import Path
 
 from ...errors import InputError
@@ -237,17 +237,19 @@ class _Staged:
     def __init__(self, eraser: SqliteEraser, db: sqlite3.Connection, removed: int):
         self._eraser = eraser
         self._db = db
-        self._removed = removed
+        self.rows = removed
 
-    def commit(self) -> Erased:
+    def commit(self, committed: Callable[[], None] | None = None) -> Erased:
         try:
             with self._eraser._refusing():
                 self._db.execute("COMMIT")
+                if committed is not None:
+                    committed()
                 notes = self._eraser._checkpoint(self._db)
         finally:
             # Closed uncommitted (a failed COMMIT), SQLite rolls back.
             self._db.close()
-        return Erased(self._removed, notes)
+        return Erased(self.rows, notes)
 
     def rollback(self) -> None:
         try:
