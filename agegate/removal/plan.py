@@ -16,7 +16,6 @@ import hashlib
 import itertools
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from hashlib import blake2b
@@ -330,6 +329,9 @@ def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
     """Write the plan whole or not at all: a temporary file renamed over."""
     target = Path(path)
     text = json.dumps(plan.to_json(), indent=2, sort_keys=True) + "\n"
+    # Here, not at the top: a run, which only reads plans, is spared it.
+    import tempfile
+
     fd, name = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
