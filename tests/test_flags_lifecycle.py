@@ -4,6 +4,7 @@ in a removal."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -188,8 +189,9 @@ def test_flag_columns_and_marked_read_the_flags_with_the_note(tmp_path: Path) ->
     db.close()
     with SqliteFlagStore(path) as store:
         columns = store.flag_columns("mark")
-        ids, statuses = store.marked("mark")
+        listed, statuses = store.marked("mark")
         rows = [s for s in store.flag_states() if s.note == "mark"]
+    ids = json.loads(listed)
     # In the order of their key, as a plan's MAC takes them.
     rows.sort(key=lambda s: (s.account_id, s.source))
     assert list(columns.account_ids) == [s.account_id for s in rows]

@@ -134,9 +134,9 @@ def test_flags_changed_between_the_two_reads_roll_the_erase_back(
         plan = files.planned(store)
         real = store.marked
 
-        def fewer(note: str) -> tuple[list[str], frozenset[str]]:
-            ids, statuses = real(note)
-            return ids[1:], statuses
+        def fewer(note: str) -> tuple[str, frozenset[str]]:
+            listed, statuses = real(note)
+            return json.dumps(json.loads(listed)[1:]), statuses
 
         monkeypatch.setattr(store, "marked", fewer)
         with pytest.raises(RemovalRefused, match="flags changed"):

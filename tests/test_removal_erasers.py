@@ -195,3 +195,33 @@ def test_a_sqlite_state_is_the_one_earlier_plans_hold(tmp_path: Path) -> None:
             total - found[0],
         )
     db.close()
+
+
+def test_a_sqlite_erase_staged_from_listed_ids_takes_odd_ones_exactly(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    path = tmp_path / "app.db"
+    odd = ['a"b', "a\x00b", "é☃\U0001f600", "back\\slash"]
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE users (account_id TEXT, secret TEXT)")
+        db.executemany(
+            "INSERT INTO users VALUES (?, ?)",
+            [*((i, f"gone-{n}") for n, i in enumerate(odd)), ("a", "keep-a")],
+        )
+        # The array as a store's json_group_array writes it.
+        (listed,) = db.execute(
+            "SELECT json_group_array(account_id) FROM users WHERE secret != 'keep-a'"
+        ).fetchone()
+    db.close()
+    eraser = SqliteEraser(str(path), "users", "account_id")
+    state = eraser.plan(set(odd)).state
+    staged = eraser.stage_listed(listed, state)
+    assert staged.rows == len(odd)
+    staged.rollback()
+    assert eraser.verify(set(odd)) == len(odd)
+    assert eraser.stage_listed(listed, state).commit().rows == len(odd)
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT account_id FROM users").fetchall() == [("a",)]
+    db.close()

@@ -578,9 +578,9 @@ class PostgresFlagStore:
             rows, store=self.shown, where=lambda ctid: f"row at ctid {ctid}"
         )
 
-    def marked(self, note: str) -> tuple[builtins.list[str], frozenset[str]]:
-        """The account ids of the flags whose note is `note`, and their
-        statuses, unchecked (see the SQLite store's)."""
+    def marked(self, note: str) -> tuple[str, frozenset[str]]:
+        """The account ids of the flags whose note is `note`, as a JSON
+        array, and their statuses, unchecked (see the SQLite store's)."""
         query = "SELECT account_id, status FROM flags WHERE resolution_note = $1"
 
         def read(cursor: Any) -> list[tuple[Any, ...]]:
@@ -589,7 +589,7 @@ class PostgresFlagStore:
 
         rows = self._transaction(read)
         ids, statuses = zip(*rows, strict=True) if rows else ((), ())
-        return list(ids), frozenset(statuses)
+        return json.dumps(list(ids), ensure_ascii=False), frozenset(statuses)
 
     def _stored(self, row: tuple[Any, ...]) -> StoredFlag:
         # Named by its ctid, which `SELECT ... WHERE ctid = '(0,3)'` finds.

@@ -493,16 +493,21 @@ class SqliteFlagStore:
             rows = self._db.execute(query, (note,)).fetchall()
         return flag_columns_of(rows, store=self.shown, where=lambda n: f"row {n}")
 
-    def marked(self, note: str) -> tuple[builtins.list[str], frozenset[str]]:
-        """The account ids of the flags whose note is `note`, and their
-        statuses, unchecked: a run starts its erase by them, and checks them
-        against `flag_columns` before the erase is committed."""
-        columns = self._json_columns(_MARKED, note)
-        if columns is None:
-            # A BLOB: no id at all, which the checked read refuses.
-            return [], frozenset()
-        ids, statuses = columns
-        return ids, frozenset(statuses)
+    def marked(self, note: str) -> tuple[str, frozenset[str]]:
+        """The account ids of the flags whose note is `note`, as a JSON
+        array (as SQLite writes it, which SQLite reads back exactly), and
+        their statuses, unchecked: a run starts its erase by them, and
+        checks them against `flag_columns` before the erase is committed."""
+        with self._using():
+            try:
+                listed, statuses = self._db.execute(_MARKED, (note,)).fetchone()
+            except sqlite3.OperationalError:
+                # A BLOB: no id at all, which the checked read refuses.
+                return "[]", frozenset()
+        try:
+            return str(listed), frozenset(json.loads(statuses))
+        except (TypeError, ValueError):
+            return "[]", frozenset()
 
     def _json_columns(
         self, query: str, note: str

@@ -12,6 +12,8 @@ the erase is open, so its lock is never held beside the target's.
 
 from __future__ import annotations
 
+import functools
+import json
 import threading
 
 from .erasers.base import Erased, StagedEraser
@@ -20,13 +22,14 @@ __all__ = ["EarlyErase"]
 
 
 class EarlyErase:
-    """The staged erase of `ids`, its state checked against `state`, for
-    the plan whose flags bear `note`."""
+    """The staged erase of the ids `listed` (a JSON array, as the store
+    read them), its state checked against `state`, for the plan whose flags
+    bear `note`."""
 
     def __init__(
-        self, eraser: StagedEraser, ids: frozenset[str], state: str, note: str
+        self, eraser: StagedEraser, listed: str, state: str, note: str
     ) -> None:
-        self.ids = ids
+        self.listed = listed
         self.note = note
         self._decided = threading.Event()
         self._committed = threading.Event()
@@ -40,10 +43,15 @@ class EarlyErase:
         )
         self._thread.start()
 
+    @functools.cached_property
+    def ids(self) -> frozenset[str]:
+        """The ids, made in the run's own thread once the erase is started."""
+        return frozenset(json.loads(self.listed))
+
     def _work(self, eraser: StagedEraser, state: str) -> None:
         try:
             try:
-                staged = eraser.stage(self.ids, state)
+                staged = eraser.stage_listed(self.listed, state)
             except BaseException as error:  # raised again by `result`
                 self._outcome = error
                 return

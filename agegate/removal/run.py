@@ -90,7 +90,7 @@ class Store(Protocol):
 
     def flag_columns(self, note: str) -> FlagColumns: ...
 
-    def marked(self, note: str) -> tuple[list[str], frozenset[str]]: ...
+    def marked(self, note: str) -> tuple[str, frozenset[str]]: ...
 
     def set_status(self, change: StatusChange) -> int: ...
 
@@ -398,10 +398,10 @@ def _early(
     eraser = first.target.eraser()
     if not isinstance(eraser, StagedEraser):
         return None
-    ids, statuses = store.marked(note)
+    listed, statuses = store.marked(note)
     if not statuses <= {"approved"}:
         return None
-    return EarlyErase(eraser, frozenset(ids), first.state, note)
+    return EarlyErase(eraser, listed, first.state, note)
 
 
 @attrs.frozen

@@ -92,6 +92,10 @@ class StagedEraser(Protocol):
 
     def stage(self, ids: Set[str], state: str) -> Staged: ...
 
+    def stage_listed(self, listed: str, state: str) -> Staged:
+        """`stage`, the ids given as a JSON array of strings."""
+        ...
+
 
 @runtime_checkable
 class Replayable(Protocol):

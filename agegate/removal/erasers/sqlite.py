@@ -91,17 +91,23 @@ class SqliteEraser:
     def _info(self) -> str:
         return f"PRAGMA main.table_info({quoted(self.table)})"
 
-    def _load(self, db: sqlite3.Connection, ids: Set[str]) -> None:
+    def _load(
+        self, db: sqlite3.Connection, ids: Set[str], listed: str | None = None
+    ) -> None:
+        """The ids into a temporary table; `listed`, when given, is them as
+        a JSON array already."""
         # No declared type: SQLite compares each id with the column's own
         # affinity, so "42" finds 42 in an INTEGER column.
         # A plain table: the ids are a set already, and the IN below gets
         # an index of its own from SQLite.
         db.execute("CREATE TEMP TABLE IF NOT EXISTS agegate_removal_ids (id)")
         db.execute(f"DELETE FROM {_IDS}")  # noqa: S608 - a fixed name
-        listed = json.dumps(list(ids), ensure_ascii=False)
+        if listed is None:
+            listed = json.dumps(list(ids), ensure_ascii=False)
         if "\\u0000" in listed:
             # json_each ends a text at a NUL: such ids go one by one.
-            db.executemany(f"INSERT INTO {_IDS} VALUES (?)", zip(ids))  # noqa: S608
+            rows = zip(ids or set(json.loads(listed)))
+            db.executemany(f"INSERT INTO {_IDS} VALUES (?)", rows)  # noqa: S608
             return
         # One JSON array, expanded by SQLite's json_each: one statement, not
         # a hundred thousand (json.dumps and json_each are both C).
@@ -160,17 +166,24 @@ class SqliteEraser:
         back."""
         return self._staged(ids, state)
 
+    def stage_listed(self, listed: str, state: str) -> Staged:
+        """`stage`, the ids given as a JSON array (a store's json_group_array
+        of them goes to json_each as it is)."""
+        return self._staged(frozenset(), state, listed)
+
     def _erase(self, ids: Set[str], state: str | None) -> Erased:
         return self._staged(ids, state).commit()
 
-    def _staged(self, ids: Set[str], state: str | None) -> _Staged:
+    def _staged(
+        self, ids: Set[str], state: str | None, listed: str | None = None
+    ) -> _Staged:
         db = self._connect()
         try:
             with self._refusing():
                 db.execute("PRAGMA main.secure_delete=ON")
                 db.execute("BEGIN IMMEDIATE")
                 try:
-                    removed = self._delete(db, ids, state)
+                    removed = self._delete(db, ids, state, listed)
                 except BaseException:
                     db.execute("ROLLBACK")
                     raise
@@ -179,8 +192,14 @@ class SqliteEraser:
             raise
         return _Staged(self, db, removed)
 
-    def _delete(self, db: sqlite3.Connection, ids: Set[str], state: str | None) -> int:
-        self._load(db, ids)
+    def _delete(
+        self,
+        db: sqlite3.Connection,
+        ids: Set[str],
+        state: str | None,
+        listed: str | None = None,
+    ) -> int:
+        self._load(db, ids, listed)
         table = f"main.{quoted(self.table)}"
         if state is None:
             where = self._where()
