@@ -6,10 +6,12 @@ removal of a hundred thousand accounts costs about what the DELETE itself
 costs. A run refuses, before it changes anything, a plan that is not
 approved (or, under four eyes, approved only by its author), that holds more
 accounts than its cap, whose flags changed in the store, or whose targets
-changed since they were surveyed. A journal beside the plan records each
-target as it is started and done, so a run killed part-way is run again and
-finishes the same removal: a target done is not touched again, one started
-is erased again (erasing by id twice removes nothing more).
+changed since they were surveyed (a first SQLite target's erase may be
+under way meanwhile, uncommitted: see `agegate.removal.early`). A journal
+beside the plan records each target as it is started and done, so a run
+killed part-way is run again and finishes the same removal: a target done
+is not touched again, one started is erased again (erasing by id twice
+removes nothing more).
 """
 
 from __future__ import annotations
