@@ -568,9 +568,9 @@ class _Run:
         early: EarlyErase | None,
     ) -> tuple[list[TargetResult], Burial | None, Callable[[], None] | None]:
         """Erase every target not done yet, in order. With an early erase
-        (the first target's), the tombstones are made while it commits, and
-        what follows its commit (a WAL checkpoint) goes on beside the rest
-        of the run: the last item returned waits for it and records the
+        (the first target's), the tombstones are made before it commits,
+        and what follows its commit (a WAL checkpoint) goes on beside the
+        rest of the run: the last item returned waits for it and records the
         target done."""
         results: list[TargetResult] = []
         burial = None
@@ -586,8 +586,10 @@ class _Run:
             self.journal.record(label, "started")
             try:
                 if early is not None and not results:
-                    early.commit()
+                    # Made while the erase is still staged: a tombstones
+                    # file that cannot be read stops the run before it.
                     burial = _burial(self.plan, accounts)
+                    early.commit()
                     rows = early.committed()
                     finish = functools.partial(self._finish, early, results, planned)
                     results.append(TargetResult(label, planned.rows, rows))
