@@ -4,6 +4,7 @@ in a removal."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,64 @@ def test_flag_states_name_the_damaged_row_and_never_its_values(
     assert "row 2" in message
     assert "not as a flag store writes it" in message
     assert all(p.account_id not in message for p in MINORS)
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("account_id", b"raw"),
+        ("action", "shred"),
+        ("jurisdiction", b"raw"),
+        ("codes", "not json"),
+        ("fingerprint", b"raw"),
+        ("status", "gone"),
+    ],
+)
+def test_flag_columns_name_the_damaged_row_and_never_its_values(
+    tmp_path: Path, column: str, value: object
+) -> None:
+    import sqlite3
+
+    path = tmp_path / "f.sqlite"
+    with SqliteFlagStore(path) as store:
+        store.add_many(_flags())
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE flags SET resolution_note = 'mark'")
+        db.execute(f"UPDATE flags SET {column} = ? WHERE rowid = 2", (value,))
+    db.close()
+    with SqliteFlagStore(path) as store, pytest.raises(InputError) as raised:
+        store.flag_columns("mark")
+    message = str(raised.value)
+    assert "row 2" in message
+    assert "not as a flag store writes it" in message
+    assert all(p.account_id not in message for p in MINORS)
+
+
+def test_flag_columns_and_marked_read_the_flags_with_the_note(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "f.sqlite"
+    with SqliteFlagStore(path) as store:
+        store.add_many(_flags())
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE flags SET resolution_note = 'mark' WHERE rowid > 1")
+        # Text as JSON would have to escape it, and an id with a NUL.
+        db.execute(
+            "UPDATE flags SET fingerprint = ?, account_id = ? WHERE rowid = 2",
+            ('q"\\\n\u00e9\U0001f600', "a\x00b"),
+        )
+    db.close()
+    with SqliteFlagStore(path) as store:
+        columns = store.flag_columns("mark")
+        listed, statuses = store.marked("mark")
+        rows = [s for s in store.flag_states() if s.note == "mark"]
+    ids = json.loads(listed)
+    # In the order of their key, as a plan's MAC takes them.
+    rows.sort(key=lambda s: (s.account_id, s.source))
+    assert list(columns.account_ids) == [s.account_id for s in rows]
+    assert sorted(ids) == sorted(columns.account_ids)
+    assert "a\x00b" in ids
+    assert list(columns.fingerprints) == [s.fingerprint for s in rows]
+    assert list(columns.codes) == [s.codes for s in rows]
+    assert list(columns.sources) == [s.source for s in rows]
+    assert statuses == {"open"}

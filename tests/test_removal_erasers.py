@@ -157,3 +157,71 @@ def test_tombstones_one_line_per_run_read_beside_the_one_key_lines(
         out.write('{"keys": "not a list", "plan": "p3"}\n')
     with pytest.raises(InputError, match="line 4 is not a tombstone"):
         store.keys()
+
+
+def test_a_sqlite_state_is_the_one_earlier_plans_hold(tmp_path: Path) -> None:
+    """The state is surveyed from the rows found once, kept for the DELETE;
+    it is still the digest of the counts over the column itself, so a plan
+    made before reads the same state."""
+    import hashlib
+    import sqlite3
+
+    path = tmp_path / "app.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, account_id TEXT)")
+        db.executemany(
+            "INSERT INTO users (account_id) VALUES (?)",
+            [(f"a{n % 7}",) for n in range(40)],
+        )
+        db.execute("DELETE FROM users WHERE id % 5 = 0")
+    db.close()
+    ids = {"a1", "a3", "a6", "nobody"}
+    with sqlite3.connect(path) as db:
+        (total,) = db.execute("SELECT count(*) FROM users").fetchone()
+        found = db.execute(
+            "SELECT count(*), count(DISTINCT account_id), total(rowid),"
+            " min(rowid), max(rowid) FROM users WHERE account_id IN (?, ?, ?, ?)",
+            sorted(ids),
+        ).fetchone()
+    db.close()
+    earlier = hashlib.sha256(repr((int(total), *found)).encode()).hexdigest()
+    eraser = SqliteEraser(str(path), "users", "account_id")
+    survey = eraser.plan(ids)
+    assert (survey.state, survey.rows, survey.accounts) == (earlier, found[0], 3)
+    assert eraser.erase_checked(ids, earlier).rows == found[0]
+    assert eraser.verify(ids) == 0
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM users").fetchone() == (
+            total - found[0],
+        )
+    db.close()
+
+
+def test_a_sqlite_erase_staged_from_listed_ids_takes_odd_ones_exactly(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    path = tmp_path / "app.db"
+    odd = ['a"b', "a\x00b", "é☃\U0001f600", "back\\slash"]
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE users (account_id TEXT, secret TEXT)")
+        db.executemany(
+            "INSERT INTO users VALUES (?, ?)",
+            [*((i, f"gone-{n}") for n, i in enumerate(odd)), ("a", "keep-a")],
+        )
+        # The array as a store's json_group_array writes it.
+        (listed,) = db.execute(
+            "SELECT json_group_array(account_id) FROM users WHERE secret != 'keep-a'"
+        ).fetchone()
+    db.close()
+    eraser = SqliteEraser(str(path), "users", "account_id")
+    state = eraser.plan(set(odd)).state
+    staged = eraser.stage_listed(listed, state)
+    assert staged.rows == len(odd)
+    staged.rollback()
+    assert eraser.verify(set(odd)) == len(odd)
+    assert eraser.stage_listed(listed, state).commit().rows == len(odd)
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT account_id FROM users").fetchall() == [("a",)]
+    db.close()

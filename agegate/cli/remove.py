@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import InputError
 from ..flags import open_store
 from ..flags.postgres import is_postgres_url
-from ..removal.plan import load_plan, save_plan
+from ..removal.plan import load_plan, read_plan, save_plan
 from ..removal.receipts import ReceiptLog, default_receipts_path
 from ..removal.run import (
     RemovalRefused,
@@ -27,7 +27,7 @@ from ..removal.run import (
     approve_plan,
     make_plan,
     replay,
-    run_plan,
+    run_plan_file,
     verify_plan,
 )
 from ..removal.targets import DEFAULT_ID_COLUMN, Target, eraser_target, target_of
@@ -323,11 +323,11 @@ def _print(results: Sequence[TargetResult], what: str) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    plan = load_plan(args.plan)
+    # Read, not yet checked: the run checks the plan beside its first erase.
+    file = read_plan(args.plan)
     with open_store(args.store, existing=True) as store:
-        results = run_plan(
-            plan,
-            args.plan,
+        plan, results = run_plan_file(
+            file,
             store,
             by=who(args.by),
             four_eyes=args.four_eyes,

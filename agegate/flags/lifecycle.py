@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, NoReturn, Protocol
 
 import attrs
 
@@ -26,10 +26,12 @@ __all__ = [
     "IN_REMOVAL",
     "KEPT",
     "PLANNABLE",
+    "FlagColumns",
     "FlagRef",
     "FlagState",
     "StatusChange",
     "StatusStore",
+    "checked_columns",
     "hold",
     "release",
     "upsert_sql",
@@ -166,10 +168,79 @@ def flag_states_of(
     then found, and named, by `flag_state` itself."""
     if not rows:
         return []
+    parsed = _checked(rows, store=store, where=where)
+    # tuple.__new__ makes each in C; the columns are checked above.
+    new = tuple.__new__
+    return [
+        new(FlagState, (a, s, act, st, parsed[c], p, f, n))
+        for _, a, s, act, st, c, p, f, n in rows
+    ]
+
+
+class FlagColumns(NamedTuple):
+    """The flags a removal reads, column by column (the n-th of each column
+    is the n-th flag's, in the order of their key, account then source, by
+    code point; of actions and statuses, only which occur), checked as
+    `flag_state` checks a row: a run reads a plan's flags as columns, with
+    no object per flag."""
+
+    account_ids: Sequence[str]
+    sources: Sequence[str]
+    actions: frozenset[str]
+    statuses: frozenset[Status]
+    codes: Sequence[tuple[str, ...]]
+    jurisdictions: Sequence[str | None]
+    fingerprints: Sequence[str | None]
+
+
+def flag_columns_of(
+    rows: Sequence[tuple[Any, ...]], *, store: str, where: Callable[[Any], str]
+) -> FlagColumns:
+    """The rows (each its place, then the columns of `FlagState` but the
+    note) as checked columns; see `flag_states_of`."""
+    if not rows:
+        return FlagColumns((), (), frozenset(), frozenset(), (), (), ())
+    columns = list(zip(*rows, strict=True))[1:]
+    found = checked_columns(columns)
+    if found is None:
+        _name_the_row(rows, store=store, where=where)
+    return found
+
+
+def checked_columns(columns: Sequence[Sequence[Any]]) -> FlagColumns | None:
+    """The columns of `FlagColumns` (the codes as stored; actions and
+    statuses whole or only those that occur) checked, the codes parsed;
+    None when one is not as a store writes it."""
+    parsed = _parsed(columns)
+    if parsed is None:
+        return None
+    account, source, action, status, codes, place, seen = columns
+    return FlagColumns(
+        account, source, frozenset(action), frozenset(status),
+        list(map(parsed.__getitem__, codes)), place, seen,
+    )  # fmt: skip
+
+
+def _checked(
+    rows: Sequence[tuple[Any, ...]], *, store: str, where: Callable[[Any], str]
+) -> dict[str, tuple[str, ...]]:
+    """Each distinct list of codes of the rows (each led by its place)
+    parsed, once every column is checked; a row that fails is an InputError
+    naming it."""
+    # The rows turned into columns by zip: no Python code runs per row.
+    parsed = _parsed(list(zip(*rows, strict=True))[1:])
+    if parsed is None:
+        _name_the_row(rows, store=store, where=where)
+    return parsed
+
+
+def _parsed(columns: Sequence[Sequence[Any]]) -> dict[str, tuple[str, ...]] | None:
+    """Each distinct list of codes parsed, once every column (account,
+    source, action, status, codes, then jurisdiction, fingerprint and maybe
+    the note) is checked, each column's types or values taken as a set by
+    map; None when one is not as a store writes it."""
     try:
-        # The rows turned into columns by zip, and each column's types or
-        # values taken as a set by map: no Python code runs per row.
-        _, account, source, action, status, codes, *optional = zip(*rows, strict=True)
+        account, source, action, status, codes, *optional = columns
         ok = (
             set(map(type, account)) <= _TEXT
             and set(map(type, source)) <= _TEXT
@@ -182,16 +253,18 @@ def flag_states_of(
         ok = ok and len(parsed) == len(texts)
     except (ValueError, TypeError):
         ok = False
-    if not ok:
-        for row in rows:
-            flag_state(row[1:], store=store, where=where(row[0]))
-        raise InputError("a column is not as a flag store writes it", where=store)
-    # tuple.__new__ makes each in C; the columns are checked above.
-    new = tuple.__new__
-    return [
-        new(FlagState, (a, s, act, st, parsed[c], p, f, n))
-        for _, a, s, act, st, c, p, f, n in rows
-    ]
+    return parsed if ok else None
+
+
+def _name_the_row(
+    rows: Sequence[tuple[Any, ...]], *, store: str, where: Callable[[Any], str]
+) -> NoReturn:
+    """The InputError of the first row (led by its place) not as a store
+    writes it. Rows may leave out the note (their last column)."""
+    for row in rows:
+        full = row[1:] if len(row) == 9 else (*row[1:], None)
+        flag_state(full, store=store, where=where(row[0]))
+    raise InputError("a column is not as a flag store writes it", where=store)
 
 
 _ACTIONS = frozenset(("remove", "verify"))
@@ -200,11 +273,10 @@ _TEXT_OR_NONE: frozenset[type] = frozenset((str, type(None)))
 _STATUSES = frozenset(STATUSES)
 
 
-# The columns `flag_state` reads, in its order.
-STATE_COLUMNS = (
-    "account_id, source, action, status, codes, jurisdiction, fingerprint,"
-    " resolution_note"
-)
+# The columns `flag_state` reads, in its order; `FlagColumns` all but the
+# last.
+COLUMNS_READ = "account_id, source, action, status, codes, jurisdiction, fingerprint"
+STATE_COLUMNS = f"{COLUMNS_READ}, resolution_note"
 
 
 @attrs.frozen

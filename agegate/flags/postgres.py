@@ -30,9 +30,12 @@ from urllib.parse import parse_qsl, urlsplit
 from ..errors import InputError
 from ..urls import is_postgres_url, masked
 from .lifecycle import (
+    COLUMNS_READ,
     STATE_COLUMNS,
+    FlagColumns,
     FlagState,
     StatusChange,
+    flag_columns_of,
     flag_states_of,
     upsert_sql,
 )
@@ -532,6 +535,37 @@ class PostgresFlagStore:
         return flag_states_of(
             rows, store=self.shown, where=lambda ctid: f"row at ctid {ctid}"
         )
+
+    def flag_columns(self, note: str) -> FlagColumns:
+        """The flags whose note is `note`, as checked columns (see
+        `FlagColumns`)."""
+        query = (
+            f"SELECT ctid::text, {COLUMNS_READ} FROM flags"  # noqa: S608
+            ' WHERE resolution_note = $1 ORDER BY account_id COLLATE "C",'
+            ' source COLLATE "C"'
+        )
+
+        def read(cursor: Any) -> list[tuple[Any, ...]]:
+            cursor.execute(query, (note,))
+            return list(cursor.fetchall())
+
+        rows = self._transaction(read)
+        return flag_columns_of(
+            rows, store=self.shown, where=lambda ctid: f"row at ctid {ctid}"
+        )
+
+    def marked(self, note: str) -> tuple[str, frozenset[str]]:
+        """The account ids of the flags whose note is `note`, as a JSON
+        array, and their statuses, unchecked (see the SQLite store's)."""
+        query = "SELECT account_id, status FROM flags WHERE resolution_note = $1"
+
+        def read(cursor: Any) -> list[tuple[Any, ...]]:
+            cursor.execute(query, (note,))
+            return list(cursor.fetchall())
+
+        rows = self._transaction(read)
+        ids, statuses = zip(*rows, strict=True) if rows else ((), ())
+        return json.dumps(list(ids), ensure_ascii=False), frozenset(statuses)
 
     def _stored(self, row: tuple[Any, ...]) -> StoredFlag:
         # Named by its ctid, which `SELECT ... WHERE ctid = '(0,3)'` finds.

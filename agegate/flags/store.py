@@ -22,9 +22,13 @@ from typing import Any, Literal, Protocol
 from ..errors import InputError
 from ..urls import masked
 from .lifecycle import (
+    COLUMNS_READ,
     STATE_COLUMNS,
+    FlagColumns,
     FlagState,
     StatusChange,
+    checked_columns,
+    flag_columns_of,
     flag_states_of,
     upsert_sql,
 )
@@ -443,6 +447,53 @@ class SqliteFlagStore:
             rows = self._db.execute(query, params).fetchall()
         return flag_states_of(rows, store=self.shown, where=lambda n: f"row {n}")
 
+    def flag_columns(self, note: str) -> FlagColumns:
+        """The flags whose note is `note`, as checked columns (see
+        `FlagColumns`). SQLite makes each column one JSON array, which
+        json.loads reads back in C: no Python object per row."""
+        columns = self._json_columns(_AS_ARRAYS, note)
+        found = None if columns is None else checked_columns(columns)
+        if found is not None:
+            return found
+        # A value not text (or a BLOB, which JSON cannot hold): the rows
+        # are read one by one, to name the row.
+        query = (
+            f"SELECT rowid, {COLUMNS_READ} FROM flags"  # noqa: S608
+            " WHERE resolution_note = ? ORDER BY account_id, source"
+        )
+        with self._using():
+            rows = self._db.execute(query, (note,)).fetchall()
+        return flag_columns_of(rows, store=self.shown, where=lambda n: f"row {n}")
+
+    def marked(self, note: str) -> tuple[str, frozenset[str]]:
+        """The account ids of the flags whose note is `note`, as a JSON
+        array (as SQLite writes it, which SQLite reads back exactly), and
+        their statuses, unchecked: a run starts its erase by them, and
+        checks them against `flag_columns` before the erase is committed."""
+        with self._using():
+            try:
+                listed, statuses = self._db.execute(_MARKED, (note,)).fetchone()
+            except sqlite3.OperationalError:
+                # A BLOB: no id at all, which the checked read refuses.
+                return "[]", frozenset()
+        try:
+            return str(listed), frozenset(json.loads(statuses))
+        except (TypeError, ValueError):
+            return "[]", frozenset()
+
+    def _json_columns(
+        self, query: str, note: str
+    ) -> builtins.list[builtins.list[Any]] | None:
+        with self._using():
+            try:
+                texts = self._db.execute(query, (note,)).fetchone()
+            except sqlite3.OperationalError:
+                return None
+        try:
+            return [json.loads(text) for text in texts]
+        except (TypeError, ValueError):
+            return None
+
     def _stored(self, row: dict[str, Any]) -> StoredFlag:
         return stored_flag(row, store=self.shown, where=f"row {row[_ROWID]}")
 
@@ -470,6 +521,28 @@ class SqliteFlagStore:
 # What `agegate review --store` and `agegate flags` work with.
 FlagStore = SqliteFlagStore | PostgresFlagStore
 
+
+# A removal's reads of a plan's flags: one JSON array per column, in the
+# same order (one scan feeds every aggregate).
+# Of actions and statuses, only which occur (see `FlagColumns`); the flags
+# in the order of their key (SQLite's aggregates take the rows in the order
+# the subquery gives them), sorted after a scan: walking the key's index
+# instead would fetch each row by its rowid, several times slower.
+_AS_ARRAYS = (
+    "SELECT "  # noqa: S608 - fixed names
+    + ", ".join(
+        f"json_group_array(DISTINCT {c})"
+        if c in ("action", "status")
+        else f"json_group_array({c})"
+        for c in COLUMNS_READ.split(", ")
+    )
+    + f" FROM (SELECT {COLUMNS_READ} FROM flags"  # noqa: S608 - fixed names
+    + " WHERE resolution_note = ? ORDER BY +account_id, +source)"
+)
+_MARKED = (
+    "SELECT json_group_array(account_id), json_group_array(DISTINCT status)"
+    " FROM flags WHERE resolution_note = ?"
+)
 
 # The rowid as a listing reads it, under a name no column of ours has.
 _ROWID = "_agegate_rowid"

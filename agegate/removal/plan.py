@@ -15,10 +15,7 @@ import functools
 import hashlib
 import itertools
 import json
-import operator
 import os
-import re
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from hashlib import blake2b
@@ -36,15 +33,19 @@ __all__ = [
     "Approval",
     "FlagKeys",
     "Plan",
+    "PlanFile",
     "TargetPlan",
     "account_key",
     "canonical",
     "flag_keys",
     "flags_digest",
+    "flags_mac",
     "keys_digest",
     "load_plan",
     "marker",
+    "read_plan",
     "save_plan",
+    "says_digest",
 ]
 
 FORMAT = "agegate-removal-plan/1"
@@ -88,16 +89,82 @@ def _sha256(value: object) -> str:
 FlagKeys = Mapping[str, tuple[str, ...]]
 
 
-def flags_digest(keys: Iterable[str], flags: Iterable[FlagState]) -> str:
+def flags_digest(keys: Sequence[str], flags: Sequence[FlagState]) -> str:
     """One digest of the flags as the store holds them, whatever their
     order: for each (its account's key beside it), the key and what the
-    flag says (source, codes, jurisdiction, fingerprint), as the repr of
-    tuples of strings (unambiguous), one a line, sorted. Every step is a
-    builtin over the whole list: no Python code runs per flag."""
-    says = map(operator.itemgetter(1, 4, 5, 6), flags)
-    lines = sorted(map(repr, zip(keys, says, strict=True)))
-    text = "\n".join(lines).encode("utf-8", "surrogatepass")
+    flag says (source, codes, jurisdiction, fingerprint); see `says_digest`."""
+    if not flags:
+        return says_digest(keys, (), (), (), ())
+    _, sources, _, _, codes, places, seen, _ = zip(*flags, strict=True)
+    return says_digest(keys, sources, codes, places, seen)
+
+
+def says_digest(
+    keys: Sequence[str],
+    sources: Sequence[str],
+    codes: Sequence[tuple[str, ...]],
+    jurisdictions: Sequence[str | None],
+    fingerprints: Sequence[str | None],
+) -> str:
+    """`flags_digest` of the flags' columns: the repr of each flag's tuple
+    (key, (source, codes, jurisdiction, fingerprint)), unambiguous, one a
+    line, sorted, hashed. Every step is a builtin over the whole list: no
+    Python code runs per flag."""
+    columns = (keys, sources, codes, jurisdictions, fingerprints)
+    if len(set(map(len, columns))) > 1:
+        raise ValueError("the flags' columns differ in length")
+    heads = zip(sources, codes, jurisdictions, strict=True)
+    if _all_hex(keys):
+        # A key's repr is then the key between quotes, and the flags share
+        # few (source, codes, jurisdiction): each one's repr is made once
+        # and the lines are put together by str.format, giving the very
+        # text repr gives.
+        shown = {head: repr(head)[1:-1] for head in set(heads)}
+        heads = zip(sources, codes, jurisdictions, strict=True)
+        lines = map(
+            "('{}', ({}, {}))".format,
+            keys,
+            map(shown.__getitem__, heads),
+            map(repr, fingerprints),
+        )
+    else:
+        says = (
+            (*head, fingerprint)
+            for head, fingerprint in zip(heads, fingerprints, strict=True)
+        )
+        lines = map(repr, zip(keys, says, strict=True))
+    text = "\n".join(sorted(lines)).encode("utf-8", "surrogatepass")
     return hashlib.sha256(text).hexdigest()
+
+
+# The MAC's personalisation: not an account's key, nor any other hash.
+_MAC_PERSON = b"agegate-flags"
+
+
+def flags_mac(
+    secret: bytes,
+    keys_digest: str,
+    account_ids: Sequence[str],
+    sources: Sequence[str],
+    codes: Sequence[tuple[str, ...]],
+    jurisdictions: Sequence[str | None],
+    fingerprints: Sequence[str | None],
+) -> str:
+    """The flags as the store holds them, beside the digest of the plan's
+    keys, in one keyed BLAKE2b under the store's secret (a MAC: it names no
+    account to whoever reads the plan, and binds the plan's keys to those
+    flags): of their columns, each flag's in the same place, ordered by
+    (account, source) (their key in the store, by code point), as one JSON
+    text. json.dumps and one hash, in C: no Python code runs per flag, and
+    no account's key is made to check it."""
+    columns = (account_ids, sources, codes, jurisdictions, fingerprints)
+    if len(set(map(len, columns))) > 1:
+        raise ValueError("the flags' columns differ in length")
+    value = (keys_digest, *columns)
+    text = json.dumps(value, ensure_ascii=True, separators=(",", ":"))
+    key = secret if len(secret) <= 64 else hashlib.sha512(secret).digest()
+    mac = blake2b(text.encode("ascii"), key=key, digest_size=32, person=_MAC_PERSON)
+    return mac.hexdigest()
 
 
 def flag_keys(pairs: Iterable[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
@@ -109,8 +176,31 @@ def flag_keys(pairs: Iterable[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
 
 
 def keys_digest(flags: FlagKeys) -> str:
-    """The digest of a plan's keys: of their canonical JSON, made in C."""
-    return _sha256({source: list(keys) for source, keys in flags.items()})
+    """The digest of a plan's keys: of their canonical JSON. Keys of hex
+    digits, as a plan's are, are joined as text (see `hex_array`); only
+    the sources go through json.dumps."""
+    arrays = [hex_array(keys) for keys in flags.values()]
+    if None in arrays:
+        return _sha256({source: list(keys) for source, keys in flags.items()})
+    parts = sorted(
+        (source, canonical(source).decode("ascii") + ":" + str(array))
+        for source, array in zip(flags, arrays, strict=True)
+    )
+    text = "{" + ",".join(part for _, part in parts) + "}"
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def hex_array(keys: Sequence[str]) -> str | None:
+    """The canonical JSON array of the keys when every one is hex digits
+    (which JSON writes as they are), made by joining them; None otherwise."""
+    if not _all_hex(keys):
+        return None
+    return '["' + '","'.join(keys) + '"]' if keys else "[]"
+
+
+def _all_hex(keys: Sequence[str]) -> bool:
+    digits = "".join(keys)
+    return digits.isascii() and not digits.encode("ascii").translate(None, _HEX)
 
 
 def marker(digest: str) -> str:
@@ -164,6 +254,9 @@ class Plan:
     # Random: two plans made in the same second over the same flags still
     # differ, so a newer one takes the flags from the older.
     nonce: str = attrs.field(factory=lambda: os.urandom(16).hex())
+    # The flags' MAC (see `flags_mac`); a plan made before it has none, and
+    # is checked by `flags_digest` alone.
+    flags_mac: str | None = None
 
     @functools.cached_property
     def keys(self) -> frozenset[str]:
@@ -208,6 +301,7 @@ class Plan:
             "receipts": self.receipts,
             "tombstones": self.tombstones,
             "nonce": self.nonce,
+            **({} if self.flags_mac is None else {"flags_mac": self.flags_mac}),
         }
 
     @functools.cached_property
@@ -235,6 +329,9 @@ def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
     """Write the plan whole or not at all: a temporary file renamed over."""
     target = Path(path)
     text = json.dumps(plan.to_json(), indent=2, sort_keys=True) + "\n"
+    # Here, not at the top: a run, which only reads plans, is spared it.
+    import tempfile
+
     fd, name = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
@@ -250,6 +347,45 @@ def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
 def load_plan(path: str | os.PathLike[str]) -> Plan:
     """The plan in `path`, or an InputError: unreadable, not a plan, or
     edited since it was made (its digest no longer matches)."""
+    return read_plan(path).checked()
+
+
+@attrs.frozen
+class PlanFile:
+    """A plan file read as JSON, its fields not yet checked: what it claims
+    (`claimed`) is only a guess until `checked` returns the plan."""
+
+    where: str
+    data: Mapping[str, Any]
+
+    def checked(self) -> Plan:
+        """The plan, or the InputError of a plan not as it was made."""
+        try:
+            plan = _plan_of(self.data)
+        except (KeyError, TypeError, ValueError):
+            raise InputError(
+                "not a removal plan (a field is missing or wrong)", where=self.where
+            ) from None
+        given = {k: v for k, v in self.data.items() if k not in _NOT_HEADER}
+        if plan.digest != self.data.get("digest") or plan.header() != given:
+            raise InputError(
+                "the plan was changed after it was made: its digest does not match",
+                where=self.where,
+            )
+        return plan
+
+    def claimed(self) -> tuple[str, tuple[TargetPlan, ...]] | None:
+        """The digest and the targets the file claims, unchecked; None when
+        they cannot even be read (`checked` will say why)."""
+        try:
+            return _text(self.data["digest"]), _target_plans_of(self.data)
+        except (KeyError, TypeError, ValueError, InputError):
+            return None
+
+
+def read_plan(path: str | os.PathLike[str]) -> PlanFile:
+    """The plan file in `path` read as JSON, or the InputError of a file
+    that is not one (see `load_plan`)."""
     where = os.fspath(path)
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -259,25 +395,10 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
         raise InputError("not a removal plan (not JSON)", where=where) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise InputError("not a removal plan", where=where)
-    try:
-        plan = _plan_of(data)
-    except (KeyError, TypeError, ValueError):
-        raise InputError(
-            "not a removal plan (a field is missing or wrong)", where=where
-        ) from None
-    given = {k: v for k, v in data.items() if k not in _NOT_HEADER}
-    if plan.digest != data.get("digest") or plan.header() != given:
-        raise InputError(
-            "the plan was changed after it was made: its digest does not match",
-            where=where,
-        )
-    return plan
+    return PlanFile(where, data)
 
 
 _NOT_HEADER = ("digest", "approvals", "flags")
-
-
-_ALL_HEX = re.compile(r"[0-9a-f]*")
 
 
 def _text(value: Any) -> str:
@@ -288,16 +409,26 @@ def _text(value: Any) -> str:
 
 def _flag_keys(value: Any) -> dict[str, tuple[str, ...]]:
     """The plan's keys by source, checked all at once: keys are hex
-    digests, sources text."""
+    digests (64 lower-case hex digits), sources text."""
     if not isinstance(value, dict):
         raise TypeError("not flags")
     flags = {_text(source): tuple(keys) for source, keys in value.items()}
     for keys in flags.values():
-        if not all(type(k) is str and len(k) == 64 for k in keys):
+        # Each step a builtin over the whole list: no Python code per key.
+        if keys and (set(map(type, keys)) != _STR or set(map(len, keys)) != _KEY_LEN):
             raise ValueError("not a key")
-        if not _ALL_HEX.fullmatch("".join(keys)):
+        try:
+            digits = "".join(keys).encode("ascii")
+        except UnicodeEncodeError:
+            raise ValueError("not a key") from None
+        if digits.translate(None, _HEX):
             raise ValueError("not a key")
     return flags
+
+
+_STR = {str}
+_KEY_LEN = {64}
+_HEX = b"0123456789abcdef"
 
 
 def _counts(value: Any) -> dict[str, int]:
@@ -306,8 +437,8 @@ def _counts(value: Any) -> dict[str, int]:
     return {_text(k): int(v) for k, v in value.items()}
 
 
-def _plan_of(data: Mapping[str, Any]) -> Plan:
-    targets = tuple(
+def _target_plans_of(data: Mapping[str, Any]) -> tuple[TargetPlan, ...]:
+    return tuple(
         TargetPlan(
             Target.from_json(t),
             int(t["rows"]),
@@ -317,6 +448,10 @@ def _plan_of(data: Mapping[str, Any]) -> Plan:
         )
         for t in data["targets"]
     )
+
+
+def _plan_of(data: Mapping[str, Any]) -> Plan:
+    targets = _target_plans_of(data)
     approvals = tuple(
         Approval(_text(a["by"]), _text(a["at"])) for a in data.get("approvals", [])
     )
@@ -335,6 +470,7 @@ def _plan_of(data: Mapping[str, Any]) -> Plan:
         tombstones=_text(data["tombstones"]),
         approvals=approvals,
         nonce=_text(data["nonce"]),
+        flags_mac=None if data.get("flags_mac") is None else _text(data["flags_mac"]),
     )
 
 

@@ -6,14 +6,18 @@ removal of a hundred thousand accounts costs about what the DELETE itself
 costs. A run refuses, before it changes anything, a plan that is not
 approved (or, under four eyes, approved only by its author), that holds more
 accounts than its cap, whose flags changed in the store, or whose targets
-changed since they were surveyed. A journal beside the plan records each
-target as it is started and done, so a run killed part-way is run again and
-finishes the same removal: a target done is not touched again, one started
-is erased again (erasing by id twice removes nothing more).
+changed since they were surveyed (a first SQLite target's erase may be
+under way meanwhile, uncommitted: see `agegate.removal.early`). A journal
+beside the plan records each target as it is started and done, so a run
+killed part-way is run again and finishes the same removal: a target done
+is not touched again, one started is erased again (erasing by id twice
+removes nothing more).
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import operator
 import os
@@ -26,31 +30,53 @@ from typing import Any, Protocol
 import attrs
 
 from ..errors import InputError
-from ..flags.lifecycle import IN_REMOVAL, PLANNABLE, FlagRef, FlagState, StatusChange
+from ..flags.lifecycle import (
+    IN_REMOVAL,
+    PLANNABLE,
+    FlagColumns,
+    FlagRef,
+    FlagState,
+    StatusChange,
+)
 from ..flags.model import Status
-from .erasers.base import CheckedEraser, Erased, Eraser, Replayable, TargetChanged
+from .early import EarlyErase
+from .erasers.base import (
+    CheckedEraser,
+    Erased,
+    Eraser,
+    Replayable,
+    StagedEraser,
+    TargetChanged,
+)
 from .plan import (
     Plan,
+    PlanFile,
     TargetPlan,
     flag_keys,
     flags_digest,
+    flags_mac,
     keyer,
+    keys_digest,
     load_plan,
+    marker,
     save_plan,
+    says_digest,
     target_plans,
 )
 from .receipts import ReceiptLog
 from .targets import Target
-from .tombstones import TombstoneStore
+from .tombstones import Burial, TombstoneStore
 
 __all__ = [
     "Accounts",
     "Journal",
     "RemovalRefused",
+    "RunStart",
     "approve_plan",
     "make_plan",
     "replay",
     "run_plan",
+    "run_plan_file",
     "verify_plan",
 ]
 
@@ -63,6 +89,10 @@ class Store(Protocol):
     """What a removal needs of a flag store; both stores have it."""
 
     def flag_states(self, *, note: str | None = None) -> list[FlagState]: ...
+
+    def flag_columns(self, note: str) -> FlagColumns: ...
+
+    def marked(self, note: str) -> tuple[str, frozenset[str]]: ...
 
     def set_status(self, change: StatusChange) -> int: ...
 
@@ -102,7 +132,8 @@ def make_plan(
     """Survey every target for the store's open removal flags (those of an
     account under a hold left out) and mark the flags planned; no target
     is changed."""
-    key = _keyer(store.secret())
+    secret = store.secret()
+    key = _keyer(secret)
     stored = store.flag_states()
     held = {s.account_id for s in stored if s.status == "held"}
     chosen = [
@@ -119,18 +150,20 @@ def make_plan(
         )
     keys = [key(s.account_id) for s in chosen]
     keyed = list(zip(keys, chosen, strict=True))
+    flags = flag_keys((k, s.source) for k, s in keyed)
     plan = Plan(
         made_at=_now(),
         made_by=by,
         store=store_label,
         max_accounts=max_accounts,
-        flags=flag_keys((k, s.source) for k, s in keyed),
+        flags=flags,
         flags_digest=flags_digest(keys, chosen),
         codes=_accounts_by({(k, c) for k, s in keyed for c in s.codes}),
         jurisdictions=_accounts_by({(k, s.jurisdiction or "-") for k, s in keyed}),
         targets=tuple(surveyed),
         receipts=receipts,
         tombstones=tombstones,
+        flags_mac=_mac_of(secret, keys_digest(flags), chosen),
     )
     refs = tuple(FlagRef(s.account_id, s.source) for s in chosen)
     store.set_status(StatusChange(refs, PLANNABLE, "planned", by, plan.marker))
@@ -144,6 +177,16 @@ def make_plan(
         },
     )
     return plan
+
+
+def _mac_of(secret: bytes, keys: str, flags: Sequence[FlagState]) -> str:
+    """`flags_mac` of the flags, put in the order of their key as a store
+    reads them back (see `FlagColumns`)."""
+    ordered = sorted(flags, key=operator.itemgetter(0, 1))
+    if not ordered:
+        return flags_mac(secret, keys, (), (), (), (), ())
+    ids, sources, _, _, codes, places, seen, _ = zip(*ordered, strict=True)
+    return flags_mac(secret, keys, ids, sources, codes, places, seen)
 
 
 def _accounts_by(pairs: set[tuple[str, str]]) -> dict[str, int]:
@@ -169,26 +212,45 @@ def approve_plan(path: str, by: str, store: Store | None = None) -> Plan:
 # -- the plan's accounts now --------------------------------------------------
 
 
-def resolve(plan: Plan, store: Store, allowed: Iterable[Status]) -> Accounts:
+def resolve(
+    plan: Plan,
+    store: Store,
+    allowed: Iterable[Status],
+    *,
+    secret: bytes | None = None,
+    flags: FlagColumns | None = None,
+) -> Accounts:
     """The plan's flags as the store holds them (found by the note the plan
-    left on them), or a refusal when they changed since: one resolved,
-    held, raised anew on other data, or taken by a newer plan."""
-    # The store reads only the flags with the plan's note; each column is
-    # checked as a set, in C, not flag by flag.
-    mine = store.flag_states(note=plan.marker)
-    ids = list(map(operator.itemgetter(0), mine))
-    keys = list(map(_keyer(store.secret()), ids))
-    statuses = set(map(operator.itemgetter(3), mine))
-    moved = not statuses <= set(allowed) or not set(
-        map(operator.itemgetter(2), mine)
-    ) <= {"remove"}
-    if moved or flags_digest(keys, mine) != plan.flags_digest:
-        raise RemovalRefused(
-            "the plan's flags changed in the store since the plan was made"
-            " (resolved, put under a legal hold, raised anew on other data,"
-            " or taken by a newer plan); make a new plan"
-        )
-    return Accounts(frozenset(ids), frozenset(keys), frozenset(statuses))
+    left on them; or `flags`, read so already), or a refusal when they
+    changed since: one resolved, held, raised anew on other data, or taken
+    by a newer plan."""
+    # The store reads only the flags with the plan's note, as columns; each
+    # column is checked as a set, in C, not flag by flag.
+    if flags is None:
+        flags = store.flag_columns(plan.marker)
+    secret = store.secret() if secret is None else secret
+    statuses = flags.statuses
+    moved = not statuses <= set(allowed) or not flags.actions <= {"remove"}
+    says = (flags.sources, flags.codes, flags.jurisdictions, flags.fingerprints)
+    if plan.flags_mac is not None:
+        # The flags as the plan saw them: their keys are the plan's own.
+        mac = flags_mac(secret, plan.keys_digest, flags.account_ids, *says)
+        if moved or mac != plan.flags_mac:
+            raise _flags_changed()
+        return Accounts(frozenset(flags.account_ids), plan.keys, statuses)
+    # A plan made before flags_mac: each flag's key is made to check it.
+    keys = list(map(_keyer(secret), flags.account_ids))
+    if moved or says_digest(keys, *says) != plan.flags_digest:
+        raise _flags_changed()
+    return Accounts(frozenset(flags.account_ids), frozenset(keys), statuses)
+
+
+def _flags_changed() -> RemovalRefused:
+    return RemovalRefused(
+        "the plan's flags changed in the store since the plan was made"
+        " (resolved, put under a legal hold, raised anew on other data,"
+        " or taken by a newer plan); make a new plan"
+    )
 
 
 # -- the journal ---------------------------------------------------------------
@@ -297,7 +359,7 @@ def _check_states(
     first of them is left out when its eraser checks its state inside the
     erase itself: nothing is changed before it."""
     pending = [(p, e) for p, e in erasers if p.target.label not in steps]
-    if pending and isinstance(pending[0][1], CheckedEraser):
+    if pending and isinstance(pending[0][1], CheckedEraser | StagedEraser):
         pending = pending[1:]
     for planned, eraser in pending:
         if eraser.plan(ids).state != planned.state:
@@ -318,6 +380,96 @@ def _erase(
     return eraser.erase(ids)
 
 
+def _early(
+    note: str,
+    store: Store,
+    targets: Sequence[TargetPlan],
+    steps: dict[str, dict[str, Any]],
+) -> EarlyErase | None:
+    """The first target's erase, started before the flags are checked (see
+    `agegate.removal.early`), when that is safe: its eraser can stage it, no
+    target was started, no other target shares its location (the checks of
+    the others read it), and the flags need no move to `approved` (the flag
+    store is not written while the erase is open). The store's secret must
+    have been read before (making it writes to the store)."""
+    if not targets or any(t.target.label in steps for t in targets):
+        return None
+    first, others = targets[0], targets[1:]
+    if any(t.target.location == first.target.location for t in others):
+        return None
+    eraser = first.target.eraser()
+    if not isinstance(eraser, StagedEraser):
+        return None
+    listed, statuses = store.marked(note)
+    if not statuses <= {"approved"}:
+        return None
+    return EarlyErase(eraser, listed, first.state, note)
+
+
+@attrs.frozen
+class RunStart:
+    """What a run read and started before its plan was checked, for the
+    plan whose flags bear `note`: the store's secret (read first: making it
+    writes to the store), the first target's early erase, the flags."""
+
+    note: str
+    secret: bytes
+    early: EarlyErase | None
+    flags: FlagColumns
+
+
+def run_plan_file(
+    file: PlanFile,
+    store: Store,
+    *,
+    by: str,
+    four_eyes: bool = False,
+    max_accounts: int | None = None,
+) -> tuple[Plan, list[TargetResult]]:
+    """`run_plan` of a plan file read but not yet checked: the first
+    target's erase starts from what the file claims (its digest, hence the
+    note on its flags, and its first target), the flags are read, while the
+    plan is checked beside them; the erase goes no further than any other
+    early erase unless the plan passes (see `run_plan`)."""
+    claimed = file.claimed()
+    if claimed is None:
+        return _run_checked(file, store, by, four_eyes, max_accounts, None)
+    digest, targets = claimed
+    note = marker(digest)
+    secret = store.secret()
+    early = _early(note, store, targets, Journal(file.where, digest).steps())
+    try:
+        # SQLite reads the flags without the GIL: the erase's first steps
+        # go on meanwhile.
+        start = RunStart(note, secret, early, store.flag_columns(note))
+    except BaseException:
+        if early is not None:
+            early.abandon()
+        raise
+    return _run_checked(file, store, by, four_eyes, max_accounts, start)
+
+
+def _run_checked(
+    file: PlanFile,
+    store: Store,
+    by: str,
+    four_eyes: bool,
+    max_accounts: int | None,
+    start: RunStart | None,
+) -> tuple[Plan, list[TargetResult]]:
+    try:
+        plan = file.checked()
+    except BaseException:
+        if start is not None and start.early is not None:
+            start.early.abandon()
+        raise
+    results = run_plan(
+        plan, file.where, store, by=by, four_eyes=four_eyes,
+        max_accounts=max_accounts, start=start,
+    )  # fmt: skip
+    return plan, results
+
+
 def run_plan(
     plan: Plan,
     plan_path: str,
@@ -326,50 +478,149 @@ def run_plan(
     by: str,
     four_eyes: bool = False,
     max_accounts: int | None = None,
+    start: RunStart | None = None,
 ) -> list[TargetResult]:
-    """Erase the plan's accounts from every target (see the module doc)."""
-    check_approvals(plan, four_eyes=four_eyes, max_accounts=max_accounts)
-    accounts = resolve(plan, store, IN_REMOVAL)
+    """Erase the plan's accounts from every target (see the module doc).
+    Given `start` (see `run_plan_file`), what was read and started for this
+    plan before it was checked."""
+    early = None if start is None else start.early
+    try:
+        if start is not None and start.note != plan.marker:
+            raise ValueError("a run's start belongs to its own plan")
+        # Without a start, an unapproved plan starts nothing.
+        check_approvals(plan, four_eyes=four_eyes, max_accounts=max_accounts)
+        if start is None:
+            secret = store.secret()
+            steps = Journal(plan_path, plan.digest).steps()
+            early = _early(plan.marker, store, plan.targets, steps)
+            flags = store.flag_columns(plan.marker)
+            start = RunStart(plan.marker, secret, early, flags)
+        return _run_plan(plan, plan_path, store, by, early, start)
+    except BaseException:
+        if early is not None:
+            early.abandon()
+        raise
+
+
+def _run_plan(
+    plan: Plan,
+    plan_path: str,
+    store: Store,
+    by: str,
+    early: EarlyErase | None,
+    start: RunStart,
+) -> list[TargetResult]:
     journal = Journal(plan_path, plan.digest)
     steps = journal.steps()
     erasers = _erasers(plan)
-    _check_states(erasers, steps, accounts.ids)
     note = plan.marker
+    accounts = resolve(plan, store, IN_REMOVAL, secret=start.secret, flags=start.flags)
+    if early is not None and early.ids != accounts.ids:
+        raise _flags_changed()
+    _check_states(erasers, steps, accounts.ids)
     if accounts.statuses & {"planned", "failed"}:
+        if early is not None:
+            # Moved since it started: the store is written only with no
+            # erase open.
+            early.abandon()
+            early = None
         store.set_status(_moved(("planned", "failed"), "approved", by, note))
-    results = []
-    for planned, eraser in erasers:
-        label = planned.target.label
-        step = steps.get(label, {})
-        if step.get("step") == "done":
-            notes = tuple(str(n) for n in step.get("notes", ()))
-            results.append(
-                TargetResult(label, planned.rows, int(step.get("rows", 0)), notes)
-            )
-            continue
-        journal.record(label, "started")
-        try:
-            erased = _erase(eraser, planned, accounts.ids, fresh=label not in steps)
-        except TargetChanged:
-            journal.record(label, "refused")
-            raise RemovalRefused(
-                f"{label} changed since the plan was made; make a new plan"
-            ) from None
-        except BaseException:
-            store.set_status(_moved(("approved",), "failed", by, note))
-            _run_receipt(plan, results, "failed", failed_at=label)
-            raise
-        journal.record(label, "done", rows=erased.rows, notes=list(erased.notes))
-        results.append(TargetResult(label, planned.rows, erased.rows, erased.notes))
-    TombstoneStore(plan.tombstones).add(
-        accounts.keys,
-        on=datetime.now(UTC).date(),
-        targets=[r.label for r in results],
-        plan=plan.digest,
-    )
+    run = _Run(plan, store, by, journal, steps)
+    results, burial, finish = run.erase_all(erasers, accounts, early)
+    if burial is None:
+        burial = _burial(plan, accounts)
+    # Every target's erase is committed: the flags move while the first
+    # target's WAL is checkpointed.
+    TombstoneStore(plan.tombstones).write(burial)
     store.set_status(_moved(("approved", "failed", "erased"), "erased", by, note))
+    if finish is not None:
+        finish()
     _run_receipt(plan, results, "erased")
     return results
+
+
+def _burial(plan: Plan, accounts: Accounts) -> Burial:
+    # The same keys as the plan's (the flags' digest matched), but the
+    # plan's are in order already.
+    keys: Iterable[str] = accounts.keys
+    if accounts.keys == plan.keys:
+        keys = itertools.chain.from_iterable(plan.flags.values())
+    return TombstoneStore(plan.tombstones).prepare(
+        keys,
+        on=datetime.now(UTC).date(),
+        targets=[t.target.label for t in plan.targets],
+        plan=plan.digest,
+    )
+
+
+@attrs.frozen
+class _Run:
+    plan: Plan
+    store: Store
+    by: str
+    journal: Journal
+    steps: dict[str, dict[str, Any]]
+
+    def erase_all(
+        self,
+        erasers: Sequence[tuple[TargetPlan, Eraser]],
+        accounts: Accounts,
+        early: EarlyErase | None,
+    ) -> tuple[list[TargetResult], Burial | None, Callable[[], None] | None]:
+        """Erase every target not done yet, in order. With an early erase
+        (the first target's), the tombstones are made before it commits,
+        and what follows its commit (a WAL checkpoint) goes on beside the
+        rest of the run: the last item returned waits for it and records the
+        target done."""
+        results: list[TargetResult] = []
+        burial = None
+        finish = None
+        for planned, eraser in erasers:
+            label = planned.target.label
+            step = self.steps.get(label, {})
+            if step.get("step") == "done":
+                notes = tuple(str(n) for n in step.get("notes", ()))
+                rows = int(step.get("rows", 0))
+                results.append(TargetResult(label, planned.rows, rows, notes))
+                continue
+            self.journal.record(label, "started")
+            try:
+                if early is not None and not results:
+                    # Made while the erase is still staged: a tombstones
+                    # file that cannot be read stops the run before it.
+                    burial = _burial(self.plan, accounts)
+                    early.commit()
+                    rows = early.committed()
+                    finish = functools.partial(self._finish, early, results, planned)
+                    results.append(TargetResult(label, planned.rows, rows))
+                    continue
+                fresh = label not in self.steps
+                erased = _erase(eraser, planned, accounts.ids, fresh=fresh)
+            except TargetChanged:
+                self.journal.record(label, "refused")
+                raise RemovalRefused(
+                    f"{label} changed since the plan was made; make a new plan"
+                ) from None
+            except BaseException:
+                note = self.plan.marker
+                self.store.set_status(_moved(("approved",), "failed", self.by, note))
+                _run_receipt(self.plan, results, "failed", failed_at=label)
+                raise
+            notes = erased.notes
+            self.journal.record(label, "done", rows=erased.rows, notes=list(notes))
+            results.append(TargetResult(label, planned.rows, erased.rows, notes))
+        return results, burial, finish
+
+    def _finish(
+        self, early: EarlyErase, results: list[TargetResult], planned: TargetPlan
+    ) -> None:
+        """The early erase's end: recorded done, its notes in its result.
+        Committed already, it is erased again on a run after a failure
+        here (the journal holds it as started)."""
+        erased = early.result()
+        label = planned.target.label
+        self.journal.record(label, "done", rows=erased.rows, notes=list(erased.notes))
+        results[0] = TargetResult(label, planned.rows, erased.rows, erased.notes)
 
 
 def _run_receipt(

@@ -17,14 +17,28 @@ from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
-from ..errors import InputError
+import attrs
 
-__all__ = ["TombstoneStore", "default_tombstones_path"]
+from ..errors import InputError
+from .plan import hex_array
+
+__all__ = ["Burial", "TombstoneStore", "default_tombstones_path"]
 
 
 def default_tombstones_path(store: str) -> Path:
     """Beside a file flag store: `<store>.tombstones.jsonl`."""
     return Path(f"{store}.tombstones.jsonl")
+
+
+_TIGHT = (",", ":")
+
+
+@attrs.frozen
+class Burial:
+    """A line of tombstones made, not yet written, and how many it holds."""
+
+    line: bytes
+    count: int
 
 
 class TombstoneStore:
@@ -38,24 +52,46 @@ class TombstoneStore:
     ) -> int:
         """Write the tombstones of the keys not already buried by this plan
         (a run resumed), in one line and one write; returns how many."""
-        known = self._read_pairs(plan)
-        fresh = sorted({k for k in keys if (k, plan) not in known})
-        if fresh:
-            entry = {
-                "keys": fresh,
-                "plan": plan,
-                "removed_on": on.isoformat(),
-                "targets": targets,
-            }
-            line = json.dumps(entry, sort_keys=True, separators=(",", ":")) + "\n"
+        return self.write(self.prepare(keys, on=on, targets=targets, plan=plan))
+
+    def prepare(
+        self, keys: Iterable[str], *, on: date, targets: list[str], plan: str
+    ) -> Burial:
+        """The line `add` would write, made but not written: a run makes it
+        while its erase commits, and writes it once the erase is done."""
+        buried = {k for k, made_by in self._read_pairs(plan) if made_by == plan}
+        # Keys given in order (a plan's are sorted) are sorted again in one
+        # pass.
+        unique = dict.fromkeys(keys)
+        fresh = (
+            sorted(k for k in unique if k not in buried) if buried else sorted(unique)
+        )
+        if not fresh:
+            return Burial(b"", 0)
+        rest = {"plan": plan, "removed_on": on.isoformat(), "targets": targets}
+        array = hex_array(fresh)
+        if array is None:
+            line = json.dumps(
+                {"keys": fresh, **rest}, sort_keys=True, separators=_TIGHT
+            )
+        else:
+            # "keys" sorts first: the rest follows the array as json.dumps
+            # would write it.
+            tail = json.dumps(rest, sort_keys=True, separators=_TIGHT)
+            line = '{"keys":' + array + "," + tail[1:]
+        return Burial((line + "\n").encode("utf-8"), len(fresh))
+
+    def write(self, burial: Burial) -> int:
+        """Append a prepared line, synced; returns how many keys it holds."""
+        if burial.count:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             try:
-                os.write(fd, line.encode("utf-8"))
+                os.write(fd, burial.line)
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        return len(fresh)
+        return burial.count
 
     def keys(self) -> frozenset[str]:
         return frozenset(key for key, _ in self._read_pairs())

@@ -9,12 +9,21 @@ replayed. Erasers never print, log or return an id: counts and digests only.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Set
+from collections.abc import Callable, Iterator, Set
 from typing import Protocol, runtime_checkable
 
 import attrs
 
-__all__ = ["CheckedEraser", "Erased", "Eraser", "Survey", "TargetChanged", "quoted"]
+__all__ = [
+    "CheckedEraser",
+    "Erased",
+    "Eraser",
+    "Staged",
+    "StagedEraser",
+    "Survey",
+    "TargetChanged",
+    "quoted",
+]
 
 
 @attrs.frozen
@@ -60,6 +69,32 @@ class CheckedEraser(Protocol):
     (one transaction), so a run need not survey it again first."""
 
     def erase_checked(self, ids: Set[str], state: str) -> Erased: ...
+
+
+class Staged(Protocol):
+    """An erase done in a transaction still open: nothing is changed for
+    anyone else until `commit`; `rollback` leaves the target as it was.
+    `rows` is how many it removes. `commit` calls `committed`, when given,
+    as soon as the erase is committed, before what follows (a checkpoint)."""
+
+    rows: int
+
+    def commit(self, committed: Callable[[], None] | None = None) -> Erased: ...
+
+    def rollback(self) -> None: ...
+
+
+@runtime_checkable
+class StagedEraser(Protocol):
+    """An eraser that can erase, its state checked, in a transaction it
+    leaves open: a run starts it beside its own checks (the flags, the
+    approvals) and commits it only once every one of them passed."""
+
+    def stage(self, ids: Set[str], state: str) -> Staged: ...
+
+    def stage_listed(self, listed: str, state: str) -> Staged:
+        """`stage`, the ids given as a JSON array of strings."""
+        ...
 
 
 @runtime_checkable

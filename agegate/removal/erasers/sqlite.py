@@ -17,16 +17,17 @@ import contextlib
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator, Set
+from collections.abc import Callable, Iterator, Set
 from pathlib import Path
 
 from ...errors import InputError
 from ...urls import masked
-from .base import Erased, Survey, TargetChanged, quoted
+from .base import Erased, Staged, Survey, TargetChanged, quoted
 
 __all__ = ["SqliteEraser"]
 
 _IDS = "temp.agegate_removal_ids"
+_ROWS = "temp.agegate_removal_rows"
 
 
 class SqliteEraser:
@@ -38,23 +39,42 @@ class SqliteEraser:
 
     @contextlib.contextmanager
     def _open(self) -> Iterator[sqlite3.Connection]:
+        db = self._connect()
+        try:
+            with self._refusing():
+                yield db
+        finally:
+            db.close()
+
+    def _connect(self) -> sqlite3.Connection:
         if not Path(self.path).is_file():
             raise InputError("no such SQLite file", where=self.label)
         try:
-            db = sqlite3.connect(self.path, isolation_level=None)
+            # Not bound to one thread: an erase staged in one thread may be
+            # committed from another.
+            db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False
+            )
         except sqlite3.DatabaseError:
             raise InputError("cannot open the SQLite file", where=self.label) from None
         try:
-            self._check(db)
-            db.execute("PRAGMA temp_store=MEMORY")
-            db.execute("PRAGMA busy_timeout=10000")
-            yield db
+            with self._refusing():
+                self._check(db)
+                db.execute("PRAGMA temp_store=MEMORY")
+                db.execute("PRAGMA busy_timeout=10000")
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    @contextlib.contextmanager
+    def _refusing(self) -> Iterator[None]:
+        try:
+            yield
         except sqlite3.DatabaseError as error:
             raise InputError(
                 f"SQLite refused the removal ({type(error).__name__})", where=self.label
             ) from None
-        finally:
-            db.close()
 
     def _check(self, db: sqlite3.Connection) -> None:
         try:
@@ -71,17 +91,23 @@ class SqliteEraser:
     def _info(self) -> str:
         return f"PRAGMA main.table_info({quoted(self.table)})"
 
-    def _load(self, db: sqlite3.Connection, ids: Set[str]) -> None:
+    def _load(
+        self, db: sqlite3.Connection, ids: Set[str], listed: str | None = None
+    ) -> None:
+        """The ids into a temporary table; `listed`, when given, is them as
+        a JSON array already."""
         # No declared type: SQLite compares each id with the column's own
         # affinity, so "42" finds 42 in an INTEGER column.
         # A plain table: the ids are a set already, and the IN below gets
         # an index of its own from SQLite.
         db.execute("CREATE TEMP TABLE IF NOT EXISTS agegate_removal_ids (id)")
         db.execute(f"DELETE FROM {_IDS}")  # noqa: S608 - a fixed name
-        listed = json.dumps(list(ids), ensure_ascii=False)
+        if listed is None:
+            listed = json.dumps(list(ids), ensure_ascii=False)
         if "\\u0000" in listed:
             # json_each ends a text at a NUL: such ids go one by one.
-            db.executemany(f"INSERT INTO {_IDS} VALUES (?)", zip(ids))  # noqa: S608
+            rows = zip(ids or set(json.loads(listed)))
+            db.executemany(f"INSERT INTO {_IDS} VALUES (?)", rows)  # noqa: S608
             return
         # One JSON array, expanded by SQLite's json_each: one statement, not
         # a hundred thousand (json.dumps and json_each are both C).
@@ -105,12 +131,22 @@ class SqliteEraser:
         return survey
 
     def _survey(self, db: sqlite3.Connection) -> Survey:
+        """The survey of the rows that hold the accounts, found once and
+        kept (their rowids and ids) in a temporary table, which the checked
+        DELETE then takes by rowid instead of looking every id up again."""
         table = f"main.{quoted(self.table)}"
         column = quoted(self.id_column)
+        db.execute(f"DROP TABLE IF EXISTS {_ROWS}")
+        db.execute(
+            f"CREATE TEMP TABLE {_ROWS.split('.')[1]} AS SELECT rowid AS r,"  # noqa: S608
+            f" {column} AS a FROM {table} WHERE {self._where()}"
+        )
         (total,) = db.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608
+        # Distinct ids compared as stored (binary): the count over the
+        # column itself, unless a collation of its own makes two equal.
         found = db.execute(
-            f"SELECT count(*), count(DISTINCT {column}), total(rowid),"  # noqa: S608
-            f" min(rowid), max(rowid) FROM {table} WHERE {self._where()}"
+            "SELECT count(*), count(DISTINCT a), total(r), min(r), max(r)"  # noqa: S608
+            f" FROM {_ROWS}"
         ).fetchone()
         state = hashlib.sha256(repr((int(total), *found)).encode()).hexdigest()
         return Survey(int(found[0]), int(found[1]), int(total), state)
@@ -124,25 +160,58 @@ class SqliteEraser:
         and TargetChanged raised."""
         return self._erase(ids, state)
 
+    def stage(self, ids: Set[str], state: str) -> Staged:
+        """The checked erase, its transaction left open (see `Staged`):
+        the target's write lock is held until it is committed or rolled
+        back."""
+        return self._staged(ids, state)
+
+    def stage_listed(self, listed: str, state: str) -> Staged:
+        """`stage`, the ids given as a JSON array (a store's json_group_array
+        of them goes to json_each as it is)."""
+        return self._staged(frozenset(), state, listed)
+
     def _erase(self, ids: Set[str], state: str | None) -> Erased:
-        with self._open() as db:
-            db.execute("PRAGMA main.secure_delete=ON")
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                self._load(db, ids)
-                if state is not None and self._survey(db).state != state:
-                    raise TargetChanged(self.label)
-                cursor = db.execute(
-                    f"DELETE FROM main.{quoted(self.table)} WHERE {self._where()}"  # noqa: S608
-                )
-                removed = cursor.rowcount
-                db.execute(f"DROP TABLE {_IDS}")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-            notes = self._checkpoint(db)
-        return Erased(removed, notes)
+        return self._staged(ids, state).commit()
+
+    def _staged(
+        self, ids: Set[str], state: str | None, listed: str | None = None
+    ) -> _Staged:
+        db = self._connect()
+        try:
+            with self._refusing():
+                db.execute("PRAGMA main.secure_delete=ON")
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    removed = self._delete(db, ids, state, listed)
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+        except BaseException:
+            db.close()
+            raise
+        return _Staged(self, db, removed)
+
+    def _delete(
+        self,
+        db: sqlite3.Connection,
+        ids: Set[str],
+        state: str | None,
+        listed: str | None = None,
+    ) -> int:
+        self._load(db, ids, listed)
+        table = f"main.{quoted(self.table)}"
+        if state is None:
+            where = self._where()
+        elif self._survey(db).state != state:
+            raise TargetChanged(self.label)
+        else:
+            # The rows surveyed, under the same write lock: by rowid.
+            where = f"rowid IN (SELECT r FROM {_ROWS})"  # noqa: S608
+        cursor = db.execute(f"DELETE FROM {table} WHERE {where}")  # noqa: S608
+        db.execute(f"DROP TABLE {_IDS}")
+        db.execute(f"DROP TABLE IF EXISTS {_ROWS}")
+        return int(cursor.rowcount)
 
     def _checkpoint(self, db: sqlite3.Connection) -> tuple[str, ...]:
         (mode,) = db.execute("PRAGMA main.journal_mode").fetchone()
@@ -179,3 +248,31 @@ class SqliteEraser:
                     if isinstance(value, bytes)
                     else str(value)
                 )
+
+
+class _Staged:
+    """A SQLite erase done, its transaction open (see `Staged`)."""
+
+    def __init__(self, eraser: SqliteEraser, db: sqlite3.Connection, removed: int):
+        self._eraser = eraser
+        self._db = db
+        self.rows = removed
+
+    def commit(self, committed: Callable[[], None] | None = None) -> Erased:
+        try:
+            with self._eraser._refusing():
+                self._db.execute("COMMIT")
+                if committed is not None:
+                    committed()
+                notes = self._eraser._checkpoint(self._db)
+        finally:
+            # Closed uncommitted (a failed COMMIT), SQLite rolls back.
+            self._db.close()
+        return Erased(self.rows, notes)
+
+    def rollback(self) -> None:
+        try:
+            with self._eraser._refusing():
+                self._db.execute("ROLLBACK")
+        finally:
+            self._db.close()
