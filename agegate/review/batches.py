@@ -26,17 +26,19 @@ import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
 
 import attrs
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from ..errors import InputError
 from . import readers
 from .readers import Row, Stream, Unreadable
+
+if TYPE_CHECKING:  # loaded for a Parquet input alone (20 ms of a CSV run)
+    import pyarrow.parquet as pq
 
 BATCH_ROWS = 100_000
 # Bytes the validating and the reading passes take at a time.
@@ -328,6 +330,8 @@ def _parquet_batches(
         raise InputError("a Parquet input cannot be read from standard input")
     if not Path(path).is_file():
         raise InputError("no such file", where=str(path))
+    import pyarrow.parquet as pq
+
     try:
         handle = pq.ParquetFile(path)
     except (pa.ArrowException, OSError):
@@ -493,6 +497,8 @@ def shares(source: Source, count: int, share_bytes: int | None = None) -> list[S
 
 
 def _parquet_shares(path: str, count: int) -> list[Share]:
+    import pyarrow.parquet as pq
+
     try:
         with pq.ParquetFile(path) as handle:
             metadata = handle.metadata
