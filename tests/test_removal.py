@@ -501,3 +501,46 @@ def test_a_first_sqlite_target_is_checked_inside_its_own_delete(setup: Setup) ->
     done = setup.run()
     assert done.returncode == 0, done.stderr
     assert sqlite_rows(setup.sqlite) == _sqlite_without_minors(before)
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["early erase", "last target"])
+def test_a_sqlite_target_locked_by_its_app_refuses_by_name_and_runs_again(
+    setup: Setup, first: bool
+) -> None:
+    # The app holds its database's write lock longer than the eraser waits
+    # (10 s): the run ends with a reason an operator can act on, the
+    # target as it was and the flags failed; once the lock is free the
+    # same plan finishes.
+    targets = setup.targets()
+    if first:
+        targets = ["--target", str(setup.sqlite), "--table", "users"]
+    planned = setup.cli(
+        "remove", "plan", "--store", setup.store, *targets, "--out", setup.plan,
+    )  # fmt: skip
+    assert planned.returncode == 0, planned.stderr
+    approved = setup.cli(
+        "remove", "approve", setup.plan, "--by", "second", "--store", setup.store
+    )
+    assert approved.returncode == 0, approved.stderr
+    before = sqlite_rows(setup.sqlite)
+    app = sqlite3.connect(setup.sqlite, isolation_level=None)
+    try:
+        app.execute("BEGIN IMMEDIATE")
+        refused = setup.run()
+    finally:
+        app.execute("ROLLBACK")
+        app.close()
+    assert refused.returncode == 2
+    assert (
+        "app.sqlite:users: SQLite refused the removal (SQLITE_BUSY)" in refused.stderr
+    )
+    assert "run again once it is free" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert sqlite_rows(setup.sqlite) == before
+    assert setup.statuses() == {"failed"}
+    done = setup.run()
+    assert done.returncode == 0, done.stderr
+    assert sqlite_rows(setup.sqlite) == _sqlite_without_minors(before)
+    assert setup.statuses() == {"erased"}
+    for value in personal_values():
+        assert all(value not in output for output in setup.outputs)

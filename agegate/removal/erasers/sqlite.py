@@ -72,9 +72,7 @@ class SqliteEraser:
         try:
             yield
         except sqlite3.DatabaseError as error:
-            raise InputError(
-                f"SQLite refused the removal ({type(error).__name__})", where=self.label
-            ) from None
+            raise InputError(_refusal(error), where=self.label) from None
 
     def _check(self, db: sqlite3.Connection) -> None:
         try:
@@ -276,3 +274,26 @@ class _Staged:
                 self._db.execute("ROLLBACK")
         finally:
             self._db.close()
+
+
+# What an operator can do about SQLite's commonest refusals, by its result
+# code (SQLite's message is never shown: it may quote the statement).
+_REFUSALS = {
+    "SQLITE_BUSY": "another program holds the database's write lock (more"
+    " than 10 s); this target is as it was: run again once it is free",
+    "SQLITE_LOCKED": "the table is locked by another statement; this target"
+    " is as it was: run again once it is free",
+    "SQLITE_READONLY": "the database is read-only here; this target is as it was",
+    "SQLITE_FULL": "the disk is full; this target is as it was",
+    "SQLITE_CORRUPT": "the database is damaged; this target is as it was",
+}
+
+
+def _refusal(error: sqlite3.DatabaseError) -> str:
+    name = getattr(error, "sqlite_errorname", None) or type(error).__name__
+    # An extended code (SQLITE_BUSY_SNAPSHOT) reads as its primary one.
+    primary = "_".join(name.split("_")[:2])
+    reason = _REFUSALS.get(primary)
+    if reason is None:
+        return f"SQLite refused the removal ({name})"
+    return f"SQLite refused the removal ({name}): {reason}"
