@@ -28,6 +28,8 @@ __all__ = ["SqliteEraser"]
 
 _IDS = "temp.agegate_removal_ids"
 _ROWS = "temp.agegate_removal_rows"
+# How long an erase waits for the app's write lock.
+_BUSY_MS = 10_000
 
 
 class SqliteEraser:
@@ -61,18 +63,21 @@ class SqliteEraser:
             with self._refusing():
                 self._check(db)
                 db.execute("PRAGMA temp_store=MEMORY")
-                db.execute("PRAGMA busy_timeout=10000")
+                db.execute(f"PRAGMA busy_timeout={_BUSY_MS}")
         except BaseException:
             db.close()
             raise
         return db
 
     @contextlib.contextmanager
-    def _refusing(self) -> Iterator[None]:
+    def _refusing(self, *, committed: bool = False) -> Iterator[None]:
+        """SQLite's refusal as an InputError; `committed`: the erase was
+        committed before it, so the target is not as it was."""
         try:
             yield
         except sqlite3.DatabaseError as error:
-            raise InputError(_refusal(error), where=self.label) from None
+            reason = _after_commit(error) if committed else _refusal(error)
+            raise InputError(reason, where=self.label) from None
 
     def _check(self, db: sqlite3.Connection) -> None:
         try:
@@ -260,8 +265,9 @@ class _Staged:
         try:
             with self._eraser._refusing():
                 self._db.execute("COMMIT")
-                if committed is not None:
-                    committed()
+            if committed is not None:
+                committed()
+            with self._eraser._refusing(committed=True):
                 notes = self._eraser._checkpoint(self._db)
         finally:
             # Closed uncommitted (a failed COMMIT), SQLite rolls back.
@@ -280,7 +286,8 @@ class _Staged:
 # code (SQLite's message is never shown: it may quote the statement).
 _REFUSALS = {
     "SQLITE_BUSY": "another program holds the database's write lock (more"
-    " than 10 s); this target is as it was: run again once it is free",
+    f" than {_BUSY_MS // 1000} s); this target is as it was: run again once it"
+    " is free",
     "SQLITE_LOCKED": "the table is locked by another statement; this target"
     " is as it was: run again once it is free",
     "SQLITE_READONLY": "the database is read-only here; this target is as it was",
@@ -290,10 +297,22 @@ _REFUSALS = {
 
 
 def _refusal(error: sqlite3.DatabaseError) -> str:
-    name = getattr(error, "sqlite_errorname", None) or type(error).__name__
+    name = _code(error)
     # An extended code (SQLITE_BUSY_SNAPSHOT) reads as its primary one.
     primary = "_".join(name.split("_")[:2])
     reason = _REFUSALS.get(primary)
     if reason is None:
         return f"SQLite refused the removal ({name})"
     return f"SQLite refused the removal ({name}): {reason}"
+
+
+def _after_commit(error: sqlite3.DatabaseError) -> str:
+    return (
+        f"SQLite refused the WAL checkpoint ({_code(error)}) after the removal"
+        " was committed: the removed rows may stay in the -wal file until it"
+        " is checkpointed; run again to finish"
+    )
+
+
+def _code(error: sqlite3.DatabaseError) -> str:
+    return getattr(error, "sqlite_errorname", None) or type(error).__name__
